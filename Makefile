@@ -1,0 +1,47 @@
+# Makefile: the two commands (`make demo`, `make test`) and a few conveniences. Each target does
+# all set-up itself: installs missing Debian packages, configures, builds, then runs.
+# The real build description is meson.build; this file only strings the steps together.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?= --buildtype=release --werror
+# Real datasets are read from a local mirror when one sits beside the checkout.
+SHARED_DATA := $(abspath ../shared/datasets)
+export SEQLAB_DATA_PATH ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+
+.PHONY: all deps build build-asan test test-unit test-asan test-slow demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debugoptimized --werror \
+	  -Db_sanitize=address,undefined -Db_lundef=false
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+# Every suite: unit, CLI and install tests on the release build, then the unit tests again
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build build-asan
+	@echo "SEQLAB_DATA_PATH=$(SEQLAB_DATA_PATH)"
+	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli --suite install
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs --suite unit
+
+test-slow: build
+	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite slow
+
+demo: build
+	bash experiments/demo.sh $(BUILD)/tools/seqlab
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

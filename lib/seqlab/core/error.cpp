@@ -1,0 +1,65 @@
+// seqlab/core/error.cpp: wording of user-facing errors.
+#include "seqlab/core/error.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <system_error>
+
+namespace seqlab {
+
+std::string location(const std::filesystem::path& file, std::size_t line, std::size_t column) {
+  std::string s = file.string();
+  if (line > 0) {
+    s += ":" + std::to_string(line);
+    if (column > 0) s += ":" + std::to_string(column);
+  }
+  return s;
+}
+
+void input_error(const std::filesystem::path& file, std::size_t line, std::size_t column,
+                 const std::string& what) {
+  throw UserError(location(file, line, column) + ": " + what);
+}
+
+void input_error(const std::filesystem::path& file, const std::string& what) {
+  input_error(file, 0, 0, what);
+}
+
+void user_error(const std::string& what) { throw UserError(what); }
+
+void require_readable_file(const std::filesystem::path& file, const std::string& role) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (ec || !std::filesystem::exists(status))
+    input_error(file, role + " does not exist");
+  if (std::filesystem::is_directory(status))
+    input_error(file, "is a directory, expected a " + role);
+  if (!std::filesystem::is_regular_file(status))
+    input_error(file, "is not a regular file, expected a " + role);
+  std::ifstream probe(file, std::ios::binary);
+  if (!probe) input_error(file, role + " cannot be opened for reading (permissions?)");
+}
+
+std::string printable(const std::string& bytes, std::size_t max_chars) {
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (out.size() >= max_chars) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace seqlab

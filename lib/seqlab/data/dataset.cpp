@@ -1,0 +1,164 @@
+// seqlab/data/dataset.cpp: splits and validation of the data convention.
+#include "seqlab/data/dataset.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/core/rng.hpp"
+
+namespace seqlab {
+
+std::string to_string(SequenceKind kind) {
+  switch (kind) {
+    case SequenceKind::symbols: return "symbols";
+    case SequenceKind::vectors: return "vectors";
+    case SequenceKind::binary_frames: return "binary_frames";
+  }
+  return "?";
+}
+
+SequenceKind parse_sequence_kind(const std::string& name) {
+  if (name == "symbols") return SequenceKind::symbols;
+  if (name == "vectors") return SequenceKind::vectors;
+  if (name == "binary_frames") return SequenceKind::binary_frames;
+  user_error("unknown sequence kind '" + name + "' (expected symbols, vectors or binary_frames)");
+}
+
+std::string to_string(Split split) {
+  switch (split) {
+    case Split::train: return "train";
+    case Split::valid: return "valid";
+    case Split::test: return "test";
+    case Split::all: return "all";
+  }
+  return "?";
+}
+
+Split parse_split(const std::string& name) {
+  if (name == "train") return Split::train;
+  if (name == "valid") return Split::valid;
+  if (name == "test") return Split::test;
+  if (name == "all") return Split::all;
+  user_error("--split: unknown split '" + name + "' (expected train, valid, test or all)");
+}
+
+arma::uword SequenceSet::length(std::size_t i) const {
+  return kind == SequenceKind::symbols ? symbols.at(i).n_elem : frames.at(i).n_cols;
+}
+
+arma::uword SequenceSet::total_steps() const {
+  arma::uword n = 0;
+  for (std::size_t i = 0; i < size(); ++i) n += length(i);
+  return n;
+}
+
+void SequenceSet::append_from(const SequenceSet& other, std::size_t i) {
+  if (other.kind != kind) throw std::logic_error("SequenceSet::append_from: kinds differ");
+  if (kind == SequenceKind::symbols)
+    symbols.push_back(other.symbols.at(i));
+  else
+    frames.push_back(other.frames.at(i));
+  if (!other.labels.empty()) labels.push_back(other.labels.at(i));
+  if (!other.targets.empty()) targets.push_back(other.targets.at(i));
+}
+
+std::string SplitRule::describe() const {
+  std::ostringstream s;
+  switch (method) {
+    case Method::given: return "given by the source files";
+    case Method::contiguous:
+      s << "contiguous " << train * 100 << "/" << valid * 100 << "/"
+        << (1.0 - train - valid) * 100 << " by position within each sequence";
+      return s.str();
+    case Method::shuffle:
+      s << "whole sequences shuffled with seed " << seed << ", " << train * 100 << "/"
+        << valid * 100 << "/" << (1.0 - train - valid) * 100;
+      return s.str();
+  }
+  return "?";
+}
+
+const SequenceSet& SequenceDataset::get(Split split) const {
+  switch (split) {
+    case Split::train: return train;
+    case Split::valid: return valid;
+    case Split::test: return test;
+    case Split::all: return all;
+  }
+  return all;
+}
+
+namespace {
+SequenceSet empty_like(const SequenceSet& s) {
+  SequenceSet out;
+  out.kind = s.kind;
+  return out;
+}
+
+// Copies steps [a, b) of sequence i of `src` into `dst` (skipped when empty).
+void append_slice(const SequenceSet& src, std::size_t i, arma::uword a, arma::uword b,
+                  SequenceSet& dst) {
+  if (b <= a) return;
+  if (src.kind == SequenceKind::symbols)
+    dst.symbols.push_back(src.symbols[i].subvec(a, b - 1));
+  else
+    dst.frames.push_back(src.frames[i].cols(a, b - 1));
+  if (!src.labels.empty()) dst.labels.push_back(src.labels[i]);
+  if (!src.targets.empty()) dst.targets.push_back(src.targets[i]);
+}
+}  // namespace
+
+void SequenceDataset::apply_split(const SplitRule& rule) {
+  if (!(rule.train >= 0 && rule.valid >= 0 && rule.train + rule.valid <= 1.0 + 1e-12))
+    user_error("split fractions must be in [0,1] with train + valid <= 1 (got train=" +
+               std::to_string(rule.train) + ", valid=" + std::to_string(rule.valid) + ")");
+  split_rule = rule;
+  if (rule.method == SplitRule::Method::given) return;
+  train = empty_like(all);
+  valid = empty_like(all);
+  test = empty_like(all);
+  if (rule.method == SplitRule::Method::contiguous) {
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const arma::uword T = all.length(i);
+      const auto a = static_cast<arma::uword>(std::floor(rule.train * static_cast<double>(T)));
+      auto b = static_cast<arma::uword>(std::floor((rule.train + rule.valid) * static_cast<double>(T)));
+      b = std::min(b, T);
+      append_slice(all, i, 0, a, train);
+      append_slice(all, i, a, b, valid);
+      append_slice(all, i, b, T, test);
+    }
+  } else {
+    Rng rng = make_rng(rule.seed);
+    const arma::uvec perm = random_permutation(all.size(), rng);
+    const double n = static_cast<double>(all.size());
+    const auto n_train = static_cast<std::size_t>(std::floor(rule.train * n));
+    const auto n_valid = static_cast<std::size_t>(std::floor(rule.valid * n));
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      SequenceSet& dst = k < n_train ? train : (k < n_train + n_valid ? valid : test);
+      dst.append_from(all, perm(k));
+    }
+  }
+}
+
+void SequenceDataset::validate() const {
+  for (const SequenceSet* s : {&all, &train, &valid, &test}) {
+    if (s->kind != kind) throw std::logic_error(name + ": a split's kind differs from the dataset's");
+    if (kind == SequenceKind::symbols) {
+      for (const auto& seq : s->symbols)
+        if (seq.n_elem > 0 && seq.max() >= alphabet.size())
+          throw std::logic_error(name + ": symbol index outside the alphabet");
+    } else {
+      for (const auto& f : s->frames) {
+        if (f.n_rows != dimension) throw std::logic_error(name + ": frame dimension mismatch");
+        if (!f.is_finite()) throw std::logic_error(name + ": non-finite value in frames");
+        if (kind == SequenceKind::binary_frames &&
+            arma::any(arma::vectorise((f != 0.0) % (f != 1.0))))
+          throw std::logic_error(name + ": binary frame holds a value other than 0/1");
+      }
+    }
+  }
+}
+
+}  // namespace seqlab

@@ -1,0 +1,96 @@
+// seqlab/models/sequence_model.hpp: the SequenceModel concept every model implements, and
+// evaluate(), the one scoring rule every comparison table uses.
+//
+// THE SEQUENCEMODEL INTERFACE (what a model must supply)
+//   type()            short model name stored in model files ("markov", "hmm", "lstm", ...).
+//   kind()            the SequenceKind it models; it scores and samples only that kind.
+//   fit(train, valid, options, observer)
+//                     estimates parameters from `train`; may use `valid` for early stopping or
+//                     smoothing choices, never `test`. Deterministic given options.seed.
+//   log_likelihood(seq)
+//                     log p(x_1..x_T) in NATS for the whole sequence: the first step is predicted
+//                     too (from the model's initial state / empty context). Requires a sequence of
+//                     kind(); symbol indices < the model's alphabet size (else UserError).
+//   step_log_probs(seq)
+//                     the conditional log p(x_t | x_<t) for every t (sums to log_likelihood)
+//                     where the model defines it.
+//   sample(length, rng, prime)
+//                     draws `length` further steps, optionally continuing from `prime`.
+//   num_parameters()  free parameters (for AIC/BIC and reports).
+//   save(group)/load(group)
+//                     parameters into/out of an HDF5 group (format: docs/formats.md).
+// Bidirectional networks do not define a left-to-right likelihood and do not implement this.
+#pragma once
+
+#include <armadillo>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "seqlab/core/rng.hpp"
+#include "seqlab/data/dataset.hpp"
+
+namespace H5 {
+class Group;
+}
+
+namespace seqlab {
+
+// Options shared by every model's fit(); model-specific hyper-parameters live in the model.
+struct FitOptions {
+  std::uint64_t seed = 1;
+  unsigned threads = 1;
+  bool quiet = false;
+};
+
+// Receives progress from fit() (training curves, terminal progress). All members optional.
+struct FitObserver {
+  std::function<void(const std::string& message)> on_message;
+};
+
+// The result of scoring a split. Natural logs inside; bits only for reporting.
+struct Evaluation {
+  double log_likelihood = 0.0;   // total, nats (sum over sequences)
+  std::uint64_t symbols = 0;     // predicted steps (symbols or frames), the first included
+  std::uint64_t sequences = 0;
+  double nats_per_symbol() const;
+  double bits_per_symbol() const;
+  double perplexity() const;      // exp(nats_per_symbol)
+};
+
+class SequenceModel {
+public:
+  virtual ~SequenceModel() = default;
+
+  virtual std::string type() const = 0;
+  virtual SequenceKind kind() const = 0;
+
+  virtual void fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions& options,
+                   const FitObserver* observer) = 0;
+
+  // Symbol models override the uvec overloads, frame models the mat overloads; the defaults
+  // throw a UserError saying the model does not score that kind.
+  virtual double log_likelihood(const arma::uvec& symbols) const;
+  virtual double log_likelihood(const arma::mat& frames) const;
+  virtual arma::vec step_log_probs(const arma::uvec& symbols) const;
+  virtual arma::vec step_log_probs(const arma::mat& frames) const;
+
+  // Requires kind() == symbols for sample_symbols, otherwise sample_frames.
+  virtual arma::uvec sample_symbols(arma::uword length, Rng& rng, const arma::uvec& prime) const;
+  virtual arma::mat sample_frames(arma::uword length, Rng& rng, const arma::mat& prime) const;
+
+  virtual std::uint64_t num_parameters() const = 0;
+
+  // The alphabet of a symbol model (empty for frame models).
+  virtual const Alphabet& alphabet() const;
+
+  virtual void save(H5::Group& group) const = 0;
+  virtual void load(const H5::Group& group) = 0;
+};
+
+// Requires: set.kind == model.kind(). Ensures: the sums over every sequence of `set`.
+// Cost: one log_likelihood() per sequence.
+Evaluation evaluate(const SequenceModel& model, const SequenceSet& set);
+
+}  // namespace seqlab

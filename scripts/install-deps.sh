@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh: installs the Debian 12 packages seqlab needs to build, test and run its
+# demo. This is the ONE place they are listed. Installs only what is missing; needs root (or sudo)
+# only when something is missing, and says so plainly.
+set -euo pipefail
+
+PACKAGES=(
+  g++ meson ninja-build pkg-config      # toolchain and build
+  libarmadillo-dev libopenblas-dev      # linear algebra (Armadillo on OpenBLAS)
+  libhdf5-dev                           # model and results files (HDF5 C++ API)
+  libboost-program-options-dev          # command line
+  libtomlplusplus-dev                   # registry and experiment configs (toml++)
+  libssl-dev                            # sha256 of dataset files (libcrypto)
+  libcurl4-openssl-dev                  # dataset downloads
+  catch2                                # tests (Catch2 v2)
+  gnuplot-nox                           # figures
+  python3                               # small helper scripts
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PACKAGES[@]} Debian packages present"
+  exit 0
+fi
+
+echo "deps: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO=(sudo -n)
+else
+  echo "deps: installing packages needs root. Run as root or with sudo:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

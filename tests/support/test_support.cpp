@@ -1,0 +1,87 @@
+// tests/support/test_support.cpp
+#include "test_support.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace seqlab::test {
+namespace fs = std::filesystem;
+
+fs::path fixture(const std::string& relative) { return fs::path(SEQLAB_FIXTURE_DIR) / relative; }
+
+std::optional<fs::path> real_data_dir(const std::string& folder) {
+  const char* env = std::getenv("SEQLAB_DATA_PATH");
+  if (!env) return std::nullopt;
+  std::stringstream ss(env);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (dir.empty()) continue;
+    fs::path p = fs::path(dir) / folder;
+    if (fs::is_directory(p)) return p;
+  }
+  return std::nullopt;
+}
+
+ScratchDir::ScratchDir() {
+  std::string templ = (fs::temp_directory_path() / "seqlab-test-XXXXXX").string();
+  if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_file(const fs::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool ArmaNearMatcher::match(const arma::mat& actual) const {
+  if (actual.n_rows != expected_.n_rows || actual.n_cols != expected_.n_cols) {
+    detail_ = "shape " + std::to_string(actual.n_rows) + "x" + std::to_string(actual.n_cols) +
+              " != expected " + std::to_string(expected_.n_rows) + "x" +
+              std::to_string(expected_.n_cols);
+    return false;
+  }
+  double worst = 0.0;
+  arma::uword worst_i = 0;
+  bool ok = true;
+  for (arma::uword i = 0; i < actual.n_elem; ++i) {
+    const double diff = std::abs(actual(i) - expected_(i));
+    const double tol = std::max(abs_, rel_ * std::abs(expected_(i)));
+    const bool bad = !(diff <= tol) && !(actual(i) == expected_(i));
+    if (bad) ok = false;
+    if (bad && (diff > worst || std::isnan(diff))) {
+      worst = diff;
+      worst_i = i;
+    }
+  }
+  if (!ok) {
+    std::ostringstream s;
+    s.precision(17);
+    s << "worst element " << worst_i << " (row " << worst_i % actual.n_rows << ", col "
+      << worst_i / actual.n_rows << "): " << actual(worst_i) << " vs expected "
+      << expected_(worst_i) << ", diff " << worst;
+    detail_ = s.str();
+  }
+  return ok;
+}
+
+std::string ArmaNearMatcher::describe() const {
+  std::ostringstream s;
+  s << "is within rel " << rel_ << " / abs " << abs_ << " of the expected matrix";
+  if (!detail_.empty()) s << "; " << detail_;
+  return s.str();
+}
+
+}  // namespace seqlab::test

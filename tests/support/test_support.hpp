@@ -1,0 +1,68 @@
+// tests/support/test_support.hpp: helpers shared by all seqlab tests: fixture paths, real-data
+// lookup (SKIP when absent), scratch directories, and an Armadillo matcher that reports the
+// worst element.
+#pragma once
+
+#include <armadillo>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace seqlab::test {
+
+// Path of a file under tests/fixtures.
+std::filesystem::path fixture(const std::string& relative);
+
+// The folder of a real dataset (e.g. "tinyshakespeare") found through SEQLAB_DATA_PATH, or
+// nullopt. Tests that need it call SKIP_WITHOUT_DATA.
+std::optional<std::filesystem::path> real_data_dir(const std::string& folder);
+
+// A fresh empty directory under the system temp dir, removed when the object dies.
+class ScratchDir {
+public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+  std::filesystem::path path_;
+};
+
+// Writes `content` to `path` (binary).
+void write_file(const std::filesystem::path& path, const std::string& content);
+std::string read_file(const std::filesystem::path& path);
+
+// Matches when shapes agree and every element satisfies |a-b| <= max(abs_tol, rel_tol*|b|).
+// On failure it describes the worst element (index, both values).
+class ArmaNearMatcher : public Catch::MatcherBase<arma::mat> {
+public:
+  ArmaNearMatcher(arma::mat expected, double rel_tol, double abs_tol)
+      : expected_(std::move(expected)), rel_(rel_tol), abs_(abs_tol) {}
+  bool match(const arma::mat& actual) const override;
+  std::string describe() const override;
+
+private:
+  arma::mat expected_;
+  double rel_, abs_;
+  mutable std::string detail_;
+};
+
+inline ArmaNearMatcher IsNear(const arma::mat& expected, double rel_tol, double abs_tol = 0.0) {
+  return ArmaNearMatcher(expected, rel_tol, abs_tol);
+}
+
+}  // namespace seqlab::test
+
+// Marks the current test as skipped (Catch2 v2 has no SKIP): prints a SKIPPED warning and
+// returns, so the run shows it was not exercised. The message names the missing dataset.
+#define SKIP_WITHOUT_DATA(folder_var, folder_name)                                        \
+  const auto folder_var##_opt = ::seqlab::test::real_data_dir(folder_name);               \
+  if (!folder_var##_opt) {                                                                \
+    WARN("SKIPPED: dataset '" folder_name "' not found in SEQLAB_DATA_PATH");             \
+    return;                                                                               \
+  }                                                                                       \
+  const std::filesystem::path folder_var = *folder_var##_opt

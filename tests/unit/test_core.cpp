@@ -1,0 +1,106 @@
+// tests/unit/test_core.cpp: core helpers: errors, atomic writes, RNG, log-space maths.
+#include <filesystem>
+#include <fstream>
+
+#include "seqlab/core/atomic_file.hpp"
+#include "seqlab/core/error.hpp"
+#include "seqlab/core/logmath.hpp"
+#include "seqlab/core/rng.hpp"
+#include "test_support.hpp"
+
+using namespace seqlab;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+
+TEST_CASE("error messages name the file, line and column", "[core]") {
+  CHECK(location("a.txt") == "a.txt");
+  CHECK(location("a.txt", 3) == "a.txt:3");
+  CHECK(location("a.txt", 3, 7) == "a.txt:3:7");
+  CHECK_THROWS_WITH(input_error("x.csv", 2, 5, "expected a number"), "x.csv:2:5: expected a number");
+  CHECK(printable("a\nb\x01") == "a\\nb\\x01");
+}
+
+TEST_CASE("require_readable_file tells missing, directory and file apart", "[core]") {
+  test::ScratchDir dir;
+  CHECK_THROWS_WITH(require_readable_file(dir / "nope.txt", "data file"),
+                    Catch::Contains("nope.txt") && Catch::Contains("does not exist"));
+  CHECK_THROWS_WITH(require_readable_file(dir.path(), "data file"),
+                    Catch::Contains("is a directory, expected a data file"));
+  test::write_file(dir / "ok.txt", "x");
+  CHECK_NOTHROW(require_readable_file(dir / "ok.txt", "data file"));
+}
+
+TEST_CASE("write_atomically keeps the old file when the writer fails", "[core]") {
+  test::ScratchDir dir;
+  const auto target = dir / "out.txt";
+  write_text_atomically(target, "good");
+  SECTION("a throwing writer leaves the previous content and no temp file") {
+    CHECK_THROWS(write_atomically(target, [](const std::filesystem::path& tmp) {
+      std::ofstream(tmp) << "half";
+      throw std::runtime_error("interrupted");
+    }));
+    CHECK(test::read_file(target) == "good");
+    int files = 0;
+    for (auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++files;
+    CHECK(files == 1);
+  }
+  SECTION("a missing output directory is a user error naming it") {
+    CHECK_THROWS_AS(write_text_atomically(dir / "missing" / "x.txt", "x"), UserError);
+    CHECK_THROWS_WITH(write_text_atomically(dir / "missing" / "x.txt", "x"),
+                      Catch::Contains("output directory") && Catch::Contains("does not exist"));
+  }
+  SECTION("success replaces the content") {
+    write_text_atomically(target, "better");
+    CHECK(test::read_file(target) == "better");
+  }
+}
+
+TEST_CASE("the RNG stream is a pure function of the seed", "[core]") {
+  Rng a = make_rng(42), b = make_rng(42), c = make_rng(43);
+  for (int i = 0; i < 100; ++i) {
+    const double x = uniform01(a);
+    CHECK(x == uniform01(b));
+    CHECK(x >= 0.0);
+    CHECK(x < 1.0);
+  }
+  CHECK(uniform01(a) != uniform01(c));
+  CHECK(derive_seed(1, 0) != derive_seed(1, 1));
+  CHECK(derive_seed(7, 3) == derive_seed(7, 3));
+}
+
+TEST_CASE("sample_categorical follows the weights", "[core]") {
+  Rng rng = make_rng(5);
+  const arma::vec p = {0.1, 0.0, 0.6, 0.3};
+  arma::vec counts(4, arma::fill::zeros);
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) counts(sample_categorical(p, rng)) += 1;
+  CHECK(counts(1) == 0);
+  // Binomial standard error at n=2e5 is about 0.0011; 5 sigma.
+  for (arma::uword i = 0; i < 4; ++i) CHECK_THAT(counts(i) / n, WithinAbs(p(i), 0.0055));
+  CHECK_THROWS(sample_categorical(arma::vec{0.0, 0.0}, rng));
+}
+
+TEST_CASE("random_permutation is a permutation", "[core]") {
+  Rng rng = make_rng(9);
+  const arma::uvec perm = random_permutation(50, rng);
+  CHECK(arma::all(arma::sort(perm) == arma::regspace<arma::uvec>(0, 49)));
+  CHECK(random_permutation(0, rng).n_elem == 0);
+}
+
+TEST_CASE("standard_normal has mean 0 and variance 1", "[core]") {
+  Rng rng = make_rng(11);
+  arma::vec x(100000);
+  for (auto& v : x) v = standard_normal(rng);
+  CHECK_THAT(arma::mean(x), WithinAbs(0.0, 0.02));      // se 0.0032
+  CHECK_THAT(arma::var(x), WithinAbs(1.0, 0.03));       // se 0.0045
+}
+
+TEST_CASE("log-space helpers are exact at the edges", "[core]") {
+  CHECK(log_add_exp(kNegInf, kNegInf) == kNegInf);
+  CHECK(log_add_exp(kNegInf, 2.0) == 2.0);
+  CHECK_THAT(log_add_exp(std::log(0.25), std::log(0.5)), WithinRel(std::log(0.75), 1e-15));
+  CHECK_THAT(log_add_exp(1000.0, 1000.0), WithinRel(1000.0 + std::log(2.0), 1e-15));
+  const std::vector<double> v = {-1000.0, -1000.0, -1000.0};
+  CHECK_THAT(log_sum_exp(v.begin(), v.end()), WithinRel(-1000.0 + std::log(3.0), 1e-15));
+  CHECK_THAT(nats_to_bits(std::log(8.0)), WithinRel(3.0, 1e-15));
+}

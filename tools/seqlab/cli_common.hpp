@@ -1,0 +1,48 @@
+// tools/seqlab/cli_common.hpp: what every subcommand of the `seqlab` program shares: the
+// command table, common options (--help, --seed, --threads, --quiet, --json) and parsing.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace seqlab::cli {
+
+namespace po = boost::program_options;
+
+// A subcommand: `run` gets the arguments after the command name.
+struct Command {
+  std::string name;
+  std::string summary;
+  std::function<int(const std::vector<std::string>& args)> run;
+};
+
+// Every command registers itself here (see main.cpp for the table).
+const std::vector<Command>& commands();
+
+// Options every command accepts.
+struct CommonOptions {
+  std::uint64_t seed = 1;
+  unsigned threads = 1;
+  bool quiet = false;
+  bool json = false;
+};
+
+// Adds --help, --seed, --threads, --quiet (and --json when `with_json`) to `desc`.
+void add_common_options(po::options_description& desc, CommonOptions& common, bool with_json);
+
+// Parses `args` against `desc` (positional names optional). Unknown options, missing values and
+// malformed numbers become a UserError naming the option. Returns false when --help was given
+// (the help text has been printed; the caller returns 0).
+bool parse_command_line(const std::string& command, const std::string& usage,
+                        const std::vector<std::string>& args, po::options_description& desc,
+                        const po::positional_options_description* positional,
+                        po::variables_map& vm);
+
+// Requires the option to have been given, else a UserError "<command>: --<name> is required".
+void require_option(const std::string& command, const po::variables_map& vm,
+                    const std::string& name);
+
+}  // namespace seqlab::cli
