@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab_config.hpp"
 
@@ -13,6 +14,8 @@ namespace seqlab::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      // datasets
+      // train / eval / sample
   };
   return table;
 }
