@@ -60,7 +60,7 @@ for cmd in train eval sample; do
 done
 
 # --- bad input -------------------------------------------------------------------------------
-expect_error "missing data file" "no-such-file\.txt" \
+expect_error "missing data file" "no-such-file\.txt: data file does not exist" \
   "$seqlab" train --model markov --data "$tmp/no-such-file.txt" --out "$tmp/m.h5"
 expect_error "empty data file" "empty\.txt.*empty" \
   "$seqlab" train --model markov --data "$fixtures/empty.txt" --out "$tmp/m.h5"

@@ -1,6 +1,9 @@
 // tools/seqlab/cli_common.cpp: shared option handling of the seqlab subcommands.
 #include "cli_common.hpp"
 
+#include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
 
 #include "seqlab/core/error.hpp"
@@ -18,12 +21,29 @@ void add_common_options(po::options_description& desc, CommonOptions& common, bo
                        "print one JSON object with the results as the last line of stdout");
 }
 
+// Boost reads "--order -1" as an option "-1"; joining it as "--order=-1" lets the option's own
+// range check word the error.
+std::vector<std::string> join_negative_values(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& a : args) {
+    const bool negative_number =
+        a.size() >= 2 && a[0] == '-' && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.');
+    if (negative_number && !out.empty() && out.back().rfind("--", 0) == 0 &&
+        out.back().find('=') == std::string::npos) {
+      out.back() += "=" + a;
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
 bool parse_command_line(const std::string& command, const std::string& usage,
                         const std::vector<std::string>& args, po::options_description& desc,
                         const po::positional_options_description* positional,
                         po::variables_map& vm) {
   try {
-    po::command_line_parser parser(args);
+    po::command_line_parser parser(join_negative_values(args));
     parser.options(desc);
     if (positional) parser.positional(*positional);
     po::store(parser.run(), vm);
@@ -42,6 +62,54 @@ void require_option(const std::string& command, const po::variables_map& vm,
                     const std::string& name) {
   if (!vm.count(name))
     user_error(command + ": --" + name + " is required (see 'seqlab " + command + " --help')");
+}
+
+}  // namespace seqlab::cli
+
+namespace seqlab::cli {
+
+std::string json_escape(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double x) {
+  if (!std::isfinite(x)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  return buf;
+}
+
+void JsonObject::add(const std::string& key, const std::string& value) {
+  fields_.push_back(json_escape(key) + ": " + json_escape(value));
+}
+void JsonObject::add(const std::string& key, double value) {
+  fields_.push_back(json_escape(key) + ": " + json_number(value));
+}
+void JsonObject::add(const std::string& key, std::uint64_t value) {
+  fields_.push_back(json_escape(key) + ": " + std::to_string(value));
+}
+std::string JsonObject::str() const {
+  std::string out = "{";
+  for (std::size_t i = 0; i < fields_.size(); ++i) out += (i ? ", " : "") + fields_[i];
+  return out + "}";
 }
 
 }  // namespace seqlab::cli

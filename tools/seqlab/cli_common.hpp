@@ -45,4 +45,20 @@ bool parse_command_line(const std::string& command, const std::string& usage,
 void require_option(const std::string& command, const po::variables_map& vm,
                     const std::string& name);
 
+// One JSON object on one line (machine-readable output of --json). Numbers keep 17 significant
+// digits so that a result read back is the double that was printed; non-finite numbers are null.
+class JsonObject {
+public:
+  void add(const std::string& key, const std::string& value);
+  void add(const std::string& key, const char* value) { add(key, std::string(value)); }
+  void add(const std::string& key, double value);
+  void add(const std::string& key, std::uint64_t value);
+  std::string str() const;
+
+private:
+  std::vector<std::string> fields_;
+};
+
+std::string json_escape(const std::string& s);
+
 }  // namespace seqlab::cli

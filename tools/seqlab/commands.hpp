@@ -9,6 +9,11 @@
 namespace seqlab::cli {
 
 // --- datasets ---
+// `seqlab datasets list | info NAME | fetch NAME | verify NAME` (cmd_datasets.cpp).
+int datasets_command(const std::vector<std::string>& args);
 // --- train / eval / sample ---
+int train_command(const std::vector<std::string>& args);
+int eval_command(const std::vector<std::string>& args);
+int sample_command(const std::vector<std::string>& args);
 
 }  // namespace seqlab::cli

@@ -15,7 +15,12 @@ namespace seqlab::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       // datasets
+      {"datasets", "list, describe, fetch and verify the registered datasets", datasets_command},
       // train / eval / sample
+      {"train", "fit a model to a dataset split and save it (HDF5)", train_command},
+      {"eval", "score a dataset split with a saved model: NLL in nats and bits, perplexity",
+       eval_command},
+      {"sample", "draw a sequence from a saved model", sample_command},
   };
   return table;
 }

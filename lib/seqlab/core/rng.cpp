@@ -60,4 +60,46 @@ arma::uvec random_permutation(arma::uword n, Rng& rng) {
   return perm;
 }
 
+namespace {
+// log of a Gamma(shape) draw for shape >= 1 (Marsaglia & Tsang 2000). Working in logs lets the
+// shape < 1 boost below add log(U)/shape without underflowing.
+double log_gamma_draw_at_least_one(double shape, Rng& rng) {
+  const double d = shape - 1.0 / 3.0;
+  const double c = 1.0 / std::sqrt(9.0 * d);
+  for (;;) {
+    const double x = standard_normal(rng);
+    const double t = 1.0 + c * x;
+    if (t <= 0.0) continue;
+    const double v = t * t * t;
+    const double u = 1.0 - uniform01(rng);  // (0, 1], so log(u) is finite
+    const double x2 = x * x;
+    if (u < 1.0 - 0.0331 * x2 * x2) return std::log(d * v);
+    if (std::log(u) < 0.5 * x2 + d * (1.0 - v + std::log(v))) return std::log(d * v);
+  }
+}
+
+double log_gamma_draw(double shape, Rng& rng) {
+  if (!(shape > 0.0) || !std::isfinite(shape))
+    throw std::invalid_argument("sample_gamma: shape must be positive and finite");
+  if (shape >= 1.0) return log_gamma_draw_at_least_one(shape, rng);
+  // Gamma(a) = Gamma(a + 1) * U^(1/a) for U uniform on (0, 1].
+  const double boosted = log_gamma_draw_at_least_one(shape + 1.0, rng);
+  const double u = 1.0 - uniform01(rng);
+  return boosted + std::log(u) / shape;
+}
+}  // namespace
+
+double sample_gamma(double shape, Rng& rng) { return std::exp(log_gamma_draw(shape, rng)); }
+
+arma::vec sample_dirichlet(const arma::vec& concentration, Rng& rng) {
+  if (concentration.n_elem == 0)
+    throw std::invalid_argument("sample_dirichlet: concentration must not be empty");
+  arma::vec log_draws(concentration.n_elem);
+  for (arma::uword i = 0; i < concentration.n_elem; ++i)
+    log_draws(i) = log_gamma_draw(concentration(i), rng);
+  arma::vec p = arma::exp(log_draws - log_draws.max());
+  p /= arma::accu(p);
+  return p;
+}
+
 }  // namespace seqlab

@@ -36,4 +36,17 @@ arma::uword sample_categorical(const arma::vec& p, Rng& rng);
 // Fisher-Yates permutation of 0..n-1.
 arma::uvec random_permutation(arma::uword n, Rng& rng);
 
+// Requires: shape > 0 and finite (else std::invalid_argument).
+// Ensures: a Gamma(shape, scale 1) draw (mean = variance = shape), by Marsaglia & Tsang's
+// squeeze-and-reject method; for shape < 1 a Gamma(shape + 1) draw is scaled by U^(1/shape).
+// The result may underflow to 0 for very small shapes (use sample_dirichlet, which does not).
+// Cost: O(1) expected (about 1.03 normal draws per accepted value when shape >= 1).
+double sample_gamma(double shape, Rng& rng);
+
+// Requires: every concentration > 0 and finite, at least one element (else std::invalid_argument).
+// Ensures: a draw from Dirichlet(concentration): non-negative, sums to 1 within a few ulps,
+// mean concentration / sum(concentration). Computed from log-Gamma draws so that tiny
+// concentrations (e.g. 0.01) still give a normalised vector. Cost O(size).
+arma::vec sample_dirichlet(const arma::vec& concentration, Rng& rng);
+
 }  // namespace seqlab

@@ -1,0 +1,398 @@
+// seqlab/io/hdf5.cpp: the HDF5 helper layer (see hdf5.hpp for the layout conventions).
+#include "seqlab/io/hdf5.hpp"
+
+#include <limits>
+#include <set>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/data/alphabet.hpp"
+
+namespace seqlab::h5 {
+
+void quiet_errors() { H5::Exception::dontPrint(); }
+
+namespace {
+
+// Runs a raw HDF5 read; a failure there (damaged data) becomes a UserError naming the object.
+template <class Read>
+void guarded_read(const H5::H5Location& location, const std::string& child, Read&& read) {
+  try {
+    read();
+  } catch (const H5::Exception& e) {
+    format_error(location, child, "cannot be read, the file may be damaged (" + describe(e) + ")");
+  }
+}
+
+std::string object_path(const H5::H5Location& location) {
+  // Only groups and datasets have names; the file itself is its root "/".
+  if (const auto* object = dynamic_cast<const H5::H5Object*>(&location)) {
+    try {
+      std::string name = object->getObjName();
+      if (!name.empty()) return name;
+    } catch (const H5::Exception&) {
+    }
+  }
+  return "/";
+}
+
+std::string join(const std::string& parent, const std::string& child) {
+  if (child.empty()) return parent;
+  return parent == "/" ? "/" + child : parent + "/" + child;
+}
+
+H5::StrType utf8_string_type() {
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  type.setCset(H5T_CSET_UTF8);
+  return type;
+}
+
+H5::DataSet open_dataset(const H5::Group& group, const std::string& name,
+                         const std::string& expected) {
+  if (!has_child(group, name))
+    format_error(group, name, "missing dataset (expected " + expected + ")");
+  try {
+    return group.openDataSet(name);
+  } catch (const H5::Exception& e) {
+    format_error(group, name,
+                 "is not a readable dataset (expected " + expected + "): " + describe(e));
+  }
+}
+
+// The dims of `dataset`, which must have rank `rank`.
+std::vector<hsize_t> dims_of(const H5::Group& group, const std::string& name,
+                             const H5::DataSet& dataset, int rank, const std::string& expected) {
+  const H5::DataSpace space = dataset.getSpace();
+  const int actual = space.getSimpleExtentNdims();
+  if (actual != rank)
+    format_error(group, name, "has rank " + std::to_string(actual) + ", expected " + expected);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  if (rank > 0) space.getSimpleExtentDims(dims.data());
+  return dims;
+}
+
+void require_class(const H5::Group& group, const std::string& name, const H5::DataSet& dataset,
+                   std::initializer_list<H5T_class_t> accepted, const std::string& expected) {
+  const H5T_class_t actual = dataset.getTypeClass();
+  for (H5T_class_t c : accepted)
+    if (c == actual) return;
+  format_error(group, name, "has the wrong element type, expected " + expected);
+}
+
+H5::DataSet create_dataset(H5::Group& group, const std::string& name, const H5::DataType& type,
+                           const std::vector<hsize_t>& dims) {
+  H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+  return group.createDataSet(name, type, space);
+}
+
+std::size_t element_count(const std::vector<hsize_t>& dims) {
+  std::size_t n = 1;
+  for (hsize_t d : dims) n *= static_cast<std::size_t>(d);
+  return n;
+}
+
+// Reads an integer dataset of the given rank as int64 and rejects negative values.
+std::vector<std::int64_t> read_nonnegative_integers(const H5::Group& group, const std::string& name,
+                                                    int rank, const std::string& expected,
+                                                    std::vector<hsize_t>& dims) {
+  const H5::DataSet dataset = open_dataset(group, name, expected);
+  require_class(group, name, dataset, {H5T_INTEGER}, expected);
+  dims = dims_of(group, name, dataset, rank, expected);
+  std::vector<std::int64_t> values(element_count(dims));
+  if (!values.empty())
+    guarded_read(group, name, [&] { dataset.read(values.data(), H5::PredType::NATIVE_INT64); });
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i] < 0)
+      format_error(group, name,
+                   "holds the negative value " + std::to_string(values[i]) + " at flat index " +
+                       std::to_string(i) + ", expected " + expected);
+  return values;
+}
+
+}  // namespace
+
+std::string where(const H5::H5Location& location) { return where(location, ""); }
+
+std::string where(const H5::H5Location& location, const std::string& child) {
+  std::string file;
+  try {
+    file = location.getFileName();
+  } catch (const H5::Exception&) {
+    file = "<hdf5 file>";
+  }
+  const std::string path = join(object_path(location), child);
+  return path == "/" ? file : file + ": " + path;  // the root needs no path
+}
+
+void format_error(const H5::H5Location& location, const std::string& child,
+                  const std::string& what) {
+  throw UserError(where(location, child) + ": " + what);
+}
+
+std::string describe(const H5::Exception& e) {
+  std::string s = e.getFuncName();
+  const std::string detail = e.getDetailMsg();
+  if (!detail.empty()) s += s.empty() ? detail : ": " + detail;
+  return s;
+}
+
+// ---- groups -------------------------------------------------------------------------------
+bool has_child(const H5::Group& group, const std::string& name) {
+  try {
+    return group.nameExists(name);
+  } catch (const H5::Exception&) {
+    return false;  // an intermediate path component is missing
+  }
+}
+
+H5::Group open_group(const H5::Group& group, const std::string& name) {
+  if (!has_child(group, name)) format_error(group, name, "missing group");
+  try {
+    return group.openGroup(name);
+  } catch (const H5::Exception& e) {
+    format_error(group, name, "is not a group: " + describe(e));
+  }
+}
+
+H5::Group create_group(H5::Group& group, const std::string& name) {
+  return group.createGroup(name);
+}
+
+// ---- attributes ---------------------------------------------------------------------------
+bool has_attribute(const H5::H5Object& object, const std::string& name) {
+  try {
+    return object.attrExists(name);
+  } catch (const H5::Exception&) {
+    return false;
+  }
+}
+
+namespace {
+H5::Attribute fresh_attribute(H5::H5Object& object, const std::string& name,
+                              const H5::DataType& type) {
+  if (object.attrExists(name)) object.removeAttr(name);
+  return object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
+}
+
+H5::Attribute open_scalar_attribute(const H5::H5Object& object, const std::string& name,
+                                    const std::string& expected) {
+  if (!has_attribute(object, name))
+    format_error(object, "", "missing attribute '" + name + "' (expected " + expected + ")");
+  H5::Attribute attribute = object.openAttribute(name);
+  const H5::DataSpace space = attribute.getSpace();
+  const bool scalar = space.getSimpleExtentType() == H5S_SCALAR ||
+                      (space.getSimpleExtentNdims() == 1 && space.getSimpleExtentNpoints() == 1);
+  if (!scalar)
+    format_error(object, "", "attribute '" + name + "' is an array, expected " + expected);
+  return attribute;
+}
+}  // namespace
+
+void write_int_attribute(H5::H5Object& object, const std::string& name, std::int64_t value) {
+  fresh_attribute(object, name, H5::PredType::NATIVE_INT64)
+      .write(H5::PredType::NATIVE_INT64, &value);
+}
+
+void write_double_attribute(H5::H5Object& object, const std::string& name, double value) {
+  fresh_attribute(object, name, H5::PredType::NATIVE_DOUBLE)
+      .write(H5::PredType::NATIVE_DOUBLE, &value);
+}
+
+void write_string_attribute(H5::H5Object& object, const std::string& name,
+                            const std::string& value) {
+  const H5::StrType type = utf8_string_type();
+  const char* text = value.c_str();
+  fresh_attribute(object, name, type).write(type, &text);
+}
+
+std::int64_t read_int_attribute(const H5::H5Object& object, const std::string& name) {
+  const std::string expected = "a scalar integer";
+  H5::Attribute attribute = open_scalar_attribute(object, name, expected);
+  if (attribute.getTypeClass() != H5T_INTEGER)
+    format_error(object, "", "attribute '" + name + "' has the wrong type, expected " + expected);
+  std::int64_t value = 0;
+  guarded_read(object, "", [&] { attribute.read(H5::PredType::NATIVE_INT64, &value); });
+  return value;
+}
+
+double read_double_attribute(const H5::H5Object& object, const std::string& name) {
+  const std::string expected = "a scalar number";
+  H5::Attribute attribute = open_scalar_attribute(object, name, expected);
+  const H5T_class_t c = attribute.getTypeClass();
+  if (c != H5T_FLOAT && c != H5T_INTEGER)
+    format_error(object, "", "attribute '" + name + "' has the wrong type, expected " + expected);
+  double value = 0.0;
+  guarded_read(object, "", [&] { attribute.read(H5::PredType::NATIVE_DOUBLE, &value); });
+  return value;
+}
+
+std::string read_string_attribute(const H5::H5Object& object, const std::string& name) {
+  const std::string expected = "a string";
+  H5::Attribute attribute = open_scalar_attribute(object, name, expected);
+  if (attribute.getTypeClass() != H5T_STRING)
+    format_error(object, "", "attribute '" + name + "' has the wrong type, expected " + expected);
+  const H5::StrType file_type = attribute.getStrType();
+  std::string value;
+  // The C++ API reads both variable- and fixed-length strings into a std::string.
+  guarded_read(object, "", [&] { attribute.read(file_type, value); });
+  // Fixed-length strings may carry NUL padding.
+  const auto end = value.find('\0');
+  if (end != std::string::npos) value.resize(end);
+  return value;
+}
+
+// ---- datasets -----------------------------------------------------------------------------
+void write_strings(H5::Group& group, const std::string& name,
+                   const std::vector<std::string>& values) {
+  const H5::StrType type = utf8_string_type();
+  H5::DataSet dataset = create_dataset(group, name, type, {values.size()});
+  if (values.empty()) return;
+  std::vector<const char*> pointers;
+  pointers.reserve(values.size());
+  for (const auto& v : values) pointers.push_back(v.c_str());
+  dataset.write(pointers.data(), type);
+}
+
+std::vector<std::string> read_strings(const H5::Group& group, const std::string& name) {
+  const std::string expected = "a 1-D array of strings";
+  const H5::DataSet dataset = open_dataset(group, name, expected);
+  require_class(group, name, dataset, {H5T_STRING}, expected);
+  const auto dims = dims_of(group, name, dataset, 1, expected);
+  const std::size_t n = dims[0];
+  std::vector<std::string> values;
+  values.reserve(n);
+  if (n == 0) return values;
+  const H5::StrType file_type = dataset.getStrType();
+  if (file_type.isVariableStr()) {
+    H5::StrType memory_type(H5::PredType::C_S1, H5T_VARIABLE);
+    memory_type.setCset(file_type.getCset());
+    std::vector<char*> pointers(n, nullptr);
+    guarded_read(group, name, [&] { dataset.read(pointers.data(), memory_type); });
+    for (char* p : pointers) values.emplace_back(p ? p : "");
+    H5::DataSet::vlenReclaim(pointers.data(), memory_type, dataset.getSpace());
+  } else {
+    const std::size_t width = file_type.getSize();
+    std::vector<char> buffer(n * width);
+    guarded_read(group, name, [&] { dataset.read(buffer.data(), file_type); });
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string s(buffer.data() + i * width, width);
+      const auto end = s.find('\0');
+      if (end != std::string::npos) s.resize(end);
+      values.push_back(std::move(s));
+    }
+  }
+  return values;
+}
+
+void write_vec(H5::Group& group, const std::string& name, const arma::vec& values) {
+  H5::DataSet dataset = create_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_elem});
+  if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_DOUBLE);
+}
+
+arma::vec read_vec(const H5::Group& group, const std::string& name) {
+  const std::string expected = "a 1-D array of numbers";
+  const H5::DataSet dataset = open_dataset(group, name, expected);
+  require_class(group, name, dataset, {H5T_FLOAT, H5T_INTEGER}, expected);
+  const auto dims = dims_of(group, name, dataset, 1, expected);
+  arma::vec values(dims[0]);
+  if (values.n_elem > 0)
+    guarded_read(group, name, [&] { dataset.read(values.memptr(), H5::PredType::NATIVE_DOUBLE); });
+  return values;
+}
+
+void write_mat(H5::Group& group, const std::string& name, const arma::mat& values) {
+  H5::DataSet dataset =
+      create_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_rows, values.n_cols});
+  if (values.n_elem == 0) return;
+  const arma::mat row_major = values.t();  // column-major transpose == row-major original
+  dataset.write(row_major.memptr(), H5::PredType::NATIVE_DOUBLE);
+}
+
+arma::mat read_mat(const H5::Group& group, const std::string& name) {
+  const std::string expected = "a 2-D array of numbers";
+  const H5::DataSet dataset = open_dataset(group, name, expected);
+  require_class(group, name, dataset, {H5T_FLOAT, H5T_INTEGER}, expected);
+  const auto dims = dims_of(group, name, dataset, 2, expected);
+  arma::mat transposed(dims[1], dims[0]);
+  if (transposed.n_elem > 0)
+    guarded_read(group, name,
+                 [&] { dataset.read(transposed.memptr(), H5::PredType::NATIVE_DOUBLE); });
+  return transposed.t();
+}
+
+void write_uvec(H5::Group& group, const std::string& name, const arma::uvec& values) {
+  static_assert(sizeof(arma::uword) == 8, "seqlab expects 64-bit arma::uword");
+  H5::DataSet dataset = create_dataset(group, name, H5::PredType::STD_U64LE, {values.n_elem});
+  if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_UINT64);
+}
+
+arma::uvec read_uvec(const H5::Group& group, const std::string& name) {
+  std::vector<hsize_t> dims;
+  const auto values =
+      read_nonnegative_integers(group, name, 1, "a 1-D array of non-negative integers", dims);
+  arma::uvec out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) out(i) = static_cast<arma::uword>(values[i]);
+  return out;
+}
+
+void write_u32_mat(H5::Group& group, const std::string& name, const U32Mat& values) {
+  H5::DataSet dataset =
+      create_dataset(group, name, H5::PredType::STD_U32LE, {values.n_rows, values.n_cols});
+  if (values.n_elem == 0) return;
+  const U32Mat row_major = values.t();
+  dataset.write(row_major.memptr(), H5::PredType::NATIVE_UINT32);
+}
+
+U32Mat read_u32_mat(const H5::Group& group, const std::string& name) {
+  const std::string expected = "a 2-D array of unsigned 32-bit integers";
+  std::vector<hsize_t> dims;
+  const auto values = read_nonnegative_integers(group, name, 2, expected, dims);
+  // values is row-major (dims[0], dims[1]).
+  U32Mat out(dims[0], dims[1]);
+  for (std::size_t r = 0; r < dims[0]; ++r)
+    for (std::size_t c = 0; c < dims[1]; ++c) {
+      const std::int64_t v = values[r * dims[1] + c];
+      if (v > std::numeric_limits<std::uint32_t>::max())
+        format_error(group, name, "holds " + std::to_string(v) + ", expected " + expected);
+      out(r, c) = static_cast<std::uint32_t>(v);
+    }
+  return out;
+}
+
+void write_alphabet(H5::Group& group, const Alphabet& alphabet, const std::string& name) {
+  write_strings(group, name, alphabet.symbols());
+  H5::DataSet dataset = group.openDataSet(name);
+  write_string_attribute(dataset, "separator", alphabet.separator());
+  if (alphabet.unknown_index())
+    write_int_attribute(dataset, "unknown_index",
+                        static_cast<std::int64_t>(*alphabet.unknown_index()));
+}
+
+Alphabet read_alphabet(const H5::Group& group, const std::string& name) {
+  const std::vector<std::string> symbols = read_strings(group, name);
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < symbols.size(); ++i) {
+    if (symbols[i].empty())
+      format_error(group, name,
+                   "symbol " + std::to_string(i) + " is empty, expected non-empty strings");
+    if (!seen.insert(symbols[i]).second)
+      format_error(
+          group, name,
+          "symbol '" + printable(symbols[i]) + "' appears twice, expected distinct symbols");
+  }
+  Alphabet alphabet(symbols);
+  const H5::DataSet dataset = group.openDataSet(name);
+  if (has_attribute(dataset, "separator"))
+    alphabet.set_separator(read_string_attribute(dataset, "separator"));
+  if (has_attribute(dataset, "unknown_index")) {
+    const std::int64_t unknown = read_int_attribute(dataset, "unknown_index");
+    if (unknown < 0 || static_cast<std::uint64_t>(unknown) >= symbols.size())
+      format_error(group, name,
+                   "attribute 'unknown_index' is " + std::to_string(unknown) +
+                       ", expected an index below the alphabet size " +
+                       std::to_string(symbols.size()));
+    alphabet.set_unknown(symbols[static_cast<std::size_t>(unknown)]);
+  }
+  return alphabet;
+}
+
+}  // namespace seqlab::h5

@@ -1,0 +1,98 @@
+// seqlab/io/hdf5.hpp: a thin layer over the HDF5 C++ API for seqlab's files: scalar attributes,
+// string arrays, Armadillo vectors and matrices as datasets, and error translation.
+//
+// What it is not: a general HDF5 wrapper. It covers exactly the types seqlab's formats use, and
+// every reader checks rank, shape and type class, so a malformed file gives a UserError of the form
+//   "<file>: <object path inside the file>: <what was expected>"
+// rather than an HDF5 error stack. HDF5's own error printing is silenced (quiet_errors()).
+//
+// MATRIX LAYOUT. HDF5 (and numpy/h5py) store arrays row-major; Armadillo is column-major. seqlab
+// keeps the SHAPE, not the memory: an arma d x T matrix is written as an HDF5 dataset of dims
+// (d, T), so h5py reads a (d, T) array with a[i, j] == M(i, j). (The writer stores the transpose's
+// memory, which is M's row-major layout.) Vectors are 1-D datasets of length n_elem.
+//
+// Only .cpp files and this header include H5Cpp.h; public model headers forward-declare H5::Group.
+#pragma once
+
+#include <H5Cpp.h>
+
+#include <armadillo>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace seqlab {
+class Alphabet;
+}
+
+namespace seqlab::h5 {
+
+// Ensures: HDF5 no longer prints its error stack on failures (seqlab reports its own one-line
+// errors). Idempotent; cheap.
+void quiet_errors();
+
+// "<file>: <path inside the file>" for messages, e.g. "m.h5: /counts/order_2".
+std::string where(const H5::H5Location& location);
+std::string where(const H5::H5Location& location, const std::string& child);
+
+// Throws UserError("<where(location, child)>: <what>").
+[[noreturn]] void format_error(const H5::H5Location& location, const std::string& child,
+                               const std::string& what);
+
+// The short reason carried by an HDF5 exception ("H5Dread failed: ...") for messages.
+std::string describe(const H5::Exception& e);
+
+// ---- groups -------------------------------------------------------------------------------
+bool has_child(const H5::Group& group, const std::string& name);
+// Requires nothing. Ensures: the existing subgroup `name`, else UserError "missing group".
+H5::Group open_group(const H5::Group& group, const std::string& name);
+H5::Group create_group(H5::Group& group, const std::string& name);
+
+// ---- scalar attributes (on a group, dataset or the file's root) -----------------------------
+bool has_attribute(const H5::H5Object& object, const std::string& name);
+// Writers replace an existing attribute of the same name. Integers are stored as int64, reals as
+// float64, strings as variable-length UTF-8 (h5py reads them as int, float, str).
+void write_int_attribute(H5::H5Object& object, const std::string& name, std::int64_t value);
+void write_double_attribute(H5::H5Object& object, const std::string& name, double value);
+void write_string_attribute(H5::H5Object& object, const std::string& name,
+                            const std::string& value);
+// Readers require the attribute to exist and be scalar of the right class (integer; integer or
+// float; string of fixed or variable length), else UserError naming object, attribute and the
+// expected type.
+std::int64_t read_int_attribute(const H5::H5Object& object, const std::string& name);
+double read_double_attribute(const H5::H5Object& object, const std::string& name);
+std::string read_string_attribute(const H5::H5Object& object, const std::string& name);
+
+// ---- datasets -----------------------------------------------------------------------------
+// Writers create dataset `name` in `group` (which must not hold it yet). Empty arrays give
+// zero-length dimensions. Readers check existence, type class and rank, else UserError.
+
+// 1-D variable-length UTF-8 strings (h5py: array of bytes/str objects).
+void write_strings(H5::Group& group, const std::string& name,
+                   const std::vector<std::string>& values);
+std::vector<std::string> read_strings(const H5::Group& group, const std::string& name);
+
+// float64, 1-D (n) and 2-D (n_rows, n_cols) as described in MATRIX LAYOUT.
+void write_vec(H5::Group& group, const std::string& name, const arma::vec& values);
+arma::vec read_vec(const H5::Group& group, const std::string& name);
+void write_mat(H5::Group& group, const std::string& name, const arma::mat& values);
+arma::mat read_mat(const H5::Group& group, const std::string& name);
+
+// Unsigned integers: uint64 1-D, uint32 2-D. Readers accept any integer type in the file and
+// reject negative values (and uint32 overflow) with the offending index.
+void write_uvec(H5::Group& group, const std::string& name, const arma::uvec& values);
+arma::uvec read_uvec(const H5::Group& group, const std::string& name);
+using U32Mat = arma::Mat<std::uint32_t>;
+void write_u32_mat(H5::Group& group, const std::string& name, const U32Mat& values);
+U32Mat read_u32_mat(const H5::Group& group, const std::string& name);
+
+// The alphabet of a symbol model: dataset `name` (default "alphabet") with one UTF-8 string per
+// symbol in index order, attribute "separator" (string) and, only when the alphabet has one,
+// attribute "unknown_index" (int). Reading rejects duplicate or empty symbols and an
+// out-of-range unknown index.
+void write_alphabet(H5::Group& group, const Alphabet& alphabet,
+                    const std::string& name = "alphabet");
+Alphabet read_alphabet(const H5::Group& group, const std::string& name = "alphabet");
+
+}  // namespace seqlab::h5

@@ -1,0 +1,39 @@
+// seqlab/io/model_file.hpp: saving and loading any SequenceModel as an HDF5 model file.
+//
+// A model file's root group carries the attributes
+//   seqlab_format  int     format version (kModelFormatVersion)
+//   model          string  the model's type(), which selects the class that loads it
+//   created_by     string  "seqlab <version>"
+// and then whatever the model's save() writes into the root group (docs/formats.md).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "seqlab/models/sequence_model.hpp"
+
+namespace seqlab {
+
+inline constexpr int kModelFormatVersion = 1;
+
+// Requires: the parent directory of `path` exists.
+// Ensures: `path` holds the model, written ATOMICALLY (temp file + rename): if model.save() or
+//   HDF5 fails, any old file at `path` is left untouched and the exception propagates (HDF5
+//   failures as a UserError naming the path).
+void save_model(const std::filesystem::path& path, const SequenceModel& model);
+
+// Requires nothing. Ensures: the model stored in `path`, loaded by the class its 'model' attribute
+//   names. Throws UserError "<path>: ..." when the path is missing or a directory, is not HDF5,
+//   is corrupt or truncated, lacks the seqlab attributes, has an unsupported seqlab_format, names
+//   an unknown model type, or holds contents the model rejects.
+std::unique_ptr<SequenceModel> load_model(const std::filesystem::path& path);
+
+// The same checks as load_model, without loading the parameters. Ensures: the 'model' attribute.
+std::string peek_model_type(const std::filesystem::path& path);
+
+// The model types load_model can construct, sorted.
+std::vector<std::string> known_model_types();
+
+}  // namespace seqlab

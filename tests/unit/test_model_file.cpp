@@ -1,0 +1,319 @@
+// tests/unit/test_model_file.cpp: HDF5 helpers (layout as h5py sees it), model files (round trip
+// bit for bit, atomic writes) and every way a model file can be bad.
+#include <H5Cpp.h>
+
+#include <fstream>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/io/hdf5.hpp"
+#include "seqlab/io/model_file.hpp"
+#include "seqlab/models/markov/markov_chain.hpp"
+#include "test_support.hpp"
+
+using namespace seqlab;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Smoothing = MarkovOptions::Smoothing;
+
+SequenceSet symbol_set(const std::vector<arma::uvec>& sequences) {
+  SequenceSet set;
+  set.kind = SequenceKind::symbols;
+  set.symbols = sequences;
+  return set;
+}
+
+arma::uvec random_symbols(Rng& rng, arma::uword length, arma::uword v) {
+  arma::uvec out(length);
+  for (arma::uword t = 0; t < length; ++t)
+    out(t) = uniform01(rng) < 0.5 && t > 0 ? (out(t - 1) + 1) % v : uniform_index(rng, v);
+  return out;
+}
+
+MarkovChain trained_markov(int order, Smoothing smoothing, std::uint64_t seed,
+                           arma::uword length = 2000) {
+  Rng rng = make_rng(seed);
+  Alphabet alphabet({"A", "C", "G", "T", "N"});
+  MarkovChain m(alphabet, MarkovOptions{order, smoothing, 0.3});
+  m.fit(symbol_set({random_symbols(rng, length, 5), random_symbols(rng, length / 3, 5)}), nullptr,
+        FitOptions{}, nullptr);
+  return m;
+}
+
+// A model whose save() writes part of its content and then fails, as a crash would.
+class FailingModel final : public SequenceModel {
+ public:
+  std::string type() const override { return "markov"; }
+  SequenceKind kind() const override { return SequenceKind::symbols; }
+  void fit(const SequenceSet&, const SequenceSet*, const FitOptions&, const FitObserver*) override {
+  }
+  std::uint64_t num_parameters() const override { return 0; }
+  void save(H5::Group& group) const override {
+    h5::write_vec(group, "half_written", arma::vec(1000, arma::fill::ones));
+    throw std::runtime_error("simulated failure half-way through save");
+  }
+  void load(const H5::Group&) override {}
+};
+
+// Opens `path` for editing with the raw HDF5 API (to forge bad files).
+H5::H5File open_rw(const fs::path& path) { return H5::H5File(path.string(), H5F_ACC_RDWR); }
+
+std::string error_of(const fs::path& path) {
+  try {
+    load_model(path);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("HDF5 matrices keep their shape: arma d x T reads as (d, T) row-major", "[model_file]") {
+  test::ScratchDir dir;
+  const fs::path file = dir / "layout.h5";
+  const arma::mat m = {{1, 2, 3}, {4, 5, 6}};  // 2 x 3
+  h5::U32Mat u = {{7, 8}, {9, 10}, {11, 12}};  // 3 x 2
+  {
+    H5::H5File f(file.string(), H5F_ACC_TRUNC);
+    H5::Group root = f.openGroup("/");
+    h5::write_mat(root, "m", m);
+    h5::write_u32_mat(root, "u", u);
+    h5::write_vec(root, "empty", arma::vec());
+    h5::write_strings(root, "s", {"a", "\xC3\xA9", "<unk>"});
+  }
+  // Read back with the raw API: dims and the row-major element order h5py would see.
+  H5::H5File f(file.string(), H5F_ACC_RDONLY);
+  H5::DataSet ds = f.openDataSet("m");
+  hsize_t dims[2];
+  REQUIRE(ds.getSpace().getSimpleExtentNdims() == 2);
+  ds.getSpace().getSimpleExtentDims(dims);
+  CHECK(dims[0] == 2);
+  CHECK(dims[1] == 3);
+  double raw[6];
+  ds.read(raw, H5::PredType::NATIVE_DOUBLE);
+  CHECK(raw[1] == 2.0);  // a[0, 1]
+  CHECK(raw[3] == 4.0);  // a[1, 0]
+  const H5::Group root = f.openGroup("/");
+  CHECK(arma::approx_equal(h5::read_mat(root, "m"), m, "absdiff", 0.0));
+  const h5::U32Mat u2 = h5::read_u32_mat(root, "u");
+  REQUIRE(u2.n_rows == 3);
+  CHECK(arma::all(arma::vectorise(u2) == arma::vectorise(u)));
+  CHECK(h5::read_vec(root, "empty").n_elem == 0);
+  CHECK(h5::read_strings(root, "s") == std::vector<std::string>{"a", "\xC3\xA9", "<unk>"});
+  CHECK_THROWS_WITH(h5::read_vec(root, "missing"),
+                    Contains("layout.h5: /missing: missing dataset"));
+  CHECK_THROWS_WITH(h5::read_vec(root, "m"), Contains("has rank 2, expected a 1-D array"));
+  CHECK_THROWS_WITH(h5::read_uvec(root, "m"), Contains("/m: has the wrong element type"));
+}
+
+TEST_CASE("markov model files round trip bit for bit", "[model_file][markov]") {
+  const auto smoothing = GENERATE(Smoothing::add_alpha, Smoothing::kneser_ney);
+  const int order = GENERATE(0, 1, 3, 6);
+  CAPTURE(to_string(smoothing), order);
+  test::ScratchDir dir;
+  const fs::path file = dir / "model.h5";
+  const MarkovChain original = trained_markov(order, smoothing, 42);
+  save_model(file, original);
+  CHECK(peek_model_type(file) == "markov");
+  const auto loaded = load_model(file);
+  REQUIRE(loaded->type() == "markov");
+  const auto& copy = dynamic_cast<const MarkovChain&>(*loaded);
+  CHECK(copy.options().order == order);
+  CHECK(copy.options().smoothing == smoothing);
+  CHECK(copy.options().alpha == 0.3);
+  CHECK(copy.alphabet() == original.alphabet());
+  CHECK(copy.num_parameters() == original.num_parameters());
+  Rng rng = make_rng(7);
+  for (int i = 0; i < 5; ++i) {
+    const arma::uvec test = random_symbols(rng, 300, 5);
+    CHECK(copy.log_likelihood(test) == original.log_likelihood(test));  // identical, not close
+  }
+  CHECK(arma::all(copy.distribution(arma::uvec{4, 4, 4}) ==
+                  original.distribution(arma::uvec{4, 4, 4})));
+
+  SECTION("the stored layout is what docs/formats.md promises") {
+    H5::H5File f(file.string(), H5F_ACC_RDONLY);
+    const H5::Group root = f.openGroup("/");
+    CHECK(h5::read_int_attribute(root, "seqlab_format") == 1);
+    CHECK(h5::read_string_attribute(root, "model") == "markov");
+    CHECK_THAT(h5::read_string_attribute(root, "created_by"), Contains("seqlab "));
+    CHECK(h5::read_int_attribute(root, "order") == order);
+    const H5::Group top = root.openGroup("counts/order_" + std::to_string(order));
+    const h5::U32Mat ngrams = h5::read_u32_mat(top, "ngrams");  // h5py: (count, order + 1)
+    const arma::uvec counts = h5::read_uvec(top, "counts");
+    REQUIRE(ngrams.n_cols == static_cast<arma::uword>(order) + 1);
+    REQUIRE(counts.n_elem == ngrams.n_rows);
+    // Row i spells n-gram i oldest symbol first; its count matches the model's.
+    for (arma::uword i = 0; i < ngrams.n_rows; i += 17) {
+      const arma::uvec gram =
+          arma::conv_to<arma::uvec>::from(arma::Row<std::uint32_t>(ngrams.row(i)));
+      CHECK(original.count(gram) == counts(i));
+    }
+    CHECK(root.nameExists("kneser_ney") == (smoothing == Smoothing::kneser_ney));
+  }
+}
+
+TEST_CASE("a model over a token alphabet keeps <unk> and the separator", "[model_file][markov]") {
+  test::ScratchDir dir;
+  Alphabet tokens({"<unk>", "the", "cat"});
+  tokens.set_unknown("<unk>");
+  tokens.set_separator(" ");
+  MarkovChain m(tokens, MarkovOptions{2});
+  m.fit(symbol_set({arma::uvec{1, 2, 0, 1, 2, 2}}), nullptr, FitOptions{}, nullptr);
+  save_model(dir / "tokens.h5", m);
+  const auto loaded = load_model(dir / "tokens.h5");
+  CHECK(loaded->alphabet() == tokens);
+  REQUIRE(loaded->alphabet().unknown_index().has_value());
+  CHECK(*loaded->alphabet().unknown_index() == 0);
+  CHECK(loaded->alphabet().separator() == " ");
+  CHECK(loaded->log_likelihood(arma::uvec{1, 0, 2}) == m.log_likelihood(arma::uvec{1, 0, 2}));
+}
+
+TEST_CASE("the checked-in markov fixture still loads with its hand-computed likelihood",
+          "[model_file][markov]") {
+  // Order 1, add-alpha 0.5, trained on "abaab" (see test_markov.cpp for the arithmetic).
+  // Regenerate with: unit_tests "[regenerate-model-fixture]".
+  const auto model = load_model(test::fixture("models/markov_abaab_order1.h5"));
+  const double expected =
+      std::log(3.5 / 6) + std::log(0.625) + std::log(0.75) + std::log(0.375) + std::log(0.625);
+  CHECK_THAT(model->log_likelihood(arma::uvec{0, 1, 0, 0, 1}),
+             Catch::Matchers::WithinRel(expected, 1e-14));
+  CHECK(model->num_parameters() == 5);
+}
+
+TEST_CASE("regenerate the markov model fixture", "[regenerate-model-fixture][.]") {
+  MarkovChain m(Alphabet({"a", "b"}), MarkovOptions{1, Smoothing::add_alpha, 0.5});
+  m.fit(symbol_set({arma::uvec{0, 1, 0, 0, 1}}), nullptr, FitOptions{}, nullptr);
+  save_model(test::fixture("models/markov_abaab_order1.h5"), m);
+}
+
+TEST_CASE("bad model files give one-line errors naming the file and what was expected",
+          "[model_file]") {
+  test::ScratchDir dir;
+  const fs::path good = dir / "good.h5";
+  save_model(good, trained_markov(4, Smoothing::kneser_ney, 1, 4000));
+
+  SECTION("missing file") {
+    CHECK_THAT(error_of(dir / "absent.h5"),
+               Contains("absent.h5") && Contains("model file does not exist"));
+  }
+  SECTION("a directory") {
+    fs::create_directory(dir / "adir.h5");
+    CHECK_THAT(error_of(dir / "adir.h5"),
+               Contains("adir.h5") && Contains("is a directory, expected a model file"));
+  }
+  SECTION("a text file") {
+    const fs::path text = test::fixture("models/not_a_model.txt");
+    CHECK_THAT(error_of(text),
+               Contains("not_a_model.txt: not an HDF5 file (expected a seqlab model file)"));
+    CHECK_THROWS_WITH(peek_model_type(text), Contains("not an HDF5 file"));
+  }
+  SECTION("a truncated copy") {
+    const std::string bytes = test::read_file(good);
+    REQUIRE(bytes.size() > 4000);
+    for (std::size_t keep : {bytes.size() / 2, bytes.size() - 100, std::size_t{600}}) {
+      CAPTURE(keep, bytes.size());
+      const fs::path cut = dir / "cut.h5";
+      test::write_file(cut, bytes.substr(0, keep));
+      CHECK_THAT(error_of(cut), Contains("cut.h5: corrupt or truncated HDF5 file"));
+    }
+  }
+  SECTION("HDF5 without the seqlab attributes") {
+    { H5::H5File f((dir / "plain.h5").string(), H5F_ACC_TRUNC); }
+    CHECK_THAT(error_of(dir / "plain.h5"),
+               Contains("plain.h5: not a seqlab model file (no 'model' attribute)"));
+  }
+  SECTION("an unknown model type") {
+    {
+      H5::H5File f = open_rw(good);
+      H5::Group root = f.openGroup("/");
+      h5::write_string_attribute(root, "model", "lstm");
+    }
+    CHECK_THAT(error_of(good),
+               Contains("good.h5: unknown model type 'lstm' (known types: markov)"));
+    CHECK_THROWS_WITH(peek_model_type(good), Contains("unknown model type 'lstm'"));
+  }
+  SECTION("a 'model' attribute of the wrong type") {
+    {
+      H5::H5File f = open_rw(good);
+      H5::Group root = f.openGroup("/");
+      h5::write_int_attribute(root, "model", 3);
+    }
+    CHECK_THAT(error_of(good),
+               Contains("good.h5: attribute 'model' has the wrong type, expected a string"));
+  }
+  SECTION("an unsupported format version") {
+    {
+      H5::H5File f = open_rw(good);
+      H5::Group root = f.openGroup("/");
+      h5::write_int_attribute(root, "seqlab_format", 2);
+    }
+    CHECK_THAT(error_of(good),
+               Contains("good.h5: seqlab_format 2 is not supported") && Contains("reads format 1"));
+  }
+  SECTION("a symbol index beyond the alphabet") {
+    {
+      H5::H5File f = open_rw(good);
+      H5::DataSet ds = f.openDataSet("counts/order_1/ngrams");
+      std::vector<std::uint32_t> values(ds.getSpace().getSimpleExtentNpoints());
+      ds.read(values.data(), H5::PredType::NATIVE_UINT32);
+      values[1] = 9;
+      ds.write(values.data(), H5::PredType::NATIVE_UINT32);
+    }
+    CHECK_THAT(error_of(good), Contains("good.h5: /counts/order_1/ngrams: row 0 holds symbol 9") &&
+                                   Contains("below the alphabet size 5"));
+  }
+  SECTION("negative counts") {
+    {
+      H5::H5File f = open_rw(good);
+      H5::Group g = f.openGroup("counts/order_0");
+      const hsize_t n = g.openDataSet("counts").getSpace().getSimpleExtentNpoints();
+      g.unlink("counts");
+      std::vector<std::int64_t> values(n, 5);
+      values[2] = -4;
+      H5::DataSpace space(1, &n);
+      g.createDataSet("counts", H5::PredType::STD_I64LE, space)
+          .write(values.data(), H5::PredType::NATIVE_INT64);
+    }
+    CHECK_THAT(error_of(good),
+               Contains("good.h5: /counts/order_0/counts: holds the negative value -4"));
+  }
+  SECTION("a wrongly shaped n-gram table") {
+    {
+      H5::H5File f = open_rw(good);
+      H5::Group g = f.openGroup("counts/order_2");
+      g.unlink("ngrams");
+      h5::write_u32_mat(g, "ngrams", h5::U32Mat(4, 2, arma::fill::zeros));
+    }
+    CHECK_THAT(error_of(good),
+               Contains("good.h5: /counts/order_2/ngrams: has shape (4, 2), expected (count, 3)"));
+  }
+  SECTION("a missing discount table") {
+    {
+      H5::H5File f = open_rw(good);
+      f.openGroup("kneser_ney").unlink("raw_discounts");
+    }
+    CHECK_THAT(error_of(good), Contains("good.h5: /kneser_ney/raw_discounts: missing dataset"));
+  }
+}
+
+TEST_CASE("an interrupted save leaves the old model file intact", "[model_file]") {
+  test::ScratchDir dir;
+  const fs::path file = dir / "model.h5";
+  const MarkovChain original = trained_markov(3, Smoothing::kneser_ney, 5);
+  save_model(file, original);
+  const std::string before = test::read_file(file);
+  CHECK_THROWS_WITH(save_model(file, FailingModel{}), Contains("simulated failure"));
+  CHECK(test::read_file(file) == before);
+  const auto reloaded = load_model(file);
+  const arma::uvec probe = {0, 1, 2, 3, 4, 4, 3};
+  CHECK(reloaded->log_likelihood(probe) == original.log_likelihood(probe));
+  // No temp file left behind.
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
+  CHECK(entries == 1);
+  CHECK_THROWS_WITH(save_model(dir / "no_such_dir" / "m.h5", original), Contains("does not exist"));
+}

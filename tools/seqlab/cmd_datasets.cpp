@@ -1,0 +1,269 @@
+// tools/seqlab/cmd_datasets.cpp: `seqlab datasets list | info NAME | fetch NAME | verify NAME`.
+// A thin layer over data/registry.hpp: it prints what the registry says and what was found; the
+// rules (where to look, what counts as verified) live in the library.
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "seqlab/core/error.hpp"
+#include "seqlab/data/registry.hpp"
+#include "seqlab/data/sha256.hpp"
+
+namespace seqlab::cli {
+namespace {
+namespace fs = std::filesystem;
+
+const char* kUsage =
+    "usage: seqlab datasets <subcommand> [options]   (seqlab datasets <subcommand> --help)\n\n"
+    "subcommands:\n"
+    "  list          every registered dataset and where its files were found\n"
+    "  info NAME     everything the registry says about NAME, and its splits when available\n"
+    "  fetch NAME    download NAME's files into the user cache and verify them\n"
+    "  verify NAME   recompute the sha256 of NAME's files; exit 1 on any mismatch or missing file\n\n"
+    "Files are looked for in each directory of SEQLAB_DATA_PATH, then in the cache\n"
+    "($SEQLAB_CACHE_DIR, else $XDG_CACHE_HOME/seqlab/datasets, else ~/.cache/seqlab/datasets).\n"
+    "The registry is $SEQLAB_REGISTRY, else the installed datasets registry.\n";
+
+struct Parsed {
+  CommonOptions common;
+  std::string name;
+  std::string registry;
+  bool proceed = true;
+};
+
+// Parses the options of one subcommand; `with_name` adds the positional NAME.
+Parsed parse(const std::string& sub, const std::vector<std::string>& args, bool with_name,
+             const std::string& summary) {
+  Parsed p;
+  const std::string command = "datasets " + sub;
+  po::options_description desc(summary + "\n\noptions");
+  add_common_options(desc, p.common, false);
+  desc.add_options()("registry", po::value(&p.registry),
+                     "registry file to use instead of $SEQLAB_REGISTRY / the installed one");
+  po::positional_options_description positional;
+  if (with_name) {
+    desc.add_options()("name", po::value(&p.name), "dataset name (see 'seqlab datasets list')");
+    positional.add("name", 1);
+  }
+  po::variables_map vm;
+  p.proceed = parse_command_line(command, with_name ? "NAME [options]" : "[options]", args, desc,
+                                 &positional, vm);
+  if (p.proceed && with_name && p.name.empty())
+    user_error(command + ": a dataset NAME is required (see 'seqlab datasets list')");
+  return p;
+}
+
+DataLocations locations_for(const Parsed& p) {
+  DataLocations loc = DataLocations::from_environment();
+  if (!p.registry.empty()) loc.registry = p.registry;
+  return loc;
+}
+
+const RegistryEntry& find_entry(const Registry& registry, const std::string& name) {
+  if (const RegistryEntry* e = registry.find(name)) return *e;
+  std::string hint;
+  if (auto near = suggest_name(name, registry.names())) hint = "did you mean '" + *near + "'? ";
+  user_error("unknown dataset '" + name + "' (" + hint + "see 'seqlab datasets list')");
+}
+
+bool under(const fs::path& path, const fs::path& dir) {
+  if (dir.empty()) return false;
+  const auto rel = path.lexically_normal().lexically_relative(dir.lexically_normal());
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+std::string where_found(const RegistryEntry& e, const DataLocations& loc) {
+  if (e.synthetic()) return "synthetic";
+  const auto folder = locate(e, loc);
+  if (!folder) return "not found";
+  return under(*folder, loc.cache) ? "cache " + folder->string() : folder->string();
+}
+
+std::string options_text(const Options& o) {
+  std::string s;
+  for (const auto& [k, v] : o.values()) s += (s.empty() ? "" : ", ") + k + " = " + v;
+  return s;
+}
+
+int run_list(const std::vector<std::string>& args) {
+  Parsed p = parse("list", args, false, "List every registered dataset.");
+  if (!p.proceed) return 0;
+  const DataLocations loc = locations_for(p);
+  const Registry registry = load_registry(loc);
+  std::size_t width = 4;
+  for (const auto& e : registry.entries()) width = std::max(width, e.name.size());
+  std::cout << std::left << std::setw(static_cast<int>(width) + 2) << "name" << std::setw(15)
+            << "kind" << std::setw(22) << "reader/generator" << "where\n";
+  for (const auto& e : registry.entries()) {
+    const std::string how = e.synthetic() ? "generator " + e.generator : "reader " + e.reader;
+    std::cout << std::left << std::setw(static_cast<int>(width) + 2) << e.name << std::setw(15)
+              << to_string(e.kind) << std::setw(22) << how << where_found(e, loc) << "\n";
+  }
+  return 0;
+}
+
+void print_set(const char* label, const SequenceSet& s) {
+  std::cout << "  " << std::left << std::setw(7) << label << s.size() << " sequences, "
+            << s.total_steps() << " steps\n";
+}
+
+int run_info(const std::vector<std::string>& args) {
+  Parsed p = parse("info", args, true,
+                   "Show a registry entry, where its files are, and (when available) its splits.");
+  if (!p.proceed) return 0;
+  const DataLocations loc = locations_for(p);
+  const Registry registry = load_registry(loc);
+  const RegistryEntry& e = find_entry(registry, p.name);
+  auto row = [](const std::string& key, const std::string& value) {
+    if (!value.empty()) std::cout << std::left << std::setw(13) << key << value << "\n";
+  };
+  row("name", e.name);
+  row("description", e.description);
+  row("kind", to_string(e.kind));
+  row("reader", e.reader);
+  row("generator", e.generator);
+  row("options", options_text(e.options));
+  if (e.synthetic()) {
+    row("seed", std::to_string(e.seed));
+  } else {
+    row("split", e.split.describe());
+    row("folder", e.folder);
+  }
+  row("licence", e.licence);
+  row("citation", e.citation);
+  row("registry", location(e.registry_file, e.line));
+  for (const auto& f : e.files) {
+    std::cout << "file         " << f.name << " (" << to_string(f.split) << ", " << f.bytes
+              << " bytes)\n"
+              << "  sha256     " << f.sha256 << "\n";
+    if (!f.url.empty()) std::cout << "  url        " << f.url << "\n";
+    if (!f.derived.empty()) std::cout << "  derived    " << f.derived << "\n";
+  }
+  if (!e.synthetic()) {
+    std::string looked;
+    for (const auto& d : loc.search_dirs()) looked += (looked.empty() ? "" : ", ") + (d / e.folder).string();
+    row("searched", looked.empty() ? "(SEQLAB_DATA_PATH empty, no cache directory)" : looked);
+    row("found", where_found(e, loc));
+    if (!locate(e, loc)) {
+      std::cout << "(run 'seqlab datasets fetch " << e.name
+                << "' or set SEQLAB_DATA_PATH to see its splits)\n";
+      return 0;
+    }
+  }
+  const SequenceDataset d = load_entry(e, loc);
+  std::cout << "splits       ("
+            << (e.synthetic() ? "each generated from its own seed" : d.split_rule.describe())
+            << ")\n";
+  print_set("train", d.train);
+  print_set("valid", d.valid);
+  print_set("test", d.test);
+  if (d.kind == SequenceKind::symbols) {
+    std::cout << "alphabet     " << d.alphabet.size() << " symbols\n";
+  } else {
+    std::cout << "dimension    " << d.dimension << "\n";
+  }
+  return 0;
+}
+
+int run_fetch(const std::vector<std::string>& args) {
+  Parsed p = parse("fetch", args, true,
+                   "Download a dataset's files into the user cache, verifying each sha256.");
+  if (!p.proceed) return 0;
+  const DataLocations loc = locations_for(p);
+  const Registry registry = load_registry(loc);
+  const RegistryEntry& e = find_entry(registry, p.name);
+  if (e.synthetic()) {
+    if (!p.common.quiet) std::cout << e.name << ": synthetic, nothing to fetch\n";
+    return 0;
+  }
+  for (const auto& r : fetch_dataset(e, loc)) {
+    if (p.common.quiet) continue;
+    const char* what = r.action == FetchResult::Action::downloaded        ? "downloaded"
+                       : r.action == FetchResult::Action::already_present ? "already present"
+                                                                          : "in mirror";
+    std::cout << std::left << std::setw(16) << what << r.path.string() << "\n";
+  }
+  return 0;
+}
+
+int run_verify(const std::vector<std::string>& args) {
+  Parsed p = parse("verify", args, true,
+                   "Recompute the sha256 of every file of a dataset; exit 1 on any problem.");
+  if (!p.proceed) return 0;
+  const DataLocations loc = locations_for(p);
+  const Registry registry = load_registry(loc);
+  const RegistryEntry& e = find_entry(registry, p.name);
+  if (e.synthetic()) {
+    std::cout << e.name << ": synthetic, nothing to verify\n";
+    return 0;
+  }
+  // A complete folder if there is one; else the first folder that exists at all, so the
+  // report names the files that are missing from it.
+  std::optional<fs::path> folder = locate(e, loc);
+  if (!folder) {
+    for (const auto& d : loc.search_dirs()) {
+      std::error_code ec;
+      if (fs::is_directory(d / e.folder, ec)) {
+        folder = d / e.folder;
+        break;
+      }
+    }
+  }
+  if (!folder) {
+    std::cerr << "seqlab: error: dataset '" << e.name << "' not found (no folder '" << e.folder
+              << "' in SEQLAB_DATA_PATH or the cache); run 'seqlab datasets fetch " << e.name
+              << "'\n";
+    return 1;
+  }
+  int bad = 0;
+  for (const auto& c : verify_files(e, *folder)) {
+    switch (c.status) {
+      case FileCheck::Status::ok:
+        std::cout << "ok        " << c.path.string() << "\n";
+        break;
+      case FileCheck::Status::missing:
+        ++bad;
+        std::cout << "missing   " << c.path.string() << "\n";
+        break;
+      case FileCheck::Status::mismatch:
+        ++bad;
+        std::cout << "mismatch  " << c.path.string() << " (expected " << c.file->sha256
+                  << ", got " << c.actual_sha256 << ")\n";
+        break;
+    }
+  }
+  if (bad > 0) {
+    std::cerr << "seqlab: error: " << e.name << ": " << bad << " of " << e.files.size()
+              << " file(s) failed verification; re-fetch with 'seqlab datasets fetch " << e.name
+              << "'\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int datasets_command(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 1;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "list") return run_list(rest);
+  if (args[0] == "info") return run_info(rest);
+  if (args[0] == "fetch") return run_fetch(rest);
+  if (args[0] == "verify") return run_verify(rest);
+  user_error("datasets: unknown subcommand '" + args[0] +
+             "' (expected list, info, fetch or verify; see 'seqlab datasets --help')");
+}
+
+}  // namespace seqlab::cli

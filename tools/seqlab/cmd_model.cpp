@@ -1,0 +1,312 @@
+// tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval` and `seqlab sample`: the commands that
+// fit a model to a dataset split, score a split with a saved model, and draw from a saved model.
+// Thin over the library: datasets come from open_dataset(), models from the models layer, files
+// from io/model_file (written atomically).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "seqlab/core/atomic_file.hpp"
+#include "seqlab/core/error.hpp"
+#include "seqlab/data/registry.hpp"
+#include "seqlab/data/utf8.hpp"
+#include "seqlab/io/model_file.hpp"
+#include "seqlab/models/markov/markov_chain.hpp"
+
+namespace seqlab::cli {
+namespace {
+
+// Options naming the data, shared by train and eval.
+struct DataArgs {
+  std::string data;
+  std::string split;
+  std::string reader;
+  std::vector<std::string> reader_options;  // key=value
+};
+
+void add_data_options(po::options_description& desc, DataArgs& d, const std::string& default_split) {
+  desc.add_options()
+    ("data", po::value(&d.data)->value_name("NAME|PATH"),
+     "a registry dataset name (see 'seqlab datasets list') or a file path")
+    ("split", po::value(&d.split)->default_value(default_split)->value_name("SPLIT"),
+     "train, valid, test, or all (the whole source)")
+    ("reader", po::value(&d.reader)->value_name("READER"),
+     "for a file path: text, fasta, csv, pianoroll or patterns (default: by extension)")
+    ("reader-option", po::value(&d.reader_options)->composing()->value_name("KEY=VALUE"),
+     "for a file path: a reader option, e.g. level=token (repeatable)");
+}
+
+OpenOptions open_options(const DataArgs& d) {
+  OpenOptions o;
+  o.reader = d.reader;
+  o.reader_options.set_context("--reader-option");
+  for (const auto& kv : d.reader_options) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      user_error("--reader-option: expected KEY=VALUE, got '" + kv + "'");
+    o.reader_options.set(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return o;
+}
+
+std::string with_commas(std::uint64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+  return s;
+}
+
+void print_evaluation(const std::string& what, const Evaluation& e) {
+  std::printf("%-16s %s symbols in %s sequence%s\n", what.c_str(), with_commas(e.symbols).c_str(),
+              with_commas(e.sequences).c_str(), e.sequences == 1 ? "" : "s");
+  std::printf("%-16s %.6f nats\n", "log-likelihood", e.log_likelihood);
+  std::printf("%-16s %.6f nats/symbol   %.6f bits/symbol\n", "NLL", e.nats_per_symbol(),
+              e.bits_per_symbol());
+  std::printf("%-16s %.6f\n", "perplexity", e.perplexity());
+}
+
+void add_evaluation_json(JsonObject& j, const Evaluation& e) {
+  j.add("log_likelihood", e.log_likelihood);
+  j.add("symbols", static_cast<std::uint64_t>(e.symbols));
+  j.add("sequences", static_cast<std::uint64_t>(e.sequences));
+  j.add("nll_nats", e.nats_per_symbol());
+  j.add("nll_bits", e.bits_per_symbol());
+  j.add("perplexity", e.perplexity());
+}
+
+// ------------------------------------------------------------------------------------------
+int run_train(const std::vector<std::string>& args) {
+  const std::string cmd = "train";
+  CommonOptions common;
+  DataArgs data;
+  std::string model_name, out, smoothing;
+  std::int64_t order = 3;
+  double alpha = 1.0;
+
+  po::options_description general("Options");
+  general.add_options()
+    ("model", po::value(&model_name)->value_name("TYPE"), "model type: markov")
+    ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model");
+  add_data_options(general, data, "train");
+  add_common_options(general, common, true);
+  po::options_description markov("Markov chain (--model markov)");
+  markov.add_options()
+    ("order", po::value(&order)->default_value(3)->value_name("K"),
+     "context length in symbols (0 = unigram)")
+    ("smoothing", po::value(&smoothing)->default_value("kn")->value_name("kn|add"),
+     "interpolated Kneser-Ney (kn) or add-alpha (add)")
+    ("alpha", po::value(&alpha)->default_value(1.0)->value_name("A"), "add-alpha pseudo-count");
+  po::options_description all;
+  all.add(general).add(markov);
+  po::variables_map vm;
+  if (!parse_command_line(cmd, "--model TYPE --data NAME|PATH --out FILE.h5 [options]", args, all,
+                          nullptr, vm))
+    return 0;
+  require_option(cmd, vm, "model");
+  require_option(cmd, vm, "data");
+  require_option(cmd, vm, "out");
+  // Fail before any work when the result could not be written.
+  require_output_directory(out);
+
+  std::unique_ptr<SequenceModel> model;
+  SequenceDataset dataset;
+  if (model_name == "markov") {
+    if (order < 0 || order > MarkovChain::kMaxOrder)
+      user_error("train: --order must be between 0 and " + std::to_string(MarkovChain::kMaxOrder) +
+                 ", got " + std::to_string(order));
+    MarkovOptions mo;
+    mo.order = static_cast<int>(order);
+    if (smoothing == "kn")
+      mo.smoothing = MarkovOptions::Smoothing::kneser_ney;
+    else if (smoothing == "add")
+      mo.smoothing = MarkovOptions::Smoothing::add_alpha;
+    else
+      user_error("train: --smoothing must be kn or add, got '" + smoothing + "'");
+    mo.alpha = alpha;
+    dataset = open_dataset(data.data, open_options(data));
+    if (dataset.kind != SequenceKind::symbols)
+      user_error("train: a Markov chain models symbol sequences; dataset '" + dataset.name +
+                 "' holds " + to_string(dataset.kind));
+    model = std::make_unique<MarkovChain>(dataset.alphabet, mo);
+  } else {
+    user_error("train: unknown --model '" + model_name + "' (expected: markov)");
+  }
+
+  const Split split = parse_split(data.split);
+  const SequenceSet& train = dataset.get(split);
+  if (train.empty() || train.total_steps() == 0)
+    user_error("train: split '" + data.split + "' of dataset '" + dataset.name + "' is empty");
+  const SequenceSet* valid = split == Split::train && !dataset.valid.empty() ? &dataset.valid : nullptr;
+
+  FitOptions fo;
+  fo.seed = common.seed;
+  fo.threads = common.threads;
+  fo.quiet = common.quiet;
+  FitObserver observer;
+  if (!common.quiet) observer.on_message = [](const std::string& m) { std::cerr << m << "\n"; };
+  const auto t0 = std::chrono::steady_clock::now();
+  model->fit(train, valid, fo, &observer);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  save_model(out, *model);
+
+  const Evaluation on_train = evaluate(*model, train);
+  std::optional<Evaluation> on_valid;
+  if (valid) on_valid = evaluate(*model, *valid);
+  if (!common.quiet) {
+    std::printf("trained %s (%s parameters) on %s [%s] in %.2f s; wrote %s\n", model->type().c_str(),
+                with_commas(model->num_parameters()).c_str(), dataset.name.c_str(),
+                data.split.c_str(), seconds, out.c_str());
+    print_evaluation("train", on_train);
+    if (on_valid) print_evaluation("valid", *on_valid);
+  }
+  if (common.json) {
+    JsonObject j;
+    j.add("model", model->type());
+    j.add("file", out);
+    j.add("data", dataset.name);
+    j.add("split", data.split);
+    j.add("parameters", static_cast<std::uint64_t>(model->num_parameters()));
+    j.add("seconds", seconds);
+    j.add("train_nll_nats", on_train.nats_per_symbol());
+    j.add("train_nll_bits", on_train.bits_per_symbol());
+    if (on_valid) {
+      j.add("valid_nll_nats", on_valid->nats_per_symbol());
+      j.add("valid_nll_bits", on_valid->bits_per_symbol());
+    }
+    std::cout << j.str() << std::endl;
+  }
+  return 0;
+}
+
+// ------------------------------------------------------------------------------------------
+int run_eval(const std::vector<std::string>& args) {
+  const std::string cmd = "eval";
+  CommonOptions common;
+  DataArgs data;
+  std::string model_path, unknown;
+  po::options_description desc("Options");
+  desc.add_options()
+    ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
+    ("unknown", po::value(&unknown)->default_value("error")->value_name("error|unk"),
+     "a symbol outside the model's alphabet: stop with an error, or score it as <unk> (only when "
+     "the model has an <unk> symbol)");
+  add_data_options(desc, data, "test");
+  add_common_options(desc, common, true);
+  po::variables_map vm;
+  if (!parse_command_line(cmd, "--model FILE.h5 --data NAME|PATH [--split test] [--json]", args, desc,
+                          nullptr, vm))
+    return 0;
+  require_option(cmd, vm, "model");
+  require_option(cmd, vm, "data");
+  const Split split = parse_split(data.split);
+  const auto model = load_model(model_path);
+
+  OpenOptions oo = open_options(data);
+  if (model->kind() == SequenceKind::symbols) {
+    oo.fixed_alphabet = &model->alphabet();
+    if (unknown == "error")
+      oo.unknown = UnknownPolicy::error;
+    else if (unknown == "unk")
+      oo.unknown = UnknownPolicy::map_to_unk;
+    else
+      user_error("eval: --unknown must be error or unk, got '" + unknown + "'");
+  }
+  const SequenceDataset dataset = open_dataset(data.data, oo);
+  const SequenceSet& set = dataset.get(split);
+  if (set.empty() || set.total_steps() == 0)
+    user_error("eval: split '" + data.split + "' of dataset '" + dataset.name + "' is empty");
+  const Evaluation e = evaluate(*model, set);
+
+  if (!common.quiet || !common.json) {
+    std::printf("%-16s %s (%s, %s parameters)\n", "model", model_path.c_str(), model->type().c_str(),
+                with_commas(model->num_parameters()).c_str());
+    std::printf("%-16s %s [%s]\n", "data", dataset.name.c_str(), data.split.c_str());
+    print_evaluation("scored", e);
+  }
+  if (common.json) {
+    JsonObject j;
+    j.add("model", model->type());
+    j.add("file", model_path);
+    j.add("data", dataset.name);
+    j.add("split", data.split);
+    add_evaluation_json(j, e);
+    std::cout << j.str() << std::endl;
+  }
+  return 0;
+}
+
+// ------------------------------------------------------------------------------------------
+// Encodes prime text with the model's alphabet: code points for a character-level alphabet
+// (separator ""), whitespace-separated tokens otherwise.
+arma::uvec encode_prime(const std::string& text, const Alphabet& alphabet) {
+  std::vector<std::string> pieces;
+  if (alphabet.separator().empty()) {
+    for (std::size_t pos = 0; pos < text.size();) {
+      char32_t cp = 0;
+      const std::size_t n = decode_utf8(text, pos, cp);
+      if (n == 0) invalid_utf8_error(text, pos, "--prime");
+      pieces.push_back(text.substr(pos, n));
+      pos += n;
+    }
+  } else {
+    std::istringstream ss(text);
+    for (std::string tok; ss >> tok;) pieces.push_back(tok);
+  }
+  arma::uvec out(pieces.size());
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    auto idx = alphabet.find(pieces[i]);
+    if (!idx) idx = alphabet.unknown_index();
+    if (!idx)
+      user_error("--prime: symbol '" + printable(pieces[i]) + "' is not in the model's alphabet (" +
+                 std::to_string(alphabet.size()) + " symbols)");
+    out(i) = *idx;
+  }
+  return out;
+}
+
+int run_sample(const std::vector<std::string>& args) {
+  const std::string cmd = "sample";
+  CommonOptions common;
+  std::string model_path, prime;
+  std::int64_t length = 0;
+  po::options_description desc("Options");
+  desc.add_options()
+    ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
+    ("length,n", po::value(&length)->value_name("N"), "number of symbols to draw")
+    ("prime", po::value(&prime)->value_name("TEXT"), "text the sample continues (printed first)");
+  add_common_options(desc, common, false);
+  po::variables_map vm;
+  if (!parse_command_line(cmd, "--model FILE.h5 --length N [--seed S] [--prime TEXT]", args, desc,
+                          nullptr, vm))
+    return 0;
+  require_option(cmd, vm, "model");
+  require_option(cmd, vm, "length");
+  if (length < 0 || length > 100'000'000)
+    user_error("sample: --length must be between 0 and 100000000, got " + std::to_string(length));
+  const auto model = load_model(model_path);
+  if (model->kind() != SequenceKind::symbols)
+    user_error("sample: only symbol models print text samples for now (model is " +
+               to_string(model->kind()) + ")");
+  const Alphabet& alphabet = model->alphabet();
+  const arma::uvec primed = encode_prime(prime, alphabet);
+  Rng rng = make_rng(common.seed);
+  const arma::uvec drawn = model->sample_symbols(static_cast<arma::uword>(length), rng, primed);
+  std::string text = alphabet.decode(primed);
+  if (!text.empty() && drawn.n_elem > 0) text += alphabet.separator();
+  text += alphabet.decode(drawn);
+  std::cout << text;
+  if (text.empty() || text.back() != '\n') std::cout << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int train_command(const std::vector<std::string>& args) { return run_train(args); }
+int eval_command(const std::vector<std::string>& args) { return run_eval(args); }
+int sample_command(const std::vector<std::string>& args) { return run_sample(args); }
+
+}  // namespace seqlab::cli
