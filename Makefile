@@ -24,6 +24,7 @@ build: deps $(BUILD)/build.ninja
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) --buildtype=debugoptimized --werror \
+	  -Dcpp_args=-Wno-maybe-uninitialized \
 	  -Db_sanitize=address,undefined -Db_lundef=false
 
 build-asan: deps $(ASAN_BUILD)/build.ninja

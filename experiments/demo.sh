@@ -16,7 +16,7 @@ real=(tinyshakespeare lambda_phage ptb_char)
 json_field() { tail -n 1 | sed -E "s/.*\"$1\": ([-0-9.eE+]+).*/\1/"; }
 
 available() {
-  "$seqlab" datasets info "$1" >/dev/null 2>&1
+  "$seqlab" datasets verify "$1" >/dev/null 2>&1
 }
 
 row() {

@@ -406,7 +406,7 @@ TEST_CASE("tinyshakespeare: Kneser-Ney beats add-alpha at order 5", "[markov]") 
   CHECK(kn_bits > 1.2);
 }
 
-TEST_CASE("tinyshakespeare: order 12 trains in seconds", "[markov][slow][.]") {
+TEST_CASE("tinyshakespeare: order 12 trains in seconds", "[slow][.]") {
   SKIP_WITHOUT_DATA(dir, "tinyshakespeare");
   const CharCorpus c = read_characters(dir / "input.txt");
   const arma::uword n = c.symbols.n_elem;
