@@ -313,9 +313,10 @@ arma::mat read_mat(const H5::Group& group, const std::string& name) {
   require_class(group, name, dataset, {H5T_FLOAT, H5T_INTEGER}, expected);
   const auto dims = dims_of(group, name, dataset, 2, expected);
   arma::mat transposed(dims[1], dims[0]);
-  if (transposed.n_elem > 0)
-    guarded_read(group, name,
-                 [&] { dataset.read(transposed.memptr(), H5::PredType::NATIVE_DOUBLE); });
+  // Armadillo's transpose of an empty 0xN matrix touches element (0,0): return the shape directly.
+  if (transposed.n_elem == 0) return arma::mat(dims[0], dims[1]);
+  guarded_read(group, name,
+               [&] { dataset.read(transposed.memptr(), H5::PredType::NATIVE_DOUBLE); });
   return transposed.t();
 }
 
