@@ -34,6 +34,13 @@ ScratchDir::~ScratchDir() {
   fs::remove_all(path_, ec);
 }
 
+SequenceSet symbol_set(const std::vector<arma::uvec>& sequences) {
+  SequenceSet set;
+  set.kind = SequenceKind::symbols;
+  set.symbols = sequences;
+  return set;
+}
+
 void write_file(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));

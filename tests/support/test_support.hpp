@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "seqlab/data/dataset.hpp"
 
 namespace seqlab::test {
 
@@ -31,6 +34,9 @@ public:
 private:
   std::filesystem::path path_;
 };
+
+// A SequenceSet of kind symbols holding `sequences`.
+SequenceSet symbol_set(const std::vector<arma::uvec>& sequences);
 
 // Writes `content` to `path` (binary).
 void write_file(const std::filesystem::path& path, const std::string& content);

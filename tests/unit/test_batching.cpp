@@ -12,12 +12,7 @@ using seqlab::test::IsNear;
 
 namespace {
 
-SequenceSet symbol_set(const std::vector<arma::uvec>& sequences) {
-  SequenceSet s;
-  s.kind = SequenceKind::symbols;
-  s.symbols = sequences;
-  return s;
-}
+using test::symbol_set;
 
 SequenceSet frame_set(const std::vector<arma::mat>& sequences) {
   SequenceSet s;

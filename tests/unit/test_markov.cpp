@@ -22,12 +22,7 @@ namespace {
 
 using Smoothing = MarkovOptions::Smoothing;
 
-SequenceSet symbol_set(const std::vector<arma::uvec>& sequences) {
-  SequenceSet set;
-  set.kind = SequenceKind::symbols;
-  set.symbols = sequences;
-  return set;
-}
+using test::symbol_set;
 
 // "abaab" -> {0, 1, 0, 0, 1} over the alphabet a, b, c, ...
 arma::uvec letters(const std::string& text) {

@@ -18,12 +18,7 @@ namespace {
 
 using Smoothing = MarkovOptions::Smoothing;
 
-SequenceSet symbol_set(const std::vector<arma::uvec>& sequences) {
-  SequenceSet set;
-  set.kind = SequenceKind::symbols;
-  set.symbols = sequences;
-  return set;
-}
+using test::symbol_set;
 
 arma::uvec random_symbols(Rng& rng, arma::uword length, arma::uword v) {
   arma::uvec out(length);
