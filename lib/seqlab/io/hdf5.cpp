@@ -1,6 +1,8 @@
 // seqlab/io/hdf5.cpp: the HDF5 helper layer (see hdf5.hpp for the layout conventions).
 #include "seqlab/io/hdf5.hpp"
 
+#include <algorithm>
+
 #include <limits>
 #include <set>
 
@@ -78,10 +80,27 @@ void require_class(const H5::Group& group, const std::string& name, const H5::Da
   format_error(group, name, "has the wrong element type, expected " + expected);
 }
 
+// Datasets above this many elements are stored chunked and deflate-compressed (zlib level 4,
+// with byte shuffling): n-gram tables of high-order models shrink several-fold, and every HDF5
+// reader (h5py included) decompresses transparently. Small datasets stay contiguous.
+constexpr std::size_t kCompressAbove = 1 << 16;
+
 H5::DataSet create_dataset(H5::Group& group, const std::string& name, const H5::DataType& type,
                            const std::vector<hsize_t>& dims) {
   H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
-  return group.createDataSet(name, type, space);
+  std::size_t n = 1;
+  for (hsize_t d : dims) n *= static_cast<std::size_t>(d);
+  if (n <= kCompressAbove || type.getClass() == H5T_STRING) return group.createDataSet(name, type, space);
+  // Chunks of about 2^16 elements: whole rows of the trailing dimensions, a slab of the first.
+  std::vector<hsize_t> chunk(dims);
+  hsize_t rest = 1;
+  for (std::size_t k = 1; k < dims.size(); ++k) rest *= dims[k];
+  chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], kCompressAbove / std::max<hsize_t>(rest, 1)));
+  H5::DSetCreatPropList plist;
+  plist.setChunk(static_cast<int>(chunk.size()), chunk.data());
+  plist.setShuffle();
+  plist.setDeflate(4);
+  return group.createDataSet(name, type, space, plist);
 }
 
 std::size_t element_count(const std::vector<hsize_t>& dims) {
