@@ -32,6 +32,14 @@
 //   std::uint64_t num_parameters() const;      free parameters (for AIC/BIC).
 //   void save(H5::Group& g) const; void load(const H5::Group& g);
 //                                              datasets under `emission/` (docs/formats.md).
+//
+// OPTIONAL HOOKS (detected with a requires-expression; Hmm<E>::fit uses them when present)
+//   void initialize(const std::vector<Sequence>& data, Rng& rng);
+//                                              random start of restarts r >= 1 drawn from the data
+//                                              (without it, restarts reuse the current emission).
+//   void split_state(arma::uword from, arma::uword to, Rng& rng);
+//                                              re-seeding: state `to` lost all mass; give it the
+//                                              parameters of `from`, perturbed so they separate.
 #pragma once
 
 #include <armadillo>

@@ -1,0 +1,84 @@
+// seqlab/models/hmm/forward_backward.hpp: the scaled forward-backward recursions over a BATCH of
+// sequences advanced in lock-step, and the log-space reference versions. Independent of the
+// emission type: they consume emission probabilities already laid out in a BatchPass, so this
+// code is compiled once.
+//
+// SHAPE LETTERS. N states; B sequences in the batch, sorted by length DESCENDING (k = 0 is the
+// longest); T_k the length of sequence k; b_t = number of sequences with T_k > t (the active
+// ones at step t are exactly k < b_t, a prefix); C = sum_k T_k columns.
+//
+// TIME-MAJOR LAYOUT. Every N x C buffer holds step t of sequence k in column
+// offset[t] + k. So the active columns of one step are contiguous and one step of the forward
+// pass is ONE GEMM:  alpha(:, step t) = A^T alpha(:, first b_t columns of step t-1), N x N by
+// N x b_t, followed by the element-wise emission product and per-column rescaling. A sequence that
+// ends retires simply by the shrinking b_t.
+//
+// SCALING (Rabiner). With b_t(i) = exp(log p(x_t | i) - o_t), o_t the column maximum,
+//   alpha^_0 = (pi o b_0) / c_0,  alpha^_t = (A^T alpha^_{t-1}) o b_t / c_t,  c_t = the sum,
+//   beta^_{T-1} = 1,               beta^_t = A (b_{t+1} o beta^_{t+1}) / c_{t+1},
+//   log p(x) = sum_t (log c_t + o_t),   gamma_t = alpha^_t o beta^_t,
+//   xi_t(i, j) = alpha^_t(i) A(i, j) w_{t+1}(j),  w_{t+1} = b_{t+1} o beta^_{t+1} / c_{t+1}.
+// Every alpha^ column sums to 1 and b_t has maximum 1, so nothing underflows however long the
+// sequence (o_t carries the emission magnitude exactly, e.g. tiny Gaussian densities).
+// A sequence with probability 0 (some c_t = 0) gets log-likelihood -inf; its columns stay finite
+// (zeros) and backward() refuses it.
+#pragma once
+
+#include <armadillo>
+#include <vector>
+
+namespace seqlab {
+
+// Requires nothing. Ensures: sequences sorted by length descending (ties keep input order).
+struct BatchLayout {
+  std::vector<arma::uword> order;    // order[k] = index (in the caller's list) of sorted seq k
+  std::vector<arma::uword> lengths;  // T_k, sorted descending
+  std::vector<arma::uword> active;   // b_t, t = 0..T_0-1
+  std::vector<arma::uword> offset;   // first column of step t; offset[T_0] = C
+  arma::uword columns() const { return offset.empty() ? 0 : offset.back(); }
+  arma::uword column(arma::uword k, arma::uword t) const { return offset[t] + k; }
+};
+BatchLayout make_batch_layout(const std::vector<arma::uword>& lengths);
+
+// Everything one batch needs, pre-sized once (prepare()) so the time loops never allocate.
+struct BatchPass {
+  BatchLayout layout;
+  arma::mat emission;  // N x C: b_t (filled by the caller), overwritten by w_t in backward()
+  arma::mat alpha;     // N x C: alpha^_t after forward(), gamma_t after backward()
+  arma::vec scale;     // C: c_t
+  arma::vec offset;    // C: o_t (filled by the caller with the emission column maxima)
+  arma::mat beta_now, beta_next;  // N x B workspaces of backward()
+  arma::vec log_likelihood;       // B, in SORTED order (layout.order maps back)
+  arma::vec compensation;         // B, workspace of the compensated log-likelihood sums
+  std::vector<char> impossible;   // B: 1 when some c_t = 0
+
+  // Ensures: layout and every buffer sized for `lengths` and `states` (reusing memory when the
+  // sizes allow). Cost: allocation only.
+  void prepare(const std::vector<arma::uword>& lengths, arma::uword states);
+};
+
+// Requires: initial (N), transition (N x N, row-stochastic), pass prepared and pass.emission /
+//   pass.offset filled for every column.
+// Ensures: pass.alpha, pass.scale, pass.log_likelihood, pass.impossible as in SCALING.
+// Cost: sum_t of one N x N x b_t GEMM plus O(N C); no allocation.
+void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchPass& pass);
+
+// Requires: forward_batch() ran on `pass` with the same parameters; no sequence impossible
+//   (else std::logic_error: callers check pass.impossible first).
+// Ensures: pass.alpha holds gamma (every column sums to 1); when xi_counts != nullptr (N x N),
+//   *xi_counts += the expected transition counts sum_k sum_t xi_t of the batch;
+//   pass.emission is overwritten (holds w_t).
+// Cost: per step one N x N x b_t GEMM (beta) and one N x b_t x N GEMM (counts); no allocation.
+void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts);
+
+// Log-space reference (log-sum-exp, no scaling): for cross-checks and tests, not for speed.
+// Requires: log_initial (N), log_transition (N x N), log_emission N x T (log p(x_t | i)).
+// Ensures: log_alpha(i, t) = log p(x_0..x_t, state_t = i); returns log p(x) (-inf if impossible;
+//   0 for T = 0). Cost O(N^2 T).
+double log_space_forward(const arma::vec& log_initial, const arma::mat& log_transition,
+                         const arma::mat& log_emission, arma::mat& log_alpha);
+// Ensures: log_beta(i, t) = log p(x_{t+1}..x_{T-1} | state_t = i). Cost O(N^2 T).
+void log_space_backward(const arma::mat& log_transition, const arma::mat& log_emission,
+                        arma::mat& log_beta);
+
+}  // namespace seqlab

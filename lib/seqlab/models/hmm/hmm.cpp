@@ -1,0 +1,205 @@
+// seqlab/models/hmm/hmm.cpp: the shared non-template parts of the HMM engine, the explicit
+// instantiation of Hmm<CategoricalEmission>, and CategoricalHmm (the SequenceModel "hmm").
+#include <functional>
+
+#include "seqlab/models/hmm/hmm_impl.hpp"
+
+namespace seqlab {
+
+namespace hmm_detail {
+
+std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword>& lengths,
+                                                   arma::uword states) {
+  std::vector<arma::uword> order(lengths.size());
+  for (std::size_t s = 0; s < order.size(); ++s) order[s] = s;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](arma::uword a, arma::uword b) { return lengths[a] > lengths[b]; });
+  const arma::uword column_budget = std::max<arma::uword>(1, kBatchElements / std::max<arma::uword>(states, 1));
+  std::vector<std::vector<arma::uword>> batches;
+  arma::uword columns = 0;
+  for (arma::uword s : order) {
+    const bool full = !batches.empty() && (batches.back().size() >= kBatchSequences ||
+                                           columns + lengths[s] > column_budget);
+    if (batches.empty() || full) {
+      batches.emplace_back();
+      columns = 0;
+    }
+    batches.back().push_back(s);
+    columns += lengths[s];
+  }
+  return batches;
+}
+
+void run_units(std::size_t units, unsigned threads,
+               const std::function<void(std::size_t unit, unsigned worker)>& work) {
+  if (threads <= 1 || units <= 1) {
+    for (std::size_t u = 0; u < units; ++u) work(u, 0);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::vector<std::exception_ptr> errors(units);
+  std::vector<std::thread> pool;
+  for (unsigned w = 0; w < threads; ++w)
+    pool.emplace_back([&, w] {
+      for (std::size_t u = next++; u < units; u = next++) {
+        try {
+          work(u, w);
+        } catch (...) {
+          errors[u] = std::current_exception();
+        }
+      }
+    });
+  for (auto& t : pool) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+arma::rowvec random_masked_distribution(const arma::urowvec& free, Rng& rng) {
+  const arma::uvec where = arma::find(free);
+  arma::rowvec p(free.n_elem, arma::fill::zeros);
+  const arma::vec draw = sample_dirichlet(arma::vec(where.n_elem, arma::fill::ones), rng);
+  for (arma::uword k = 0; k < where.n_elem; ++k) p(where(k)) = draw(k);
+  return p;
+}
+
+void validate_initial(const arma::vec& initial) {
+  if (initial.n_elem == 0) user_error("HMM: zero states, expected N >= 1");
+  check_distribution(initial.t(), "HMM initial distribution");
+}
+
+void validate_transition(const arma::mat& transition, arma::uword states) {
+  if (transition.n_rows != states || transition.n_cols != states)
+    user_error("HMM: transition is " + std::to_string(transition.n_rows) + " x " +
+               std::to_string(transition.n_cols) + ", expected " + std::to_string(states) + " x " +
+               std::to_string(states));
+  for (arma::uword i = 0; i < states; ++i)
+    check_distribution(transition.row(i), "HMM transition row " + std::to_string(i));
+}
+
+}  // namespace hmm_detail
+
+std::string ConvergenceMonitor::summary() const {
+  std::ostringstream s;
+  s.precision(10);
+  s << (converged ? "converged after " : "stopped (not converged) after ") << iterations
+    << " iterations, log-likelihood " << (log_likelihood.empty() ? 0.0 : log_likelihood.back());
+  if (!decreases.empty()) {
+    s << " (" << decreases.size() << " decrease" << (decreases.size() > 1 ? "s" : "") << " at";
+    for (arma::uword k : decreases) s << ' ' << k;
+    s << ')';
+  }
+  if (!reseeds.empty()) s << " (" << reseeds.size() << " state re-seed(s))";
+  return s.str();
+}
+
+template class Hmm<CategoricalEmission>;
+
+// ---- CategoricalHmm -------------------------------------------------------------------------
+
+namespace {
+Hmm<CategoricalEmission> uniform_hmm(arma::uword states, arma::uword symbols) {
+  if (states == 0) user_error("hmm: zero states, expected --states N >= 1");
+  if (symbols == 0) user_error("hmm: the alphabet is empty, expected at least one symbol");
+  const double n = static_cast<double>(states);
+  return Hmm<CategoricalEmission>(
+      arma::vec(states, arma::fill::value(1.0 / n)),
+      arma::mat(states, states, arma::fill::value(1.0 / n)),
+      CategoricalEmission(arma::mat(states, symbols,
+                                    arma::fill::value(1.0 / static_cast<double>(symbols)))));
+}
+}  // namespace
+
+CategoricalHmm::CategoricalHmm(Alphabet alphabet, CategoricalHmmOptions options)
+    : alphabet_(std::move(alphabet)), options_(options),
+      hmm_(uniform_hmm(options.states, alphabet_.size())) {
+  if (!(options_.init_concentration > 0.0))
+    user_error("hmm: init_concentration must be positive");
+}
+
+CategoricalHmm::CategoricalHmm(Alphabet alphabet, Hmm<CategoricalEmission> hmm)
+    : alphabet_(std::move(alphabet)), hmm_(std::move(hmm)) {
+  options_.states = hmm_.num_states();
+  if (hmm_.emission().dimension() != alphabet_.size())
+    user_error("hmm: the emission has " + std::to_string(hmm_.emission().dimension()) +
+               " symbols, the alphabet " + std::to_string(alphabet_.size()));
+}
+
+void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
+                         const FitOptions& options, const FitObserver* observer) {
+  if (train.kind != SequenceKind::symbols)
+    user_error("hmm: cannot fit on " + to_string(train.kind) + " data, expected symbols");
+  if (train.empty()) user_error("hmm: no training sequences, expected at least one");
+  Rng rng = make_rng(derive_seed(options.seed, 0));
+  const arma::uword n = options_.states;
+  const arma::uword m = alphabet_.size();
+  const arma::vec concentration(n, arma::fill::value(options_.init_concentration));
+  arma::vec initial = sample_dirichlet(concentration, rng);
+  arma::mat transition(n, n);
+  for (arma::uword i = 0; i < n; ++i) transition.row(i) = sample_dirichlet(concentration, rng).t();
+  CategoricalEmission emission =
+      CategoricalEmission::random(n, m, options_.init_concentration, rng);
+  hmm_ = Hmm<CategoricalEmission>(std::move(initial), std::move(transition), std::move(emission));
+  TrainOptions train_options = options_.train;
+  train_options.seed = derive_seed(options.seed, 1);
+  train_options.threads = std::max(1u, options.threads);
+  last_fit_ = hmm_.fit(train.symbols, train_options);
+  if (observer != nullptr && observer->on_message) {
+    observer->on_message("hmm: restart " + std::to_string(last_fit_.best_restart) + " kept: " +
+                         last_fit_.restarts[last_fit_.best_restart].summary());
+    if (valid != nullptr && !valid->empty()) {
+      const Evaluation e = evaluate(*this, *valid);
+      observer->on_message("hmm: valid NLL " + std::to_string(e.nats_per_symbol()) +
+                           " nats/symbol");
+    }
+  }
+}
+
+double CategoricalHmm::log_likelihood(const arma::uvec& symbols) const {
+  return hmm_.log_likelihood(symbols);
+}
+
+arma::vec CategoricalHmm::step_log_probs(const arma::uvec& symbols) const {
+  return hmm_.step_log_probs(symbols);
+}
+
+arma::uvec CategoricalHmm::sample_symbols(arma::uword length, Rng& rng,
+                                          const arma::uvec& prime) const {
+  arma::vec next_state = hmm_.initial();
+  if (!prime.empty()) {
+    // At the last step the backward factor is 1, so the smoothed gamma_{T-1} equals the filtered
+    // distribution of the last primed state; one transition gives the next state's.
+    const Posteriors p = hmm_.posteriors(prime);
+    next_state = hmm_.transition().t() * p.gamma.col(prime.n_elem - 1);
+  }
+  arma::uvec out(length);
+  arma::uword state = 0;
+  for (arma::uword t = 0; t < length; ++t) {
+    state = t == 0 ? sample_categorical(next_state, rng)
+                   : sample_categorical(hmm_.transition().row(state).t(), rng);
+    out(t) = hmm_.emission().sample(state, rng);
+  }
+  return out;
+}
+
+void CategoricalHmm::save(H5::Group& group) const {
+  h5::quiet_errors();
+  h5::write_alphabet(group, alphabet_);
+  hmm_.save(group);
+}
+
+void CategoricalHmm::load(const H5::Group& group) {
+  h5::quiet_errors();
+  Alphabet alphabet = h5::read_alphabet(group);
+  Hmm<CategoricalEmission> hmm;
+  hmm.load(group);
+  if (hmm.emission().dimension() != alphabet.size())
+    h5::format_error(group, "emission/probabilities",
+                     "has " + std::to_string(hmm.emission().dimension()) +
+                         " columns, expected one per alphabet symbol (" +
+                         std::to_string(alphabet.size()) + ")");
+  alphabet_ = std::move(alphabet);
+  hmm_ = std::move(hmm);
+  options_.states = hmm_.num_states();
+}
+
+}  // namespace seqlab

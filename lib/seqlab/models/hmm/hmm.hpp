@@ -1,0 +1,246 @@
+// seqlab/models/hmm/hmm.hpp: the hidden Markov model engine, Hmm<E>, generic over the emission
+// (emission.hpp), and CategoricalHmm, the SequenceModel over symbols built on it.
+//
+// PARAMETERS (stated once for the whole engine).
+//   initial     N       initial(i) = P(state_0 = i)
+//   transition  N x N   ROW-STOCHASTIC: transition(i, j) = P(state_{t+1} = j | state_t = i)
+//   emission    E       p(x_t | state_t = i), e.g. CategoricalEmission (N x M, row i = symbols)
+// Observations follow the data convention: a symbol sequence is an arma::uvec; vectors and frames
+// are d x T with one observation per column.
+//
+// ALGORITHMS. Likelihoods and posteriors use the batched, scaled forward-backward
+// (forward_backward.hpp): exact log-likelihoods for any length, batches of ragged sequences in
+// lock-step with one GEMM per step. Viterbi runs in log space. Baum-Welch (fit) is described at
+// TrainOptions. The templates are compiled once in hmm.cpp for every emission type that exists
+// (explicit instantiation); users include this header only.
+//
+// What it is not: a model of sequence boundaries. There is no end state; a sequence may stop
+// after any step (its likelihood is p(x_0..x_{T-1}), the standard HMM convention).
+#pragma once
+
+#include <armadillo>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "seqlab/core/rng.hpp"
+#include "seqlab/models/hmm/categorical.hpp"
+#include "seqlab/models/hmm/emission.hpp"
+#include "seqlab/models/sequence_model.hpp"
+
+namespace seqlab {
+
+// Number of time steps of an observation sequence (uvec: elements; d x T matrix: columns).
+inline arma::uword sequence_length(const arma::uvec& x) { return x.n_elem; }
+inline arma::uword sequence_length(const arma::mat& x) { return x.n_cols; }
+
+// Baum-Welch settings.
+//   Convergence: the E-step of iteration k gives L_k, the total log-likelihood of the data under
+//   the current parameters. Training stops when 0 <= L_k - L_{k-1} < tolerance (converged) or
+//   after max_iterations M-steps; the returned parameters are exactly those scored by the last
+//   recorded L (so the history's last entry is the fitted model's log-likelihood).
+//   A DECREASE (L_k < L_{k-1} - tolerance) is recorded in the monitor, never hidden, and training
+//   continues. Decreases are expected only with pseudo-counts (MAP EM need not raise the
+//   likelihood) or right after a re-seed.
+//   Priors: Dirichlet pseudo-counts added to the expected counts of initial / transition entries
+//   (only to entries that are not structural zeros); emission_prior for the emission.
+//   Structural zeros: an initial or transition entry that is exactly 0 when fit() starts stays
+//   exactly 0 (EM keeps zeros, pseudo-counts skip them, restarts draw only the non-zero entries).
+//   Re-seeding: after an E-step, a state whose expected occupancy (sum of gamma over all steps of
+//   all sequences) is below dead_state_mass is re-seeded from the donor = the state with the
+//   largest occupancy (lowest index on ties): in every row of transition, and in initial, half the
+//   donor's probability moves to the dead state unless that entry is a structural zero; the
+//   dead state's outgoing row becomes the donor's row; the emission, if it has the optional hook
+//   split_state(donor, dead, rng), copies the donor's parameters perturbed. The event is recorded.
+//   Restarts: restart 0 starts from the model's current parameters; restart r >= 1 from random
+//   ones: initial and transition rows from Dirichlet(1) on their non-zero entries, the emission
+//   from its optional hook initialize(data, rng) when it has one (else its current parameters).
+//   Restart r draws from make_rng(derive_seed(seed, r)), so results depend on the seed only. The
+//   restart with the highest final log-likelihood is kept (earliest on ties).
+//   Threads: sequences are cut into fixed batches (sorted by length; independent of `threads`),
+//   each batch's statistics are computed by some thread and merged in batch order, so results
+//   are bit-identical for any thread count.
+struct TrainOptions {
+  arma::uword max_iterations = 100;
+  double tolerance = 1e-4;              // nats of total log-likelihood gain
+  arma::uword restarts = 1;             // >= 1
+  std::uint64_t seed = 1;
+  double initial_pseudo_count = 0.0;    // >= 0
+  double transition_pseudo_count = 0.0; // >= 0
+  EmissionPrior emission_prior;
+  bool train_initial = true;            // false = frozen
+  bool train_transition = true;
+  bool train_emission = true;
+  double dead_state_mass = 1e-8;        // expected occupancy below which a state is re-seeded
+  unsigned threads = 1;                 // >= 1
+};
+
+// The whole history of one Baum-Welch run.
+struct ConvergenceMonitor {
+  std::vector<double> log_likelihood;   // L_0, L_1, ... (total over the data, nats)
+  std::vector<arma::uword> decreases;   // k with L_k < L_{k-1} - tolerance
+  std::vector<std::pair<arma::uword, arma::uword>> reseeds;  // (iteration, state)
+  bool converged = false;
+  arma::uword iterations = 0;           // M-steps performed
+  // One line, e.g. "converged after 12 iterations, log-likelihood -1234.5 (1 decrease: 7)".
+  std::string summary() const;
+};
+
+struct FitResult {
+  std::vector<ConvergenceMonitor> restarts;  // one per restart
+  arma::uword best_restart = 0;
+  double log_likelihood = 0.0;               // of the returned parameters
+};
+
+template <class Sequence>
+struct SampledPath {
+  arma::uvec states;     // T
+  Sequence observations; // T symbols, or d x T
+};
+
+struct Posteriors {
+  arma::mat gamma;              // N x T: gamma(i, t) = P(state_t = i | x)
+  arma::mat transition_counts;  // N x N: sum_t P(state_t = i, state_{t+1} = j | x)
+  double log_likelihood = 0.0;
+};
+
+struct ViterbiPath {
+  arma::uvec states;            // T, the most probable state path
+  double log_probability = 0.0; // log p(x, path); -inf when x is impossible
+};
+
+template <Emission E>
+class Hmm {
+ public:
+  using Sequence = typename E::Sequence;
+
+  Hmm() = default;
+  // Requires: N = initial.n_elem >= 1 (else UserError "HMM: zero states..."), transition N x N,
+  //   emission.num_states() == N, initial and every transition row finite, >= 0 and summing to 1
+  //   within 1e-9 (else UserError naming the row, e.g. "HMM transition row 2 sums to 0.9,
+  //   expected 1 (within 1e-9)").
+  Hmm(arma::vec initial, arma::mat transition, E emission);
+
+  arma::uword num_states() const { return initial_.n_elem; }
+  const arma::vec& initial() const { return initial_; }
+  const arma::mat& transition() const { return transition_; }
+  const E& emission() const { return emission_; }
+  // Each setter validates as the constructor does.
+  void set_initial(arma::vec initial);
+  void set_transition(arma::mat transition);
+  void set_emission(E emission);
+
+  // Requires: x fits the emission (else UserError naming `where` and the step).
+  // Ensures: log p(x) in nats (0 for an empty sequence, -inf if impossible).
+  // Cost: O(N^2 T) as T GEMV-sized products; see log_likelihoods() for batches.
+  double log_likelihood(const Sequence& x) const;
+  // The same for many sequences, batched in lock-step and split over `threads`.
+  // Ensures: element s = log p(data[s]); identical for any thread count.
+  arma::vec log_likelihoods(const std::vector<Sequence>& data, unsigned threads = 1) const;
+  // Ensures: element t = log p(x_t | x_<t) = log c_t + o_t; sums to log_likelihood(x).
+  arma::vec step_log_probs(const Sequence& x) const;
+  // Log-space (log-sum-exp) forward: the reference for cross-checks. Cost O(N^2 T), slower.
+  double log_likelihood_log_space(const Sequence& x) const;
+
+  // Requires: x fits and has positive probability (else UserError).
+  // Ensures: state marginals, expected transition counts and log p(x). Cost O(N^2 T).
+  Posteriors posteriors(const Sequence& x) const;
+  // Ensures: argmax over paths of log p(x, path). Ties: at every step the predecessor with the
+  //   lowest index wins, and the lowest-index final state. Cost O(N^2 T) time, O(N T) memory.
+  ViterbiPath viterbi(const Sequence& x) const;
+  // Ensures: element t = argmax_i gamma(i, t) (lowest index on ties).
+  arma::uvec posterior_decode(const Sequence& x) const;
+
+  // Ensures: state_0 ~ initial, state_{t+1} ~ transition.row(state_t), x_t ~ emission(state_t).
+  SampledPath<Sequence> sample(arma::uword length, Rng& rng) const;
+
+  // Baum-Welch (see TrainOptions). Requires: data non-empty (else UserError "no training
+  //   sequences"), every sequence fitting the emission, the data possible under the starting
+  //   parameters of every restart (else UserError naming the sequence).
+  // Ensures: the parameters of the best restart; its history in the result.
+  // Cost per iteration: forward + backward over all data (O(N^2 C) in GEMMs) plus the M-step.
+  FitResult fit(const std::vector<Sequence>& data, const TrainOptions& options);
+
+  // Supervised training by counting. Requires: states[s] has the length of data[s], indices < N.
+  // Ensures: initial / transition = normalised counts (+ pseudo-counts on non-structural entries,
+  //   rows without any count keep their values), emission maximised on one-hot posteriors;
+  //   frozen groups untouched.
+  void fit_supervised(const std::vector<Sequence>& data, const std::vector<arma::uvec>& states,
+                      const TrainOptions& options);
+
+  // (N - 1) + N (N - 1) + emission parameters. Structural zeros are NOT subtracted.
+  std::uint64_t num_parameters() const;
+  // AIC = 2k - 2 log L;  BIC = k ln(n) - 2 log L, n = total number of observations in `data`.
+  double aic(const std::vector<Sequence>& data) const;
+  double bic(const std::vector<Sequence>& data) const;
+
+  // Datasets `initial`, `transition`, the emission's `emission/...`, root attribute `emission`
+  // (the emission's name). load() validates every row (UserError naming the dataset).
+  void save(H5::Group& group) const;
+  void load(const H5::Group& group);
+
+ private:
+  struct EStep;  // statistics of one E-step (hmm_impl.hpp)
+  void validate_all() const;
+  void check_sequence(const Sequence& x, const std::string& where) const;
+  EStep expectation(const std::vector<Sequence>& data, unsigned threads, bool statistics) const;
+  ConvergenceMonitor baum_welch(const std::vector<Sequence>& data, const TrainOptions& options,
+                                const arma::umat& transition_free, const arma::uvec& initial_free,
+                                Rng& rng);
+  void maximize(const EStep& stats, const TrainOptions& options, const arma::umat& transition_free,
+                const arma::uvec& initial_free);
+
+  arma::vec initial_;
+  arma::mat transition_;
+  E emission_;
+};
+
+extern template class Hmm<CategoricalEmission>;
+
+// ---- The SequenceModel over symbols ---------------------------------------------------------
+
+struct CategoricalHmmOptions {
+  arma::uword states = 8;         // N >= 1
+  double init_concentration = 1;  // Dirichlet concentration of the random start (> 0)
+  TrainOptions train;             // seed and threads are taken from FitOptions in fit()
+};
+
+// An HMM with categorical emissions as a SequenceModel (type "hmm"). File layout: docs/formats.md.
+class CategoricalHmm final : public SequenceModel {
+ public:
+  CategoricalHmm() = default;  // placeholder for load()
+  // Requires: alphabet non-empty, options.states >= 1 (else UserError).
+  // Ensures: a model with uniform initial/transition and uniform emissions until fit().
+  CategoricalHmm(Alphabet alphabet, CategoricalHmmOptions options);
+  // Requires: hmm.emission().dimension() == alphabet.size() (else UserError).
+  CategoricalHmm(Alphabet alphabet, Hmm<CategoricalEmission> hmm);
+
+  std::string type() const override { return "hmm"; }
+  SequenceKind kind() const override { return SequenceKind::symbols; }
+  const Alphabet& alphabet() const override { return alphabet_; }
+  const Hmm<CategoricalEmission>& hmm() const { return hmm_; }
+  const FitResult& last_fit() const { return last_fit_; }
+
+  // Requires train.kind == symbols, non-empty, indices < alphabet size (else UserError).
+  // Ensures: random start drawn from options.seed (Dirichlet(init_concentration) for every row),
+  //   then Baum-Welch with the model's TrainOptions (seed and threads from `options`); the
+  //   monitor summary of the best restart goes to observer->on_message (and the valid NLL).
+  void fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions& options,
+           const FitObserver* observer) override;
+  double log_likelihood(const arma::uvec& symbols) const override;
+  arma::vec step_log_probs(const arma::uvec& symbols) const override;
+  // Requires prime indices < alphabet size. Ensures: `length` symbols continuing `prime`: the
+  //   first hidden state is drawn from the filtered distribution after prime (initial when empty).
+  arma::uvec sample_symbols(arma::uword length, Rng& rng, const arma::uvec& prime) const override;
+  std::uint64_t num_parameters() const override { return hmm_.num_parameters(); }
+  void save(H5::Group& group) const override;
+  void load(const H5::Group& group) override;
+
+ private:
+  Alphabet alphabet_;
+  CategoricalHmmOptions options_;
+  Hmm<CategoricalEmission> hmm_;
+  FitResult last_fit_;
+};
+
+}  // namespace seqlab

@@ -1,0 +1,588 @@
+// seqlab/models/hmm/hmm_impl.hpp: the definitions of Hmm<E>'s members. Included ONLY by the .cpp
+// files that explicitly instantiate Hmm for an emission type (hmm.cpp for the categorical one;
+// an emission's own .cpp for the others: `template class Hmm<MyEmission>;`). Users include
+// hmm.hpp and never compile these templates.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <type_traits>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/core/logmath.hpp"
+#include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/hmm/forward_backward.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
+
+namespace seqlab {
+
+namespace hmm_detail {
+
+// A batch holds at most this many sequences and, unless it is a single sequence, at most this
+// many doubles per N x C buffer (two such buffers per worker: 2 x 512 MB at the limit).
+inline constexpr arma::uword kBatchSequences = 256;
+inline constexpr arma::uword kBatchElements = arma::uword{1} << 26;
+// Emission log-probabilities are computed in chunks of this many steps.
+inline constexpr arma::uword kEmissionChunk = 1024;
+
+// Batches of sequence indices: all sequences sorted by length descending (stable), cut greedily.
+// Depends only on the lengths and N, never on the thread count.
+std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword>& lengths,
+                                                   arma::uword states);
+
+// Runs work(unit, worker) for unit = 0..units-1 on `threads` threads (worker < threads), each
+// unit exactly once; rethrows the first exception (in unit order) after all threads joined.
+void run_units(std::size_t units, unsigned threads,
+               const std::function<void(std::size_t unit, unsigned worker)>& work);
+
+// Dirichlet(1) over the entries of `free` that are 1 (the others 0). Requires one free entry.
+arma::rowvec random_masked_distribution(const arma::urowvec& free, Rng& rng);
+
+// Validation shared by Hmm<E>: initial (N >= 1) and transition shapes and rows.
+void validate_initial(const arma::vec& initial);
+void validate_transition(const arma::mat& transition, arma::uword states);
+
+}  // namespace hmm_detail
+
+template <Emission E>
+struct Hmm<E>::EStep {
+  arma::vec log_likelihood;     // per sequence, caller's order
+  arma::vec initial_counts;     // N: sum_s gamma_0
+  arma::mat transition_counts;  // N x N
+  arma::vec occupancy;          // N: sum over all steps of gamma
+  typename E::Stats emission;
+  bool has_statistics = false;
+
+  EStep& operator+=(const EStep& other) {
+    initial_counts += other.initial_counts;
+    transition_counts += other.transition_counts;
+    occupancy += other.occupancy;
+    emission += other.emission;
+    return *this;
+  }
+};
+
+namespace hmm_detail {
+
+// Fills pass.emission / pass.offset for the batch: b_t = exp(log p(x_t | i) - o_t).
+template <Emission E>
+void fill_emission(const E& emission, const std::vector<typename E::Sequence>& data,
+                   const std::vector<arma::uword>& members, BatchPass& pass, arma::mat& chunk) {
+  const BatchLayout& l = pass.layout;
+  const arma::uword n = emission.num_states();
+  for (std::size_t k = 0; k < l.order.size(); ++k) {
+    const auto& x = data[members[l.order[k]]];
+    const arma::uword length = l.lengths[k];
+    for (arma::uword begin = 0; begin < length; begin += kEmissionChunk) {
+      const arma::uword end = std::min(length, begin + kEmissionChunk);
+      emission.log_probs(x, begin, end, chunk);
+      for (arma::uword t = begin; t < end; ++t) {
+        const double* lp = chunk.colptr(t - begin);
+        const arma::uword col = l.column(k, t);
+        double* b = pass.emission.colptr(col);
+        double top = kNegInf;
+        for (arma::uword i = 0; i < n; ++i) top = std::max(top, lp[i]);
+        if (top == kNegInf) {
+          // Impossible in every state: zeros make c_t = 0 and flag the sequence.
+          for (arma::uword i = 0; i < n; ++i) b[i] = 0.0;
+          pass.offset(col) = 0.0;
+        } else {
+          for (arma::uword i = 0; i < n; ++i) b[i] = std::exp(lp[i] - top);
+          pass.offset(col) = top;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace hmm_detail
+
+// ---- construction and validation ------------------------------------------------------------
+
+template <Emission E>
+Hmm<E>::Hmm(arma::vec initial, arma::mat transition, E emission)
+    : initial_(std::move(initial)), transition_(std::move(transition)),
+      emission_(std::move(emission)) {
+  validate_all();
+}
+
+template <Emission E>
+void Hmm<E>::validate_all() const {
+  hmm_detail::validate_initial(initial_);
+  hmm_detail::validate_transition(transition_, initial_.n_elem);
+  if (emission_.num_states() != initial_.n_elem)
+    user_error("HMM: the " + emission_.name() + " emission has " +
+               std::to_string(emission_.num_states()) + " states, expected " +
+               std::to_string(initial_.n_elem) + " (one per state)");
+}
+
+template <Emission E>
+void Hmm<E>::set_initial(arma::vec initial) {
+  hmm_detail::validate_initial(initial);
+  if (initial.n_elem != num_states())
+    user_error("HMM: initial has " + std::to_string(initial.n_elem) + " entries, expected " +
+               std::to_string(num_states()));
+  initial_ = std::move(initial);
+}
+
+template <Emission E>
+void Hmm<E>::set_transition(arma::mat transition) {
+  hmm_detail::validate_transition(transition, num_states());
+  transition_ = std::move(transition);
+}
+
+template <Emission E>
+void Hmm<E>::set_emission(E emission) {
+  if (emission.num_states() != num_states())
+    user_error("HMM: the emission has " + std::to_string(emission.num_states()) +
+               " states, expected " + std::to_string(num_states()));
+  emission_ = std::move(emission);
+}
+
+template <Emission E>
+void Hmm<E>::check_sequence(const Sequence& x, const std::string& where) const {
+  if (num_states() == 0) user_error("HMM: the model has zero states (construct or load it first)");
+  emission_.validate(x, where);
+}
+
+// ---- E-step over many sequences -------------------------------------------------------------
+
+template <Emission E>
+typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, unsigned threads,
+                                           bool statistics) const {
+  const arma::uword n = num_states();
+  std::vector<arma::uword> lengths(data.size());
+  for (std::size_t s = 0; s < data.size(); ++s) lengths[s] = sequence_length(data[s]);
+  const auto batches = hmm_detail::make_batches(lengths, n);
+  const unsigned workers = std::max(1u, std::min<unsigned>(threads, batches.size()));
+
+  struct Worker {
+    BatchPass pass;
+    arma::mat chunk, gamma;
+  };
+  std::vector<Worker> work(workers);
+  std::vector<EStep> unit_stats(statistics ? batches.size() : 0);
+  EStep total;
+  total.log_likelihood.set_size(data.size());
+
+  hmm_detail::run_units(batches.size(), workers, [&](std::size_t unit, unsigned w) {
+    Worker& wk = work[w];
+    const auto& members = batches[unit];
+    std::vector<arma::uword> member_lengths(members.size());
+    arma::uword longest = 0;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      member_lengths[k] = lengths[members[k]];
+      longest = std::max(longest, member_lengths[k]);
+    }
+    BatchPass& pass = wk.pass;
+    pass.prepare(member_lengths, n);
+    hmm_detail::fill_emission(emission_, data, members, pass, wk.chunk);
+    forward_batch(initial_, transition_, pass);
+    const BatchLayout& l = pass.layout;
+    for (std::size_t k = 0; k < members.size(); ++k)
+      total.log_likelihood(members[l.order[k]]) = pass.log_likelihood(k);
+    if (!statistics) return;
+    for (std::size_t k = 0; k < members.size(); ++k)
+      if (pass.impossible[k])
+        user_error("HMM: training sequence " + std::to_string(members[l.order[k]]) +
+                   " has probability 0 under the current parameters");
+    EStep& st = unit_stats[unit];
+    st.initial_counts.zeros(n);
+    st.transition_counts.zeros(n, n);
+    st.occupancy.zeros(n);
+    st.emission = emission_.make_stats();
+    backward_batch(transition_, pass, &st.transition_counts);
+    if (wk.gamma.n_rows != n || wk.gamma.n_cols < longest) wk.gamma.set_size(n, longest);
+    // Statistics per sequence in the caller's order inside the batch (a fixed order).
+    std::vector<arma::uword> sorted_index(members.size());
+    for (std::size_t k = 0; k < members.size(); ++k) sorted_index[l.order[k]] = k;
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      const arma::uword k = sorted_index[m];
+      const arma::uword length = l.lengths[k];
+      if (length == 0) continue;
+      arma::mat gamma(wk.gamma.memptr(), n, length, false, true);
+      for (arma::uword t = 0; t < length; ++t) gamma.col(t) = pass.alpha.col(l.column(k, t));
+      st.initial_counts += gamma.col(0);
+      st.occupancy += arma::sum(gamma, 1);
+      emission_.accumulate(data[members[m]], gamma, st.emission);
+    }
+  });
+
+  if (statistics) {
+    total.initial_counts.zeros(n);
+    total.transition_counts.zeros(n, n);
+    total.occupancy.zeros(n);
+    total.emission = emission_.make_stats();
+    for (const EStep& st : unit_stats) total += st;
+    total.has_statistics = true;
+  }
+  return total;
+}
+
+// ---- scoring and decoding -------------------------------------------------------------------
+
+template <Emission E>
+double Hmm<E>::log_likelihood(const Sequence& x) const {
+  check_sequence(x, "sequence");
+  return expectation(std::vector<Sequence>{x}, 1, false).log_likelihood(0);
+}
+
+template <Emission E>
+arma::vec Hmm<E>::log_likelihoods(const std::vector<Sequence>& data, unsigned threads) const {
+  for (std::size_t s = 0; s < data.size(); ++s) check_sequence(data[s], "sequence " + std::to_string(s));
+  return expectation(data, threads, false).log_likelihood;
+}
+
+template <Emission E>
+arma::vec Hmm<E>::step_log_probs(const Sequence& x) const {
+  check_sequence(x, "sequence");
+  const arma::uword length = sequence_length(x);
+  BatchPass pass;
+  pass.prepare({length}, num_states());
+  arma::mat chunk;
+  hmm_detail::fill_emission(emission_, std::vector<Sequence>{x}, {0}, pass, chunk);
+  forward_batch(initial_, transition_, pass);
+  arma::vec steps(length);
+  bool dead = false;
+  for (arma::uword t = 0; t < length; ++t) {
+    // Once impossible, every later step is too (the scale was forced to 1 on zero columns).
+    const bool zero = arma::accu(pass.alpha.col(t)) == 0.0;
+    dead = dead || zero;
+    steps(t) = dead ? kNegInf : std::log(pass.scale(t)) + pass.offset(t);
+  }
+  return steps;
+}
+
+template <Emission E>
+double Hmm<E>::log_likelihood_log_space(const Sequence& x) const {
+  check_sequence(x, "sequence");
+  arma::mat log_emission, log_alpha;
+  emission_.log_probs(x, 0, sequence_length(x), log_emission);
+  return log_space_forward(arma::log(initial_), arma::log(transition_), log_emission, log_alpha);
+}
+
+template <Emission E>
+Posteriors Hmm<E>::posteriors(const Sequence& x) const {
+  check_sequence(x, "sequence");
+  const arma::uword n = num_states();
+  const arma::uword length = sequence_length(x);
+  BatchPass pass;
+  pass.prepare({length}, n);
+  arma::mat chunk;
+  hmm_detail::fill_emission(emission_, std::vector<Sequence>{x}, {0}, pass, chunk);
+  forward_batch(initial_, transition_, pass);
+  if (pass.impossible[0])
+    user_error("HMM: the sequence has probability 0 under the model; posteriors are undefined");
+  Posteriors p;
+  p.log_likelihood = pass.log_likelihood(0);
+  p.transition_counts.zeros(n, n);
+  backward_batch(transition_, pass, &p.transition_counts);
+  p.gamma = std::move(pass.alpha);  // one sequence: the layout is plain time order
+  return p;
+}
+
+template <Emission E>
+ViterbiPath Hmm<E>::viterbi(const Sequence& x) const {
+  check_sequence(x, "sequence");
+  const arma::uword n = num_states();
+  const arma::uword length = sequence_length(x);
+  ViterbiPath result;
+  result.states.set_size(length);
+  if (length == 0) return result;
+  arma::mat log_emission;
+  emission_.log_probs(x, 0, length, log_emission);
+  const arma::mat log_transition = arma::log(transition_);
+  std::vector<std::uint32_t> back(static_cast<std::size_t>(n) * length);
+  arma::vec delta = arma::log(initial_) + log_emission.col(0);
+  arma::vec next(n);
+  for (arma::uword t = 1; t < length; ++t) {
+    for (arma::uword j = 0; j < n; ++j) {
+      const double* column = log_transition.colptr(j);
+      double best = kNegInf;
+      arma::uword arg = 0;
+      for (arma::uword i = 0; i < n; ++i) {
+        const double v = delta(i) + column[i];
+        if (v > best) {  // strict: the lowest index keeps a tie
+          best = v;
+          arg = i;
+        }
+      }
+      next(j) = best + log_emission(j, t);
+      back[t * n + j] = static_cast<std::uint32_t>(arg);
+    }
+    delta.swap(next);
+  }
+  arma::uword state = 0;
+  double best = kNegInf;
+  for (arma::uword i = 0; i < n; ++i)
+    if (delta(i) > best) {
+      best = delta(i);
+      state = i;
+    }
+  result.log_probability = best;
+  for (arma::uword t = length; t-- > 0;) {
+    result.states(t) = state;
+    if (t > 0) state = back[t * n + state];
+  }
+  return result;
+}
+
+template <Emission E>
+arma::uvec Hmm<E>::posterior_decode(const Sequence& x) const {
+  const Posteriors p = posteriors(x);
+  arma::uvec path(p.gamma.n_cols);
+  for (arma::uword t = 0; t < path.n_elem; ++t) path(t) = p.gamma.col(t).index_max();
+  return path;
+}
+
+template <Emission E>
+SampledPath<typename E::Sequence> Hmm<E>::sample(arma::uword length, Rng& rng) const {
+  if (num_states() == 0) user_error("HMM: cannot sample from a model with zero states");
+  SampledPath<Sequence> s;
+  s.states.set_size(length);
+  if constexpr (std::is_same_v<Sequence, arma::uvec>)
+    s.observations.set_size(length);
+  else
+    s.observations.set_size(emission_.dimension(), length);
+  for (arma::uword t = 0; t < length; ++t) {
+    s.states(t) = t == 0 ? sample_categorical(initial_, rng)
+                         : sample_categorical(transition_.row(s.states(t - 1)).t(), rng);
+    if constexpr (std::is_same_v<Sequence, arma::uvec>)
+      s.observations(t) = emission_.sample(s.states(t), rng);
+    else
+      s.observations.col(t) = emission_.sample(s.states(t), rng);
+  }
+  return s;
+}
+
+// ---- training -------------------------------------------------------------------------------
+
+template <Emission E>
+void Hmm<E>::maximize(const EStep& st, const TrainOptions& options,
+                      const arma::umat& transition_free, const arma::uvec& initial_free) {
+  if (options.train_initial) {
+    arma::vec counts = st.initial_counts + options.initial_pseudo_count * arma::conv_to<arma::vec>::from(initial_free);
+    counts %= arma::conv_to<arma::vec>::from(initial_free);
+    const double total = arma::accu(counts);
+    if (total > 0.0) initial_ = counts / total;
+  }
+  if (options.train_transition) {
+    const arma::mat free = arma::conv_to<arma::mat>::from(transition_free);
+    arma::mat counts = (st.transition_counts + options.transition_pseudo_count * free) % free;
+    for (arma::uword i = 0; i < counts.n_rows; ++i) {
+      const double total = arma::accu(counts.row(i));
+      if (total > 0.0) transition_.row(i) = counts.row(i) / total;
+    }
+  }
+  if (options.train_emission) emission_.maximize(st.emission, options.emission_prior);
+}
+
+template <Emission E>
+ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
+                                      const TrainOptions& options,
+                                      const arma::umat& transition_free,
+                                      const arma::uvec& initial_free, Rng& rng) {
+  ConvergenceMonitor monitor;
+  for (arma::uword iteration = 0;; ++iteration) {
+    // At the iteration cap only the score of the final parameters is needed.
+    const EStep st = expectation(data, options.threads, iteration < options.max_iterations);
+    const double total = arma::accu(st.log_likelihood);
+    monitor.log_likelihood.push_back(total);
+    if (iteration > 0) {
+      const double gain = total - monitor.log_likelihood[iteration - 1];
+      if (gain < -options.tolerance) monitor.decreases.push_back(iteration);
+      if (gain >= 0.0 && gain < options.tolerance) {
+        monitor.converged = true;
+        break;
+      }
+    }
+    if (iteration == options.max_iterations) break;
+    maximize(st, options, transition_free, initial_free);
+    ++monitor.iterations;
+
+    // Re-seed states that lost (almost) all mass (see TrainOptions).
+    const arma::uword donor = st.occupancy.index_max();
+    for (arma::uword dead = 0; dead < num_states(); ++dead) {
+      if (!(st.occupancy(dead) < options.dead_state_mass) || dead == donor) continue;
+      bool changed = false;
+      if (options.train_transition) {
+        for (arma::uword i = 0; i < num_states(); ++i) {
+          if (!transition_free(i, dead) || !transition_free(i, donor)) continue;
+          const double half = 0.5 * transition_(i, donor);
+          transition_(i, donor) -= half;
+          transition_(i, dead) += half;
+          changed = changed || half > 0.0;
+        }
+        arma::rowvec row = transition_.row(donor) % arma::conv_to<arma::rowvec>::from(transition_free.row(dead));
+        if (arma::accu(row) > 0.0) {
+          transition_.row(dead) = row / arma::accu(row);
+          changed = true;
+        }
+      }
+      if (options.train_initial && initial_free(dead) && initial_free(donor)) {
+        const double half = 0.5 * initial_(donor);
+        initial_(donor) -= half;
+        initial_(dead) += half;
+        changed = changed || half > 0.0;
+      }
+      if constexpr (requires(E& e) { e.split_state(arma::uword{}, arma::uword{}, rng); }) {
+        if (options.train_emission) {
+          emission_.split_state(donor, dead, rng);
+          changed = true;
+        }
+      }
+      if (changed) monitor.reseeds.emplace_back(monitor.iterations, dead);
+    }
+  }
+  return monitor;
+}
+
+template <Emission E>
+FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& options) {
+  if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
+  if (data.empty()) user_error("HMM: no training sequences, expected at least one");
+  if (options.restarts == 0) user_error("HMM: restarts must be at least 1");
+  if (options.threads == 0) user_error("HMM: threads must be at least 1");
+  if (!(options.tolerance >= 0.0)) user_error("HMM: tolerance must be >= 0");
+  if (!(options.initial_pseudo_count >= 0.0) || !(options.transition_pseudo_count >= 0.0))
+    user_error("HMM: pseudo-counts must be >= 0");
+  for (std::size_t s = 0; s < data.size(); ++s)
+    check_sequence(data[s], "training sequence " + std::to_string(s));
+  const arma::uvec initial_free = initial_ > 0.0;
+  const arma::umat transition_free = transition_ > 0.0;
+  const Hmm start = *this;
+
+  FitResult result;
+  Hmm best = *this;
+  double best_ll = kNegInf;
+  for (arma::uword r = 0; r < options.restarts; ++r) {
+    Rng rng = make_rng(derive_seed(options.seed, r));
+    Hmm candidate = start;
+    if (r > 0) {
+      if (options.train_initial)
+        candidate.initial_ = hmm_detail::random_masked_distribution(initial_free.t(), rng).t();
+      if (options.train_transition)
+        for (arma::uword i = 0; i < num_states(); ++i)
+          candidate.transition_.row(i) =
+              hmm_detail::random_masked_distribution(transition_free.row(i), rng);
+      if constexpr (requires(E& e) { e.initialize(data, rng); }) {
+        if (options.train_emission) candidate.emission_.initialize(data, rng);
+      }
+    }
+    ConvergenceMonitor monitor =
+        candidate.baum_welch(data, options, transition_free, initial_free, rng);
+    const double ll = monitor.log_likelihood.back();
+    result.restarts.push_back(std::move(monitor));
+    if (ll > best_ll || r == 0) {
+      best_ll = ll;
+      best = std::move(candidate);
+      result.best_restart = r;
+    }
+  }
+  *this = std::move(best);
+  result.log_likelihood = best_ll;
+  return result;
+}
+
+template <Emission E>
+void Hmm<E>::fit_supervised(const std::vector<Sequence>& data,
+                            const std::vector<arma::uvec>& states, const TrainOptions& options) {
+  if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
+  if (data.empty()) user_error("HMM: no training sequences, expected at least one");
+  if (states.size() != data.size())
+    user_error("HMM: " + std::to_string(states.size()) + " state paths for " +
+               std::to_string(data.size()) + " sequences, expected one per sequence");
+  const arma::uword n = num_states();
+  EStep st;
+  st.initial_counts.zeros(n);
+  st.transition_counts.zeros(n, n);
+  st.occupancy.zeros(n);
+  st.emission = emission_.make_stats();
+  for (std::size_t s = 0; s < data.size(); ++s) {
+    const std::string where = "training sequence " + std::to_string(s);
+    check_sequence(data[s], where);
+    const arma::uvec& path = states[s];
+    const arma::uword length = sequence_length(data[s]);
+    if (path.n_elem != length)
+      user_error(where + ": state path has " + std::to_string(path.n_elem) + " steps, expected " +
+                 std::to_string(length));
+    if (length == 0) continue;
+    arma::mat gamma(n, length, arma::fill::zeros);
+    for (arma::uword t = 0; t < length; ++t) {
+      if (path(t) >= n)
+        user_error(where + ": step " + std::to_string(t) + ": state " + std::to_string(path(t)) +
+                   " is outside 0.." + std::to_string(n - 1));
+      gamma(path(t), t) = 1.0;
+      if (t > 0) st.transition_counts(path(t - 1), path(t)) += 1.0;
+    }
+    st.initial_counts(path(0)) += 1.0;
+    emission_.accumulate(data[s], gamma, st.emission);
+  }
+  maximize(st, options, arma::umat(transition_ > 0.0), arma::uvec(initial_ > 0.0));
+}
+
+template <Emission E>
+std::uint64_t Hmm<E>::num_parameters() const {
+  const std::uint64_t n = num_states();
+  return n == 0 ? 0 : (n - 1) + n * (n - 1) + emission_.num_parameters();
+}
+
+template <Emission E>
+double Hmm<E>::aic(const std::vector<Sequence>& data) const {
+  const double ll = arma::accu(log_likelihoods(data));
+  return 2.0 * static_cast<double>(num_parameters()) - 2.0 * ll;
+}
+
+template <Emission E>
+double Hmm<E>::bic(const std::vector<Sequence>& data) const {
+  const double ll = arma::accu(log_likelihoods(data));
+  double observations = 0.0;
+  for (const auto& x : data) observations += static_cast<double>(sequence_length(x));
+  return static_cast<double>(num_parameters()) * std::log(observations) - 2.0 * ll;
+}
+
+// ---- HDF5 -----------------------------------------------------------------------------------
+
+template <Emission E>
+void Hmm<E>::save(H5::Group& group) const {
+  h5::write_string_attribute(group, "emission", emission_.name());
+  h5::write_int_attribute(group, "states", static_cast<std::int64_t>(num_states()));
+  h5::write_vec(group, "initial", initial_);
+  h5::write_mat(group, "transition", transition_);
+  emission_.save(group);
+}
+
+template <Emission E>
+void Hmm<E>::load(const H5::Group& group) {
+  E emission;
+  const std::string type = h5::read_string_attribute(group, "emission");
+  if (type != emission.name())
+    h5::format_error(group, "", "attribute 'emission' is '" + printable(type) + "', expected '" +
+                                    emission.name() + "'");
+  arma::vec initial = h5::read_vec(group, "initial");
+  arma::mat transition = h5::read_mat(group, "transition");
+  try {
+    hmm_detail::validate_initial(initial);
+  } catch (const UserError& e) {
+    h5::format_error(group, "initial", e.what());
+  }
+  try {
+    hmm_detail::validate_transition(transition, initial.n_elem);
+  } catch (const UserError& e) {
+    h5::format_error(group, "transition", e.what());
+  }
+  emission.load(group);
+  if (emission.num_states() != initial.n_elem)
+    h5::format_error(group, "emission", "has " + std::to_string(emission.num_states()) +
+                                            " states, expected " + std::to_string(initial.n_elem));
+  initial_ = std::move(initial);
+  transition_ = std::move(transition);
+  emission_ = std::move(emission);
+}
+
+}  // namespace seqlab
