@@ -45,4 +45,25 @@ for name in "${synthetic[@]}" "${real[@]}"; do
   row "$name" kn "$name (KN)"
   row "$name" add "$name (add-1)"
 done
+echo
+echo "categorical HMMs (Baum-Welch, 5 restarts, pseudo-count 0.01), TEST split, bits per symbol"
+hmm_states=(2 4 8 16)
+printf '%-28s' "dataset"
+for n in "${hmm_states[@]}"; do printf ' %8s' "N=$n"; done
+printf '\n'
+for name in casino hmm_synthetic brackets lambda_phage; do
+  if ! available "$name"; then
+    printf '%-28s  (not in SEQLAB_DATA_PATH: skipped)\n' "$name"
+    continue
+  fi
+  printf '%-28s' "$name (HMM)"
+  for n in "${hmm_states[@]}"; do
+    model="$out/${name}_hmm_n${n}.h5"
+    "$seqlab" train --model hmm --states "$n" --restarts 5 --max-iter 200 --pseudo-count 0.01 \
+      --data "$name" --seed 1 --out "$model" --quiet
+    bits=$("$seqlab" eval --model "$model" --data "$name" --split test --json --quiet | json_field nll_bits)
+    printf ' %8.4f' "$bits"
+  done
+  printf '\n'
+done
 echo "models in $out/; details: seqlab eval --model FILE.h5 --data NAME --split test"

@@ -55,7 +55,29 @@ if head -c 4 "$tmp/out" | grep -q "the "; then ok "sample starts with the prime"
 "$seqlab" sample --model "$model" --length 50 --seed 3 >"$tmp/s2"
 if cmp -s "$tmp/s1" "$tmp/s2"; then ok "same seed, same sample"; else bad "same seed gave different samples"; fi
 
-for cmd in train eval sample; do
+# An HMM end to end: train, score, decode (one path line per sequence, one state per symbol).
+hmm=$tmp/hmm.h5
+expect_ok "train a 2-state HMM" "$seqlab" train --model hmm --states 2 --restarts 2 --data "$fixtures/tiny.txt" \
+  --split all --out "$hmm" --quiet
+expect_ok "eval the HMM" "$seqlab" eval --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --json
+expect_ok "decode --viterbi" "$seqlab" decode --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --viterbi
+if [ "$(wc -l <"$tmp/out")" -eq 1 ] && [ "$(wc -w <"$tmp/out")" -eq "$(wc -m <"$fixtures/tiny_eval.txt")" ]; then
+  ok "decode prints one state per symbol"
+else
+  bad "decode output: $(head -c 200 "$tmp/out")"
+fi
+expect_ok "decode --posterior --json" "$seqlab" decode --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --posterior --json
+if grep -Eq '^\{"sequence": 0, "log_likelihood": -[0-9.e+]+, "states": \[[01](,[01])*\]\}$' "$tmp/out"; then
+  ok "decode --json prints the path as JSON"
+else
+  bad "decode --json output: $(head -c 200 "$tmp/out")"
+fi
+expect_error "decode needs an HMM" "expected an HMM" \
+  "$seqlab" decode --model "$model" --data "$fixtures/tiny_eval.txt" --split all
+expect_error "--states 0" "--states must be between 1 and 100000, got 0" \
+  "$seqlab" train --model hmm --states 0 --data "$fixtures/tiny.txt" --out "$tmp/m.h5"
+
+for cmd in train eval sample decode; do
   expect_ok "$cmd --help" "$seqlab" "$cmd" --help
 done
 

@@ -60,5 +60,7 @@ private:
 };
 
 std::string json_escape(const std::string& s);
+// A double with 17 significant digits, or null when not finite.
+std::string json_number(double x);
 
 }  // namespace seqlab::cli

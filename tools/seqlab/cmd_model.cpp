@@ -16,6 +16,7 @@
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/utf8.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 
 namespace seqlab::cli {
@@ -86,10 +87,13 @@ int run_train(const std::vector<std::string>& args) {
   std::string model_name, out, smoothing;
   std::int64_t order = 3;
   double alpha = 1.0;
+  std::int64_t states = 8, max_iter = 100, restarts = 1;
+  double tol = 1e-4, pseudo_count = 0.0;
+  std::string emission;
 
   po::options_description general("Options");
   general.add_options()
-    ("model", po::value(&model_name)->value_name("TYPE"), "model type: markov")
+    ("model", po::value(&model_name)->value_name("TYPE"), "model type: markov or hmm")
     ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model");
   add_data_options(general, data, "train");
   add_common_options(general, common, true);
@@ -100,8 +104,20 @@ int run_train(const std::vector<std::string>& args) {
     ("smoothing", po::value(&smoothing)->default_value("kn")->value_name("kn|add"),
      "interpolated Kneser-Ney (kn) or add-alpha (add)")
     ("alpha", po::value(&alpha)->default_value(1.0)->value_name("A"), "add-alpha pseudo-count");
+  po::options_description hmm("Hidden Markov model (--model hmm)");
+  hmm.add_options()
+    ("states", po::value(&states)->default_value(8)->value_name("N"), "number of hidden states")
+    ("emission", po::value(&emission)->default_value("categorical")->value_name("TYPE"),
+     "emission type: categorical (symbol data)")
+    ("max-iter", po::value(&max_iter)->default_value(100)->value_name("K"), "Baum-Welch iteration cap")
+    ("tol", po::value(&tol)->default_value(1e-4)->value_name("X"),
+     "stop when an iteration gains less than X nats of total log-likelihood")
+    ("restarts", po::value(&restarts)->default_value(1)->value_name("R"),
+     "random restarts; the best (highest training likelihood) is kept")
+    ("pseudo-count", po::value(&pseudo_count)->default_value(0.0)->value_name("C"),
+     "Dirichlet pseudo-count added to initial, transition and emission counts");
   po::options_description all;
-  all.add(general).add(markov);
+  all.add(general).add(markov).add(hmm);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model TYPE --data NAME|PATH --out FILE.h5 [options]", args, all,
                           nullptr, vm))
@@ -132,8 +148,31 @@ int run_train(const std::vector<std::string>& args) {
       user_error("train: a Markov chain models symbol sequences; dataset '" + dataset.name +
                  "' holds " + to_string(dataset.kind));
     model = std::make_unique<MarkovChain>(dataset.alphabet, mo);
+  } else if (model_name == "hmm") {
+    if (states < 1 || states > 100000)
+      user_error("train: --states must be between 1 and 100000, got " + std::to_string(states));
+    if (max_iter < 0) user_error("train: --max-iter must be >= 0, got " + std::to_string(max_iter));
+    if (restarts < 1) user_error("train: --restarts must be >= 1, got " + std::to_string(restarts));
+    if (!(tol >= 0)) user_error("train: --tol must be >= 0");
+    if (!(pseudo_count >= 0)) user_error("train: --pseudo-count must be >= 0");
+    if (emission != "categorical")
+      user_error("train: --emission '" + emission +
+                 "' is not available from the command line yet (expected: categorical)");
+    CategoricalHmmOptions ho;
+    ho.states = static_cast<arma::uword>(states);
+    ho.train.max_iterations = static_cast<arma::uword>(max_iter);
+    ho.train.tolerance = tol;
+    ho.train.restarts = static_cast<arma::uword>(restarts);
+    ho.train.initial_pseudo_count = pseudo_count;
+    ho.train.transition_pseudo_count = pseudo_count;
+    ho.train.emission_prior.pseudo_count = pseudo_count;
+    dataset = open_dataset(data.data, open_options(data));
+    if (dataset.kind != SequenceKind::symbols)
+      user_error("train: --emission categorical models symbol sequences; dataset '" + dataset.name +
+                 "' holds " + to_string(dataset.kind));
+    model = std::make_unique<CategoricalHmm>(dataset.alphabet, ho);
   } else {
-    user_error("train: unknown --model '" + model_name + "' (expected: markov)");
+    user_error("train: unknown --model '" + model_name + "' (expected: markov or hmm)");
   }
 
   const Split split = parse_split(data.split);
@@ -303,8 +342,65 @@ int run_sample(const std::vector<std::string>& args) {
   return 0;
 }
 
+// ------------------------------------------------------------------------------------------
+int run_decode(const std::vector<std::string>& args) {
+  const std::string cmd = "decode";
+  CommonOptions common;
+  DataArgs data;
+  std::string model_path;
+  bool viterbi = false, posterior = false;
+  po::options_description desc("Options");
+  desc.add_options()
+    ("model,m", po::value(&model_path)->value_name("FILE.h5"), "an HMM file written by 'seqlab train'")
+    ("viterbi", po::bool_switch(&viterbi), "most probable state path (default)")
+    ("posterior", po::bool_switch(&posterior), "most probable state at each step (posterior decoding)");
+  add_data_options(desc, data, "test");
+  add_common_options(desc, common, true);
+  po::variables_map vm;
+  if (!parse_command_line(cmd, "--model HMM.h5 --data NAME|PATH [--split test] [--viterbi|--posterior]",
+                          args, desc, nullptr, vm))
+    return 0;
+  require_option(cmd, vm, "model");
+  require_option(cmd, vm, "data");
+  if (viterbi && posterior) user_error("decode: give --viterbi or --posterior, not both");
+  const Split split = parse_split(data.split);
+  const auto model = load_model(model_path);
+  const auto* hmm = dynamic_cast<const CategoricalHmm*>(model.get());
+  if (!hmm)
+    input_error(model_path, "is a '" + model->type() + "' model, expected an HMM (decode needs hidden states)");
+  OpenOptions oo = open_options(data);
+  oo.fixed_alphabet = &model->alphabet();
+  const SequenceDataset dataset = open_dataset(data.data, oo);
+  const SequenceSet& set = dataset.get(split);
+  if (set.empty()) user_error("decode: split '" + data.split + "' of dataset '" + dataset.name + "' is empty");
+  // One line per sequence: the state indices separated by spaces; with --json one object per line.
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    arma::uvec path;
+    double score = 0.0;
+    if (posterior) {
+      path = hmm->hmm().posterior_decode(set.symbols[i]);
+      score = hmm->hmm().log_likelihood(set.symbols[i]);
+    } else {
+      const auto v = hmm->hmm().viterbi(set.symbols[i]);
+      path = v.states;
+      score = v.log_probability;
+    }
+    if (common.json) {
+      std::string states;
+      for (arma::uword t = 0; t < path.n_elem; ++t) states += (t ? "," : "") + std::to_string(path(t));
+      std::cout << "{\"sequence\": " << i << ", \"" << (posterior ? "log_likelihood" : "log_probability")
+                << "\": " << json_number(score) << ", \"states\": [" << states << "]}\n";
+    } else {
+      for (arma::uword t = 0; t < path.n_elem; ++t) std::cout << (t ? " " : "") << path(t);
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
+int decode_command(const std::vector<std::string>& args) { return run_decode(args); }
 int train_command(const std::vector<std::string>& args) { return run_train(args); }
 int eval_command(const std::vector<std::string>& args) { return run_eval(args); }
 int sample_command(const std::vector<std::string>& args) { return run_sample(args); }

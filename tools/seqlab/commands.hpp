@@ -15,5 +15,6 @@ int datasets_command(const std::vector<std::string>& args);
 int train_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);
 int sample_command(const std::vector<std::string>& args);
+int decode_command(const std::vector<std::string>& args);
 
 }  // namespace seqlab::cli

@@ -21,6 +21,7 @@ const std::vector<Command>& commands() {
       {"eval", "score a dataset split with a saved model: NLL in nats and bits, perplexity",
        eval_command},
       {"sample", "draw a sequence from a saved model", sample_command},
+      {"decode", "hidden-state paths of an HMM: Viterbi or posterior decoding", decode_command},
   };
   return table;
 }

@@ -7,6 +7,7 @@
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab_config.hpp"
 
@@ -19,6 +20,7 @@ using Factory = std::function<std::unique_ptr<SequenceModel>()>;
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
       {"markov", [] { return std::make_unique<MarkovChain>(); }},
+      {"hmm", [] { return std::make_unique<CategoricalHmm>(); }},
   };
   return table;
 }
