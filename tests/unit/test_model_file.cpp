@@ -228,7 +228,7 @@ TEST_CASE("bad model files give one-line errors naming the file and what was exp
       h5::write_string_attribute(root, "model", "lstm");
     }
     CHECK_THAT(error_of(good),
-               Contains("good.h5: unknown model type 'lstm' (known types: markov)"));
+               Contains("good.h5: unknown model type 'lstm' (known types: hmm, markov)"));
     CHECK_THROWS_WITH(peek_model_type(good), Contains("unknown model type 'lstm'"));
   }
   SECTION("a 'model' attribute of the wrong type") {
