@@ -75,6 +75,39 @@ void fill_emission(const E& emission, const std::vector<typename E::Sequence>& d
                    const std::vector<arma::uword>& members, BatchPass& pass, arma::mat& chunk) {
   const BatchLayout& l = pass.layout;
   const arma::uword n = emission.num_states();
+  if constexpr (std::is_same_v<typename E::Sequence, arma::uvec>) {
+    // Symbol emissions: a step's scaled column depends only on its symbol, so the exps are done
+    // once per symbol (N x M) instead of once per step (N x T); the values are the same bits.
+    const arma::uword m = emission.dimension();
+    const arma::uvec all_symbols = arma::regspace<arma::uvec>(0, m == 0 ? 0 : m - 1);
+    arma::mat table;
+    emission.log_probs(all_symbols, 0, m, table);
+    arma::rowvec offsets(m);
+    for (arma::uword s = 0; s < m; ++s) {
+      double* col = table.colptr(s);
+      double top = kNegInf;
+      for (arma::uword i = 0; i < n; ++i) top = std::max(top, col[i]);
+      if (top == kNegInf) {
+        for (arma::uword i = 0; i < n; ++i) col[i] = 0.0;
+        offsets(s) = 0.0;
+      } else {
+        for (arma::uword i = 0; i < n; ++i) col[i] = std::exp(col[i] - top);
+        offsets(s) = top;
+      }
+    }
+    for (std::size_t k = 0; k < l.order.size(); ++k) {
+      const auto& x = data[members[l.order[k]]];
+      const arma::uword length = l.lengths[k];
+      for (arma::uword t = 0; t < length; ++t) {
+        const arma::uword col = l.column(k, t);
+        const arma::uword symbol = x(t);
+        std::copy_n(table.colptr(symbol), n, pass.emission.colptr(col));
+        pass.offset(col) = offsets(symbol);
+      }
+    }
+    (void)chunk;
+    return;
+  }
   for (std::size_t k = 0; k < l.order.size(); ++k) {
     const auto& x = data[members[l.order[k]]];
     const arma::uword length = l.lengths[k];
