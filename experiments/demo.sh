@@ -50,7 +50,7 @@ echo "categorical HMMs (Baum-Welch, 5 restarts, pseudo-count 0.01), TEST split, 
 hmm_states=(2 4 8 16)
 printf '%-28s' "dataset"
 for n in "${hmm_states[@]}"; do printf ' %8s' "N=$n"; done
-printf '\n'
+printf ' %8s\n' "floor"
 for name in casino hmm_synthetic brackets lambda_phage; do
   if ! available "$name"; then
     printf '%-28s  (not in SEQLAB_DATA_PATH: skipped)\n' "$name"
@@ -64,6 +64,14 @@ for name in casino hmm_synthetic brackets lambda_phage; do
     bits=$("$seqlab" eval --model "$model" --data "$name" --split test --json --quiet | json_field nll_bits)
     printf ' %8.4f' "$bits"
   done
+  # The floor: the generating HMM itself, where the data has one.
+  if "$seqlab" datasets true-model "$name" --out "$out/${name}_true.h5" --quiet 2>/dev/null; then
+    bits=$("$seqlab" eval --model "$out/${name}_true.h5" --data "$name" --split test --json --quiet | json_field nll_bits)
+    printf ' %8.4f' "$bits"
+  else
+    printf ' %8s' "-"
+  fi
   printf '\n'
 done
+echo "floor = the test NLL of the HMM that generated the data (synthetic sets with one)"
 echo "models in $out/; details: seqlab eval --model FILE.h5 --data NAME --split test"

@@ -192,6 +192,44 @@ TEST_CASE("a batch of ragged sequences scores like one at a time, for any thread
   CHECK(arma::all(threaded == batch));
 }
 
+TEST_CASE("one Baum-Welch step on ragged batches equals the M-step of per-sequence posteriors",
+          "[hmm]") {
+  // 70 sequences make two batches; lengths up to 400 make runs of steps longer than the
+  // transition-count GEMM takes at once, and ragged ends break runs at every length change.
+  const arma::uword n = 5, m = 6;
+  const CatHmm start = random_hmm(n, m, 91);
+  Rng rng = make_rng(92);
+  std::vector<arma::uvec> data;
+  for (int s = 0; s < 70; ++s) {
+    const arma::uword length = s % 9 == 0 ? 400 - s : 1 + uniform_index(rng, 260);
+    data.push_back(random_symbols(length, m, rng));
+  }
+  arma::vec initial_counts(n, arma::fill::zeros);
+  arma::mat transition_counts(n, n, arma::fill::zeros), symbol_counts(n, m, arma::fill::zeros);
+  for (const arma::uvec& x : data) {
+    const Posteriors p = start.posteriors(x);
+    initial_counts += p.gamma.col(0);
+    transition_counts += p.transition_counts;
+    for (arma::uword t = 0; t < x.n_elem; ++t) symbol_counts.col(x(t)) += p.gamma.col(t);
+  }
+  const arma::vec expected_initial = initial_counts / arma::accu(initial_counts);
+  const arma::mat expected_transition =
+      transition_counts.each_col() / arma::sum(transition_counts, 1);
+  const arma::mat expected_emission = symbol_counts.each_col() / arma::sum(symbol_counts, 1);
+
+  const unsigned threads = GENERATE(1u, 2u);
+  CAPTURE(threads);
+  CatHmm trained = start;
+  TrainOptions options;
+  options.max_iterations = 1;
+  options.tolerance = 0.0;
+  options.threads = threads;
+  trained.fit(data, options);
+  CHECK_THAT(trained.initial(), IsNear(expected_initial, 1e-12));
+  CHECK_THAT(trained.transition(), IsNear(expected_transition, 1e-12));
+  CHECK_THAT(trained.emission().probabilities(), IsNear(expected_emission, 1e-12));
+}
+
 TEST_CASE("Baum-Welch never decreases the log-likelihood", "[hmm]") {
   const std::uint64_t seed = GENERATE(1, 2, 3, 4);
   CAPTURE(seed);

@@ -13,6 +13,9 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/sha256.hpp"
+#include "seqlab/data/synthetic.hpp"
+#include "seqlab/io/model_file.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
 
 namespace seqlab::cli {
 namespace {
@@ -24,7 +27,10 @@ const char* kUsage =
     "  list          every registered dataset and where its files were found\n"
     "  info NAME     everything the registry says about NAME, and its splits when available\n"
     "  fetch NAME    download NAME's files into the user cache and verify them\n"
-    "  verify NAME   recompute the sha256 of NAME's files; exit 1 on any mismatch or missing file\n\n"
+    "  verify NAME   recompute the sha256 of NAME's files; exit 1 on any mismatch or missing file\n"
+    "  true-model NAME --out FILE\n"
+    "                the HMM that generates a synthetic dataset (hmm, casino), as a model file:\n"
+    "                its held-out NLL is the floor a fitted model can reach\n\n"
     "Files are looked for in each directory of SEQLAB_DATA_PATH, then in the cache\n"
     "($SEQLAB_CACHE_DIR, else $XDG_CACHE_HOME/seqlab/datasets, else ~/.cache/seqlab/datasets).\n"
     "The registry is $SEQLAB_REGISTRY, else the installed datasets registry.\n";
@@ -246,6 +252,44 @@ int run_verify(const std::vector<std::string>& args) {
   return 0;
 }
 
+int run_true_model(const std::vector<std::string>& args) {
+  CommonOptions common;
+  std::string name, registry_file, out;
+  po::options_description desc(
+      "Write the generating HMM of a synthetic dataset (generators hmm and casino) as a model\n"
+      "file, so `seqlab eval` gives the floor a fitted model can reach on its data.\n\noptions");
+  add_common_options(desc, common, false);
+  desc.add_options()("name", po::value(&name), "dataset name (see 'seqlab datasets list')")(
+      "out", po::value(&out), "model file to write (HDF5)")(
+      "registry", po::value(&registry_file), "registry file to use instead of $SEQLAB_REGISTRY");
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  po::variables_map vm;
+  if (!parse_command_line("datasets true-model", "NAME --out FILE [options]", args, desc,
+                          &positional, vm))
+    return 0;
+  if (name.empty()) user_error("datasets true-model: a dataset NAME is required");
+  require_option("datasets true-model", vm, "out");
+  DataLocations loc = DataLocations::from_environment();
+  if (!registry_file.empty()) loc.registry = registry_file;
+  const Registry registry = load_registry(loc);
+  const RegistryEntry& e = find_entry(registry, name);
+  if (e.generator != "hmm" && e.generator != "casino")
+    user_error("datasets true-model: '" + name + "' has no generating HMM (" +
+               (e.synthetic() ? "generator " + e.generator : std::string("a real dataset")) +
+               "); only the generators hmm and casino have one");
+  const CategoricalHmmParams p = synthetic_hmm_parameters(e.generator, e.options, e.seed);
+  const SequenceDataset d = load_entry(e, loc);
+  const CategoricalHmm model(
+      d.alphabet,
+      Hmm<CategoricalEmission>(p.initial, p.transition, CategoricalEmission(p.emission)));
+  save_model(out, model);
+  if (!common.quiet)
+    std::cout << "wrote the generating " << p.initial.n_elem << "-state HMM of " << name << " to "
+              << out << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int datasets_command(const std::vector<std::string>& args) {
@@ -262,8 +306,9 @@ int datasets_command(const std::vector<std::string>& args) {
   if (args[0] == "info") return run_info(rest);
   if (args[0] == "fetch") return run_fetch(rest);
   if (args[0] == "verify") return run_verify(rest);
+  if (args[0] == "true-model") return run_true_model(rest);
   user_error("datasets: unknown subcommand '" + args[0] +
-             "' (expected list, info, fetch or verify; see 'seqlab datasets --help')");
+             "' (expected list, info, fetch, verify or true-model; see 'seqlab datasets --help')");
 }
 
 }  // namespace seqlab::cli

@@ -16,5 +16,8 @@ int train_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);
 int sample_command(const std::vector<std::string>& args);
 int decode_command(const std::vector<std::string>& args);
+// --- bench ---
+// `seqlab bench blas | hmm` (cmd_bench.cpp).
+int bench_command(const std::vector<std::string>& args);
 
 }  // namespace seqlab::cli

@@ -1,5 +1,8 @@
 // tools/seqlab/main.cpp: the `seqlab` program: git-style subcommands over libseqlab.
 // Exit codes: 0 success, 1 user error (one line on stderr), 2 internal error.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -7,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab_config.hpp"
 
@@ -22,6 +26,9 @@ const std::vector<Command>& commands() {
        eval_command},
       {"sample", "draw a sequence from a saved model", sample_command},
       {"decode", "hidden-state paths of an HMM: Viterbi or posterior decoding", decode_command},
+      // bench
+      {"bench", "measure speed against the machine's GEMM rate and against peer libraries",
+       bench_command},
   };
   return table;
 }
@@ -41,7 +48,21 @@ void print_usage() {
 
 }  // namespace
 
+// OpenBLAS chose a generic kernel on a CPU it did not recognise (see core/blas.hpp): run again,
+// once, with the kernel family named in the environment. Child processes (peer benchmarks)
+// inherit it, so every program of a benchmark run uses the same BLAS kernels.
+void select_blas_kernels(char** argv) {
+  const std::string core = seqlab::better_blas_core();
+  if (core.empty()) return;
+  ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow kernels
+}
+
 int main(int argc, char** argv) {
+  select_blas_kernels(argv);
+  // The engines run their own worker threads (--threads); BLAS threads are opted into per
+  // command, never stacked under ours by accident.
+  seqlab::set_blas_threads(1);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_usage();

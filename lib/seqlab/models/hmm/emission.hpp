@@ -40,6 +40,10 @@
 //   void split_state(arma::uword from, arma::uword to, Rng& rng);
 //                                              re-seeding: state `to` lost all mass; give it the
 //                                              parameters of `from`, perturbed so they separate.
+//   void accumulate_step(const Sequence& x, arma::uword t, const double* gamma_t, Stats& s) const;
+//                                              adds step t alone (gamma_t: N values); when present,
+//                                              the trainer feeds the statistics straight from its
+//                                              batch buffers instead of gathering N x T per sequence.
 #pragma once
 
 #include <armadillo>

@@ -41,34 +41,56 @@ struct BatchLayout {
 BatchLayout make_batch_layout(const std::vector<arma::uword>& lengths);
 
 // Everything one batch needs, pre-sized once (prepare()) so the time loops never allocate.
+//
+// EMISSION COLUMNS. b_t comes from one of two sources, chosen by the caller:
+//   dense: `emission` N x C, column c = b for batch column c (any emission type);
+//   table: `emission_table` N x M of scaled columns and `table_index` (C), batch column c uses
+//          column table_index(c) of the table (symbol emissions: no N x C buffer at all).
+// The caller fills `offset` (C) with o_t in both cases.
+//
+// ALPHA STORAGE. With keep_alpha, `alpha` is N x C and holds every alpha^_t (backward needs them);
+// without it, `alpha` is an N x 2B ring (two steps) and only log-likelihoods come out, so a
+// likelihood pass needs O(N B) memory whatever the length.
 struct BatchPass {
   BatchLayout layout;
-  arma::mat emission;  // N x C: b_t (filled by the caller), overwritten by w_t in backward()
-  arma::mat alpha;     // N x C: alpha^_t after forward(), gamma_t after backward()
-  arma::vec scale;     // C: c_t
-  arma::vec offset;    // C: o_t (filled by the caller with the emission column maxima)
+  bool use_table = false;
+  bool keep_alpha = true;
+  arma::mat emission;        // dense source: N x C
+  arma::mat emission_table;  // table source: N x M
+  arma::uvec table_index;    // table source: C
+  arma::mat alpha;           // N x C: alpha^_t after forward(), gamma_t after backward();
+                             // N x 2B ring when !keep_alpha
+  arma::vec scale;           // C: c_t
+  arma::vec offset;          // C: o_t (filled by the caller with the emission column maxima)
   arma::mat beta_now, beta_next;  // N x B workspaces of backward()
+  arma::mat chunk_w, chunk_beta;  // N x chunk columns: w_t and beta^_t of a run of steps
+  arma::mat xi_raw;               // N x N: sum_t alpha^_{t-1} w_t^T before the product with A
+  arma::mat transition_t;         // N x N: A^T, the forward step's GEMM operand
   arma::vec log_likelihood;       // B, in SORTED order (layout.order maps back)
   arma::vec compensation;         // B, workspace of the compensated log-likelihood sums
   std::vector<char> impossible;   // B: 1 when some c_t = 0
 
-  // Ensures: layout and every buffer sized for `lengths` and `states` (reusing memory when the
-  // sizes allow). Cost: allocation only.
-  void prepare(const std::vector<arma::uword>& lengths, arma::uword states);
+  // Ensures: layout and every buffer sized for `lengths`, `states`, the emission source and the
+  // alpha storage (reusing memory when the sizes allow). Cost: allocation only.
+  void prepare(const std::vector<arma::uword>& lengths, arma::uword states, bool table,
+               bool keep_all_alpha);
+  const double* emission_column(arma::uword c) const {
+    return use_table ? emission_table.colptr(table_index[c]) : emission.colptr(c);
+  }
 };
 
-// Requires: initial (N), transition (N x N, row-stochastic), pass prepared and pass.emission /
-//   pass.offset filled for every column.
-// Ensures: pass.alpha, pass.scale, pass.log_likelihood, pass.impossible as in SCALING.
-// Cost: sum_t of one N x N x b_t GEMM plus O(N C); no allocation.
+// Requires: initial (N), transition (N x N, row-stochastic), pass prepared and its emission
+//   source and pass.offset filled for every column.
+// Ensures: pass.scale, pass.log_likelihood, pass.impossible as in SCALING; pass.alpha as in
+//   ALPHA STORAGE. Cost: sum_t of one N x N x b_t GEMM plus O(N C); no allocation.
 void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchPass& pass);
 
-// Requires: forward_batch() ran on `pass` with the same parameters; no sequence impossible
-//   (else std::logic_error: callers check pass.impossible first).
+// Requires: forward_batch() ran on `pass` (prepared with keep_all_alpha) with the same
+//   parameters; no sequence impossible (else std::logic_error: callers check pass.impossible).
 // Ensures: pass.alpha holds gamma (every column sums to 1); when xi_counts != nullptr (N x N),
-//   *xi_counts += the expected transition counts sum_k sum_t xi_t of the batch;
-//   pass.emission is overwritten (holds w_t).
-// Cost: per step one N x N x b_t GEMM (beta) and one N x b_t x N GEMM (counts); no allocation.
+//   *xi_counts += the expected transition counts sum_k sum_t xi_t of the batch.
+// Cost: per step one N x N x b_t GEMM (beta); the counts as one N x K x N GEMM per run of up to
+//   K = chunk columns (steps with the same number of active sequences); no allocation.
 void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts);
 
 // Log-space reference (log-sum-exp, no scaling): for cross-checks and tests, not for speed.

@@ -14,11 +14,16 @@ std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword
   for (std::size_t s = 0; s < order.size(); ++s) order[s] = s;
   std::stable_sort(order.begin(), order.end(),
                    [&](arma::uword a, arma::uword b) { return lengths[a] > lengths[b]; });
-  const arma::uword column_budget = std::max<arma::uword>(1, kBatchElements / std::max<arma::uword>(states, 1));
+  const arma::uword column_budget =
+      std::max<arma::uword>(1, kBatchElements / std::max<arma::uword>(states, 1));
+  const arma::uword count = order.size();
+  const arma::uword batches_by_count = (count + kBatchSequences - 1) / kBatchSequences;
+  const arma::uword per_batch =
+      batches_by_count == 0 ? 0 : (count + batches_by_count - 1) / batches_by_count;
   std::vector<std::vector<arma::uword>> batches;
   arma::uword columns = 0;
   for (arma::uword s : order) {
-    const bool full = !batches.empty() && (batches.back().size() >= kBatchSequences ||
+    const bool full = !batches.empty() && (batches.back().size() >= per_batch ||
                                            columns + lengths[s] > column_budget);
     if (batches.empty() || full) {
       batches.emplace_back();

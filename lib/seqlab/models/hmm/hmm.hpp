@@ -26,6 +26,7 @@
 #include "seqlab/core/rng.hpp"
 #include "seqlab/models/hmm/categorical.hpp"
 #include "seqlab/models/hmm/emission.hpp"
+#include "seqlab/models/hmm/forward_backward.hpp"
 #include "seqlab/models/sequence_model.hpp"
 
 namespace seqlab {
@@ -90,6 +91,18 @@ struct FitResult {
   std::vector<ConvergenceMonitor> restarts;  // one per restart
   arma::uword best_restart = 0;
   double log_likelihood = 0.0;               // of the returned parameters
+};
+
+// Scratch memory of the batched forward-backward passes (one set of buffers per worker thread),
+// kept between calls so that repeated passes over the same data, e.g. training iterations, do not
+// allocate and fault in fresh pages each time. Any Hmm may use any workspace; one workspace must
+// not be used by two calls at the same time. Memory: up to one batch's N x C buffers per worker.
+struct HmmWorkspace {
+  struct Worker {
+    BatchPass pass;
+    arma::mat chunk, gamma;
+  };
+  std::vector<Worker> workers;
 };
 
 template <class Sequence>
@@ -161,6 +174,15 @@ class Hmm {
   // Cost per iteration: forward + backward over all data (O(N^2 C) in GEMMs) plus the M-step.
   FitResult fit(const std::vector<Sequence>& data, const TrainOptions& options);
 
+  // One Baum-Welch iteration: E-step with statistics on all data, then the M-step with `options`
+  //   (pseudo-counts, frozen groups; entries that are 0 now stay 0). No restarts, no re-seeding,
+  //   no convergence test: the building block for custom training loops and for timing.
+  // Requires: as fit(). Ensures: the log-likelihood of `data` under the parameters BEFORE the
+  //   step. Cost: one forward-backward over all data plus the M-step.
+  //   `workspace` (optional) keeps the scratch buffers for the next call.
+  double em_step(const std::vector<Sequence>& data, const TrainOptions& options,
+                 HmmWorkspace* workspace = nullptr);
+
   // Supervised training by counting. Requires: states[s] has the length of data[s], indices < N.
   // Ensures: initial / transition = normalised counts (+ pseudo-counts on non-structural entries,
   //   rows without any count keep their values), emission maximised on one-hot posteriors;
@@ -183,10 +205,11 @@ class Hmm {
   struct EStep;  // statistics of one E-step (hmm_impl.hpp)
   void validate_all() const;
   void check_sequence(const Sequence& x, const std::string& where) const;
-  EStep expectation(const std::vector<Sequence>& data, unsigned threads, bool statistics) const;
+  EStep expectation(const std::vector<Sequence>& data, unsigned threads, bool statistics,
+                    HmmWorkspace* workspace = nullptr) const;
   ConvergenceMonitor baum_welch(const std::vector<Sequence>& data, const TrainOptions& options,
                                 const arma::umat& transition_free, const arma::uvec& initial_free,
-                                Rng& rng);
+                                Rng& rng, HmmWorkspace& workspace);
   void maximize(const EStep& stats, const TrainOptions& options, const arma::umat& transition_free,
                 const arma::uvec& initial_free);
 

@@ -9,10 +9,12 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <type_traits>
 
+#include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
 #include "seqlab/io/hdf5.hpp"
@@ -23,10 +25,12 @@ namespace seqlab {
 
 namespace hmm_detail {
 
-// A batch holds at most this many sequences and, unless it is a single sequence, at most this
-// many doubles per N x C buffer (two such buffers per worker: 2 x 512 MB at the limit).
-inline constexpr arma::uword kBatchSequences = 256;
-inline constexpr arma::uword kBatchElements = arma::uword{1} << 26;
+// A batch holds at most this many sequences (the GEMM width of one step) and, unless it is a
+// single sequence, at most this many doubles in its N x C alpha buffer (2 GiB; one per worker).
+// Batches are balanced: ceil(S / kBatchSequences) batches of nearly equal size, so that two
+// threads find two equal halves of e.g. 100 sequences.
+inline constexpr arma::uword kBatchSequences = 64;
+inline constexpr arma::uword kBatchElements = arma::uword{1} << 28;
 // Emission log-probabilities are computed in chunks of this many steps.
 inline constexpr arma::uword kEmissionChunk = 1024;
 
@@ -69,6 +73,18 @@ struct Hmm<E>::EStep {
 
 namespace hmm_detail {
 
+// Symbol emissions serve their columns from an N x M table (BatchPass, EMISSION COLUMNS).
+template <Emission E>
+inline constexpr bool kTableEmission = std::is_same_v<typename E::Sequence, arma::uvec>;
+
+// Emissions with the optional per-step hook take their statistics straight from the batch
+// buffers; the others get each sequence's gamma gathered into an N x T matrix.
+template <class E>
+concept StepAccumulating = requires(const E& e, const typename E::Sequence& x,
+                                    typename E::Stats& s, const double* gamma) {
+  e.accumulate_step(x, arma::uword{0}, gamma, s);
+};
+
 // Fills pass.emission / pass.offset for the batch: b_t = exp(log p(x_t | i) - o_t).
 template <Emission E>
 void fill_emission(const E& emission, const std::vector<typename E::Sequence>& data,
@@ -77,10 +93,10 @@ void fill_emission(const E& emission, const std::vector<typename E::Sequence>& d
   const arma::uword n = emission.num_states();
   if constexpr (std::is_same_v<typename E::Sequence, arma::uvec>) {
     // Symbol emissions: a step's scaled column depends only on its symbol, so the exps are done
-    // once per symbol (N x M) instead of once per step (N x T); the values are the same bits.
+    // once per symbol (an N x M table) and the batch columns just name their table column.
     const arma::uword m = emission.dimension();
     const arma::uvec all_symbols = arma::regspace<arma::uvec>(0, m == 0 ? 0 : m - 1);
-    arma::mat table;
+    arma::mat& table = pass.emission_table;
     emission.log_probs(all_symbols, 0, m, table);
     arma::rowvec offsets(m);
     for (arma::uword s = 0; s < m; ++s) {
@@ -101,7 +117,7 @@ void fill_emission(const E& emission, const std::vector<typename E::Sequence>& d
       for (arma::uword t = 0; t < length; ++t) {
         const arma::uword col = l.column(k, t);
         const arma::uword symbol = x(t);
-        std::copy_n(table.colptr(symbol), n, pass.emission.colptr(col));
+        pass.table_index(col) = symbol;
         pass.offset(col) = offsets(symbol);
       }
     }
@@ -187,24 +203,25 @@ void Hmm<E>::check_sequence(const Sequence& x, const std::string& where) const {
 
 template <Emission E>
 typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, unsigned threads,
-                                           bool statistics) const {
+                                           bool statistics, HmmWorkspace* workspace) const {
   const arma::uword n = num_states();
   std::vector<arma::uword> lengths(data.size());
   for (std::size_t s = 0; s < data.size(); ++s) lengths[s] = sequence_length(data[s]);
   const auto batches = hmm_detail::make_batches(lengths, n);
   const unsigned workers = std::max(1u, std::min<unsigned>(threads, batches.size()));
 
-  struct Worker {
-    BatchPass pass;
-    arma::mat chunk, gamma;
-  };
-  std::vector<Worker> work(workers);
+  HmmWorkspace local;
+  std::vector<HmmWorkspace::Worker>& work = (workspace != nullptr ? *workspace : local).workers;
+  if (work.size() < workers) work.resize(workers);
+  // Our workers each call single-threaded GEMMs; BLAS threads on top would oversubscribe.
+  std::optional<ScopedBlasThreads> one_blas_thread;
+  if (workers > 1) one_blas_thread.emplace(1);
   std::vector<EStep> unit_stats(statistics ? batches.size() : 0);
   EStep total;
   total.log_likelihood.set_size(data.size());
 
   hmm_detail::run_units(batches.size(), workers, [&](std::size_t unit, unsigned w) {
-    Worker& wk = work[w];
+    HmmWorkspace::Worker& wk = work[w];
     const auto& members = batches[unit];
     std::vector<arma::uword> member_lengths(members.size());
     arma::uword longest = 0;
@@ -213,7 +230,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
       longest = std::max(longest, member_lengths[k]);
     }
     BatchPass& pass = wk.pass;
-    pass.prepare(member_lengths, n);
+    pass.prepare(member_lengths, n, hmm_detail::kTableEmission<E>, statistics);
     hmm_detail::fill_emission(emission_, data, members, pass, wk.chunk);
     forward_batch(initial_, transition_, pass);
     const BatchLayout& l = pass.layout;
@@ -230,19 +247,35 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
     st.occupancy.zeros(n);
     st.emission = emission_.make_stats();
     backward_batch(transition_, pass, &st.transition_counts);
-    if (wk.gamma.n_rows != n || wk.gamma.n_cols < longest) wk.gamma.set_size(n, longest);
-    // Statistics per sequence in the caller's order inside the batch (a fixed order).
-    std::vector<arma::uword> sorted_index(members.size());
-    for (std::size_t k = 0; k < members.size(); ++k) sorted_index[l.order[k]] = k;
-    for (std::size_t m = 0; m < members.size(); ++m) {
-      const arma::uword k = sorted_index[m];
-      const arma::uword length = l.lengths[k];
-      if (length == 0) continue;
-      arma::mat gamma(wk.gamma.memptr(), n, length, false, true);
-      for (arma::uword t = 0; t < length; ++t) gamma.col(t) = pass.alpha.col(l.column(k, t));
-      st.initial_counts += gamma.col(0);
-      st.occupancy += arma::sum(gamma, 1);
-      emission_.accumulate(data[members[m]], gamma, st.emission);
+    if constexpr (hmm_detail::StepAccumulating<E>) {
+      // Straight from the batch columns, in storage order (steps, then sequences): a fixed
+      // order, so the sums do not depend on the thread count.
+      std::vector<const Sequence*> sorted_data(members.size());
+      for (std::size_t k = 0; k < members.size(); ++k) sorted_data[k] = &data[members[l.order[k]]];
+      for (arma::uword k = 0; k < (l.active.empty() ? 0 : l.active.front()); ++k)
+        st.initial_counts += pass.alpha.col(l.column(k, 0));
+      double* occupancy = st.occupancy.memptr();
+      for (arma::uword t = 0; t < l.active.size(); ++t)
+        for (arma::uword k = 0; k < l.active[t]; ++k) {
+          const double* g = pass.alpha.colptr(l.column(k, t));
+          emission_.accumulate_step(*sorted_data[k], t, g, st.emission);
+          for (arma::uword i = 0; i < n; ++i) occupancy[i] += g[i];
+        }
+    } else {
+      if (wk.gamma.n_rows != n || wk.gamma.n_cols < longest) wk.gamma.set_size(n, longest);
+      // Statistics per sequence in the caller's order inside the batch (a fixed order).
+      std::vector<arma::uword> sorted_index(members.size());
+      for (std::size_t k = 0; k < members.size(); ++k) sorted_index[l.order[k]] = k;
+      for (std::size_t m = 0; m < members.size(); ++m) {
+        const arma::uword k = sorted_index[m];
+        const arma::uword length = l.lengths[k];
+        if (length == 0) continue;
+        arma::mat gamma(wk.gamma.memptr(), n, length, false, true);
+        for (arma::uword t = 0; t < length; ++t) gamma.col(t) = pass.alpha.col(l.column(k, t));
+        st.initial_counts += gamma.col(0);
+        st.occupancy += arma::sum(gamma, 1);
+        emission_.accumulate(data[members[m]], gamma, st.emission);
+      }
     }
   });
 
@@ -276,7 +309,7 @@ arma::vec Hmm<E>::step_log_probs(const Sequence& x) const {
   check_sequence(x, "sequence");
   const arma::uword length = sequence_length(x);
   BatchPass pass;
-  pass.prepare({length}, num_states());
+  pass.prepare({length}, num_states(), hmm_detail::kTableEmission<E>, true);
   arma::mat chunk;
   hmm_detail::fill_emission(emission_, std::vector<Sequence>{x}, {0}, pass, chunk);
   forward_batch(initial_, transition_, pass);
@@ -305,7 +338,7 @@ Posteriors Hmm<E>::posteriors(const Sequence& x) const {
   const arma::uword n = num_states();
   const arma::uword length = sequence_length(x);
   BatchPass pass;
-  pass.prepare({length}, n);
+  pass.prepare({length}, n, hmm_detail::kTableEmission<E>, true);
   arma::mat chunk;
   hmm_detail::fill_emission(emission_, std::vector<Sequence>{x}, {0}, pass, chunk);
   forward_batch(initial_, transition_, pass);
@@ -419,11 +452,13 @@ template <Emission E>
 ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
                                       const TrainOptions& options,
                                       const arma::umat& transition_free,
-                                      const arma::uvec& initial_free, Rng& rng) {
+                                      const arma::uvec& initial_free, Rng& rng,
+                                      HmmWorkspace& workspace) {
   ConvergenceMonitor monitor;
   for (arma::uword iteration = 0;; ++iteration) {
     // At the iteration cap only the score of the final parameters is needed.
-    const EStep st = expectation(data, options.threads, iteration < options.max_iterations);
+    const EStep st =
+        expectation(data, options.threads, iteration < options.max_iterations, &workspace);
     const double total = arma::accu(st.log_likelihood);
     monitor.log_likelihood.push_back(total);
     if (iteration > 0) {
@@ -491,6 +526,7 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
   const Hmm start = *this;
 
   FitResult result;
+  HmmWorkspace workspace;  // shared by every iteration of every restart
   Hmm best = *this;
   double best_ll = kNegInf;
   for (arma::uword r = 0; r < options.restarts; ++r) {
@@ -508,7 +544,7 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
       }
     }
     ConvergenceMonitor monitor =
-        candidate.baum_welch(data, options, transition_free, initial_free, rng);
+        candidate.baum_welch(data, options, transition_free, initial_free, rng, workspace);
     const double ll = monitor.log_likelihood.back();
     result.restarts.push_back(std::move(monitor));
     if (ll > best_ll || r == 0) {
@@ -520,6 +556,19 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
   *this = std::move(best);
   result.log_likelihood = best_ll;
   return result;
+}
+
+template <Emission E>
+double Hmm<E>::em_step(const std::vector<Sequence>& data, const TrainOptions& options,
+                       HmmWorkspace* workspace) {
+  if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
+  if (data.empty()) user_error("HMM: no training sequences, expected at least one");
+  if (options.threads == 0) user_error("HMM: threads must be at least 1");
+  for (std::size_t s = 0; s < data.size(); ++s)
+    check_sequence(data[s], "training sequence " + std::to_string(s));
+  const EStep st = expectation(data, options.threads, true, workspace);
+  maximize(st, options, arma::umat(transition_ > 0.0), arma::uvec(initial_ > 0.0));
+  return arma::accu(st.log_likelihood);
 }
 
 template <Emission E>

@@ -1,0 +1,504 @@
+// tools/seqlab/cmd_bench.cpp: `seqlab bench blas|hmm`: speed measured against the machine's own
+// GEMM rate and against peer libraries run in the same invocation, printed as ratios.
+//
+// The HMM benchmark follows the peers' protocol: 100 sequences of 10,000 symbols over 65 symbols
+// (tinyshakespeare's first 1,000,000 characters when the dataset is available, else a sample of
+// a random 32-state HMM), a fixed random model per N, one forward pass (log-likelihood of every
+// sequence) and one Baum-Welch iteration (E-step with statistics + M-step). With --peers DIR
+// (a folder holding the peers' data.py, ghmm_bench.c and bench_pomegranate.py), the data and the
+// models are the ones data.py writes, so every program scores exactly the same numbers and the
+// log-likelihoods are compared; GHMM and pomegranate run when they are installed.
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "seqlab/core/blas.hpp"
+#include "seqlab/core/error.hpp"
+#include "seqlab/core/rng.hpp"
+#include "seqlab/data/registry.hpp"
+#include "seqlab/data/synthetic.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
+
+namespace seqlab::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using CatHmm = Hmm<CategoricalEmission>;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? std::nan("") : v[v.size() / 2];
+}
+
+// Median wall time of `reps` calls of `work` (at least one).
+double time_median(unsigned reps, const std::function<void()>& work) {
+  std::vector<double> times;
+  for (unsigned r = 0; r < std::max(1u, reps); ++r) {
+    const auto start = Clock::now();
+    work();
+    times.push_back(seconds_since(start));
+  }
+  return median(times);
+}
+
+std::vector<arma::uword> parse_list(const std::string& option, const std::string& text) {
+  std::vector<arma::uword> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t used = 0;
+      const unsigned long long v = std::stoull(item, &used);
+      if (used != item.size() || v == 0) throw std::invalid_argument(item);
+      values.push_back(v);
+    } catch (const std::exception&) {
+      user_error("bench: --" + option + " '" + text +
+                 "' is not a comma-separated list of positive integers");
+    }
+  }
+  if (values.empty()) user_error("bench: --" + option + " is empty, expected e.g. 1,2");
+  return values;
+}
+
+// GFLOP/s of a square DGEMM of size n on the current BLAS thread count (median of 3).
+double dgemm_rate(arma::uword n) {
+  Rng rng = make_rng(7);
+  arma::mat a(n, n), b(n, n), c(n, n);
+  a.imbue([&] { return uniform01(rng); });
+  b.imbue([&] { return uniform01(rng); });
+  c = a * b;  // warm-up: first-touch and thread start-up
+  const double t = time_median(3, [&] { c = a * b; });
+  return 2.0 * std::pow(static_cast<double>(n), 3) / t / 1e9;
+}
+
+// Peak resident memory since the last reset, in MiB (Linux: VmHWM, reset via clear_refs).
+void reset_peak_memory() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+double peak_memory_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return std::nan("");
+}
+
+// Runs a shell command, returns its standard output (empty on failure to start).
+std::string run_capture(const std::string& command, int* status) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    *status = -1;
+    return output;
+  }
+  char buffer[4096];
+  std::size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, got);
+  const int raw = ::pclose(pipe);
+  *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return output;
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::optional<double> find_number(const std::string& text, const std::string& key) {
+  const std::regex pattern(key + "=(-?[0-9.eE+-]+)");
+  std::smatch m;
+  if (!std::regex_search(text, m, pattern)) return std::nullopt;
+  return std::stod(m[1].str());
+}
+
+// ---- benchmark data -----------------------------------------------------------------------
+
+struct BenchData {
+  std::vector<arma::uvec> sequences;
+  arma::uword symbols = 65;
+  std::string source;
+  fs::path peer_data;  // folder with the peers' model_N*.txt / symbols.txt, when used
+};
+
+// The peers' text model format: "N M", then initial (N), transition (N x N row-major), emission
+// (N x M row-major).
+CatHmm read_peer_model(const fs::path& path) {
+  std::ifstream in(path);
+  arma::uword n = 0, m = 0;
+  if (!(in >> n >> m) || n == 0 || m == 0)
+    user_error(path.string() + ": line 1: expected 'N M' (two positive integers)");
+  arma::vec initial(n);
+  arma::mat transition(n, n), emission(n, m);
+  for (arma::uword i = 0; i < n; ++i) in >> initial(i);
+  for (arma::uword i = 0; i < n; ++i)
+    for (arma::uword j = 0; j < n; ++j) in >> transition(i, j);
+  for (arma::uword i = 0; i < n; ++i)
+    for (arma::uword k = 0; k < m; ++k) in >> emission(i, k);
+  if (!in) user_error(path.string() + ": ended early, expected N + N*N + N*M numbers");
+  // Printed with 17 digits by the peers' script: rows sum to 1 within rounding.
+  return CatHmm(initial, transition, CategoricalEmission(emission));
+}
+
+BenchData peer_benchmark_data(const fs::path& peers, const fs::path& scratch,
+                              arma::uword sequences, arma::uword length) {
+  BenchData data;
+  data.peer_data = scratch / "peer_data";
+  fs::create_directories(data.peer_data);
+  std::string env = "PEER_DATA=" + quote(data.peer_data.string());
+  // data.py looks for tinyshakespeare beside the peers folder unless told; point it at the
+  // dataset the registry resolves, when there is one.
+  // (Without one, data.py falls back to its own synthetic source and says so in source.txt.)
+  const DataLocations where = DataLocations::from_environment();
+  std::vector<fs::path> folders = where.mirrors;
+  if (!where.cache.empty()) folders.push_back(where.cache);
+  for (const fs::path& dir : folders)
+    if (fs::exists(dir / "tinyshakespeare" / "input.txt")) {
+      env += " TINYSHAKESPEARE=" + quote((dir / "tinyshakespeare" / "input.txt").string());
+      break;
+    }
+  int status = 0;
+  run_capture(env + " python3 " + quote((peers / "data.py").string()) + " 2>&1", &status);
+  if (status != 0) user_error("bench: " + (peers / "data.py").string() + " failed (needs python3-numpy)");
+  std::ifstream in(data.peer_data / "symbols.txt");
+  std::string line;
+  while (data.sequences.size() < sequences && std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<arma::uword> x;
+    arma::uword v = 0;
+    while (fields >> v && x.size() < length) x.push_back(v);
+    data.sequences.emplace_back(x);
+  }
+  std::ifstream src(data.peer_data / "source.txt");
+  std::getline(src, data.source);
+  data.source = "peers' data.py: " + data.source;
+  return data;
+}
+
+BenchData own_benchmark_data(arma::uword sequences, arma::uword length) {
+  BenchData data;
+  try {
+    OpenOptions options;
+    const SequenceDataset ds = open_dataset("tinyshakespeare", options);
+    const arma::uvec& text = ds.all.symbols.at(0);
+    if (text.n_elem >= sequences * length && ds.alphabet.size() == 65) {
+      for (arma::uword s = 0; s < sequences; ++s)
+        data.sequences.push_back(text.subvec(s * length, (s + 1) * length - 1));
+      data.source = "tinyshakespeare, first " + std::to_string(sequences * length) + " characters";
+      return data;
+    }
+  } catch (const UserError&) {
+  }
+  Rng rng = make_rng(20240607);
+  const CategoricalHmmParams truth = random_categorical_hmm(32, 65, 0.1, rng);
+  for (arma::uword s = 0; s < sequences; ++s)
+    data.sequences.push_back(sample_categorical_hmm(truth, length, rng).symbols);
+  data.source = "synthetic: sample of a random 32-state HMM over 65 symbols";
+  return data;
+}
+
+CatHmm bench_model(const BenchData& data, arma::uword states) {
+  const fs::path peer_model = data.peer_data / ("model_N" + std::to_string(states) + ".txt");
+  if (!data.peer_data.empty() && fs::exists(peer_model)) return read_peer_model(peer_model);
+  Rng rng = make_rng(1234 + states);
+  const CategoricalHmmParams p = random_categorical_hmm(states, data.symbols, 1.0, rng);
+  return CatHmm(p.initial, p.transition, CategoricalEmission(p.emission));
+}
+
+// ---- peers ----------------------------------------------------------------------------------
+
+struct PeerResult {
+  std::string name;
+  arma::uword states = 0;
+  arma::uword sequences = 0;        // how many of the benchmark sequences it ran on
+  double forward_seconds = NAN;     // per 10^6 symbols
+  double em_seconds = NAN;          // per 10^6 symbols
+  double log_likelihood = NAN;      // of the model on those sequences
+  std::string note;
+};
+
+// How many sequences each peer gets at each N: enough for a stable time, few enough that the
+// slow ones finish in about a minute (their time is scaled to 10^6 symbols; it is linear in T).
+arma::uword peer_sequences(const std::string& peer, arma::uword states) {
+  if (peer == "ghmm") return states <= 16 ? 100 : states <= 64 ? 20 : 2;
+  return states <= 16 ? 10 : 1;  // pomegranate
+}
+
+std::optional<PeerResult> run_ghmm(const fs::path& peers, const fs::path& scratch,
+                                   const BenchData& data, arma::uword states) {
+  const fs::path model = data.peer_data / ("model_N" + std::to_string(states) + ".txt");
+  if (!fs::exists(model)) return std::nullopt;
+  int status = 0;
+  const fs::path exe = scratch / "ghmm_bench";
+  if (!fs::exists(exe)) {
+    run_capture("gcc -O2 -o " + quote(exe.string()) + " " +
+                    quote((peers / "ghmm_bench.c").string()) +
+                    " $(ghmm-config --libs) -lm -rdynamic 2>&1",
+                &status);
+    if (status != 0) return std::nullopt;
+  }
+  PeerResult r;
+  r.name = "GHMM";
+  r.states = states;
+  r.sequences = peer_sequences("ghmm", states);
+  const std::string out = run_capture(quote(exe.string()) + " " + quote(model.string()) + " " +
+                                          quote((data.peer_data / "symbols.txt").string()) + " " +
+                                          std::to_string(r.sequences) + " " +
+                                          (states <= 16 ? "3" : "1") + " 2>&1",
+                                      &status);
+  const double per_million = 1e6 / (static_cast<double>(r.sequences) * 10000.0);
+  const auto fwd = find_number(out, "fwd_s_median");
+  const auto ll = find_number(out, R"(forward-LL\(logp\))");
+  const std::regex step_pattern(R"(baum_welch_nstep\((\d)\) s_median=([0-9.eE+-]+))");
+  std::map<int, double> nstep;
+  for (std::sregex_iterator it(out.begin(), out.end(), step_pattern), end; it != end; ++it)
+    nstep[std::stoi((*it)[1].str())] = std::stod((*it)[2].str());
+  if (status != 0 || !fwd) {
+    r.note = "failed: " + out.substr(0, 200);
+    return r;
+  }
+  r.forward_seconds = *fwd * per_million;
+  if (ll) r.log_likelihood = *ll;
+  if (nstep.count(1) && nstep.count(2)) r.em_seconds = (nstep[2] - nstep[1]) * per_million;
+  return r;
+}
+
+std::optional<PeerResult> run_pomegranate(const fs::path& peers, const BenchData& data,
+                                          arma::uword states) {
+  if (states > 64 || !fs::exists(data.peer_data / ("model_N" + std::to_string(states) + ".npz")))
+    return std::nullopt;
+  int status = 0;
+  run_capture("python3 -c 'import pomegranate' 2>&1", &status);
+  if (status != 0) return std::nullopt;
+  PeerResult r;
+  r.name = "pomegranate";
+  r.states = states;
+  r.sequences = peer_sequences("pomegranate", states);
+  const std::string out =
+      run_capture("OMP_NUM_THREADS=1 PEER_DATA=" + quote(data.peer_data.string()) + " python3 " +
+                      quote((peers / "bench_pomegranate.py").string()) + " " +
+                      std::to_string(states) + " " + std::to_string(r.sequences) + " 1 2>&1",
+                  &status);
+  const double per_million = 1e6 / (static_cast<double>(r.sequences) * 10000.0);
+  const auto fwd = find_number(out, "fwd_s_median");
+  const auto em = find_number(out, "em_iter_s_median");
+  const auto ll = find_number(out, "forward-LL");
+  if (status != 0 || !fwd) {
+    r.note = "failed: " + out.substr(0, 200);
+    return r;
+  }
+  r.forward_seconds = *fwd * per_million;
+  if (em) r.em_seconds = *em * per_million;
+  if (ll) r.log_likelihood = *ll;
+  return r;
+}
+
+// ---- the commands -----------------------------------------------------------------------------
+
+int bench_blas(const std::vector<std::string>& args) {
+  po::options_description desc("seqlab bench blas options");
+  CommonOptions common;
+  arma::uword size = 2048;
+  desc.add_options()("size", po::value<arma::uword>(&size)->default_value(2048),
+                     "matrix size n of the square DGEMM");
+  add_common_options(desc, common, false);
+  po::variables_map vm;
+  if (!parse_command_line("bench blas", "seqlab bench blas [--size N] [--threads T]", args, desc,
+                          nullptr, vm))
+    return 0;
+  std::cout << "BLAS: " << blas_info().summary() << "\n";
+  for (unsigned t = 1; t <= common.threads; ++t) {
+    set_blas_threads(static_cast<int>(t));
+    std::cout << "DGEMM n=" << size << ", " << t << " thread(s): " << std::fixed
+              << std::setprecision(1) << dgemm_rate(size) << " GFLOP/s\n";
+  }
+  set_blas_threads(1);
+  return 0;
+}
+
+int bench_hmm(const std::vector<std::string>& args) {
+  po::options_description desc("seqlab bench hmm options");
+  CommonOptions common;
+  std::string states_text, threads_text, peers_text;
+  arma::uword sequences = 100, length = 10000;
+  unsigned reps = 0;
+  desc.add_options()
+      ("states", po::value<std::string>(&states_text)->default_value("16,64,256,1024"),
+       "numbers of hidden states N, comma-separated")
+      ("thread-counts", po::value<std::string>(&threads_text)->default_value("1,2"),
+       "thread counts to measure, comma-separated")
+      ("sequences", po::value<arma::uword>(&sequences)->default_value(100),
+       "number of sequences (N > 256 uses fewer, see --help)")
+      ("length", po::value<arma::uword>(&length)->default_value(10000), "symbols per sequence")
+      ("reps", po::value<unsigned>(&reps)->default_value(0),
+       "repetitions per timing, median taken (0 = 3 for N <= 64, else 1)")
+      ("peers", po::value<std::string>(&peers_text),
+       "folder with the peer benchmark scripts (data.py, ghmm_bench.c, bench_pomegranate.py)");
+  add_common_options(desc, common, true);
+  po::variables_map vm;
+  if (!parse_command_line(
+          "bench hmm",
+          "seqlab bench hmm [--states 16,64,256,1024] [--thread-counts 1,2] [--peers DIR]\n"
+          "Seconds per forward pass and per Baum-Welch iteration, scaled to 10^6 symbols.\n"
+          "N > 256 runs on 26 sequences (its alpha buffer would not fit otherwise).",
+          args, desc, nullptr, vm))
+    return 0;
+  const auto state_counts = parse_list("states", states_text);
+  const auto thread_counts = parse_list("thread-counts", threads_text);
+  if (sequences == 0 || length == 0) user_error("bench hmm: --sequences and --length must be >= 1");
+
+  const fs::path scratch = fs::temp_directory_path() / ("seqlab-bench-" + std::to_string(::getpid()));
+  fs::create_directories(scratch);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{scratch};
+
+  std::optional<fs::path> peers;
+  if (vm.count("peers")) {
+    peers = fs::path(peers_text);
+    if (!fs::exists(*peers / "data.py"))
+      user_error("bench hmm: --peers " + peers_text + ": no data.py there (the peer scripts' folder)");
+  }
+  const BenchData data = peers ? peer_benchmark_data(*peers, scratch, sequences, length)
+                               : own_benchmark_data(sequences, length);
+  arma::uword total = 0;
+  for (const auto& x : data.sequences) total += x.n_elem;
+
+  std::cout << "data: " << data.source << "; " << data.sequences.size() << " sequences, " << total
+            << " symbols\n";
+  std::cout << "BLAS: " << blas_info().summary() << "\n";
+  std::map<unsigned, double> gemm_rate;
+  for (unsigned t : thread_counts) {
+    set_blas_threads(static_cast<int>(t));
+    gemm_rate[t] = dgemm_rate(2048);
+    std::cout << "DGEMM n=2048 on " << t << " thread(s): " << std::fixed << std::setprecision(1)
+              << gemm_rate[t] << " GFLOP/s\n";
+  }
+  set_blas_threads(1);
+  std::cout << "times are seconds per 10^6 symbols; ratios = peer time / seqlab time on 1 thread\n";
+
+  for (arma::uword n : state_counts) {
+    const CatHmm model = bench_model(data, n);
+    const arma::uword used = n > 256 ? std::min<arma::uword>(data.sequences.size(), 26)
+                                     : data.sequences.size();
+    const std::vector<arma::uvec> subset(data.sequences.begin(), data.sequences.begin() + used);
+    arma::uword used_symbols = 0;
+    for (const auto& x : subset) used_symbols += x.n_elem;
+    const double per_million = 1e6 / static_cast<double>(used_symbols);
+    const unsigned r = reps > 0 ? reps : (n <= 64 ? 3u : 1u);
+    std::map<unsigned, std::pair<double, double>> ours;  // threads -> (forward, em)
+    double peak_mib = NAN;
+    for (unsigned t : thread_counts) {
+      double ll = 0.0;
+      const double forward = time_median(r, [&] { ll = arma::accu(model.log_likelihoods(subset, t)); });
+      TrainOptions options;
+      options.threads = t;
+      // A training loop keeps its scratch buffers between iterations: time the steady state.
+      HmmWorkspace workspace;
+      CatHmm copy = model;
+      reset_peak_memory();
+      copy.em_step(subset, options, &workspace);
+      const double em = time_median(r, [&] {
+        copy = model;
+        copy.em_step(subset, options, &workspace);
+      });
+      if (t == thread_counts.front()) peak_mib = peak_memory_mib();
+      ours[t] = {forward * per_million, em * per_million};
+      const double gflops = 2.0 * n * n * static_cast<double>(used_symbols) / forward / 1e9;
+      JsonObject row;
+      row.add("program", "seqlab");
+      row.add("states", static_cast<std::uint64_t>(n));
+      row.add("threads", static_cast<std::uint64_t>(t));
+      row.add("forward_seconds_per_million", forward * per_million);
+      row.add("em_seconds_per_million", em * per_million);
+      row.add("forward_gemm_fraction", gflops / gemm_rate[t]);
+      row.add("log_likelihood", ll);
+      if (common.json) {
+        std::cout << row.str() << "\n";
+      } else {
+        std::cout << std::fixed << std::setprecision(3) << "seqlab N=" << n << " threads=" << t
+                  << ": forward " << forward * per_million << " s, Baum-Welch iteration "
+                  << em * per_million << " s; forward GEMMs at " << std::setprecision(1) << gflops
+                  << " GFLOP/s = " << std::setprecision(0) << 100.0 * gflops / gemm_rate[t]
+                  << " % of DGEMM on " << t << " thread(s)";
+        if (t != thread_counts.front())
+          std::cout << std::setprecision(2) << "; speed-up over " << thread_counts.front()
+                    << " thread(s): forward x" << ours[thread_counts.front()].first / ours[t].first
+                    << ", Baum-Welch x" << ours[thread_counts.front()].second / ours[t].second;
+        std::cout << "\n";
+      }
+    }
+    std::cout << std::fixed << std::setprecision(0) << "seqlab N=" << n
+              << ": peak memory of one Baum-Welch iteration on " << used_symbols << " symbols: "
+              << peak_mib << " MiB (the N x T posteriors alone: "
+              << n * static_cast<double>(used_symbols) * 8.0 / (1024.0 * 1024.0) << " MiB)\n";
+    if (!peers) continue;
+    const double ours_fwd = ours.begin()->second.first, ours_em = ours.begin()->second.second;
+    for (const auto& peer : {run_ghmm(*peers, scratch, data, n), run_pomegranate(*peers, data, n)}) {
+      if (!peer) continue;
+      if (!peer->note.empty()) {
+        std::cout << peer->name << " N=" << n << ": " << peer->note << "\n";
+        continue;
+      }
+      const std::vector<arma::uvec> same(data.sequences.begin(),
+                                         data.sequences.begin() + peer->sequences);
+      const double ours_ll = arma::accu(model.log_likelihoods(same, 1));
+      std::cout << std::setprecision(3) << peer->name << " N=" << n << " (on " << peer->sequences
+                << " sequences): forward " << peer->forward_seconds << " s (x"
+                << std::setprecision(1) << peer->forward_seconds / ours_fwd << ")";
+      if (!std::isnan(peer->em_seconds))
+        std::cout << std::setprecision(3) << ", Baum-Welch iteration " << peer->em_seconds
+                  << " s (x" << std::setprecision(1) << peer->em_seconds / ours_em << ")";
+      std::cout << std::scientific << std::setprecision(1) << "; log-likelihood "
+                << std::setprecision(10) << std::defaultfloat << peer->log_likelihood
+                << " vs seqlab " << ours_ll << " (relative difference " << std::scientific
+                << std::setprecision(1) << std::abs(peer->log_likelihood - ours_ll) / std::abs(ours_ll)
+                << ")" << std::defaultfloat << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int bench_command(const std::vector<std::string>& args) {
+  const std::string usage =
+      "usage: seqlab bench blas|hmm [options]   (seqlab bench <what> --help)\n"
+      "  blas  the machine's DGEMM rate on 1..--threads threads\n"
+      "  hmm   forward pass and Baum-Welch iteration for N = 16, 64, 256, 1024, peers with --peers\n";
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << usage;
+    return args.empty() ? 1 : 0;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "blas") return bench_blas(rest);
+  if (args[0] == "hmm") return bench_hmm(rest);
+  user_error("bench: unknown benchmark '" + args[0] + "', expected blas or hmm");
+}
+
+}  // namespace seqlab::cli
