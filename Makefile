@@ -8,6 +8,8 @@ MESON_OPTS ?= --buildtype=release --werror
 # Real datasets are read from a local mirror when one sits beside the checkout.
 SHARED_DATA := $(abspath ../shared/datasets)
 export SEQLAB_DATA_PATH ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+# Peer benchmark scripts (GHMM, pomegranate, ...) when a folder of them sits beside the checkout.
+PEERS ?= $(abspath ../shared/bench/peers)
 
 .PHONY: all deps build build-asan test test-unit test-asan test-slow demo bench clean
 
@@ -45,6 +47,11 @@ test-slow: build
 
 demo: build
 	bash experiments/demo.sh $(BUILD)/tools/seqlab
+
+# Speed against the machine's DGEMM rate and, when their scripts are present, the peer libraries.
+bench: build
+	$(BUILD)/tools/seqlab bench blas --threads 2
+	$(BUILD)/tools/seqlab bench hmm $(if $(wildcard $(PEERS)/data.py),--peers $(PEERS),)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -466,6 +466,35 @@ TEST_CASE("CategoricalHmm fits through the SequenceModel interface", "[hmm]") {
   CHECK(more.max() < 6);
 }
 
+TEST_CASE("CategoricalHmm with train_chunk fits the pieces of its sequences", "[hmm]") {
+  Rng rng = make_rng(21);
+  const CatHmm casino = from_params(casino_params());
+  SequenceSet whole, pieces;
+  whole.kind = pieces.kind = SequenceKind::symbols;
+  whole.symbols = {casino.sample(1000, rng).observations, casino.sample(250, rng).observations};
+  // Pieces of 300: 300, 300, 300, 100 of the first sequence; the second (250) stays whole.
+  for (const arma::uvec& x : whole.symbols)
+    for (arma::uword b = 0; b < x.n_elem; b += 300)
+      pieces.symbols.push_back(x.subvec(b, std::min<arma::uword>(x.n_elem, b + 300) - 1));
+  REQUIRE(pieces.symbols.size() == 5);
+  CategoricalHmmOptions options;
+  options.states = 2;
+  options.train.max_iterations = 20;
+  CategoricalHmm chunked(casino_alphabet(), options), reference(casino_alphabet(), options);
+  options.train_chunk = 300;
+  chunked = CategoricalHmm(casino_alphabet(), options);
+  FitOptions fit_options;
+  fit_options.seed = 5;
+  chunked.fit(whole, nullptr, fit_options, nullptr);
+  reference.fit(pieces, nullptr, fit_options, nullptr);
+  CHECK(arma::approx_equal(chunked.hmm().transition(), reference.hmm().transition(), "absdiff", 0.0));
+  CHECK(arma::approx_equal(chunked.hmm().emission().probabilities(),
+                           reference.hmm().emission().probabilities(), "absdiff", 0.0));
+  // Scoring still uses the whole sequences.
+  CHECK_THAT(chunked.log_likelihood(whole.symbols[0]),
+             WithinRel(chunked.hmm().log_likelihood(whole.symbols[0]), 1e-15));
+}
+
 TEST_CASE("10^7 steps do not underflow", "[hmm][slow][.]") {
   const CatHmm hmm = from_params(casino_params());
   Rng rng = make_rng(1);

@@ -1,8 +1,11 @@
-// tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval` and `seqlab sample`: the commands that
-// fit a model to a dataset split, score a split with a saved model, and draw from a saved model.
+// tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample` and `seqlab decode`:
+// the commands that fit a model to a dataset split, score a split with a saved model, draw from a
+// saved model, and decode hidden states with a saved HMM (symbols, vectors or binary frames).
 // Thin over the library: datasets come from open_dataset(), models from the models layer, files
 // from io/model_file (written atomically).
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -16,6 +19,7 @@
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/utf8.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 
@@ -55,18 +59,91 @@ OpenOptions open_options(const DataArgs& d) {
   return o;
 }
 
+// A split of an opened dataset. The set is looked up on demand so that it always refers to the
+// dataset this object owns.
+struct DataSplit {
+  SequenceDataset dataset;
+  Split split = Split::test;
+  const SequenceSet& set() const { return dataset.get(split); }
+};
+
+// Opens the dataset named by `d` and picks its split. Ensures: the split has at least one
+// sequence with at least one step, else a UserError "<command>: split 'S' of dataset 'D' is
+// empty".
+DataSplit open_split(const std::string& command, const DataArgs& d, const OpenOptions& options) {
+  DataSplit out;
+  out.split = parse_split(d.split);
+  out.dataset = open_dataset(d.data, options);
+  const SequenceSet& set = out.set();
+  if (set.empty() || set.total_steps() == 0)
+    user_error(command + ": split '" + d.split + "' of dataset '" + out.dataset.name + "' is empty");
+  return out;
+}
+
+// The unit one predicted step is reported in: a symbol, or a frame (a vector or binary frame).
+const char* step_unit(SequenceKind kind) { return kind == SequenceKind::symbols ? "symbol" : "frame"; }
+
+// The --emission values of `seqlab train --model hmm`, and the data kind each one models.
+struct EmissionChoice {
+  const char* flag;
+  std::optional<FrameEmission> frame;  // nullopt: categorical (CategoricalHmm)
+  SequenceKind kind;
+};
+constexpr EmissionChoice kEmissionChoices[] = {
+    {"categorical", std::nullopt, SequenceKind::symbols},
+    {"gaussian", FrameEmission::gaussian_diag, SequenceKind::vectors},
+    {"gaussian_full", FrameEmission::gaussian_full, SequenceKind::vectors},
+    {"gmm", FrameEmission::gmm_diag, SequenceKind::vectors},
+    {"bernoulli", FrameEmission::bernoulli, SequenceKind::binary_frames},
+};
+
+// "symbols: categorical; vectors: gaussian, gaussian_full, gmm; binary_frames: bernoulli"
+std::string emissions_by_kind() {
+  std::string out;
+  for (SequenceKind kind :
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}) {
+    std::string names;
+    for (const auto& c : kEmissionChoices)
+      if (c.kind == kind) names += (names.empty() ? "" : ", ") + std::string(c.flag);
+    out += (out.empty() ? "" : "; ") + to_string(kind) + ": " + names;
+  }
+  return out;
+}
+
+const EmissionChoice& parse_emission_choice(const std::string& flag) {
+  for (const auto& c : kEmissionChoices)
+    if (flag == c.flag) return c;
+  user_error("train: unknown --emission '" + flag + "' (expected categorical, gaussian, "
+             "gaussian_full, gmm or bernoulli)");
+}
+
+// Requires nothing. Ensures: `model` can score the frames of `dataset` (same kind, and for frame
+// models the same number of rows), else a UserError naming the model file and the dataset.
+void require_model_fits(const std::string& command, const std::string& model_path,
+                        const SequenceModel& model, const SequenceDataset& dataset) {
+  if (dataset.kind != model.kind())
+    user_error(command + ": model " + model_path + " models " + to_string(model.kind()) +
+               ", but dataset '" + dataset.name + "' holds " + to_string(dataset.kind));
+  if (const auto* frames = dynamic_cast<const FrameHmm*>(&model);
+      frames != nullptr && frames->dimension() != dataset.dimension)
+    user_error(command + ": model " + model_path + " models frames of " +
+               std::to_string(frames->dimension()) + " rows, but dataset '" + dataset.name +
+               "' has " + std::to_string(dataset.dimension));
+}
+
 std::string with_commas(std::uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
   return s;
 }
 
-void print_evaluation(const std::string& what, const Evaluation& e) {
-  std::printf("%-16s %s symbols in %s sequence%s\n", what.c_str(), with_commas(e.symbols).c_str(),
-              with_commas(e.sequences).c_str(), e.sequences == 1 ? "" : "s");
+// `unit` names one predicted step ("symbol" or "frame"); the JSON keys do not change with it.
+void print_evaluation(const std::string& what, const Evaluation& e, const char* unit) {
+  std::printf("%-16s %s %ss in %s sequence%s\n", what.c_str(), with_commas(e.symbols).c_str(),
+              unit, with_commas(e.sequences).c_str(), e.sequences == 1 ? "" : "s");
   std::printf("%-16s %.6f nats\n", "log-likelihood", e.log_likelihood);
-  std::printf("%-16s %.6f nats/symbol   %.6f bits/symbol\n", "NLL", e.nats_per_symbol(),
-              e.bits_per_symbol());
+  std::printf("%-16s %.6f nats/%s   %.6f bits/%s\n", "NLL", e.nats_per_symbol(), unit,
+              e.bits_per_symbol(), unit);
   std::printf("%-16s %.6f\n", "perplexity", e.perplexity());
 }
 
@@ -87,8 +164,8 @@ int run_train(const std::vector<std::string>& args) {
   std::string model_name, out, smoothing;
   std::int64_t order = 3;
   double alpha = 1.0;
-  std::int64_t states = 8, max_iter = 100, restarts = 1;
-  double tol = 1e-4, pseudo_count = 0.0;
+  std::int64_t states = 8, max_iter = 100, restarts = 1, mixtures = 2, chunk = 0;
+  double tol = 1e-4, pseudo_count = 0.0, variance_floor = EmissionPrior{}.variance_floor;
   std::string emission;
 
   po::options_description general("Options");
@@ -108,14 +185,23 @@ int run_train(const std::vector<std::string>& args) {
   hmm.add_options()
     ("states", po::value(&states)->default_value(8)->value_name("N"), "number of hidden states")
     ("emission", po::value(&emission)->default_value("categorical")->value_name("TYPE"),
-     "emission type: categorical (symbol data)")
+     "categorical (symbols); gaussian, gaussian_full or gmm (vectors: diagonal, full covariance, "
+     "diagonal mixture); bernoulli (binary frames)")
+    ("mixtures", po::value(&mixtures)->value_name("K"),
+     "Gaussian components per state (--emission gmm only; default 2)")
+    ("variance-floor", po::value(&variance_floor)->value_name("X"),
+     "lower bound of every variance (gaussian, gaussian_full, gmm; default 1e-6)")
     ("max-iter", po::value(&max_iter)->default_value(100)->value_name("K"), "Baum-Welch iteration cap")
     ("tol", po::value(&tol)->default_value(1e-4)->value_name("X"),
      "stop when an iteration gains less than X nats of total log-likelihood")
     ("restarts", po::value(&restarts)->default_value(1)->value_name("R"),
      "random restarts; the best (highest training likelihood) is kept")
     ("pseudo-count", po::value(&pseudo_count)->default_value(0.0)->value_name("C"),
-     "Dirichlet pseudo-count added to initial, transition and emission counts");
+     "Dirichlet pseudo-count added to initial, transition and emission counts (categorical, "
+     "gmm weights, bernoulli units)")
+    ("chunk", po::value(&chunk)->default_value(0)->value_name("L"),
+     "train on pieces of at most L symbols (0 = whole sequences; categorical only): a corpus "
+     "that is one long text then trains in batches and on every --threads thread");
   po::options_description all;
   all.add(general).add(markov).add(hmm);
   po::variables_map vm;
@@ -129,7 +215,7 @@ int run_train(const std::vector<std::string>& args) {
   require_output_directory(out);
 
   std::unique_ptr<SequenceModel> model;
-  SequenceDataset dataset;
+  DataSplit opened;
   if (model_name == "markov") {
     if (order < 0 || order > MarkovChain::kMaxOrder)
       user_error("train: --order must be between 0 and " + std::to_string(MarkovChain::kMaxOrder) +
@@ -143,11 +229,11 @@ int run_train(const std::vector<std::string>& args) {
     else
       user_error("train: --smoothing must be kn or add, got '" + smoothing + "'");
     mo.alpha = alpha;
-    dataset = open_dataset(data.data, open_options(data));
-    if (dataset.kind != SequenceKind::symbols)
-      user_error("train: a Markov chain models symbol sequences; dataset '" + dataset.name +
-                 "' holds " + to_string(dataset.kind));
-    model = std::make_unique<MarkovChain>(dataset.alphabet, mo);
+    opened = open_split(cmd, data, open_options(data));
+    if (opened.dataset.kind != SequenceKind::symbols)
+      user_error("train: a Markov chain models symbol sequences; dataset '" + opened.dataset.name +
+                 "' holds " + to_string(opened.dataset.kind));
+    model = std::make_unique<MarkovChain>(opened.dataset.alphabet, mo);
   } else if (model_name == "hmm") {
     if (states < 1 || states > 100000)
       user_error("train: --states must be between 1 and 100000, got " + std::to_string(states));
@@ -155,31 +241,58 @@ int run_train(const std::vector<std::string>& args) {
     if (restarts < 1) user_error("train: --restarts must be >= 1, got " + std::to_string(restarts));
     if (!(tol >= 0)) user_error("train: --tol must be >= 0");
     if (!(pseudo_count >= 0)) user_error("train: --pseudo-count must be >= 0");
-    if (emission != "categorical")
-      user_error("train: --emission '" + emission +
-                 "' is not available from the command line yet (expected: categorical)");
-    CategoricalHmmOptions ho;
-    ho.states = static_cast<arma::uword>(states);
-    ho.train.max_iterations = static_cast<arma::uword>(max_iter);
-    ho.train.tolerance = tol;
-    ho.train.restarts = static_cast<arma::uword>(restarts);
-    ho.train.initial_pseudo_count = pseudo_count;
-    ho.train.transition_pseudo_count = pseudo_count;
-    ho.train.emission_prior.pseudo_count = pseudo_count;
-    dataset = open_dataset(data.data, open_options(data));
-    if (dataset.kind != SequenceKind::symbols)
-      user_error("train: --emission categorical models symbol sequences; dataset '" + dataset.name +
-                 "' holds " + to_string(dataset.kind));
-    model = std::make_unique<CategoricalHmm>(dataset.alphabet, ho);
+    if (chunk < 0) user_error("train: --chunk must be >= 0, got " + std::to_string(chunk));
+    const EmissionChoice& choice = parse_emission_choice(emission);
+    if (vm.count("mixtures") && choice.frame != FrameEmission::gmm_diag)
+      user_error("train: --mixtures applies to --emission gmm only (got --emission " + emission + ")");
+    if (mixtures < 1 || mixtures > 1000)
+      user_error("train: --mixtures must be between 1 and 1000, got " + std::to_string(mixtures));
+    const bool gaussian = choice.kind == SequenceKind::vectors;
+    if (vm.count("variance-floor") && !gaussian)
+      user_error("train: --variance-floor applies to --emission gaussian, gaussian_full or gmm only "
+                 "(got --emission " + emission + ")");
+    if (!(variance_floor > 0) || !std::isfinite(variance_floor))
+      user_error("train: --variance-floor must be a positive number");
+    TrainOptions to;
+    to.max_iterations = static_cast<arma::uword>(max_iter);
+    to.tolerance = tol;
+    to.restarts = static_cast<arma::uword>(restarts);
+    to.initial_pseudo_count = pseudo_count;
+    to.transition_pseudo_count = pseudo_count;
+    to.emission_prior.pseudo_count = pseudo_count;
+    to.emission_prior.variance_floor = variance_floor;
+    opened = open_split(cmd, data, open_options(data));
+    const SequenceDataset& ds = opened.dataset;
+    if (ds.kind != choice.kind)
+      user_error("train: --emission " + emission + " models " + to_string(choice.kind) +
+                 ", but dataset '" + ds.name + "' holds " + to_string(ds.kind) + " (" +
+                 emissions_by_kind() + ")");
+    if (!choice.frame) {
+      CategoricalHmmOptions ho;
+      ho.states = static_cast<arma::uword>(states);
+      ho.train_chunk = static_cast<arma::uword>(chunk);
+      ho.train = to;
+      model = std::make_unique<CategoricalHmm>(ds.alphabet, ho);
+    } else {
+      if (chunk != 0) user_error("train: --chunk applies to --emission categorical only");
+      FrameHmmOptions fo;
+      fo.states = static_cast<arma::uword>(states);
+      fo.emission = *choice.frame;
+      fo.mixtures = static_cast<arma::uword>(mixtures);
+      fo.train = to;
+      auto frame_model = std::make_unique<FrameHmm>(ds.dimension, fo);
+      if (ds.feature_names.size() == ds.dimension) frame_model->set_feature_names(ds.feature_names);
+      model = std::move(frame_model);
+    }
   } else {
     user_error("train: unknown --model '" + model_name + "' (expected: markov or hmm)");
   }
 
-  const Split split = parse_split(data.split);
-  const SequenceSet& train = dataset.get(split);
-  if (train.empty() || train.total_steps() == 0)
-    user_error("train: split '" + data.split + "' of dataset '" + dataset.name + "' is empty");
-  const SequenceSet* valid = split == Split::train && !dataset.valid.empty() ? &dataset.valid : nullptr;
+  const SequenceSet& train = opened.set();
+  const SequenceDataset& dataset = opened.dataset;
+  const SequenceSet* valid =
+      opened.split == Split::train && !dataset.valid.empty() ? &dataset.valid : nullptr;
+  const char* unit = step_unit(dataset.kind);
 
   FitOptions fo;
   fo.seed = common.seed;
@@ -199,8 +312,8 @@ int run_train(const std::vector<std::string>& args) {
     std::printf("trained %s (%s parameters) on %s [%s] in %.2f s; wrote %s\n", model->type().c_str(),
                 with_commas(model->num_parameters()).c_str(), dataset.name.c_str(),
                 data.split.c_str(), seconds, out.c_str());
-    print_evaluation("train", on_train);
-    if (on_valid) print_evaluation("valid", *on_valid);
+    print_evaluation("train", on_train, unit);
+    if (on_valid) print_evaluation("valid", *on_valid, unit);
   }
   if (common.json) {
     JsonObject j;
@@ -241,7 +354,6 @@ int run_eval(const std::vector<std::string>& args) {
     return 0;
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
-  const Split split = parse_split(data.split);
   const auto model = load_model(model_path);
 
   OpenOptions oo = open_options(data);
@@ -254,17 +366,16 @@ int run_eval(const std::vector<std::string>& args) {
     else
       user_error("eval: --unknown must be error or unk, got '" + unknown + "'");
   }
-  const SequenceDataset dataset = open_dataset(data.data, oo);
-  const SequenceSet& set = dataset.get(split);
-  if (set.empty() || set.total_steps() == 0)
-    user_error("eval: split '" + data.split + "' of dataset '" + dataset.name + "' is empty");
-  const Evaluation e = evaluate(*model, set);
+  const DataSplit opened = open_split(cmd, data, oo);
+  const SequenceDataset& dataset = opened.dataset;
+  require_model_fits(cmd, model_path, *model, dataset);
+  const Evaluation e = evaluate(*model, opened.set());
 
   if (!common.quiet || !common.json) {
     std::printf("%-16s %s (%s, %s parameters)\n", "model", model_path.c_str(), model->type().c_str(),
                 with_commas(model->num_parameters()).c_str());
     std::printf("%-16s %s [%s]\n", "data", dataset.name.c_str(), data.split.c_str());
-    print_evaluation("scored", e);
+    print_evaluation("scored", e, step_unit(model->kind()));
   }
   if (common.json) {
     JsonObject j;
@@ -307,6 +418,46 @@ arma::uvec encode_prime(const std::string& text, const Alphabet& alphabet) {
   return out;
 }
 
+// The MIDI pitches named by `names` when every one is an integer 0..127 (a piano roll's rows),
+// else nullopt.
+std::optional<std::vector<int>> midi_pitches(const std::vector<std::string>& names) {
+  if (names.empty()) return std::nullopt;
+  std::vector<int> pitches;
+  for (const auto& name : names) {
+    int pitch = -1;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pitch);
+    if (ec != std::errc() || end != name.data() + name.size() || pitch < 0 || pitch > 127)
+      return std::nullopt;
+    pitches.push_back(pitch);
+  }
+  return pitches;
+}
+
+// Prints d x T frames one time step per line, in the format the matching reader reads back:
+// binary frames whose rows are MIDI pitches as a piano roll (the pitches that are on, '-' for a
+// silent step; reader "pianoroll"), anything else as comma-separated numbers in their shortest
+// round-trip form (reader "csv").
+void print_frames(const arma::mat& frames, SequenceKind kind, const std::vector<std::string>& names) {
+  const auto pitches = kind == SequenceKind::binary_frames ? midi_pitches(names) : std::nullopt;
+  std::string line;
+  char buffer[32];
+  for (arma::uword t = 0; t < frames.n_cols; ++t) {
+    line.clear();
+    for (arma::uword r = 0; r < frames.n_rows; ++r) {
+      if (pitches) {
+        if (frames(r, t) != 0.0) line += (line.empty() ? "" : " ") + std::to_string((*pitches)[r]);
+        continue;
+      }
+      const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, frames(r, t));
+      if (ec != std::errc()) throw std::logic_error("print_frames: to_chars failed");
+      if (r > 0) line += ',';
+      line.append(buffer, end);
+    }
+    if (pitches && line.empty()) line = "-";
+    std::cout << line << '\n';
+  }
+}
+
 int run_sample(const std::vector<std::string>& args) {
   const std::string cmd = "sample";
   CommonOptions common;
@@ -315,8 +466,11 @@ int run_sample(const std::vector<std::string>& args) {
   po::options_description desc("Options");
   desc.add_options()
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
-    ("length,n", po::value(&length)->value_name("N"), "number of symbols to draw")
-    ("prime", po::value(&prime)->value_name("TEXT"), "text the sample continues (printed first)");
+    ("length,n", po::value(&length)->value_name("N"),
+     "number of symbols (or frames, one per line: piano-roll lines for binary frames with pitch "
+     "rows, else comma-separated values) to draw")
+    ("prime", po::value(&prime)->value_name("TEXT"),
+     "symbol models: text the sample continues (printed first)");
   add_common_options(desc, common, false);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model FILE.h5 --length N [--seed S] [--prime TEXT]", args, desc,
@@ -327,12 +481,19 @@ int run_sample(const std::vector<std::string>& args) {
   if (length < 0 || length > 100'000'000)
     user_error("sample: --length must be between 0 and 100000000, got " + std::to_string(length));
   const auto model = load_model(model_path);
-  if (model->kind() != SequenceKind::symbols)
-    user_error("sample: only symbol models print text samples for now (model is " +
-               to_string(model->kind()) + ")");
+  Rng rng = make_rng(common.seed);
+  if (model->kind() != SequenceKind::symbols) {
+    if (vm.count("prime"))
+      user_error("sample: --prime is text for symbol models; model " + model_path + " models " +
+                 to_string(model->kind()));
+    const arma::mat drawn =
+        model->sample_frames(static_cast<arma::uword>(length), rng, arma::mat());
+    const auto* frames = dynamic_cast<const FrameHmm*>(model.get());
+    print_frames(drawn, model->kind(), frames ? frames->feature_names() : std::vector<std::string>{});
+    return 0;
+  }
   const Alphabet& alphabet = model->alphabet();
   const arma::uvec primed = encode_prime(prime, alphabet);
-  Rng rng = make_rng(common.seed);
   const arma::uvec drawn = model->sample_symbols(static_cast<arma::uword>(length), rng, primed);
   std::string text = alphabet.decode(primed);
   if (!text.empty() && drawn.n_elem > 0) text += alphabet.separator();
@@ -363,25 +524,28 @@ int run_decode(const std::vector<std::string>& args) {
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
   if (viterbi && posterior) user_error("decode: give --viterbi or --posterior, not both");
-  const Split split = parse_split(data.split);
   const auto model = load_model(model_path);
-  const auto* hmm = dynamic_cast<const CategoricalHmm*>(model.get());
-  if (!hmm)
+  const auto* symbol_hmm = dynamic_cast<const CategoricalHmm*>(model.get());
+  const auto* frame_hmm = dynamic_cast<const FrameHmm*>(model.get());
+  if (!symbol_hmm && !frame_hmm)
     input_error(model_path, "is a '" + model->type() + "' model, expected an HMM (decode needs hidden states)");
   OpenOptions oo = open_options(data);
-  oo.fixed_alphabet = &model->alphabet();
-  const SequenceDataset dataset = open_dataset(data.data, oo);
-  const SequenceSet& set = dataset.get(split);
-  if (set.empty()) user_error("decode: split '" + data.split + "' of dataset '" + dataset.name + "' is empty");
+  if (symbol_hmm) oo.fixed_alphabet = &model->alphabet();
+  const DataSplit opened = open_split(cmd, data, oo);
+  require_model_fits(cmd, model_path, *model, opened.dataset);
+  const SequenceSet& set = opened.set();
   // One line per sequence: the state indices separated by spaces; with --json one object per line.
   for (std::size_t i = 0; i < set.size(); ++i) {
     arma::uvec path;
     double score = 0.0;
     if (posterior) {
-      path = hmm->hmm().posterior_decode(set.symbols[i]);
-      score = hmm->hmm().log_likelihood(set.symbols[i]);
+      path = symbol_hmm ? symbol_hmm->hmm().posterior_decode(set.symbols[i])
+                        : frame_hmm->posterior_decode(set.frames[i]);
+      score = symbol_hmm ? symbol_hmm->hmm().log_likelihood(set.symbols[i])
+                         : frame_hmm->log_likelihood(set.frames[i]);
     } else {
-      const auto v = hmm->hmm().viterbi(set.symbols[i]);
+      const ViterbiPath v = symbol_hmm ? symbol_hmm->hmm().viterbi(set.symbols[i])
+                                       : frame_hmm->viterbi(set.frames[i]);
       path = v.states;
       score = v.log_probability;
     }

@@ -7,6 +7,7 @@
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab_config.hpp"
@@ -14,13 +15,29 @@
 namespace seqlab {
 namespace {
 
-using Factory = std::function<std::unique_ptr<SequenceModel>()>;
+// Ensures: the empty instance that load() fills; it may look at the file's root attributes.
+using Factory = std::function<std::unique_ptr<SequenceModel>(const std::filesystem::path& path,
+                                                             const H5::Group& root)>;
 
-// One line per model type: the empty instance that load() fills.
+// An HMM file says which emission it holds (root attribute `emission`, written by Hmm::save):
+// symbols go to CategoricalHmm, vectors and binary frames to FrameHmm.
+std::unique_ptr<SequenceModel> empty_hmm(const std::filesystem::path& path, const H5::Group& root) {
+  if (!h5::has_attribute(root, "emission"))
+    input_error(path, "an 'hmm' model file without the root attribute 'emission'");
+  const std::string emission = h5::read_string_attribute(root, "emission");
+  if (emission == CategoricalEmission().name()) return std::make_unique<CategoricalHmm>();
+  if (parse_frame_emission(emission)) return std::make_unique<FrameHmm>();
+  std::string accepted = CategoricalEmission().name();
+  for (const auto& name : frame_emission_names()) accepted += ", " + name;
+  input_error(path, "unknown HMM emission '" + printable(emission) + "' (root attribute "
+                    "'emission'; accepted: " + accepted + ")");
+}
+
+// One line per model type.
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
-      {"markov", [] { return std::make_unique<MarkovChain>(); }},
-      {"hmm", [] { return std::make_unique<CategoricalHmm>(); }},
+      {"markov", [](const auto&, const auto&) { return std::make_unique<MarkovChain>(); }},
+      {"hmm", empty_hmm},
   };
   return table;
 }
@@ -98,7 +115,7 @@ std::unique_ptr<SequenceModel> load_model(const std::filesystem::path& path) {
   try {
     const H5::Group root = file.openGroup("/");
     const std::string type = checked_model_type(path, root);
-    std::unique_ptr<SequenceModel> model = factories().at(type)();
+    std::unique_ptr<SequenceModel> model = factories().at(type)(path, root);
     model->load(root);
     return model;
   } catch (const H5::Exception& e) {

@@ -147,7 +147,15 @@ void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
   TrainOptions train_options = options_.train;
   train_options.seed = derive_seed(options.seed, 1);
   train_options.threads = std::max(1u, options.threads);
-  last_fit_ = hmm_.fit(train.symbols, train_options);
+  if (options_.train_chunk == 0) {
+    last_fit_ = hmm_.fit(train.symbols, train_options);
+  } else {
+    std::vector<arma::uvec> pieces;
+    for (const arma::uvec& x : train.symbols)
+      for (arma::uword begin = 0; begin < x.n_elem; begin += options_.train_chunk)
+        pieces.push_back(x.subvec(begin, std::min(x.n_elem, begin + options_.train_chunk) - 1));
+    last_fit_ = hmm_.fit(pieces, train_options);
+  }
   if (observer != nullptr && observer->on_message) {
     observer->on_message("hmm: restart " + std::to_string(last_fit_.best_restart) + " kept: " +
                          last_fit_.restarts[last_fit_.best_restart].summary());

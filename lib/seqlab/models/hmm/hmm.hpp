@@ -225,6 +225,11 @@ extern template class Hmm<CategoricalEmission>;
 struct CategoricalHmmOptions {
   arma::uword states = 8;         // N >= 1
   double init_concentration = 1;  // Dirichlet concentration of the random start (> 0)
+  // Baum-Welch on pieces of at most this many steps (0 = whole sequences). A corpus that is one
+  // long sequence otherwise runs as a batch of width 1 (a matrix-vector product per step, one
+  // thread); pieces restore the batched GEMMs and the threads. Every piece starts from `initial`,
+  // so the fit is that of the pieces (the usual practice for corpora); scoring is unaffected.
+  arma::uword train_chunk = 0;
   TrainOptions train;             // seed and threads are taken from FitOptions in fit()
 };
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# tests/cli/hmm_frames.sh SEQLAB FIXTURES: HMMs over real vectors (Gaussian) and binary frames
+# (Bernoulli) through the command line: train, eval, decode and sample on small fixtures, and the
+# errors of choosing an emission: each must give ONE line on stderr naming what was expected and
+# exit with code 1.
+set -u
+seqlab=$1
+fixtures=$2/hmm_frames
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { echo "ok   - $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL - $1"; failed=$((failed + 1)); }
+
+# expect_error NAME REGEX CMD...: exit 1, exactly one stderr line, matching REGEX.
+expect_error() {
+  local name=$1 pattern=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  local lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 1 ]; then
+    bad "$name: exit code $rc, expected 1 ($(head -c 300 "$tmp/err"))"
+  elif [ "$lines" -ne 1 ]; then
+    bad "$name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
+  elif ! grep -Eq -- "$pattern" "$tmp/err"; then
+    bad "$name: message '$(cat "$tmp/err")' does not match /$pattern/"
+  else
+    ok "$name: $(cat "$tmp/err")"
+  fi
+}
+
+# expect_ok NAME CMD...: exit 0.
+expect_ok() {
+  local name=$1
+  shift
+  if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: exit $? ($(head -c 300 "$tmp/err"))"; fi
+}
+
+# check NAME CONDITION-COMMAND...: the condition (run as given) must succeed.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else bad "$name ($(head -c 300 "$tmp/out"))"; fi
+}
+
+# --- Gaussian HMM on a CSV of 2-D vectors (4 sequences of 60 steps; eval: 2 of 40) -------------
+vectors=$fixtures/vectors.csv
+gauss=$tmp/gauss.h5
+expect_ok "train a 2-state Gaussian HMM on vectors" \
+  "$seqlab" train --model hmm --states 2 --emission gaussian --restarts 2 --max-iter 50 --tol 1e-6 \
+  --variance-floor 1e-4 --data "$vectors" --split all --out "$gauss" --json --quiet
+check "train --json reports the model" grep -Eq '^\{"model": "hmm",.*"train_nll_nats": [-0-9.e+]+' "$tmp/out"
+expect_ok "eval the Gaussian HMM" "$seqlab" eval --model "$gauss" --data "$fixtures/vectors_eval.csv" --split all
+check "eval counts frames, 80 in 2 sequences" grep -Eq '^scored +80 frames in 2 sequences$' "$tmp/out"
+check "eval reports nats and bits per frame" grep -Eq '^NLL +[-0-9.]+ nats/frame +[-0-9.]+ bits/frame$' "$tmp/out"
+expect_ok "eval --json" "$seqlab" eval --model "$gauss" --data "$fixtures/vectors_eval.csv" --split all --json
+check "eval --json keeps the keys of symbol models" \
+  grep -Eq '^\{.*"symbols": 80, "sequences": 2, "nll_nats": [-0-9.e+]+, "nll_bits": [-0-9.e+]+, "perplexity": [0-9.e+]+\}$' "$tmp/out"
+expect_ok "decode --viterbi" "$seqlab" decode --model "$gauss" --data "$fixtures/vectors_eval.csv" --split all --viterbi
+check "decode prints one line per sequence" [ "$(wc -l <"$tmp/out")" -eq 2 ]
+check "decode prints one state (0 or 1) per frame" \
+  bash -c '[ "$(head -n 1 "$1" | wc -w)" -eq 40 ] && ! grep -Eq "[^01 ]" "$1"' _ "$tmp/out"
+# The fixture's first eval sequence starts with 4 frames near (-2, 0), then 10 near (3, 1):
+# Viterbi labels frames 1-4 alike and frames 5-14 alike, the two groups differently.
+check "decode separates the two regimes" \
+  bash -c 'set -- $(head -n 1 "$1"); [ "$1" = "$4" ] && [ "$5" = "${14}" ] && [ "$1" != "$5" ]' _ "$tmp/out"
+expect_ok "decode --posterior --json" "$seqlab" decode --model "$gauss" --data "$fixtures/vectors_eval.csv" \
+  --split all --posterior --json
+check "decode --json prints the path as JSON" \
+  grep -Eq '^\{"sequence": 1, "log_likelihood": -[0-9.e+]+, "states": \[[01](,[01])*\]\}$' "$tmp/out"
+expect_ok "sample 25 frames" "$seqlab" sample --model "$gauss" --length 25 --seed 4
+check "sample prints 25 lines of 2 comma-separated numbers" \
+  bash -c '[ "$(wc -l <"$1")" -eq 25 ] && [ "$(grep -Ec "^-?[0-9.e+-]+,-?[0-9.e+-]+$" "$1")" -eq 25 ]' _ "$tmp/out"
+cp "$tmp/out" "$tmp/sample.csv"
+expect_ok "the sample reads back as a CSV of vectors and scores finite" \
+  "$seqlab" eval --model "$gauss" --data "$tmp/sample.csv" --split all --json
+check "score of the read-back sample counts 25 frames" grep -Eq '"symbols": 25,' "$tmp/out"
+"$seqlab" sample --model "$gauss" --length 30 --seed 9 >"$tmp/s1"
+"$seqlab" sample --model "$gauss" --length 30 --seed 9 >"$tmp/s2"
+check "same seed, same frames" cmp -s "$tmp/s1" "$tmp/s2"
+
+# Full covariance and mixtures train on the same data.
+expect_ok "train gaussian_full" "$seqlab" train --model hmm --states 2 --emission gaussian_full \
+  --data "$vectors" --split all --out "$tmp/full.h5" --quiet
+expect_ok "train gmm --mixtures 2" "$seqlab" train --model hmm --states 2 --emission gmm --mixtures 2 \
+  --data "$vectors" --split all --out "$tmp/gmm.h5" --quiet
+expect_ok "eval the GMM-HMM" "$seqlab" eval --model "$tmp/gmm.h5" --data "$fixtures/vectors_eval.csv" --split all
+
+# --- Bernoulli HMM on a piano roll (pitches 60..69; 4 pieces of 50 steps; eval: 2 of 30) ------
+roll=$fixtures/roll.txt
+bern=$tmp/bern.h5
+expect_ok "train a 2-state Bernoulli HMM on a piano roll" \
+  "$seqlab" train --model hmm --states 2 --emission bernoulli --pseudo-count 0.1 --restarts 2 \
+  --data "$roll" --reader pianoroll --split all --out "$bern" --quiet
+expect_ok "eval the Bernoulli HMM --json" "$seqlab" eval --model "$bern" --data "$fixtures/roll_eval.txt" \
+  --reader pianoroll --split all --json
+check "eval scores 60 frames with a finite NLL" \
+  grep -Eq '"symbols": 60, "sequences": 2, "nll_nats": [0-9.e+]+,' "$tmp/out"
+expect_ok "decode the piano roll" "$seqlab" decode --model "$bern" --data "$fixtures/roll_eval.txt" \
+  --reader pianoroll --split all --viterbi
+check "decode prints 2 paths of 30 states" \
+  bash -c '[ "$(wc -l <"$1")" -eq 2 ] && [ "$(head -n 1 "$1" | wc -w)" -eq 30 ]' _ "$tmp/out"
+expect_ok "sample 40 piano-roll steps" "$seqlab" sample --model "$bern" --length 40 --seed 2
+check "sample prints piano-roll lines (pitches or '-')" \
+  bash -c '[ "$(wc -l <"$1")" -eq 40 ] && ! grep -Evq "^(-|[0-9]+( [0-9]+)*)$" "$1"' _ "$tmp/out"
+cp "$tmp/out" "$tmp/sample_roll.txt"
+expect_ok "the sampled roll reads back with the piano-roll reader" \
+  "$seqlab" eval --model "$bern" --data "$tmp/sample_roll.txt" --reader pianoroll --split all --json
+check "score of the read-back roll counts 40 frames" grep -Eq '"symbols": 40,' "$tmp/out"
+
+# --- errors ----------------------------------------------------------------------------------
+expect_error "gaussian on symbol data" \
+  "--emission gaussian models vectors, but dataset 'tiny\.txt' holds symbols \(symbols: categorical; vectors: gaussian, gaussian_full, gmm; binary_frames: bernoulli\)" \
+  "$seqlab" train --model hmm --emission gaussian --data "$2/cli/tiny.txt" --out "$tmp/m.h5"
+expect_error "categorical on vectors" "--emission categorical models symbols, but dataset 'vectors\.csv' holds vectors" \
+  "$seqlab" train --model hmm --emission categorical --data "$vectors" --out "$tmp/m.h5"
+expect_error "bernoulli on vectors" "--emission bernoulli models binary_frames, but dataset 'vectors\.csv' holds vectors" \
+  "$seqlab" train --model hmm --emission bernoulli --data "$vectors" --out "$tmp/m.h5"
+expect_error "unknown emission" "unknown --emission 'poisson' \(expected categorical, gaussian, gaussian_full, gmm or bernoulli\)" \
+  "$seqlab" train --model hmm --emission poisson --data "$vectors" --out "$tmp/m.h5"
+expect_error "--mixtures without gmm" "--mixtures applies to --emission gmm only \(got --emission gaussian\)" \
+  "$seqlab" train --model hmm --emission gaussian --mixtures 3 --data "$vectors" --out "$tmp/m.h5"
+expect_error "--mixtures 0" "--mixtures must be between 1 and 1000, got 0" \
+  "$seqlab" train --model hmm --emission gmm --mixtures 0 --data "$vectors" --out "$tmp/m.h5"
+expect_error "--variance-floor with bernoulli" "--variance-floor applies to --emission gaussian, gaussian_full or gmm only" \
+  "$seqlab" train --model hmm --emission bernoulli --variance-floor 0.1 --data "$roll" --reader pianoroll --out "$tmp/m.h5"
+expect_error "NaN in a CSV of vectors" "nan_vectors\.csv:4: field 2: expected a finite number, got 'NaN'" \
+  "$seqlab" train --model hmm --emission gaussian --data "$fixtures/nan_vectors.csv" --out "$tmp/m.h5"
+expect_error "eval a vector model on binary frames" "models vectors, but dataset 'roll_eval\.txt' holds binary_frames" \
+  "$seqlab" eval --model "$gauss" --data "$fixtures/roll_eval.txt" --reader pianoroll --split all
+expect_error "decode a piano-roll model on vectors" "models binary_frames, but dataset 'vectors_eval\.csv' holds vectors" \
+  "$seqlab" decode --model "$bern" --data "$fixtures/vectors_eval.csv" --split all
+expect_error "--prime with a frame model" "--prime is text for symbol models" \
+  "$seqlab" sample --model "$gauss" --length 5 --prime "x"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
