@@ -1,6 +1,7 @@
 // tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample` and `seqlab decode`:
 // the commands that fit a model to a dataset split, score a split with a saved model, draw from a
 // saved model, and decode hidden states with a saved HMM (symbols, vectors or binary frames).
+// Models: Markov chains, HMMs and recurrent networks (rnn, leaky, lstm, gru).
 // Thin over the library: datasets come from open_dataset(), models from the models layer, files
 // from io/model_file (written atomically).
 #include <charconv>
@@ -22,6 +23,7 @@
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
 
 namespace seqlab::cli {
 namespace {
@@ -129,6 +131,122 @@ void require_model_fits(const std::string& command, const std::string& model_pat
     user_error(command + ": model " + model_path + " models frames of " +
                std::to_string(frames->dimension()) + " rows, but dataset '" + dataset.name +
                "' has " + std::to_string(dataset.dimension));
+  if (const auto* network = dynamic_cast<const RnnModel*>(&model);
+      network != nullptr && model.kind() != SequenceKind::symbols &&
+      network->dimension() != dataset.dimension)
+    user_error(command + ": model " + model_path + " models frames of " +
+               std::to_string(network->dimension()) + " rows, but dataset '" + dataset.name +
+               "' has " + std::to_string(dataset.dimension));
+}
+
+// The recurrent-network options of `seqlab train` (--model rnn|leaky|lstm|gru).
+struct RnnArgs {
+  std::int64_t hidden = 128, layers = 1, embedding = 0, window = 100, batch = 32, epochs = 10,
+               max_steps = 0, patience = 3;
+  std::string activation = "tanh", gru_variant = "cho", optimizer = "adam",
+              schedule = "constant";
+  double tau = 2.0, dropout = 0.0, lr = 2e-3, clip = 5.0;
+  bool train_tau = false, residual = false;
+};
+
+void add_rnn_options(po::options_description& desc, RnnArgs& r) {
+  desc.add_options()
+    ("hidden", po::value(&r.hidden)->value_name("H"), "units per layer (default 128)")
+    ("layers", po::value(&r.layers)->value_name("L"), "stacked recurrent layers (default 1)")
+    ("embedding", po::value(&r.embedding)->value_name("E"),
+     "symbol embedding size (default min(H, 64); symbol data only)")
+    ("activation", po::value(&r.activation)->value_name("tanh|relu"),
+     "rnn, leaky: the squashing function (default tanh)")
+    ("tau", po::value(&r.tau)->value_name("X"),
+     "leaky: time constant of every unit in steps, >= 1 (default 2; > 1 with --train-tau)")
+    ("train-tau", po::bool_switch(&r.train_tau), "leaky: learn each unit's time constant")
+    ("gru-variant", po::value(&r.gru_variant)->value_name("cho|pytorch"),
+     "gru: where the reset gate acts (default cho; pytorch = torch.nn.GRU)")
+    ("residual", po::bool_switch(&r.residual), "add each layer's input to its output (layers >= 2)")
+    ("dropout", po::value(&r.dropout)->value_name("P"),
+     "dropout between layers and before the head while training, in [0, 1) (default 0)")
+    ("window", po::value(&r.window)->value_name("K"), "BPTT window in steps (default 100)")
+    ("batch", po::value(&r.batch)->value_name("B"), "parallel streams per update (default 32)")
+    ("epochs", po::value(&r.epochs)->value_name("N"), "passes over the training split (default 10)")
+    ("max-steps", po::value(&r.max_steps)->value_name("S"),
+     "stop after S updates in total (default: no limit)")
+    ("lr", po::value(&r.lr)->value_name("X"), "learning rate (default 0.002)")
+    ("optimizer", po::value(&r.optimizer)->value_name("adam|sgd|rmsprop"), "default adam")
+    ("schedule", po::value(&r.schedule)->value_name("constant|step|cosine"),
+     "learning-rate schedule: step halves it after each epoch, cosine decays it to 0 over the run "
+     "(default constant)")
+    ("clip", po::value(&r.clip)->value_name("X"),
+     "clip the global gradient norm to X; 0 = off (default 5)")
+    ("patience", po::value(&r.patience)->value_name("P"),
+     "stop after P epochs without a better valid NLL and keep the best epoch; 0 = off "
+     "(default 3; needs a valid split)");
+}
+
+const char* const kRnnOptionNames[] = {"hidden", "layers", "embedding", "activation", "tau",
+    "train-tau", "gru-variant", "residual", "dropout", "window", "batch", "epochs", "max-steps",
+    "lr", "optimizer", "schedule", "clip", "patience"};
+
+// True when the user gave option `name` (bool switches count only when on).
+bool given(const po::variables_map& vm, const std::string& name) {
+  return vm.count(name) && !vm[name].defaulted();
+}
+
+std::uint64_t non_negative(const std::string& option, std::int64_t value) {
+  if (value < 0) user_error("train: --" + option + " must be >= 0, got " + std::to_string(value));
+  return static_cast<std::uint64_t>(value);
+}
+
+arma::uword positive(const std::string& option, std::int64_t value) {
+  if (value < 1 || value > 100'000'000)
+    user_error("train: --" + option + " must be between 1 and 100000000, got " +
+               std::to_string(value));
+  return static_cast<arma::uword>(value);
+}
+
+// Requires: model_name one of rnn, leaky, lstm, gru. Ensures: the RnnOptions the flags ask for;
+// an option that belongs to another cell type is a one-line UserError.
+RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
+                       const po::variables_map& vm) {
+  RnnOptions o;
+  o.cell = rnn::parse_model_type(model_name, "train: --model");
+  const std::string model = " (got --model " + model_name + ")";
+  const bool elman_like = o.cell == rnn::CellType::elman || o.cell == rnn::CellType::leaky;
+  if (given(vm, "activation") && !elman_like)
+    user_error("train: --activation applies to --model rnn or leaky only" + model);
+  if ((given(vm, "tau") || r.train_tau) && o.cell != rnn::CellType::leaky)
+    user_error("train: --tau and --train-tau apply to --model leaky only" + model);
+  if (given(vm, "gru-variant") && o.cell != rnn::CellType::gru)
+    user_error("train: --gru-variant applies to --model gru only" + model);
+  o.hidden = positive("hidden", r.hidden);
+  o.layers = positive("layers", r.layers);
+  if (given(vm, "embedding")) o.embedding = positive("embedding", r.embedding);
+  if (given(vm, "activation")) o.activation = rnn::parse_activation(r.activation, "train: --activation");
+  if (given(vm, "tau") || r.train_tau) o.tau = r.tau;
+  o.train_tau = r.train_tau;
+  if (given(vm, "gru-variant")) o.gru_variant = rnn::parse_gru_variant(r.gru_variant, "train: --gru-variant");
+  if (r.residual && o.layers < 2) user_error("train: --residual needs --layers 2 or more");
+  o.residual = r.residual;
+  o.dropout = r.dropout;
+  if (!(r.dropout >= 0.0 && r.dropout < 1.0))
+    user_error("train: --dropout must be in [0, 1), got " + std::to_string(r.dropout));
+  o.window = positive("window", r.window);
+  o.batch = positive("batch", r.batch);
+  o.epochs = non_negative("epochs", r.epochs);
+  o.max_steps = non_negative("max-steps", r.max_steps);
+  if (!(r.lr > 0.0) || !std::isfinite(r.lr)) user_error("train: --lr must be a positive number");
+  o.learning_rate = r.lr;
+  if (r.optimizer != "adam" && r.optimizer != "sgd" && r.optimizer != "rmsprop")
+    user_error("train: --optimizer must be adam, sgd or rmsprop, got '" + r.optimizer + "'");
+  o.optimizer = rnn::optimizer_kind_from_name(r.optimizer);
+  if (r.schedule != "constant" && r.schedule != "step" && r.schedule != "cosine")
+    user_error("train: --schedule must be constant, step or cosine, got '" + r.schedule + "'");
+  o.schedule = rnn::schedule_kind_from_name(r.schedule);
+  if (!(r.clip >= 0.0) || !std::isfinite(r.clip))
+    user_error("train: --clip must be a number >= 0 (0 = off)");
+  o.clip = r.clip;
+  o.patience = non_negative("patience", r.patience);
+  validate(o);
+  return o;
 }
 
 std::string with_commas(std::uint64_t n) {
@@ -167,10 +285,12 @@ int run_train(const std::vector<std::string>& args) {
   std::int64_t states = 8, max_iter = 100, restarts = 1, mixtures = 2, chunk = 0;
   double tol = 1e-4, pseudo_count = 0.0, variance_floor = EmissionPrior{}.variance_floor;
   std::string emission;
+  RnnArgs rnn_args;
 
   po::options_description general("Options");
   general.add_options()
-    ("model", po::value(&model_name)->value_name("TYPE"), "model type: markov or hmm")
+    ("model", po::value(&model_name)->value_name("TYPE"),
+     "model type: markov, hmm, or a recurrent network: rnn (Elman), leaky, lstm, gru")
     ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model");
   add_data_options(general, data, "train");
   add_common_options(general, common, true);
@@ -202,8 +322,10 @@ int run_train(const std::vector<std::string>& args) {
     ("chunk", po::value(&chunk)->default_value(0)->value_name("L"),
      "train on pieces of at most L symbols (0 = whole sequences; categorical only): a corpus "
      "that is one long text then trains in batches and on every --threads thread");
+  po::options_description recurrent("Recurrent networks (--model rnn, leaky, lstm or gru)");
+  add_rnn_options(recurrent, rnn_args);
   po::options_description all;
-  all.add(general).add(markov).add(hmm);
+  all.add(general).add(markov).add(hmm).add(recurrent);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model TYPE --data NAME|PATH --out FILE.h5 [options]", args, all,
                           nullptr, vm))
@@ -214,9 +336,29 @@ int run_train(const std::vector<std::string>& args) {
   // Fail before any work when the result could not be written.
   require_output_directory(out);
 
+  const bool recurrent_model =
+      model_name == "rnn" || model_name == "leaky" || model_name == "lstm" || model_name == "gru";
+  if (!recurrent_model)
+    for (const char* name : kRnnOptionNames)
+      if (given(vm, name))
+        user_error("train: --" + std::string(name) + " applies to --model rnn, leaky, lstm or gru "
+                   "only (got --model " + model_name + ")");
+
   std::unique_ptr<SequenceModel> model;
   DataSplit opened;
-  if (model_name == "markov") {
+  if (recurrent_model) {
+    const RnnOptions ro = rnn_options(model_name, rnn_args, vm);
+    opened = open_split(cmd, data, open_options(data));
+    const SequenceDataset& ds = opened.dataset;
+    if (ds.kind == SequenceKind::symbols) {
+      model = std::make_unique<RnnModel>(ds.alphabet, ro);
+    } else {
+      if (given(vm, "embedding"))
+        user_error("train: --embedding applies to symbol data; dataset '" + ds.name + "' holds " +
+                   to_string(ds.kind));
+      model = std::make_unique<RnnModel>(ds.kind, ds.dimension, ro);
+    }
+  } else if (model_name == "markov") {
     if (order < 0 || order > MarkovChain::kMaxOrder)
       user_error("train: --order must be between 0 and " + std::to_string(MarkovChain::kMaxOrder) +
                  ", got " + std::to_string(order));
@@ -285,7 +427,8 @@ int run_train(const std::vector<std::string>& args) {
       model = std::move(frame_model);
     }
   } else {
-    user_error("train: unknown --model '" + model_name + "' (expected: markov or hmm)");
+    user_error("train: unknown --model '" + model_name +
+               "' (expected: markov, hmm, rnn, leaky, lstm or gru)");
   }
 
   const SequenceSet& train = opened.set();
@@ -299,7 +442,21 @@ int run_train(const std::vector<std::string>& args) {
   fo.threads = common.threads;
   fo.quiet = common.quiet;
   FitObserver observer;
-  if (!common.quiet) observer.on_message = [](const std::string& m) { std::cerr << m << "\n"; };
+  // A message starting with '\r' is an in-place progress line: it is overwritten by the next one
+  // and cleared before the next ordinary line.
+  std::size_t progress_width = 0;
+  if (!common.quiet)
+    observer.on_message = [&progress_width](const std::string& m) {
+      if (!m.empty() && m[0] == '\r') {
+        std::cerr << m << std::string(progress_width > m.size() ? progress_width - m.size() : 0, ' ')
+                  << std::flush;
+        progress_width = m.size();
+        return;
+      }
+      if (progress_width > 0) std::cerr << '\r' << std::string(progress_width, ' ') << '\r';
+      progress_width = 0;
+      std::cerr << m << "\n";
+    };
   const auto t0 = std::chrono::steady_clock::now();
   model->fit(train, valid, fo, &observer);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -463,6 +620,7 @@ int run_sample(const std::vector<std::string>& args) {
   CommonOptions common;
   std::string model_path, prime;
   std::int64_t length = 0;
+  double temperature = 1.0;
   po::options_description desc("Options");
   desc.add_options()
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
@@ -470,7 +628,10 @@ int run_sample(const std::vector<std::string>& args) {
      "number of symbols (or frames, one per line: piano-roll lines for binary frames with pitch "
      "rows, else comma-separated values) to draw")
     ("prime", po::value(&prime)->value_name("TEXT"),
-     "symbol models: text the sample continues (printed first)");
+     "symbol models: text the sample continues (printed first)")
+    ("temperature", po::value(&temperature)->value_name("X"),
+     "recurrent models: divide the logits by X before drawing; 0 = always the most probable "
+     "value (default 1)");
   add_common_options(desc, common, false);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model FILE.h5 --length N [--seed S] [--prime TEXT]", args, desc,
@@ -481,6 +642,15 @@ int run_sample(const std::vector<std::string>& args) {
   if (length < 0 || length > 100'000'000)
     user_error("sample: --length must be between 0 and 100000000, got " + std::to_string(length));
   const auto model = load_model(model_path);
+  if (vm.count("temperature")) {
+    auto* network = dynamic_cast<RnnModel*>(model.get());
+    if (network == nullptr)
+      user_error("sample: --temperature applies to recurrent models; model " + model_path +
+                 " is a '" + model->type() + "' model");
+    if (!(temperature >= 0.0) || !std::isfinite(temperature))
+      user_error("sample: --temperature must be a number >= 0");
+    network->set_temperature(temperature);
+  }
   Rng rng = make_rng(common.seed);
   if (model->kind() != SequenceKind::symbols) {
     if (vm.count("prime"))

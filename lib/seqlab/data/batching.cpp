@@ -150,11 +150,11 @@ void WindowStream::advance(arma::uword b, arma::uword steps) {
   }
 }
 
-bool WindowStream::next(SymbolWindow& out) {
-  require_kind(*set_, true, "WindowStream::next(SymbolWindow&)");
-  out.symbols.zeros(streams_, window_);
-  out.mask.zeros(streams_, window_);
-  out.reset.zeros(streams_);
+bool WindowStream::fill_window(
+    arma::umat& mask, arma::uvec& reset,
+    const std::function<void(arma::uword, std::size_t, arma::uword, arma::uword)>& copy_row) {
+  mask.zeros(streams_, window_);
+  reset.zeros(streams_);
   bool any = false;
   for (arma::uword b = 0; b < streams_; ++b) {
     const Segment* seg = current(b);
@@ -162,39 +162,34 @@ bool WindowStream::next(SymbolWindow& out) {
     any = true;
     const arma::uword start = cursors_[b].position;
     const arma::uword steps = std::min(window_, seg->end - start);
-    const arma::uvec& s = set_->symbols[seg->sequence];
-    out.reset(b) = start == seg->begin ? 1 : 0;
-    for (arma::uword t = 0; t < steps; ++t) {
-      out.symbols(b, t) = s(start + t);
-      out.mask(b, t) = 1;
-    }
+    reset(b) = start == seg->begin ? 1 : 0;
+    copy_row(b, seg->sequence, start, steps);
+    for (arma::uword t = 0; t < steps; ++t) mask(b, t) = 1;
     advance(b, steps);
   }
   return any;
+}
+
+bool WindowStream::next(SymbolWindow& out) {
+  require_kind(*set_, true, "WindowStream::next(SymbolWindow&)");
+  out.symbols.zeros(streams_, window_);
+  return fill_window(out.mask, out.reset,
+                     [&](arma::uword b, std::size_t sequence, arma::uword start, arma::uword steps) {
+                       const arma::uvec& s = set_->symbols[sequence];
+                       for (arma::uword t = 0; t < steps; ++t) out.symbols(b, t) = s(start + t);
+                     });
 }
 
 bool WindowStream::next(FrameWindow& out) {
   require_kind(*set_, false, "WindowStream::next(FrameWindow&)");
   const arma::uword d = set_->frames.empty() ? 0 : set_->frames.front().n_rows;
   out.frames.zeros(d, streams_, window_);
-  out.mask.zeros(streams_, window_);
-  out.reset.zeros(streams_);
-  bool any = false;
-  for (arma::uword b = 0; b < streams_; ++b) {
-    const Segment* seg = current(b);
-    if (seg == nullptr) continue;
-    any = true;
-    const arma::uword start = cursors_[b].position;
-    const arma::uword steps = std::min(window_, seg->end - start);
-    const arma::mat& f = set_->frames[seg->sequence];
-    out.reset(b) = start == seg->begin ? 1 : 0;
-    for (arma::uword t = 0; t < steps; ++t) {
-      out.frames.slice(t).col(b) = f.col(start + t);
-      out.mask(b, t) = 1;
-    }
-    advance(b, steps);
-  }
-  return any;
+  return fill_window(out.mask, out.reset,
+                     [&](arma::uword b, std::size_t sequence, arma::uword start, arma::uword steps) {
+                       const arma::mat& f = set_->frames[sequence];
+                       for (arma::uword t = 0; t < steps; ++t)
+                         out.frames.slice(t).col(b) = f.col(start + t);
+                     });
 }
 
 // ---- Flattening -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 
 #include <armadillo>
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "seqlab/core/rng.hpp"
@@ -127,6 +128,12 @@ private:
   // For row b: the segment it plays in the current window and how many steps, or nullptr.
   const Segment* current(arma::uword b) const;
   void advance(arma::uword b, arma::uword steps);
+  // The walk both next() overloads share: clears mask and reset (B x k, B), and for every row
+  // with a segment left calls copy_row(b, sequence, start, steps) to copy that row's data, then
+  // marks the mask, sets reset and advances. Returns whether any row had data.
+  bool fill_window(arma::umat& mask, arma::uvec& reset,
+                   const std::function<void(arma::uword b, std::size_t sequence,
+                                            arma::uword start, arma::uword steps)>& copy_row);
 
   const SequenceSet* set_;
   arma::uword streams_, window_;

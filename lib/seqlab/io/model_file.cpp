@@ -10,6 +10,7 @@
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
 #include "seqlab_config.hpp"
 
 namespace seqlab {
@@ -38,6 +39,10 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
       {"markov", [](const auto&, const auto&) { return std::make_unique<MarkovChain>(); }},
       {"hmm", empty_hmm},
+      {"rnn", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
+      {"leaky", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
+      {"lstm", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
+      {"gru", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
   };
   return table;
 }

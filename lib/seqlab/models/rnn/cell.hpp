@@ -1,0 +1,110 @@
+// seqlab/models/rnn/cell.hpp: what a recurrent cell is in seqlab (the RecurrentCell concept), the
+// window layout every cell shares, and the pieces common to all cells (activation, state).
+//
+// The cells themselves: elman.hpp (Elman / vanilla RNN), leaky.hpp (leaky integrator units),
+// lstm.hpp (LSTM, PyTorch gate order), gru.hpp (GRU, Cho and PyTorch variants). A cell is a
+// single layer run over one window of truncated BPTT; stacking, heads, losses and optimizers live
+// elsewhere and see a cell only through the interface below.
+//
+// SHAPE LETTERS. D input size, H hidden size, B parallel streams (batch), S steps in the window,
+// N = S * B columns, G gate blocks (Elman 1, GRU 3, LSTM 4).
+//
+// TIME-MAJOR WINDOW LAYOUT. Every D x N or H x N window matrix holds step t of stream b in column
+// t * B + b, so the B columns of one step are contiguous (the memory of a d x B x S cube or of a
+// B x S mask, with no copy). A mask has N elements in the same order (any shape: 1 x N or B x S);
+// 0 marks padding. A null mask pointer means every step is real.
+//
+// MASKED STEPS carry the state unchanged (h_t = h_{t-1}, c_t = c_{t-1}), ignore their input
+// column, and receive no gradient from the output: backward treats d_out at a masked column as 0
+// and writes a zero input gradient there. Padding may sit anywhere in a row (batching produces
+// prefixes, but nothing here relies on it).
+//
+// A cell object is the layer's configuration, the indices of its parameter blocks and the
+// workspace of ONE window (everything backward needs). Threads that run windows in parallel each
+// use their own copy of the cell (and their own gradient buffer); the parameter values may be
+// shared read-only.
+//
+// THE RECURRENT CELL INTERFACE (a cell type C must supply; checked by the concept below)
+//   using value_type = T;                 float (training) or double (gradient checks).
+//   static constexpr bool has_cell_state; true when the state has a memory cell c (LSTM).
+//   std::string name() const;             "elman", "leaky", "lstm", "gru" (model files).
+//   arma::uword input_size() const;       D
+//   arma::uword hidden_size() const;      H
+//   void register_parameters(ParameterSet<T>& p, const std::string& prefix);
+//       requires p not yet allocated; adds the cell's blocks named prefix + "<block>" (documented
+//       per cell, PyTorch-like names) and remembers their indices. Call once per cell.
+//   void init(ParameterSet<T>& p, Rng& rng) const;
+//       requires p allocated and registered through this cell; ensures the cell's blocks hold the
+//       documented initial values (orthogonal recurrent blocks, Glorot-uniform input blocks).
+//   void prepare(arma::uword B, arma::uword S);
+//       sizes every workspace for B streams x S steps. forward() calls it itself when the shapes
+//       change, so calling it up front only moves the allocation out of the training loop.
+//   void forward(const ParameterSet<T>& p, const arma::Mat<T>& x, const RecurrentState<T>& s0,
+//                const arma::Mat<T>* mask, arma::Mat<T>& out);
+//       x D x N, s0.h H x B (s0.c H x B when has_cell_state), mask N elements or null.
+//       Ensures out is H x N with out(:, tB + b) = h_t of stream b, and the cell keeps what
+//       backward needs (x itself is NOT copied: the caller keeps it unchanged until backward).
+//       Cost: one GEMM for the input projection of the window, one or two per step for the
+//       recurrence, O(G H N) element-wise work; no allocation once prepared.
+//   void backward(ParameterSet<T>& p, const arma::Mat<T>& x, const arma::Mat<T>* mask,
+//                 const arma::Mat<T>& d_out, arma::Mat<T>* d_x, RecurrentState<T>* d_s0);
+//       requires the last forward() on this cell ran with the same p values, x and mask.
+//       d_out H x N is dLoss/d out (masked columns ignored). Ensures the cell's parameter
+//       gradients in p are INCREASED by dLoss/dtheta (the caller zeroes once per minibatch);
+//       *d_x (when not null) is SET to dLoss/dx (D x N); *d_s0 (when not null) is SET to
+//       dLoss/ds0. The gradient that would reach the window from later windows is cut (taken as
+//       0). backward may be called again for the same forward. Cost: about twice forward.
+//   void final_state(RecurrentState<T>& s) const;
+//       ensures s holds the state after the last step of the last forward (H x B each), i.e. the
+//       state to carry into the next window.
+#pragma once
+
+#include <armadillo>
+#include <concepts>
+#include <string>
+
+#include "seqlab/core/rng.hpp"
+#include "seqlab/models/rnn/parameters.hpp"
+
+namespace seqlab::rnn {
+
+// Recurrent state of B streams: h (H x B) and, for cells with a memory cell, c (H x B; empty
+// for the other cells).
+template <class T>
+struct RecurrentState {
+  arma::Mat<T> h;
+  arma::Mat<T> c;
+};
+
+// The squashing function of Elman and leaky cells.
+enum class Activation { tanh, relu };
+
+// Requires: "tanh" or "relu" (else UserError naming `key` and the two choices).
+Activation parse_activation(const std::string& text, const std::string& key);
+std::string to_string(Activation f);
+
+template <class C>
+concept RecurrentCell = requires(C cell, const C& const_cell,
+                                 ParameterSet<typename C::value_type>& params,
+                                 const ParameterSet<typename C::value_type>& const_params,
+                                 const arma::Mat<typename C::value_type>& matrix,
+                                 const arma::Mat<typename C::value_type>* mask,
+                                 arma::Mat<typename C::value_type>& out,
+                                 arma::Mat<typename C::value_type>* d_x,
+                                 RecurrentState<typename C::value_type>& state,
+                                 const RecurrentState<typename C::value_type>& const_state,
+                                 RecurrentState<typename C::value_type>* d_state, Rng& rng,
+                                 const std::string& prefix, arma::uword count) {
+  { C::has_cell_state } -> std::convertible_to<bool>;
+  { const_cell.name() } -> std::convertible_to<std::string>;
+  { const_cell.input_size() } -> std::same_as<arma::uword>;
+  { const_cell.hidden_size() } -> std::same_as<arma::uword>;
+  cell.register_parameters(params, prefix);
+  const_cell.init(params, rng);
+  cell.prepare(count, count);
+  cell.forward(const_params, matrix, const_state, mask, out);
+  cell.backward(params, matrix, mask, matrix, d_x, d_state);
+  const_cell.final_state(state);
+};
+
+}  // namespace seqlab::rnn

@@ -1,0 +1,258 @@
+// seqlab/models/rnn/leaky.cpp: forward/backward of the leaky-integrator cell over one window.
+//
+// The arithmetic deliberately follows elman.cpp step for step (same GEMM calls on the same
+// buffers, the same order of scalar operations with a = 1 as an exact no-op), which is what makes
+// tau = 1 reproduce the Elman cell bit for bit.
+#include "seqlab/models/rnn/leaky.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/models/rnn/cell_kernels.hpp"
+
+namespace seqlab::rnn {
+
+using cell_detail::gemm;
+
+namespace {
+std::string format_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+}  // namespace
+
+template <class T>
+LeakyCell<T>::LeakyCell(arma::uword input_size, arma::uword hidden_size,
+                        const LeakyOptions& options)
+    : input_size_(input_size),
+      hidden_size_(hidden_size),
+      activation_(options.activation),
+      train_tau_(options.train_tau),
+      weight_ih_(cell_detail::kUnregistered),
+      weight_hh_(cell_detail::kUnregistered),
+      bias_(cell_detail::kUnregistered),
+      tau_rho_(cell_detail::kUnregistered) {
+  if (input_size == 0 || hidden_size == 0)
+    user_error("leaky cell: input and hidden sizes must be >= 1 (got " +
+               std::to_string(input_size) + " and " + std::to_string(hidden_size) + ")");
+  if (options.tau.n_elem == 1) {
+    tau0_.set_size(hidden_size);
+    tau0_.fill(options.tau(0));
+  } else if (options.tau.n_elem == hidden_size) {
+    tau0_ = options.tau;
+  } else {
+    user_error("leaky cell: tau must have 1 or " + std::to_string(hidden_size) +
+               " values (one per unit), got " + std::to_string(options.tau.n_elem));
+  }
+  for (arma::uword j = 0; j < hidden_size; ++j) {
+    const double tau = tau0_(j);
+    if (!std::isfinite(tau) || tau < 1.0)
+      user_error("leaky cell: tau of unit " + std::to_string(j) + " is " + format_number(tau) +
+                 "; expected a finite time constant >= 1");
+    if (train_tau_ && tau <= 1.0)
+      user_error("leaky cell: trained tau of unit " + std::to_string(j) +
+                 " must start above 1 (tau = 1 + softplus(rho) never reaches 1), got " +
+                 format_number(tau));
+  }
+}
+
+template <class T>
+void LeakyCell<T>::register_parameters(ParameterSet<T>& params, const std::string& prefix) {
+  weight_ih_ = params.add(prefix + "weight_ih", hidden_size_, input_size_);
+  weight_hh_ = params.add(prefix + "weight_hh", hidden_size_, hidden_size_);
+  bias_ = params.add(prefix + "bias", hidden_size_, 1);
+  if (train_tau_) tau_rho_ = params.add(prefix + "tau_rho", hidden_size_, 1);
+}
+
+template <class T>
+void LeakyCell<T>::init(ParameterSet<T>& params, Rng& rng) const {
+  cell_detail::require_registered(name(), bias_);
+  cell_detail::fill_glorot_blocks(params.value(weight_ih_), 1, rng);
+  cell_detail::fill_orthogonal_blocks(params.value(weight_hh_), 1, rng);
+  params.value(bias_).zeros();
+  if (train_tau_) {
+    T* rho = params.value_ptr(tau_rho_);
+    // Inverse of softplus: expm1 keeps precision for tau close to 1.
+    for (arma::uword j = 0; j < hidden_size_; ++j)
+      rho[j] = static_cast<T>(std::log(std::expm1(tau0_(j) - 1.0)));
+  }
+}
+
+template <class T>
+arma::vec LeakyCell<T>::tau(const ParameterSet<T>& params) const {
+  if (!train_tau_) return tau0_;
+  cell_detail::require_registered(name(), tau_rho_);
+  const T* rho = params.value_ptr(tau_rho_);
+  arma::vec tau(hidden_size_);
+  for (arma::uword j = 0; j < hidden_size_; ++j)
+    tau(j) = 1.0 + cell_detail::softplus(static_cast<double>(rho[j]));
+  return tau;
+}
+
+template <class T>
+void LeakyCell<T>::prepare(arma::uword streams, arma::uword steps) {
+  if (streams == streams_ && steps == steps_) return;
+  const arma::uword n = streams * steps;
+  rate_.set_size(hidden_size_);
+  d_rate_.set_size(hidden_size_);
+  states_.set_size(hidden_size_, n + streams);
+  squashed_.set_size(hidden_size_, n);
+  pre_.set_size(hidden_size_, n);
+  carry_.set_size(hidden_size_, streams);
+  next_.set_size(hidden_size_, streams);
+  total_.set_size(hidden_size_, streams);
+  streams_ = streams;
+  steps_ = steps;
+}
+
+template <class T>
+void LeakyCell<T>::compute_rates(const ParameterSet<T>& params) {
+  if (train_tau_) {
+    const T* rho = params.value_ptr(tau_rho_);
+    for (arma::uword j = 0; j < hidden_size_; ++j)
+      rate_[j] = T(1) / (T(1) + cell_detail::softplus(rho[j]));
+  } else {
+    for (arma::uword j = 0; j < hidden_size_; ++j) rate_[j] = static_cast<T>(1.0 / tau0_(j));
+  }
+}
+
+template <class T>
+void LeakyCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
+                           const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                           arma::Mat<T>& out) {
+  cell_detail::require_registered(name(), bias_);
+  const auto shape = cell_detail::check_forward_shapes(name(), input_size_, hidden_size_, false,
+                                                       x, initial, mask);
+  prepare(shape.streams, shape.steps);
+  compute_rates(params);
+  const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  const T* w_ih = params.value_ptr(weight_ih_);
+  const T* w_hh = params.value_ptr(weight_hh_);
+  const T* bias = params.value_ptr(bias_);
+  const T* rate = rate_.memptr();
+  const T* m = mask == nullptr ? nullptr : mask->memptr();
+  T* pre = pre_.memptr();
+  T* squashed = squashed_.memptr();
+  T* states = states_.memptr();  // column c = h_{t-1} of window column c; column c + B = h_t
+
+  std::copy(initial.h.begin(), initial.h.end(), states);
+  gemm<T>(false, false, H, N, D, T(1), w_ih, H, x.memptr(), D, T(0), pre, H);
+  for (arma::uword t = 0; t < S; ++t) {
+    gemm<T>(false, false, H, B, H, T(1), w_hh, H, states + t * B * H, H, T(1), pre + t * B * H, H);
+    for (arma::uword b = 0; b < B; ++b) {
+      const arma::uword col = t * B + b;
+      const T* h_prev = states + col * H;
+      T* h = states + (col + B) * H;
+      T* fz = squashed + col * H;
+      if (cell_detail::is_real_step(m, col)) {
+        const T* z = pre + col * H;
+        for (arma::uword j = 0; j < H; ++j) {
+          fz[j] = cell_detail::activate(activation_, z[j] + bias[j]);
+          h[j] = (T(1) - rate[j]) * h_prev[j] + rate[j] * fz[j];
+        }
+      } else {
+        std::fill(fz, fz + H, T(0));
+        std::copy(h_prev, h_prev + H, h);
+      }
+    }
+  }
+  out.set_size(H, N);
+  std::copy(states + B * H, states + (N + B) * H, out.memptr());
+}
+
+template <class T>
+void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
+                            const arma::Mat<T>* mask, const arma::Mat<T>& d_out,
+                            arma::Mat<T>* d_x, RecurrentState<T>* d_initial) {
+  const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
+                                                  {streams_, steps_}, x, mask, d_out);
+  const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  const T* w_ih = params.value_ptr(weight_ih_);
+  const T* w_hh = params.value_ptr(weight_hh_);
+  const T* rate = rate_.memptr();
+  const T* states = states_.memptr();
+  const T* squashed = squashed_.memptr();
+  const T* dy = d_out.memptr();
+  T* d_pre = pre_.memptr();
+  T* d_rate = d_rate_.memptr();
+  T* total = total_.memptr();  // dLoss/dh_t: output plus carry
+  T* carry = carry_.memptr();  // dLoss/dh_t arriving from step t+1
+  T* next = next_.memptr();    // dLoss/dh_{t-1} being assembled
+  std::fill(carry, carry + H * B, T(0));
+  std::fill(d_rate, d_rate + H, T(0));
+
+  for (arma::uword t = S; t-- > 0;) {
+    for (arma::uword b = 0; b < B; ++b) {
+      const arma::uword col = t * B + b;
+      T* dz = d_pre + col * H;
+      T* g = total + b * H;
+      const T* g_carry = carry + b * H;
+      if (cell_detail::is_real_step(m, col)) {
+        const T* fz = squashed + col * H;
+        const T* h_prev = states + col * H;
+        const T* g_out = dy + col * H;
+        for (arma::uword j = 0; j < H; ++j) {
+          g[j] = g_out[j] + g_carry[j];
+          dz[j] = (g[j] * rate[j]) * cell_detail::activation_slope(activation_, fz[j]);
+        }
+        if (train_tau_)
+          for (arma::uword j = 0; j < H; ++j) d_rate[j] += g[j] * (fz[j] - h_prev[j]);
+      } else {
+        std::copy(g_carry, g_carry + H, g);
+        std::fill(dz, dz + H, T(0));
+      }
+    }
+    gemm<T>(true, false, H, B, H, T(1), w_hh, H, d_pre + t * B * H, H, T(0), next, H);
+    for (arma::uword b = 0; b < B; ++b) {
+      T* n = next + b * H;
+      const T* g = total + b * H;
+      if (cell_detail::is_real_step(m, t * B + b)) {
+        for (arma::uword j = 0; j < H; ++j) n[j] += (T(1) - rate[j]) * g[j];
+      } else {
+        std::copy(g, g + H, n);
+      }
+    }
+    std::swap(carry, next);
+  }
+
+  gemm<T>(false, true, H, D, N, T(1), d_pre, H, x.memptr(), D, T(1),
+          params.gradient_ptr(weight_ih_), H);
+  gemm<T>(false, true, H, H, N, T(1), d_pre, H, states, H, T(1), params.gradient_ptr(weight_hh_),
+          H);
+  cell_detail::add_row_sums(d_pre, H, N, H, params.gradient_ptr(bias_));
+  if (train_tau_) {
+    // a = 1 / (1 + softplus(rho)):  da/drho = -a^2 * sigmoid(rho).
+    const T* rho = params.value_ptr(tau_rho_);
+    T* d_rho = params.gradient_ptr(tau_rho_);
+    for (arma::uword j = 0; j < H; ++j)
+      d_rho[j] -= d_rate[j] * rate[j] * rate[j] * cell_detail::sigmoid(rho[j]);
+  }
+  if (d_x != nullptr) {
+    d_x->set_size(D, N);
+    gemm<T>(true, false, D, N, H, T(1), w_ih, H, d_pre, H, T(0), d_x->memptr(), D);
+  }
+  if (d_initial != nullptr) {
+    d_initial->h.set_size(H, B);
+    std::copy(carry, carry + H * B, d_initial->h.memptr());
+    d_initial->c.reset();
+  }
+}
+
+template <class T>
+void LeakyCell<T>::final_state(RecurrentState<T>& state) const {
+  if (streams_ == 0) throw std::logic_error("leaky final_state: no forward pass yet");
+  state.h = states_.cols(states_.n_cols - streams_, states_.n_cols - 1);
+  state.c.reset();
+}
+
+template class LeakyCell<float>;
+template class LeakyCell<double>;
+static_assert(RecurrentCell<LeakyCell<float>>);
+static_assert(RecurrentCell<LeakyCell<double>>);
+
+}  // namespace seqlab::rnn

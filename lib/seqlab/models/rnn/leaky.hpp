@@ -1,0 +1,84 @@
+// seqlab/models/rnn/leaky.hpp: the leaky-integrator recurrent cell (continuous-time RNN unit
+// discretised with step 1): each unit keeps a fraction of its old state,
+//   h_t = (1 - a) o h_{t-1} + a o f(W_ih x_t + W_hh h_{t-1} + b),   a = 1 / tau (per unit),
+// so tau (>= 1) is the unit's time constant in steps; tau = 1 is exactly the Elman cell (same
+// arithmetic, same bits), larger tau gives slower, smoother units.
+// Shape letters and the interface: cell.hpp.
+//
+// tau is either FIXED (given per unit, not a parameter) or TRAINED through an unconstrained
+// parameter rho with tau = 1 + softplus(rho), which keeps tau > 1 whatever the optimizer does.
+//
+// Parameter blocks (registered as prefix + name):
+//   weight_ih  H x D    Glorot-uniform at init
+//   weight_hh  H x H    orthogonal at init
+//   bias       H x 1    0 at init
+//   tau_rho    H x 1    only when tau is trained; init: rho = log(expm1(tau0 - 1)), i.e. the
+//                       given tau0 exactly
+// PyTorch has no leaky unit; with tau = 1 the first three blocks map as for the Elman cell.
+#pragma once
+
+#include <armadillo>
+#include <cstddef>
+#include <string>
+
+#include "seqlab/models/rnn/cell.hpp"
+
+namespace seqlab::rnn {
+
+struct LeakyOptions {
+  Activation activation = Activation::tanh;
+  // H values, or one value used for every unit. Fixed: each >= 1. Trained: each > 1 (the
+  // starting point; tau = 1 lies at rho = -infinity).
+  arma::vec tau = arma::vec{1.0};
+  bool train_tau = false;
+};
+
+template <class T>
+class LeakyCell {
+public:
+  using value_type = T;
+  static constexpr bool has_cell_state = false;
+
+  // Requires: sizes >= 1; options.tau of 1 or H finite values, each >= 1 (> 1 when trained)
+  // (else UserError naming "tau", the unit and the value).
+  LeakyCell(arma::uword input_size, arma::uword hidden_size, const LeakyOptions& options = {});
+
+  std::string name() const { return "leaky"; }
+  arma::uword input_size() const { return input_size_; }
+  arma::uword hidden_size() const { return hidden_size_; }
+  Activation activation() const { return activation_; }
+  bool trains_tau() const { return train_tau_; }
+
+  // Ensures: the current time constants (H): the fixed ones, or 1 + softplus(rho) read from
+  // params when trained.
+  arma::vec tau(const ParameterSet<T>& params) const;
+
+  // See the RecurrentCell interface in cell.hpp for the contracts of these six.
+  void register_parameters(ParameterSet<T>& params, const std::string& prefix);
+  void init(ParameterSet<T>& params, Rng& rng) const;
+  void prepare(arma::uword streams, arma::uword steps);
+  void forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
+               const RecurrentState<T>& initial, const arma::Mat<T>* mask, arma::Mat<T>& out);
+  void backward(ParameterSet<T>& params, const arma::Mat<T>& x, const arma::Mat<T>* mask,
+                const arma::Mat<T>& d_out, arma::Mat<T>* d_x, RecurrentState<T>* d_initial);
+  void final_state(RecurrentState<T>& state) const;
+
+private:
+  // Fills rate_ (a = 1 / tau) from the fixed tau or from rho.
+  void compute_rates(const ParameterSet<T>& params);
+
+  arma::uword input_size_, hidden_size_;
+  Activation activation_;
+  bool train_tau_;
+  arma::vec tau0_;  // H: the fixed tau, or the starting tau when trained
+  std::size_t weight_ih_, weight_hh_, bias_, tau_rho_;
+  arma::uword streams_ = 0, steps_ = 0;
+  arma::Col<T> rate_;          // H: a = 1 / tau of the last forward
+  arma::Col<T> d_rate_;        // H: dLoss/da accumulated over the window (trained tau only)
+  arma::Mat<T> states_;        // H x (S+1)B: column block 0 = h0, block t+1 = h_t
+  arma::Mat<T> squashed_;      // H x N: f(pre-activation), the new candidate state
+  arma::Mat<T> pre_;           // H x N: forward pre-activations, reused for dLoss/d pre
+  arma::Mat<T> carry_, next_, total_;  // H x B: dLoss/dh across a step; total dLoss/dh_t
+};
+
+}  // namespace seqlab::rnn

@@ -1,0 +1,217 @@
+// seqlab/models/rnn/lstm.cpp: forward/backward of the LSTM cell over one window.
+#include "seqlab/models/rnn/lstm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/models/rnn/cell_kernels.hpp"
+
+namespace seqlab::rnn {
+
+using cell_detail::gemm;
+using cell_detail::sigmoid;
+
+template <class T>
+LstmCell<T>::LstmCell(arma::uword input_size, arma::uword hidden_size)
+    : input_size_(input_size),
+      hidden_size_(hidden_size),
+      weight_ih_(cell_detail::kUnregistered),
+      weight_hh_(cell_detail::kUnregistered),
+      bias_ih_(cell_detail::kUnregistered),
+      bias_hh_(cell_detail::kUnregistered) {
+  if (input_size == 0 || hidden_size == 0)
+    user_error("lstm cell: input and hidden sizes must be >= 1 (got " +
+               std::to_string(input_size) + " and " + std::to_string(hidden_size) + ")");
+}
+
+template <class T>
+void LstmCell<T>::register_parameters(ParameterSet<T>& params, const std::string& prefix) {
+  weight_ih_ = params.add(prefix + "weight_ih", 4 * hidden_size_, input_size_);
+  weight_hh_ = params.add(prefix + "weight_hh", 4 * hidden_size_, hidden_size_);
+  bias_ih_ = params.add(prefix + "bias_ih", 4 * hidden_size_, 1);
+  bias_hh_ = params.add(prefix + "bias_hh", 4 * hidden_size_, 1);
+}
+
+template <class T>
+void LstmCell<T>::init(ParameterSet<T>& params, Rng& rng) const {
+  cell_detail::require_registered(name(), bias_hh_);
+  const arma::uword H = hidden_size_;
+  cell_detail::fill_glorot_blocks(params.value(weight_ih_), 4, rng);
+  cell_detail::fill_orthogonal_blocks(params.value(weight_hh_), 4, rng);
+  arma::Mat<T> b_ih = params.value(bias_ih_);
+  b_ih.zeros();
+  b_ih.rows(H, 2 * H - 1).fill(T(1));
+  params.value(bias_hh_).zeros();
+}
+
+template <class T>
+void LstmCell<T>::prepare(arma::uword streams, arma::uword steps) {
+  if (streams == streams_ && steps == steps_) return;
+  const arma::uword H = hidden_size_, n = streams * steps;
+  bias_.set_size(4 * H);
+  gates_.set_size(4 * H, n);
+  d_gates_.set_size(4 * H, n);
+  states_.set_size(H, n + streams);
+  cells_.set_size(H, n + streams);
+  tanh_cells_.set_size(H, n);
+  carry_h_.set_size(H, streams);
+  next_h_.set_size(H, streams);
+  carry_c_.set_size(H, streams);
+  streams_ = streams;
+  steps_ = steps;
+}
+
+template <class T>
+void LstmCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
+                          const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                          arma::Mat<T>& out) {
+  cell_detail::require_registered(name(), bias_hh_);
+  const auto shape = cell_detail::check_forward_shapes(name(), input_size_, hidden_size_, true,
+                                                       x, initial, mask);
+  prepare(shape.streams, shape.steps);
+  const arma::uword H = hidden_size_, G = 4 * H, D = input_size_, B = streams_, S = steps_;
+  const arma::uword N = B * S;
+  const T* w_ih = params.value_ptr(weight_ih_);
+  const T* w_hh = params.value_ptr(weight_hh_);
+  const T* b_ih = params.value_ptr(bias_ih_);
+  const T* b_hh = params.value_ptr(bias_hh_);
+  T* bias = bias_.memptr();
+  for (arma::uword r = 0; r < G; ++r) bias[r] = b_ih[r] + b_hh[r];
+  const T* m = mask == nullptr ? nullptr : mask->memptr();
+  T* gates = gates_.memptr();
+  T* states = states_.memptr();  // column c = h_{t-1} of window column c; column c + B = h_t
+  T* cells = cells_.memptr();    // the same for c
+  T* tanh_cells = tanh_cells_.memptr();
+
+  std::copy(initial.h.begin(), initial.h.end(), states);
+  std::copy(initial.c.begin(), initial.c.end(), cells);
+  gemm<T>(false, false, G, N, D, T(1), w_ih, G, x.memptr(), D, T(0), gates, G);
+  for (arma::uword t = 0; t < S; ++t) {
+    gemm<T>(false, false, G, B, H, T(1), w_hh, G, states + t * B * H, H, T(1), gates + t * B * G,
+            G);
+    for (arma::uword b = 0; b < B; ++b) {
+      const arma::uword col = t * B + b;
+      const T* h_prev = states + col * H;
+      const T* c_prev = cells + col * H;
+      T* h = states + (col + B) * H;
+      T* c = cells + (col + B) * H;
+      T* tc = tanh_cells + col * H;
+      if (!cell_detail::is_real_step(m, col)) {
+        std::copy(h_prev, h_prev + H, h);
+        std::copy(c_prev, c_prev + H, c);
+        std::fill(tc, tc + H, T(0));
+        continue;
+      }
+      T* zi = gates + col * G;
+      T* zf = zi + H;
+      T* zg = zi + 2 * H;
+      T* zo = zi + 3 * H;
+      for (arma::uword j = 0; j < H; ++j) {
+        const T i = sigmoid(zi[j] + bias[j]);
+        const T f = sigmoid(zf[j] + bias[H + j]);
+        const T g = std::tanh(zg[j] + bias[2 * H + j]);
+        const T o = sigmoid(zo[j] + bias[3 * H + j]);
+        zi[j] = i;
+        zf[j] = f;
+        zg[j] = g;
+        zo[j] = o;
+        c[j] = f * c_prev[j] + i * g;
+        tc[j] = std::tanh(c[j]);
+        h[j] = o * tc[j];
+      }
+    }
+  }
+  out.set_size(H, N);
+  std::copy(states + B * H, states + (N + B) * H, out.memptr());
+}
+
+template <class T>
+void LstmCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
+                           const arma::Mat<T>* mask, const arma::Mat<T>& d_out,
+                           arma::Mat<T>* d_x, RecurrentState<T>* d_initial) {
+  const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
+                                                  {streams_, steps_}, x, mask, d_out);
+  const arma::uword H = hidden_size_, G = 4 * H, D = input_size_, B = streams_, S = steps_;
+  const arma::uword N = B * S;
+  const T* w_ih = params.value_ptr(weight_ih_);
+  const T* w_hh = params.value_ptr(weight_hh_);
+  const T* gates = gates_.memptr();
+  const T* states = states_.memptr();
+  const T* cells = cells_.memptr();
+  const T* tanh_cells = tanh_cells_.memptr();
+  const T* dy = d_out.memptr();
+  T* d_gates = d_gates_.memptr();
+  T* carry_h = carry_h_.memptr();  // dLoss/dh_t arriving from step t+1
+  T* next_h = next_h_.memptr();    // dLoss/dh_{t-1} being assembled
+  T* carry_c = carry_c_.memptr();  // dLoss/dc_t from step t+1, updated in place to dLoss/dc_{t-1}
+  std::fill(carry_h, carry_h + H * B, T(0));
+  std::fill(carry_c, carry_c + H * B, T(0));
+
+  for (arma::uword t = S; t-- > 0;) {
+    for (arma::uword b = 0; b < B; ++b) {
+      const arma::uword col = t * B + b;
+      T* dz = d_gates + col * G;
+      if (!cell_detail::is_real_step(m, col)) {
+        std::fill(dz, dz + G, T(0));
+        continue;
+      }
+      const T* gi = gates + col * G;
+      const T* gf = gi + H;
+      const T* gg = gi + 2 * H;
+      const T* go = gi + 3 * H;
+      const T* c_prev = cells + col * H;
+      const T* tc = tanh_cells + col * H;
+      const T* g_out = dy + col * H;
+      T* gh = carry_h + b * H;
+      T* gc = carry_c + b * H;
+      for (arma::uword j = 0; j < H; ++j) {
+        const T dh = g_out[j] + gh[j];
+        const T dc = gc[j] + dh * go[j] * (T(1) - tc[j] * tc[j]);
+        dz[j] = dc * gg[j] * gi[j] * (T(1) - gi[j]);
+        dz[H + j] = dc * c_prev[j] * gf[j] * (T(1) - gf[j]);
+        dz[2 * H + j] = dc * gi[j] * (T(1) - gg[j] * gg[j]);
+        dz[3 * H + j] = dh * tc[j] * go[j] * (T(1) - go[j]);
+        gc[j] = dc * gf[j];
+      }
+    }
+    gemm<T>(true, false, H, B, G, T(1), w_hh, G, d_gates + t * B * G, G, T(0), next_h, H);
+    for (arma::uword b = 0; b < B; ++b)
+      if (!cell_detail::is_real_step(m, t * B + b))
+        std::copy(carry_h + b * H, carry_h + (b + 1) * H, next_h + b * H);
+    std::swap(carry_h, next_h);
+  }
+
+  gemm<T>(false, true, G, D, N, T(1), d_gates, G, x.memptr(), D, T(1),
+          params.gradient_ptr(weight_ih_), G);
+  gemm<T>(false, true, G, H, N, T(1), d_gates, G, states, H, T(1),
+          params.gradient_ptr(weight_hh_), G);
+  cell_detail::add_row_sums(d_gates, G, N, G, params.gradient_ptr(bias_ih_));
+  cell_detail::add_row_sums(d_gates, G, N, G, params.gradient_ptr(bias_hh_));
+  if (d_x != nullptr) {
+    d_x->set_size(D, N);
+    gemm<T>(true, false, D, N, G, T(1), w_ih, G, d_gates, G, T(0), d_x->memptr(), D);
+  }
+  if (d_initial != nullptr) {
+    d_initial->h.set_size(H, B);
+    std::copy(carry_h, carry_h + H * B, d_initial->h.memptr());
+    d_initial->c.set_size(H, B);
+    std::copy(carry_c, carry_c + H * B, d_initial->c.memptr());
+  }
+}
+
+template <class T>
+void LstmCell<T>::final_state(RecurrentState<T>& state) const {
+  if (streams_ == 0) throw std::logic_error("lstm final_state: no forward pass yet");
+  state.h = states_.cols(states_.n_cols - streams_, states_.n_cols - 1);
+  state.c = cells_.cols(cells_.n_cols - streams_, cells_.n_cols - 1);
+}
+
+template class LstmCell<float>;
+template class LstmCell<double>;
+static_assert(RecurrentCell<LstmCell<float>>);
+static_assert(RecurrentCell<LstmCell<double>>);
+
+}  // namespace seqlab::rnn

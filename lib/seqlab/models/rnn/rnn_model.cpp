@@ -1,0 +1,634 @@
+// seqlab/models/rnn/rnn_model.cpp: RnnModel (rnn_model.hpp): options, the truncated-BPTT
+// training loop, double-precision scoring and sampling, and the PyTorch-shaped model file.
+#include "seqlab/models/rnn/rnn_model.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+#include "seqlab/core/blas.hpp"
+#include "seqlab/core/error.hpp"
+#include "seqlab/data/batching.hpp"
+#include "seqlab/io/hdf5.hpp"
+
+namespace seqlab {
+namespace {
+
+using rnn::CellType;
+
+std::string fmt(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+// "1m05s", "2h03m", "12.3s".
+std::string duration_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  if (seconds < 60) return fmt("%.1fs", seconds);
+  const auto s = static_cast<long long>(seconds);
+  char buffer[32];
+  if (s < 3600)
+    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
+  else
+    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  return buffer;
+}
+
+arma::uword gate_blocks(CellType cell) {
+  switch (cell) {
+    case CellType::elman:
+    case CellType::leaky: return 1;
+    case CellType::lstm: return 4;
+    case CellType::gru: return 3;
+  }
+  return 1;
+}
+
+rnn::NetworkConfig config_from(const RnnOptions& o, SequenceKind kind, arma::uword input_size) {
+  rnn::NetworkConfig c;
+  c.kind = kind;
+  c.input_size = input_size;
+  c.embedding = kind == SequenceKind::symbols
+                    ? (o.embedding != 0 ? o.embedding : std::min<arma::uword>(o.hidden, 64))
+                    : 0;
+  c.cell = o.cell;
+  c.hidden = o.hidden;
+  c.layers = o.layers;
+  c.activation = o.activation.value_or(rnn::Activation::tanh);
+  c.leaky.tau = arma::vec{o.tau.value_or(2.0)};
+  c.leaky.train_tau = o.train_tau;
+  c.gru_variant = o.gru_variant.value_or(rnn::GruVariant::cho);
+  c.residual = o.residual;
+  c.dropout = o.dropout;
+  return c;
+}
+
+// The training-time view of a window: the float mask and, for frames, the d x (S*B) targets.
+struct FloatWindow {
+  arma::fmat mask;
+  arma::fmat frames;
+};
+
+arma::vec read_checked_vec(const H5::Group& group, const std::string& name, arma::uword n,
+                           const std::string& meaning) {
+  const arma::vec v = h5::read_vec(group, name);
+  if (v.n_elem != n)
+    h5::format_error(group, name, "has " + std::to_string(v.n_elem) + " elements, expected " +
+                                      std::to_string(n) + " (" + meaning + ")");
+  if (!v.is_finite()) h5::format_error(group, name, "holds a non-finite value");
+  return v;
+}
+
+arma::mat read_checked_mat(const H5::Group& group, const std::string& name, arma::uword rows,
+                           arma::uword cols, const std::string& meaning) {
+  const arma::mat m = h5::read_mat(group, name);
+  if (m.n_rows != rows || m.n_cols != cols)
+    h5::format_error(group, name, "is " + std::to_string(m.n_rows) + " x " +
+                                      std::to_string(m.n_cols) + ", expected " +
+                                      std::to_string(rows) + " x " + std::to_string(cols) + " (" +
+                                      meaning + ")");
+  if (!m.is_finite()) h5::format_error(group, name, "holds a non-finite value");
+  return m;
+}
+
+// A positive integer root attribute.
+arma::uword read_size(const H5::Group& group, const std::string& name) {
+  const std::int64_t v = h5::read_int_attribute(group, name);
+  if (v < 1 || v > (std::int64_t{1} << 40))
+    user_error(h5::where(group) + ": attribute '" + name + "' is " + std::to_string(v) +
+               ", expected a positive size");
+  return static_cast<arma::uword>(v);
+}
+
+template <class T>
+void copy_into(arma::Mat<T> view, const arma::mat& source) {
+  view = arma::conv_to<arma::Mat<T>>::from(source);
+}
+
+}  // namespace
+
+void validate(const RnnOptions& o) {
+  const std::string model = rnn::model_type_name(o.cell);
+  const bool elman_like = o.cell == CellType::elman || o.cell == CellType::leaky;
+  if (o.activation && !elman_like)
+    user_error("rnn options: activation applies to rnn and leaky models only, not " + model);
+  if ((o.tau || o.train_tau) && o.cell != CellType::leaky)
+    user_error("rnn options: tau applies to leaky models only, not " + model);
+  if (o.gru_variant && o.cell != CellType::gru)
+    user_error("rnn options: gru_variant applies to gru models only, not " + model);
+  if (o.tau) {
+    if (!std::isfinite(*o.tau) || *o.tau < 1.0)
+      user_error("rnn options: tau must be a finite number >= 1, got " + std::to_string(*o.tau));
+    if (o.train_tau && !(*o.tau > 1.0))
+      user_error("rnn options: a trained tau must start above 1, got " + std::to_string(*o.tau));
+  }
+  if (o.hidden < 1) user_error("rnn options: hidden must be >= 1, got 0");
+  if (o.layers < 1) user_error("rnn options: layers must be >= 1, got 0");
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0))
+    user_error("rnn options: dropout must be in [0, 1), got " + std::to_string(o.dropout));
+  if (o.window < 1) user_error("rnn options: window must be >= 1, got 0");
+  if (o.batch < 1) user_error("rnn options: batch must be >= 1, got 0");
+  if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate))
+    user_error("rnn options: learning rate must be a positive number");
+  if (!(o.momentum >= 0.0 && o.momentum < 1.0))
+    user_error("rnn options: momentum must be in [0, 1), got " + std::to_string(o.momentum));
+  if (o.momentum > 0.0 && o.optimizer != rnn::OptimizerKind::sgd)
+    user_error("rnn options: momentum applies to the sgd optimizer only");
+  if (!(o.clip >= 0.0) || !std::isfinite(o.clip))
+    user_error("rnn options: clip must be a finite number >= 0 (0 = off)");
+  if (!(o.lr_gamma > 0.0 && o.lr_gamma <= 1.0))
+    user_error("rnn options: lr_gamma must be in (0, 1], got " + std::to_string(o.lr_gamma));
+  if (!(o.temperature >= 0.0) || !std::isfinite(o.temperature))
+    user_error("rnn options: temperature must be a finite number >= 0");
+}
+
+RnnModel::RnnModel(Alphabet alphabet, const RnnOptions& options)
+    : options_(options), alphabet_(std::move(alphabet)) {
+  validate(options_);
+  if (alphabet_.empty()) user_error("rnn: the alphabet is empty, expected at least one symbol");
+  build(config_from(options_, SequenceKind::symbols, alphabet_.size()));
+}
+
+RnnModel::RnnModel(SequenceKind kind, arma::uword dimension, const RnnOptions& options)
+    : options_(options) {
+  validate(options_);
+  if (kind == SequenceKind::symbols)
+    user_error("rnn: a symbol model needs an alphabet (use the Alphabet constructor)");
+  if (dimension == 0) user_error("rnn: frames of 0 rows, expected a dimension >= 1");
+  build(config_from(options_, kind, dimension));
+}
+
+void RnnModel::build(const rnn::NetworkConfig& config) {
+  config_ = config;
+  net_ = std::make_unique<rnn::Network<double>>(config_);
+  scoring_window_ = options_.window;
+}
+
+std::string RnnModel::type() const { return rnn::model_type_name(config_.cell); }
+
+std::uint64_t RnnModel::num_parameters() const { return net_ ? net_->params().size() : 0; }
+
+void RnnModel::set_temperature(double temperature) {
+  if (!(temperature >= 0.0) || !std::isfinite(temperature))
+    user_error("rnn: temperature must be a finite number >= 0");
+  options_.temperature = temperature;
+}
+
+void RnnModel::set_scoring_window(arma::uword k) {
+  if (k < 1) user_error("rnn: the scoring window must be >= 1 steps, got 0");
+  scoring_window_ = k;
+}
+
+void RnnModel::set_parameters(const arma::vec& values) {
+  if (!net_ || values.n_elem != net_->params().size())
+    throw std::invalid_argument("RnnModel::set_parameters: wrong number of values");
+  net_->params().values() = values;
+}
+
+void RnnModel::initialize(std::uint64_t seed) {
+  if (!net_) throw std::logic_error("RnnModel::initialize on an empty model");
+  rnn::Network<float> net(config_);
+  Rng rng = make_rng(derive_seed(seed, 0));
+  net.init(rng);
+  net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
+}
+
+// ---- training ---------------------------------------------------------------------------------
+
+void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions& fit,
+                   const FitObserver* observer) {
+  if (!net_) throw std::logic_error("RnnModel::fit on an empty model");
+  const std::string name = type();
+  if (train.kind != kind())
+    user_error(name + ": cannot fit on " + to_string(train.kind) + " data, the model was built "
+               "for " + to_string(kind()));
+  if (train.empty() || train.total_steps() == 0)
+    user_error(name + ": no training steps, expected at least one non-empty sequence");
+  if (kind() != SequenceKind::symbols)
+    for (const arma::mat& f : train.frames)
+      if (f.n_rows != config_.input_size)
+        user_error(name + ": training frames have " + std::to_string(f.n_rows) +
+                   " rows, the model " + std::to_string(config_.input_size));
+  if (valid != nullptr && valid->empty()) valid = nullptr;
+  if (valid != nullptr && valid->kind != kind())
+    user_error(name + ": the validation split holds " + to_string(valid->kind) + ", expected " +
+               to_string(kind()));
+  const auto say = [&](const std::string& m) {
+    if (observer != nullptr && observer->on_message) observer->on_message(m);
+  };
+
+  ScopedBlasThreads blas_threads(static_cast<int>(std::max(1u, fit.threads)));
+  rnn::Network<float> net(config_);
+  Rng init_rng = make_rng(derive_seed(fit.seed, 0));
+  Rng dropout_rng = make_rng(derive_seed(fit.seed, 1));
+  net.init(init_rng);
+
+  const arma::uword streams = std::min<arma::uword>(
+      options_.batch, train.size() == 1 ? train.total_steps() : options_.batch);
+  WindowStream stream(train, streams, options_.window);
+  const std::uint64_t per_epoch = stream.window_count();
+  std::uint64_t planned = per_epoch * options_.epochs;
+  if (options_.max_steps != 0) planned = std::min<std::uint64_t>(planned, options_.max_steps);
+
+  rnn::OptimizerOptions oo;
+  oo.kind = options_.optimizer;
+  oo.momentum = options_.momentum;
+  rnn::Optimizer<float> optimizer(oo, net.params().size());
+  rnn::ScheduleOptions so;
+  so.kind = options_.schedule;
+  so.base_rate = options_.learning_rate;
+  so.step_size = std::max<std::uint64_t>(1, per_epoch);
+  so.gamma = options_.lr_gamma;
+  so.total = std::max<std::uint64_t>(1, planned);
+  rnn::validate(so);
+  std::optional<rnn::EarlyStopping<float>> stopping;
+  if (valid != nullptr && options_.patience > 0) stopping.emplace(options_.patience);
+
+  report_ = RnnFitReport{};
+  report_.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
+  say(name + ": " + std::to_string(num_parameters()) + " parameters, " +
+      std::to_string(streams) + " streams x " + std::to_string(options_.window) + " steps, " +
+      std::to_string(per_epoch) + " updates per epoch");
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  auto last_progress = start;
+  const bool symbols = kind() == SequenceKind::symbols;
+  SymbolWindow symbol_window;
+  FrameWindow frame_window;
+  FloatWindow fw;
+  std::uint64_t predicted_total = 0;
+  bool out_of_steps = false;
+
+  for (std::uint64_t epoch = 0; epoch < options_.epochs && !out_of_steps; ++epoch) {
+    stream.rewind();
+    rnn::NetworkState<float> state = net.initial_state(streams);
+    double epoch_nll = 0.0;
+    std::uint64_t epoch_count = 0, epoch_windows = 0;
+    for (;;) {
+      if (options_.max_steps != 0 && report_.updates >= options_.max_steps) {
+        out_of_steps = true;
+        break;
+      }
+      const bool more = symbols ? stream.next(symbol_window) : stream.next(frame_window);
+      if (!more) break;
+      ++epoch_windows;
+      const arma::umat& mask = symbols ? symbol_window.mask : frame_window.mask;
+      const arma::uvec& reset = symbols ? symbol_window.reset : frame_window.reset;
+      fw.mask = arma::conv_to<arma::fmat>::from(mask);
+      net.params().zero_gradients();
+      Rng* drop = config_.dropout > 0.0 ? &dropout_rng : nullptr;
+      rnn::HeadLoss loss;
+      if (symbols) {
+        loss = net.forward(symbol_window.symbols, &fw.mask, &reset, state, drop);
+      } else {
+        const arma::cube& c = frame_window.frames;
+        fw.frames = arma::conv_to<arma::fmat>::from(
+            arma::mat(const_cast<double*>(c.memptr()), c.n_rows, c.n_cols * c.n_slices, false,
+                      true));
+        loss = net.forward(fw.frames, &fw.mask, &reset, state, drop);
+      }
+      if (loss.count == 0) continue;
+      epoch_nll += loss.nll_sum;
+      epoch_count += loss.count;
+      predicted_total += loss.count;
+      net.backward(1.0 / static_cast<double>(loss.count));
+      arma::fvec& grads = net.params().gradients();
+      const double norm = options_.clip > 0.0 ? rnn::clip_by_global_norm(grads, options_.clip)
+                                              : rnn::global_norm(grads);
+      if (!std::isfinite(norm)) {
+        ++report_.skipped;
+        continue;
+      }
+      optimizer.step(net.params().values(), grads, rnn::scheduled_rate(so, report_.updates));
+      ++report_.updates;
+      if (!fit.quiet && seconds_since(last_progress) > 0.5) {
+        last_progress = std::chrono::steady_clock::now();
+        const double elapsed = seconds_since(start);
+        say("\r" + name + ": epoch " + std::to_string(epoch + 1) + " window " +
+            std::to_string(epoch_windows) + "/" + std::to_string(per_epoch) + ", train NLL " +
+            fmt("%.4f", epoch_nll / static_cast<double>(epoch_count)) + ", " +
+            fmt("%.0f", static_cast<double>(predicted_total) / elapsed) + " steps/s");
+      }
+    }
+    if (epoch_windows == 0) break;
+    ++report_.epochs;
+    report_.train_nll = epoch_count ? epoch_nll / static_cast<double>(epoch_count) : 0.0;
+    net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
+    double valid_nll = std::numeric_limits<double>::quiet_NaN();
+    if (valid != nullptr) valid_nll = evaluate(*this, *valid).nats_per_symbol();
+    const double elapsed = seconds_since(start);
+    const double done = options_.max_steps != 0 && planned > 0
+                            ? static_cast<double>(report_.updates) / static_cast<double>(planned)
+                            : static_cast<double>(epoch + 1) / static_cast<double>(options_.epochs);
+    const double eta = done > 0 ? elapsed * (1.0 - done) / done : 0.0;
+    say(name + ": epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options_.epochs) +
+        ", " + std::to_string(report_.updates) + " updates, train NLL " +
+        fmt("%.4f", report_.train_nll) + " nats" +
+        (valid != nullptr ? ", valid NLL " + fmt("%.4f", valid_nll) + " nats" : std::string()) +
+        ", " + fmt("%.0f", static_cast<double>(predicted_total) / elapsed) + " steps/s, " +
+        duration_text(elapsed) + " elapsed, ETA " + duration_text(eta) +
+        (report_.skipped ? ", " + std::to_string(report_.skipped) + " updates skipped" : ""));
+    if (stopping) {
+      stopping->observe(valid_nll, net.params().values());
+      if (stopping->should_stop()) {
+        say(name + ": no valid improvement for " + std::to_string(options_.patience) +
+            " epochs, stopping");
+        break;
+      }
+    }
+  }
+  if (stopping && stopping->has_best()) {
+    stopping->restore(net.params().values());
+    report_.best_valid_nll = stopping->best();
+    report_.best_epoch = stopping->best_epoch();
+    if (report_.best_epoch + 1 != report_.epochs)
+      say(name + ": restored the parameters of epoch " + std::to_string(report_.best_epoch + 1) +
+          " (valid NLL " + fmt("%.4f", report_.best_valid_nll) + " nats)");
+  } else {
+    report_.best_epoch = report_.epochs ? report_.epochs - 1 : 0;
+  }
+  net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
+}
+
+// ---- scoring ----------------------------------------------------------------------------------
+
+template <class Sequence>
+arma::vec RnnModel::score(const Sequence& x) const {
+  if (!net_) throw std::logic_error("RnnModel: scoring an empty model");
+  rnn::Network<double> net = *net_;
+  rnn::NetworkState<double> state = net.initial_state(1);
+  constexpr bool symbols = std::is_same_v<Sequence, arma::uvec>;
+  const arma::uword length = symbols ? x.n_elem : x.n_cols;
+  arma::vec out(length);
+  arma::umat window_symbols;
+  for (arma::uword begin = 0; begin < length; begin += scoring_window_) {
+    const arma::uword end = std::min(length, begin + scoring_window_);
+    if constexpr (symbols) {
+      window_symbols = x.subvec(begin, end - 1).t();
+      net.forward(window_symbols, nullptr, nullptr, state, nullptr);
+    } else {
+      const arma::mat frames = x.cols(begin, end - 1);
+      net.forward(frames, nullptr, nullptr, state, nullptr);
+    }
+    out.subvec(begin, end - 1) = net.step_log_probs().t();
+  }
+  return out;
+}
+
+arma::vec RnnModel::step_log_probs(const arma::uvec& symbols) const {
+  if (kind() != SequenceKind::symbols)
+    user_error(type() + ": this model scores " + to_string(kind()) + ", not symbols");
+  for (arma::uword t = 0; t < symbols.n_elem; ++t)
+    if (symbols(t) >= config_.input_size)
+      user_error(type() + ": symbol index " + std::to_string(symbols(t)) + " at step " +
+                 std::to_string(t) + " is outside the model's alphabet (" +
+                 std::to_string(config_.input_size) + " symbols)");
+  return score(symbols);
+}
+
+arma::vec RnnModel::step_log_probs(const arma::mat& frames) const {
+  if (kind() == SequenceKind::symbols)
+    user_error(type() + ": this model scores symbols, not frames");
+  if (frames.n_cols > 0 && frames.n_rows != config_.input_size)
+    user_error(type() + ": frames have " + std::to_string(frames.n_rows) +
+               " rows, the model expects " + std::to_string(config_.input_size));
+  if (!frames.is_finite()) user_error(type() + ": frames hold a non-finite value");
+  return score(frames);
+}
+
+double RnnModel::log_likelihood(const arma::uvec& symbols) const {
+  return arma::accu(step_log_probs(symbols));
+}
+
+double RnnModel::log_likelihood(const arma::mat& frames) const {
+  return arma::accu(step_log_probs(frames));
+}
+
+// ---- sampling ---------------------------------------------------------------------------------
+
+arma::uvec RnnModel::sample_symbols(arma::uword length, Rng& rng, const arma::uvec& prime) const {
+  if (kind() != SequenceKind::symbols)
+    user_error(type() + ": this model draws " + to_string(kind()) + ", not symbols");
+  if (!prime.empty()) (void)step_log_probs(prime);  // validates the prime's symbols
+  rnn::Network<double> net = *net_;
+  rnn::NetworkState<double> state = net.initial_state(1);
+  arma::umat window_symbols;
+  for (arma::uword begin = 0; begin < prime.n_elem; begin += scoring_window_) {
+    const arma::uword end = std::min<arma::uword>(prime.n_elem, begin + scoring_window_);
+    window_symbols = prime.subvec(begin, end - 1).t();
+    net.forward(window_symbols, nullptr, nullptr, state, nullptr);
+  }
+  arma::uvec out(length);
+  arma::mat log_p;
+  arma::vec weights;
+  const double temperature = options_.temperature;
+  for (arma::uword t = 0; t < length; ++t) {
+    net.predict(state, log_p);
+    arma::uword pick = 0;
+    if (temperature == 0.0) {
+      pick = log_p.col(0).index_max();
+    } else {
+      weights = arma::exp((log_p.col(0) - log_p.col(0).max()) / temperature);
+      pick = sample_categorical(weights, rng);
+    }
+    out(t) = pick;
+    state.last_symbol(0) = pick;
+  }
+  return out;
+}
+
+arma::mat RnnModel::sample_frames(arma::uword length, Rng& rng, const arma::mat& prime) const {
+  if (kind() == SequenceKind::symbols)
+    user_error(type() + ": this model draws symbols, not frames");
+  if (!prime.empty()) (void)step_log_probs(prime);
+  rnn::Network<double> net = *net_;
+  rnn::NetworkState<double> state = net.initial_state(1);
+  for (arma::uword begin = 0; begin < prime.n_cols; begin += scoring_window_) {
+    const arma::uword end = std::min<arma::uword>(prime.n_cols, begin + scoring_window_);
+    const arma::mat frames = prime.cols(begin, end - 1);
+    net.forward(frames, nullptr, nullptr, state, nullptr);
+  }
+  const arma::uword d = config_.input_size;
+  const double temperature = options_.temperature;
+  arma::mat out(d, length);
+  arma::mat prediction;
+  for (arma::uword t = 0; t < length; ++t) {
+    net.predict(state, prediction);
+    for (arma::uword j = 0; j < d; ++j) {
+      if (kind() == SequenceKind::binary_frames) {
+        const double logit = prediction(j, 0);
+        if (temperature == 0.0) {
+          out(j, t) = logit > 0.0 ? 1.0 : 0.0;
+        } else {
+          const double p = 1.0 / (1.0 + std::exp(-logit / temperature));
+          out(j, t) = uniform01(rng) < p ? 1.0 : 0.0;
+        }
+      } else {
+        const double sd = std::exp(0.5 * prediction(d + j, 0));
+        out(j, t) = prediction(j, 0) + temperature * sd * standard_normal(rng);
+      }
+    }
+    state.last_frame = out.col(t);
+  }
+  return out;
+}
+
+// ---- model files ------------------------------------------------------------------------------
+
+void RnnModel::save(H5::Group& group) const {
+  if (!net_) throw std::logic_error("RnnModel::save on an empty model");
+  h5::quiet_errors();
+  const rnn::ParameterSet<double>& p = net_->params();
+  const CellType cell = config_.cell;
+  h5::write_string_attribute(group, "kind", to_string(config_.kind));
+  h5::write_int_attribute(group, "input_size", static_cast<std::int64_t>(config_.input_size));
+  h5::write_int_attribute(group, "hidden", static_cast<std::int64_t>(config_.hidden));
+  h5::write_int_attribute(group, "layers", static_cast<std::int64_t>(config_.layers));
+  h5::write_int_attribute(group, "residual", config_.residual ? 1 : 0);
+  h5::write_double_attribute(group, "dropout", config_.dropout);
+  if (cell == CellType::elman || cell == CellType::leaky)
+    h5::write_string_attribute(group, "activation", rnn::to_string(config_.activation));
+  if (cell == CellType::leaky)
+    h5::write_int_attribute(group, "train_tau", config_.leaky.train_tau ? 1 : 0);
+  if (cell == CellType::gru)
+    h5::write_string_attribute(group, "gru_variant", rnn::to_string(config_.gru_variant));
+  if (config_.kind == SequenceKind::symbols) {
+    h5::write_int_attribute(group, "embedding", static_cast<std::int64_t>(config_.embedding));
+    h5::write_alphabet(group, alphabet_);
+    H5::Group embedding = h5::create_group(group, "embedding");
+    h5::write_mat(embedding, "weight", p.value("embedding").t());
+  }
+  H5::Group layers = h5::create_group(group, "rnn");
+  for (arma::uword k = 0; k < config_.layers; ++k) {
+    const std::string prefix = rnn::Network<double>::layer_prefix(k);
+    const std::string suffix = "_l" + std::to_string(k);
+    h5::write_mat(layers, "weight_ih" + suffix, p.value(prefix + "weight_ih"));
+    h5::write_mat(layers, "weight_hh" + suffix, p.value(prefix + "weight_hh"));
+    if (cell == CellType::elman || cell == CellType::leaky) {
+      // One bias in seqlab; PyTorch's two add up to it.
+      h5::write_vec(layers, "bias_ih" + suffix, arma::vectorise(p.value(prefix + "bias")));
+      h5::write_vec(layers, "bias_hh" + suffix, arma::vec(config_.hidden, arma::fill::zeros));
+    } else {
+      h5::write_vec(layers, "bias_ih" + suffix, arma::vectorise(p.value(prefix + "bias_ih")));
+      h5::write_vec(layers, "bias_hh" + suffix, arma::vectorise(p.value(prefix + "bias_hh")));
+    }
+    if (cell == CellType::leaky)
+      h5::write_vec(layers, "tau" + suffix,
+                    std::get<rnn::LeakyCell<double>>(net_->cell(k)).tau(p));
+  }
+  H5::Group head = h5::create_group(group, "head");
+  h5::write_mat(head, "weight", p.value("head.weight"));
+  h5::write_vec(head, "bias", arma::vectorise(p.value("head.bias")));
+}
+
+void RnnModel::load(const H5::Group& group) {
+  h5::quiet_errors();
+  const std::string where = h5::where(group);
+  RnnOptions o;
+  o.cell = rnn::parse_model_type(h5::read_string_attribute(group, "model"),
+                                 where + ": attribute 'model'");
+  const std::string kind_text = h5::read_string_attribute(group, "kind");
+  SequenceKind kind = SequenceKind::symbols;
+  if (kind_text == "symbols") kind = SequenceKind::symbols;
+  else if (kind_text == "vectors") kind = SequenceKind::vectors;
+  else if (kind_text == "binary_frames") kind = SequenceKind::binary_frames;
+  else
+    user_error(where + ": attribute 'kind' is '" + printable(kind_text) +
+               "', expected symbols, vectors or binary_frames");
+  const arma::uword input_size = read_size(group, "input_size");
+  o.hidden = read_size(group, "hidden");
+  o.layers = read_size(group, "layers");
+  if (o.layers > 1000) user_error(where + ": attribute 'layers' is too large");
+  o.residual = h5::has_attribute(group, "residual") && h5::read_int_attribute(group, "residual");
+  o.dropout = h5::has_attribute(group, "dropout") ? h5::read_double_attribute(group, "dropout")
+                                                   : 0.0;
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0))
+    user_error(where + ": attribute 'dropout' must be in [0, 1)");
+  const bool elman_like = o.cell == CellType::elman || o.cell == CellType::leaky;
+  if (elman_like)
+    o.activation = rnn::parse_activation(h5::read_string_attribute(group, "activation"),
+                                         where + ": attribute 'activation'");
+  if (o.cell == CellType::gru)
+    o.gru_variant = rnn::parse_gru_variant(h5::read_string_attribute(group, "gru_variant"),
+                                           where + ": attribute 'gru_variant'");
+  Alphabet alphabet;
+  if (kind == SequenceKind::symbols) {
+    o.embedding = read_size(group, "embedding");
+    alphabet = h5::read_alphabet(group);
+    if (alphabet.size() != input_size)
+      user_error(where + ": the alphabet has " + std::to_string(alphabet.size()) +
+                 " symbols, attribute 'input_size' says " + std::to_string(input_size));
+  }
+  const H5::Group layers = h5::open_group(group, "rnn");
+  std::vector<arma::vec> layer_tau;
+  if (o.cell == CellType::leaky) {
+    o.train_tau = h5::has_attribute(group, "train_tau") &&
+                  h5::read_int_attribute(group, "train_tau");
+    for (arma::uword k = 0; k < o.layers; ++k) {
+      const std::string name = "tau_l" + std::to_string(k);
+      arma::vec tau = read_checked_vec(layers, name, o.hidden, "one time constant per unit");
+      for (arma::uword j = 0; j < tau.n_elem; ++j)
+        if (o.train_tau ? !(tau(j) > 1.0) : !(tau(j) >= 1.0))
+          h5::format_error(layers, name, "unit " + std::to_string(j) + " has tau " +
+                                             std::to_string(tau(j)) + ", expected " +
+                                             (o.train_tau ? "> 1 (trained)" : ">= 1"));
+      layer_tau.push_back(std::move(tau));
+    }
+  }
+  rnn::NetworkConfig config = config_from(o, kind, input_size);
+  config.layer_tau = layer_tau;
+  auto net = std::make_unique<rnn::Network<double>>(config);
+  rnn::ParameterSet<double>& p = net->params();
+  const arma::uword h = o.hidden;
+  if (kind == SequenceKind::symbols) {
+    const H5::Group embedding = h5::open_group(group, "embedding");
+    copy_into(p.value("embedding"),
+              read_checked_mat(embedding, "weight", input_size + 1, config.embedding,
+                               "one row per symbol plus the start row, embedding columns")
+                  .t());
+  }
+  const arma::uword g = gate_blocks(o.cell) * h;
+  for (arma::uword k = 0; k < o.layers; ++k) {
+    const std::string prefix = rnn::Network<double>::layer_prefix(k);
+    const std::string suffix = "_l" + std::to_string(k);
+    const arma::uword d = k > 0 ? h : kind == SequenceKind::symbols ? config.embedding : input_size;
+    copy_into(p.value(prefix + "weight_ih"),
+              read_checked_mat(layers, "weight_ih" + suffix, g, d, "gates x layer input"));
+    copy_into(p.value(prefix + "weight_hh"),
+              read_checked_mat(layers, "weight_hh" + suffix, g, h, "gates x hidden"));
+    const arma::vec b_ih = read_checked_vec(layers, "bias_ih" + suffix, g, "one per gate row");
+    const arma::vec b_hh = read_checked_vec(layers, "bias_hh" + suffix, g, "one per gate row");
+    if (elman_like) {
+      copy_into(p.value(prefix + "bias"), arma::mat(b_ih + b_hh));
+      if (o.cell == CellType::leaky && o.train_tau)
+        copy_into(p.value(prefix + "tau_rho"), arma::mat(arma::log(arma::expm1(layer_tau[k] - 1.0))));
+    } else {
+      copy_into(p.value(prefix + "bias_ih"), arma::mat(b_ih));
+      copy_into(p.value(prefix + "bias_hh"), arma::mat(b_hh));
+    }
+  }
+  const H5::Group head = h5::open_group(group, "head");
+  const arma::uword outputs = net->head_outputs();
+  const std::string head_rows = kind == SequenceKind::symbols ? "one row per symbol"
+                                : kind == SequenceKind::vectors ? "means then log-variances"
+                                                                : "one row per unit";
+  copy_into(p.value("head.weight"),
+            read_checked_mat(head, "weight", outputs, h, head_rows + " x hidden"));
+  copy_into(p.value("head.bias"), arma::mat(read_checked_vec(head, "bias", outputs, head_rows)));
+
+  options_ = o;
+  config_ = config;
+  alphabet_ = std::move(alphabet);
+  net_ = std::move(net);
+  scoring_window_ = options_.window;
+}
+
+}  // namespace seqlab

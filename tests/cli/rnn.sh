@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# tests/cli/rnn.sh SEQLAB FIXTURES: recurrent models (rnn, leaky, lstm, gru) end to end through
+# train, eval and sample, on a tiny text and a tiny piano roll, and the option and file errors:
+# each error must be ONE line on stderr naming the option or file, with exit code 1.
+set -u
+seqlab=$1
+fixtures=$2/rnn
+rolls=$2/hmm_frames
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { echo "ok   - $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL - $1"; failed=$((failed + 1)); }
+
+# expect_error NAME REGEX CMD...: exit 1, exactly one stderr line, matching REGEX.
+expect_error() {
+  local name=$1 pattern=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  local lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 1 ]; then
+    bad "$name: exit code $rc, expected 1 ($(head -c 300 "$tmp/err"))"
+  elif [ "$lines" -ne 1 ]; then
+    bad "$name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
+  elif ! grep -Eq -- "$pattern" "$tmp/err"; then
+    bad "$name: message '$(cat "$tmp/err")' does not match /$pattern/"
+  else
+    ok "$name: $(cat "$tmp/err")"
+  fi
+}
+
+# expect_ok NAME CMD...: exit 0.
+expect_ok() {
+  local name=$1
+  shift
+  if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: exit $? ($(head -c 300 "$tmp/err"))"; fi
+}
+
+# json_number KEY: the number after "KEY": on the last line of $tmp/out.
+json_number() { tail -n 1 "$tmp/out" | sed -nE "s/.*\"$1\": ([-0-9.e+]+).*/\1/p"; }
+
+text=$fixtures/tiny.txt
+small=(--hidden 16 --window 25 --batch 4 --lr 0.01 --data "$text" --split all --quiet)
+
+# --- LSTM: train, eval, sample --------------------------------------------------------------------
+lstm=$tmp/lstm.h5
+expect_ok "train a small LSTM on a text file" "$seqlab" train --model lstm --epochs 40 "${small[@]}" --out "$lstm"
+expect_ok "eval the LSTM --json" "$seqlab" eval --model "$lstm" --data "$fixtures/tiny_eval.txt" --split all --json
+nll=$(json_number nll_nats)
+# The text uses 20 distinct characters: a uniform guess costs log 20 = 3.0 nats.
+if [ -n "$nll" ] && awk -v x="$nll" 'BEGIN { exit !(x < 2.6) }'; then
+  ok "the LSTM learned something: held-out NLL $nll < 2.6 nats/symbol"
+else
+  bad "held-out NLL '$nll' is not below 2.6 nats/symbol ($(tail -n 1 "$tmp/out"))"
+fi
+expect_ok "sample with a prime" "$seqlab" sample --model "$lstm" --length 40 --seed 3 --prime "the "
+if head -c 4 "$tmp/out" | grep -q "the "; then ok "sample starts with the prime"; else bad "sample output: $(cat "$tmp/out")"; fi
+"$seqlab" sample --model "$lstm" --length 60 --seed 4 >"$tmp/s1"
+"$seqlab" sample --model "$lstm" --length 60 --seed 4 >"$tmp/s2"
+if cmp -s "$tmp/s1" "$tmp/s2"; then ok "same seed, same sample"; else bad "same seed gave different samples"; fi
+"$seqlab" sample --model "$lstm" --length 60 --seed 1 --temperature 0 >"$tmp/g1"
+"$seqlab" sample --model "$lstm" --length 60 --seed 2 --temperature 0 >"$tmp/g2"
+if cmp -s "$tmp/g1" "$tmp/g2"; then ok "temperature 0 is greedy (seed-independent)"; else bad "greedy samples differ"; fi
+"$seqlab" train --model lstm --epochs 3 "${small[@]}" --seed 9 --out "$tmp/a.h5"
+"$seqlab" train --model lstm --epochs 3 "${small[@]}" --seed 9 --out "$tmp/b.h5"
+"$seqlab" eval --model "$tmp/a.h5" --data "$text" --split all --json >"$tmp/out"
+first=$(json_number log_likelihood)
+"$seqlab" eval --model "$tmp/b.h5" --data "$text" --split all --json >"$tmp/out"
+second=$(json_number log_likelihood)
+if [ -n "$first" ] && [ "$first" = "$second" ]; then ok "same seed, same trained model ($first nats)"
+else bad "same seed gave different models: '$first' vs '$second'"; fi
+
+# --- GRU and the other cells, with their own options ----------------------------------------------
+expect_ok "train a 2-layer residual GRU (pytorch variant) with dropout" \
+  "$seqlab" train --model gru --gru-variant pytorch --layers 2 --residual --dropout 0.1 --epochs 5 \
+  "${small[@]}" --out "$tmp/gru.h5"
+expect_ok "eval the GRU" "$seqlab" eval --model "$tmp/gru.h5" --data "$fixtures/tiny_eval.txt" --split all
+expect_ok "sample from the GRU" "$seqlab" sample --model "$tmp/gru.h5" --length 30 --temperature 0.7
+expect_ok "train a leaky RNN with trained time constants" \
+  "$seqlab" train --model leaky --tau 3 --train-tau --epochs 3 "${small[@]}" --out "$tmp/leaky.h5"
+expect_ok "train an Elman RNN with relu, sgd and a cosine schedule" \
+  "$seqlab" train --model rnn --activation relu --optimizer sgd --schedule cosine --epochs 3 \
+  "${small[@]}" --out "$tmp/elman.h5"
+expect_ok "train --model lstm --help" "$seqlab" train --help
+if grep -q -- "--gru-variant" "$tmp/out"; then ok "train --help lists the recurrent options"; else bad "train --help lacks --gru-variant"; fi
+
+# --- binary frames (piano roll) -------------------------------------------------------------------
+expect_ok "train an LSTM on a piano roll" "$seqlab" train --model lstm --hidden 8 --window 10 --batch 2 \
+  --epochs 3 --data "$rolls/roll.txt" --reader pianoroll --split all --quiet --out "$tmp/roll.h5"
+expect_ok "eval it on another roll" "$seqlab" eval --model "$tmp/roll.h5" --data "$rolls/roll_eval.txt" \
+  --reader pianoroll --split all --json
+expect_ok "sample piano-roll frames" "$seqlab" sample --model "$tmp/roll.h5" --length 5
+if [ "$(wc -l <"$tmp/out")" -eq 5 ]; then ok "one line per sampled frame"; else bad "frame sample: $(cat "$tmp/out")"; fi
+
+# --- errors -----------------------------------------------------------------------------------------
+expect_error "--tau for an LSTM" "--tau and --train-tau apply to --model leaky only \(got --model lstm\)" \
+  "$seqlab" train --model lstm --tau 2 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--gru-variant for an LSTM" "--gru-variant applies to --model gru only" \
+  "$seqlab" train --model lstm --gru-variant cho "${small[@]}" --out "$tmp/x.h5"
+expect_error "--activation for a GRU" "--activation applies to --model rnn or leaky only" \
+  "$seqlab" train --model gru --activation relu "${small[@]}" --out "$tmp/x.h5"
+expect_error "--epochs for a Markov chain" "--epochs applies to --model rnn, leaky, lstm or gru only" \
+  "$seqlab" train --model markov --epochs 3 --data "$text" --split all --out "$tmp/x.h5"
+expect_error "an unknown model" "unknown --model 'transformer'" \
+  "$seqlab" train --model transformer --data "$text" --split all --out "$tmp/x.h5"
+expect_error "--hidden 0" "--hidden must be between 1 and" \
+  "$seqlab" train --model lstm --hidden 0 --data "$text" --split all --out "$tmp/x.h5"
+expect_error "--dropout 1.5" "--dropout must be in \[0, 1\)" \
+  "$seqlab" train --model gru --dropout 1.5 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--residual with one layer" "--residual needs --layers 2" \
+  "$seqlab" train --model lstm --residual "${small[@]}" --out "$tmp/x.h5"
+expect_error "an unknown optimizer" "--optimizer must be adam, sgd or rmsprop, got 'adamw'" \
+  "$seqlab" train --model lstm --optimizer adamw "${small[@]}" --out "$tmp/x.h5"
+expect_error "an unknown schedule" "--schedule must be constant, step or cosine, got 'linear'" \
+  "$seqlab" train --model lstm --schedule linear "${small[@]}" --out "$tmp/x.h5"
+expect_error "a leaky tau below 1" "tau must be a finite number >= 1" \
+  "$seqlab" train --model leaky --tau 0.5 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--embedding for frames" "--embedding applies to symbol data" \
+  "$seqlab" train --model lstm --embedding 4 --data "$rolls/roll.txt" --reader pianoroll --split all \
+  --out "$tmp/x.h5"
+if [ ! -e "$tmp/x.h5" ]; then ok "no model file written after an error"; else bad "a model file was written after an error"; fi
+expect_error "--temperature for a Markov chain" "--temperature applies to recurrent models" \
+  bash -c "'$seqlab' train --model markov --data '$text' --split all --out '$tmp/mk.h5' --quiet && \
+           '$seqlab' sample --model '$tmp/mk.h5' --length 5 --temperature 0"
+expect_error "a negative temperature" "--temperature must be a number >= 0" \
+  "$seqlab" sample --model "$lstm" --length 5 --temperature -1
+head -c 2000 "$lstm" >"$tmp/truncated.h5"
+expect_error "a truncated model file" "truncated.h5" \
+  "$seqlab" eval --model "$tmp/truncated.h5" --data "$text" --split all
+expect_error "eval a text model on a piano roll" "models symbols" \
+  "$seqlab" eval --model "$lstm" --data "$rolls/roll.txt" --reader pianoroll --split all
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

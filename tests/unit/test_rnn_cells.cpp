@@ -1,0 +1,584 @@
+// tests/unit/test_rnn_cells.cpp: the recurrent cells and the flat parameter buffer.
+//
+// What is checked and against what:
+//   * every cell's backward against central finite differences of its own forward (double), on
+//     parameters, inputs and the initial state, with and without padding;
+//   * every cell's forward against a naive column-by-column implementation of the documented
+//     formula written here (independent of the GEMM/time-major code), and against closed forms
+//     where the weights are zero;
+//   * leaky units with tau = 1 against the Elman cell, bit for bit;
+//   * the parameter buffer's views against the flat vector they alias.
+//
+// Gradient-check settings: double precision; the outputs projected to a scalar
+// L = sum over real columns of r . h_t with a fixed random r (seeded); fourth-order central
+// differences (L at p +- h and p +- 2h) with h = 1e-4 * max(1, |p|); pass when
+// |g - fd| / max(|g|, |fd|, 1e-8) < 1e-6 at every index. Sizes D = 3, H = 4, B = 3, S = 5.
+// Why not the two-point difference with h = 1e-6: its rounding noise (about eps |L| / h, here
+// 4e-10 absolute) already exceeds 1e-6 relative on the legitimately small gradients (~1e-4) some
+// indices have; the four-point stencil cuts the noise to ~1e-11 at a truncation error of O(h^4).
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/core/rng.hpp"
+#include "seqlab/models/rnn/cell.hpp"
+#include "seqlab/models/rnn/elman.hpp"
+#include "seqlab/models/rnn/gru.hpp"
+#include "seqlab/models/rnn/leaky.hpp"
+#include "seqlab/models/rnn/lstm.hpp"
+#include "seqlab/models/rnn/parameters.hpp"
+#include "test_support.hpp"
+
+using namespace seqlab;
+using namespace seqlab::rnn;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+
+namespace {
+
+constexpr arma::uword kInput = 3, kHidden = 4, kStreams = 3, kSteps = 5;
+constexpr arma::uword kColumns = kStreams * kSteps;
+
+arma::mat gaussian(arma::uword rows, arma::uword cols, Rng& rng, double scale = 1.0) {
+  arma::mat m(rows, cols);
+  for (double& v : m) v = scale * standard_normal(rng);
+  return m;
+}
+
+// Mask patterns (1 x N, time-major): 0 none (null pointer), 1 ragged prefixes (lengths S, S-2, 1),
+// 2 holes and an empty row (row 1 = 1 1 0 1 0, row 2 all padding).
+arma::mat mask_pattern(int pattern) {
+  arma::mat rows(kStreams, kSteps, arma::fill::ones);  // B x S: the same memory as 1 x N
+  if (pattern == 1) {
+    rows(1, arma::span(kSteps - 2, kSteps - 1)).zeros();
+    rows(2, arma::span(1, kSteps - 1)).zeros();
+  } else if (pattern == 2) {
+    rows(1, 2) = 0.0;
+    rows(1, 4) = 0.0;
+    rows.row(2).zeros();
+  }
+  return arma::reshape(rows, 1, kColumns);
+}
+
+bool real_column(const arma::mat* mask, arma::uword col) {
+  return mask == nullptr || (*mask)(col) != 0.0;
+}
+
+// L = sum over real columns of r . out: the scalar the gradient checks differentiate.
+double projected(const arma::mat& out, const arma::mat& r, const arma::mat* mask) {
+  double total = 0.0;
+  for (arma::uword col = 0; col < out.n_cols; ++col)
+    if (real_column(mask, col)) total += arma::dot(out.col(col), r.col(col));
+  return total;
+}
+
+struct CheckResult {
+  double worst = 0.0;
+  arma::uword index = 0;
+  double analytic = 0.0, numeric = 0.0;
+};
+
+// Fourth-order central differences of `loss` with respect to each element of data[0..n),
+// compared with `analytic`. Restores every element afterwards.
+CheckResult finite_difference_check(double* data, arma::uword n, const double* analytic,
+                                    const std::function<double()>& loss) {
+  CheckResult result;
+  const auto loss_at = [&](arma::uword i, double value) {
+    data[i] = value;
+    return loss();
+  };
+  for (arma::uword i = 0; i < n; ++i) {
+    const double saved = data[i];
+    const double h = 1e-4 * std::max(1.0, std::abs(saved));
+    const double near = loss_at(i, saved + h) - loss_at(i, saved - h);
+    const double far = loss_at(i, saved + 2 * h) - loss_at(i, saved - 2 * h);
+    data[i] = saved;
+    const double numeric = (8.0 * near - far) / (12.0 * h);
+    const double error = std::abs(analytic[i] - numeric) /
+                         std::max({std::abs(analytic[i]), std::abs(numeric), 1e-8});
+    if (error > result.worst || i == 0) result = CheckResult{error, i, analytic[i], numeric};
+  }
+  return result;
+}
+
+void require_close(const std::string& what, const CheckResult& r) {
+  INFO(what << ": worst relative error " << r.worst << " at index " << r.index << " (analytic "
+            << r.analytic << ", finite difference " << r.numeric << ")");
+  CHECK(r.worst < 1e-6);
+}
+
+// A cell with its parameters, random weights (all blocks, biases included) and a random window.
+template <class Cell>
+struct Fixture {
+  Cell cell;
+  ParameterSet<double> params;
+  arma::mat x, r;
+  RecurrentState<double> s0;
+
+  Fixture(Cell c, std::uint64_t seed) : cell(std::move(c)) {
+    Rng rng = make_rng(seed);
+    cell.register_parameters(params, "rnn.");
+    params.allocate();
+    cell.init(params, rng);
+    params.values() = arma::vectorise(gaussian(params.size(), 1, rng, 0.6));
+    x = gaussian(kInput, kColumns, rng);
+    r = gaussian(kHidden, kColumns, rng);
+    s0.h = gaussian(kHidden, kStreams, rng, 0.5);
+    if (Cell::has_cell_state) s0.c = gaussian(kHidden, kStreams, rng, 0.5);
+  }
+
+  double loss(const arma::mat* mask) {
+    arma::mat out;
+    cell.forward(params, x, s0, mask, out);
+    return projected(out, r, mask);
+  }
+};
+
+template <class Cell>
+void check_cell_gradients(Cell cell, const std::string& label) {
+  const int pattern = GENERATE(0, 1, 2);
+  CAPTURE(label, pattern);
+  Fixture<Cell> f(std::move(cell), 20261122);
+  const arma::mat mask_storage = mask_pattern(pattern);
+  const arma::mat* mask = pattern == 0 ? nullptr : &mask_storage;
+
+  arma::mat out, d_x;
+  RecurrentState<double> d_s0;
+  f.params.zero_gradients();
+  f.cell.forward(f.params, f.x, f.s0, mask, out);
+  f.cell.backward(f.params, f.x, mask, f.r, &d_x, &d_s0);
+  const arma::vec d_params = f.params.gradients();
+
+  const auto loss = [&] { return f.loss(mask); };
+  require_close(label + " parameters",
+                finite_difference_check(f.params.values().memptr(), f.params.size(),
+                                        d_params.memptr(), loss));
+  require_close(label + " inputs",
+                finite_difference_check(f.x.memptr(), f.x.n_elem, d_x.memptr(), loss));
+  require_close(label + " h0",
+                finite_difference_check(f.s0.h.memptr(), f.s0.h.n_elem, d_s0.h.memptr(), loss));
+  if (Cell::has_cell_state) {
+    REQUIRE(d_s0.c.n_elem == f.s0.c.n_elem);
+    require_close(label + " c0",
+                  finite_difference_check(f.s0.c.memptr(), f.s0.c.n_elem, d_s0.c.memptr(), loss));
+  }
+  // Padded columns take no input, so their input gradient is exactly zero.
+  for (arma::uword col = 0; col < kColumns; ++col)
+    if (!real_column(mask, col)) CHECK(arma::all(d_x.col(col) == 0.0));
+}
+
+// ---- Naive reference forwards: one column at a time, straight from the documented formulas ----
+
+arma::vec sigmoid(const arma::vec& v) { return 1.0 / (1.0 + arma::exp(-v)); }
+
+using Step = std::function<void(const arma::vec& x, arma::vec& h, arma::vec& c)>;
+
+// Runs `step` over the window in time order, skipping padded columns.
+arma::mat run_reference(const arma::mat& x, const RecurrentState<double>& s0, const arma::mat* mask,
+                        const Step& step) {
+  arma::mat out(kHidden, x.n_cols);
+  const arma::uword streams = s0.h.n_cols;
+  for (arma::uword b = 0; b < streams; ++b) {
+    arma::vec h = s0.h.col(b);
+    arma::vec c = s0.c.is_empty() ? arma::vec() : arma::vec(s0.c.col(b));
+    for (arma::uword t = 0; t * streams < x.n_cols; ++t) {
+      const arma::uword col = t * streams + b;
+      if (real_column(mask, col)) step(x.col(col), h, c);
+      out.col(col) = h;
+    }
+  }
+  return out;
+}
+
+arma::mat gate(const arma::mat& stacked, arma::uword g) {
+  return stacked.rows(g * kHidden, (g + 1) * kHidden - 1);
+}
+
+}  // namespace
+
+TEST_CASE("ParameterSet views alias one flat buffer", "[rnn]") {
+  ParameterSet<double> set;
+  CHECK(set.add("w", 2, 3) == 0);
+  CHECK(set.add("b", 2, 1) == 1);
+  CHECK(set.size() == 8);
+  CHECK_THROWS_AS(set.add("w", 1, 1), std::invalid_argument);
+  set.allocate();
+  CHECK_THROWS_AS(set.add("late", 1, 1), std::logic_error);
+  REQUIRE(set.values().n_elem == 8);
+  CHECK(arma::all(set.values() == 0.0));
+
+  SECTION("writes through a view land in the flat vector at the block's offset") {
+    arma::mat w = set.value("w");
+    w(1, 2) = 7.0;  // column-major: element 1 + 2 * 2 = 5 of the block
+    set.value("b")(0, 0) = -3.0;
+    set.gradient(1)(1, 0) = 0.25;
+    CHECK(set.values()(5) == 7.0);
+    CHECK(set.values()(6) == -3.0);
+    CHECK(set.gradients()(7) == 0.25);
+    CHECK(set.block(1).offset == 6);
+    CHECK(set.blocks()[0].name == "w");
+    CHECK(set.index_of("b") == 1);
+    CHECK_THROWS_AS(set.value("nope"), std::out_of_range);
+    // A strict alias refuses to change size rather than silently detaching.
+    CHECK_THROWS(w.set_size(5, 5));
+  }
+  SECTION("writes into the flat vector show through a view") {
+    set.values()(2) = 4.5;
+    CHECK(set.value("w")(0, 1) == 4.5);
+    set.gradients().fill(1.0);
+    set.zero_gradients();
+    CHECK(arma::all(arma::vectorise(set.gradient("w")) == 0.0));
+  }
+  SECTION("a copy owns its own buffer and its views point into it") {
+    set.value("w")(0, 0) = 1.0;
+    ParameterSet<double> copy = set;
+    copy.value("w")(0, 0) = 2.0;
+    CHECK(set.values()(0) == 1.0);
+    CHECK(copy.values()(0) == 2.0);
+    CHECK(copy.value_ptr(0) == copy.values().memptr());
+    ParameterSet<double> moved = std::move(copy);
+    moved.value("b")(1, 0) = 9.0;
+    CHECK(moved.values()(7) == 9.0);
+    CHECK(moved.value("w")(0, 0) == 2.0);
+  }
+  SECTION("conversion to float and back keeps blocks and values") {
+    set.values() = arma::linspace<arma::vec>(-1.0, 1.0, 8);
+    set.gradients().fill(5.0);
+    const ParameterSet<float> single = set.converted<float>();
+    REQUIRE(single.blocks().size() == 2);
+    CHECK(single.block(1).name == "b");
+    CHECK(single.values()(3) == static_cast<float>(set.values()(3)));
+    CHECK(arma::all(single.gradients() == 0.0f));
+    const ParameterSet<double> back = single.converted<double>();
+    CHECK_THAT(back.values()(3), WithinAbs(set.values()(3), 1e-7));
+    CHECK(back.value("b").n_rows == 2);
+  }
+}
+
+TEST_CASE("cell backward matches finite differences", "[rnn]") {
+  SECTION("elman tanh") { check_cell_gradients(ElmanCell<double>(kInput, kHidden), "elman"); }
+  SECTION("elman relu") {
+    check_cell_gradients(ElmanCell<double>(kInput, kHidden, Activation::relu), "elman relu");
+  }
+  SECTION("leaky, fixed tau per unit") {
+    LeakyOptions options;
+    options.tau = arma::vec{1.0, 2.0, 3.5, 10.0};
+    check_cell_gradients(LeakyCell<double>(kInput, kHidden, options), "leaky fixed");
+  }
+  SECTION("leaky, trained tau") {
+    LeakyOptions options;
+    options.tau = arma::vec{1.5};
+    options.train_tau = true;
+    check_cell_gradients(LeakyCell<double>(kInput, kHidden, options), "leaky trained");
+  }
+  SECTION("lstm") { check_cell_gradients(LstmCell<double>(kInput, kHidden), "lstm"); }
+  SECTION("gru cho") {
+    check_cell_gradients(GruCell<double>(kInput, kHidden, GruVariant::cho), "gru cho");
+  }
+  SECTION("gru pytorch") {
+    check_cell_gradients(GruCell<double>(kInput, kHidden, GruVariant::pytorch), "gru pytorch");
+  }
+}
+
+TEST_CASE("cell forward matches a column-by-column reference", "[rnn]") {
+  const int pattern = GENERATE(0, 2);
+  CAPTURE(pattern);
+  const arma::mat mask_storage = mask_pattern(pattern);
+  const arma::mat* mask = pattern == 0 ? nullptr : &mask_storage;
+  arma::mat out;
+
+  SECTION("elman") {
+    Fixture<ElmanCell<double>> f(ElmanCell<double>(kInput, kHidden), 7);
+    const arma::mat w = f.params.value("rnn.weight_ih"), u = f.params.value("rnn.weight_hh");
+    const arma::vec b = arma::vectorise(f.params.value("rnn.bias"));
+    f.cell.forward(f.params, f.x, f.s0, mask, out);
+    const arma::mat expected = run_reference(f.x, f.s0, mask, [&](auto& x, auto& h, auto&) {
+      h = arma::tanh(w * x + u * h + b);
+    });
+    CHECK_THAT(out, test::IsNear(expected, 1e-12, 1e-14));
+  }
+  SECTION("leaky with trained tau") {
+    LeakyOptions options;
+    options.tau = arma::vec{1.5, 2.0, 4.0, 8.0};
+    options.train_tau = true;
+    Fixture<LeakyCell<double>> f(LeakyCell<double>(kInput, kHidden, options), 8);
+    const arma::mat w = f.params.value("rnn.weight_ih"), u = f.params.value("rnn.weight_hh");
+    const arma::vec b = arma::vectorise(f.params.value("rnn.bias"));
+    const arma::vec rho = arma::vectorise(f.params.value("rnn.tau_rho"));
+    const arma::vec a = 1.0 / (1.0 + arma::log(1.0 + arma::exp(rho)));
+    CHECK_THAT(arma::mat(f.cell.tau(f.params)), test::IsNear(arma::mat(1.0 / a), 1e-12));
+    f.cell.forward(f.params, f.x, f.s0, mask, out);
+    const arma::mat expected = run_reference(f.x, f.s0, mask, [&](auto& x, auto& h, auto&) {
+      h = (1.0 - a) % h + a % arma::tanh(w * x + u * h + b);
+    });
+    CHECK_THAT(out, test::IsNear(expected, 1e-12, 1e-14));
+  }
+  SECTION("lstm") {
+    Fixture<LstmCell<double>> f(LstmCell<double>(kInput, kHidden), 9);
+    const arma::mat w = f.params.value("rnn.weight_ih"), u = f.params.value("rnn.weight_hh");
+    const arma::vec b = arma::vectorise(f.params.value("rnn.bias_ih")) +
+                        arma::vectorise(f.params.value("rnn.bias_hh"));
+    f.cell.forward(f.params, f.x, f.s0, mask, out);
+    const arma::mat expected = run_reference(f.x, f.s0, mask, [&](auto& x, auto& h, auto& c) {
+      const arma::vec z = w * x + u * h + b;
+      const arma::vec i = sigmoid(gate(z, 0)), fg = sigmoid(gate(z, 1));
+      const arma::vec g = arma::tanh(gate(z, 2)), o = sigmoid(gate(z, 3));
+      c = fg % c + i % g;
+      h = o % arma::tanh(c);
+    });
+    CHECK_THAT(out, test::IsNear(expected, 1e-12, 1e-14));
+    RecurrentState<double> last;
+    f.cell.final_state(last);
+    CHECK(arma::all(arma::vectorise(last.h == out.cols(kColumns - kStreams, kColumns - 1))));
+    CHECK(last.c.n_cols == kStreams);
+  }
+  SECTION("gru, both variants") {
+    const GruVariant variant = GENERATE(GruVariant::cho, GruVariant::pytorch);
+    CAPTURE(to_string(variant));
+    Fixture<GruCell<double>> f(GruCell<double>(kInput, kHidden, variant), 10);
+    const arma::mat w = f.params.value("rnn.weight_ih"), u = f.params.value("rnn.weight_hh");
+    const arma::vec bi = arma::vectorise(f.params.value("rnn.bias_ih"));
+    const arma::vec bh = arma::vectorise(f.params.value("rnn.bias_hh"));
+    f.cell.forward(f.params, f.x, f.s0, mask, out);
+    const arma::mat expected = run_reference(f.x, f.s0, mask, [&](auto& x, auto& h, auto&) {
+      const arma::vec r = sigmoid(gate(w, 0) * x + gate(bi, 0) + gate(u, 0) * h + gate(bh, 0));
+      const arma::vec z = sigmoid(gate(w, 1) * x + gate(bi, 1) + gate(u, 1) * h + gate(bh, 1));
+      const arma::vec n =
+          variant == GruVariant::cho
+              ? arma::vec(arma::tanh(gate(w, 2) * x + gate(bi, 2) + gate(u, 2) * (r % h) +
+                                     gate(bh, 2)))
+              : arma::vec(arma::tanh(gate(w, 2) * x + gate(bi, 2) +
+                                     r % (gate(u, 2) * h + gate(bh, 2))));
+      h = (1.0 - z) % n + z % h;
+    });
+    CHECK_THAT(out, test::IsNear(expected, 1e-12, 1e-14));
+  }
+}
+
+TEMPLATE_TEST_CASE("leaky cell with tau = 1 is the Elman cell bit for bit", "[rnn]", float,
+                   double) {
+  using T = TestType;
+  const Activation activation = GENERATE(Activation::tanh, Activation::relu);
+  CAPTURE(to_string(activation));
+  ElmanCell<T> elman(kInput, kHidden, activation);
+  LeakyOptions options;
+  options.activation = activation;
+  options.tau = arma::vec{1.0};
+  LeakyCell<T> leaky(kInput, kHidden, options);
+  ParameterSet<T> pe, pl;
+  elman.register_parameters(pe, "");
+  leaky.register_parameters(pl, "");
+  pe.allocate();
+  pl.allocate();
+  Rng rng = make_rng(99);
+  elman.init(pe, rng);
+  pe.value("bias") = arma::conv_to<arma::Mat<T>>::from(gaussian(kHidden, 1, rng, 0.3));
+  REQUIRE(pl.size() == pe.size());
+  pl.values() = pe.values();
+
+  const arma::Mat<T> x = arma::conv_to<arma::Mat<T>>::from(gaussian(kInput, kColumns, rng));
+  const arma::Mat<T> d_out = arma::conv_to<arma::Mat<T>>::from(gaussian(kHidden, kColumns, rng));
+  RecurrentState<T> s0;
+  s0.h = arma::conv_to<arma::Mat<T>>::from(gaussian(kHidden, kStreams, rng, 0.5));
+  const arma::Mat<T> mask = arma::conv_to<arma::Mat<T>>::from(mask_pattern(1));
+
+  arma::Mat<T> out_e, out_l, dx_e, dx_l;
+  RecurrentState<T> ds_e, ds_l;
+  elman.forward(pe, x, s0, &mask, out_e);
+  leaky.forward(pl, x, s0, &mask, out_l);
+  CHECK(arma::all(arma::vectorise(out_e == out_l)));
+  elman.backward(pe, x, &mask, d_out, &dx_e, &ds_e);
+  leaky.backward(pl, x, &mask, d_out, &dx_l, &ds_l);
+  CHECK(arma::all(pe.gradients() == pl.gradients()));
+  CHECK(arma::all(arma::vectorise(dx_e == dx_l)));
+  CHECK(arma::all(arma::vectorise(ds_e.h == ds_l.h)));
+  // Not vacuous: the gradients are nonzero.
+  CHECK(arma::norm(arma::conv_to<arma::vec>::from(pe.gradients())) > 0.1);
+}
+
+TEST_CASE("lstm with zero weights follows the closed form", "[rnn]") {
+  LstmCell<double> cell(2, kHidden);
+  ParameterSet<double> params;
+  cell.register_parameters(params, "");
+  params.allocate();  // every weight 0
+  Rng rng = make_rng(5);
+  RecurrentState<double> s0{gaussian(kHidden, 2, rng), gaussian(kHidden, 2, rng)};
+  const arma::mat x = gaussian(2, 2 * 4, rng);  // B = 2, S = 4
+  arma::mat out;
+  const auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+
+  SECTION("only the input-gate bias on: g = 0, so c decays by f = 1/2 and h = tanh(c) / 2") {
+    params.value("bias_ih").rows(0, kHidden - 1).fill(1.7);
+    cell.forward(params, x, s0, nullptr, out);
+    for (arma::uword t = 0; t < 4; ++t)
+      for (arma::uword b = 0; b < 2; ++b)
+        for (arma::uword j = 0; j < kHidden; ++j) {
+          const double c = std::pow(0.5, double(t + 1)) * s0.c(j, b);
+          CHECK_THAT(out(j, t * 2 + b), WithinRel(0.5 * std::tanh(c), 1e-14) ||
+                                            WithinAbs(0.5 * std::tanh(c), 1e-15));
+        }
+  }
+  SECTION("biases split over bias_ih and bias_hh, gate order i, f, g, o") {
+    const double bi = 0.3, bf = -0.4, bg = 0.9, bo = 1.2;
+    arma::mat b_ih = params.value("bias_ih"), b_hh = params.value("bias_hh");
+    const double gates[4] = {bi, bf, bg, bo};
+    for (arma::uword g = 0; g < 4; ++g) {
+      b_ih.rows(g * kHidden, (g + 1) * kHidden - 1).fill(0.25 * gates[g]);
+      b_hh.rows(g * kHidden, (g + 1) * kHidden - 1).fill(0.75 * gates[g]);
+    }
+    cell.forward(params, x, s0, nullptr, out);
+    for (arma::uword b = 0; b < 2; ++b)
+      for (arma::uword j = 0; j < kHidden; ++j) {
+        double c = s0.c(j, b);
+        for (arma::uword t = 0; t < 4; ++t) {
+          c = sig(bf) * c + sig(bi) * std::tanh(bg);
+          CHECK_THAT(out(j, t * 2 + b), WithinRel(sig(bo) * std::tanh(c), 1e-14));
+        }
+      }
+  }
+}
+
+TEST_CASE("gru with zero weights follows the closed form", "[rnn]") {
+  const GruVariant variant = GENERATE(GruVariant::cho, GruVariant::pytorch);
+  CAPTURE(to_string(variant));
+  GruCell<double> cell(2, kHidden, variant);
+  ParameterSet<double> params;
+  cell.register_parameters(params, "");
+  params.allocate();
+  const double b_ir = 0.2, b_iz = -0.3, b_in = 0.5, b_hr = 0.4, b_hz = 0.1, b_hn = -0.7;
+  arma::mat b_ih = params.value("bias_ih"), b_hh = params.value("bias_hh");
+  b_ih.rows(0, kHidden - 1).fill(b_ir);
+  b_ih.rows(kHidden, 2 * kHidden - 1).fill(b_iz);
+  b_ih.rows(2 * kHidden, 3 * kHidden - 1).fill(b_in);
+  b_hh.rows(0, kHidden - 1).fill(b_hr);
+  b_hh.rows(kHidden, 2 * kHidden - 1).fill(b_hz);
+  b_hh.rows(2 * kHidden, 3 * kHidden - 1).fill(b_hn);
+  Rng rng = make_rng(6);
+  RecurrentState<double> s0{gaussian(kHidden, 2, rng), {}};
+  const arma::mat x = gaussian(2, 2 * 5, rng);  // B = 2, S = 5
+  arma::mat mask(2, 5, arma::fill::ones);       // stream 1 pauses at step 2
+  mask(1, 2) = 0.0;
+  arma::mat out;
+  cell.forward(params, x, s0, &mask, out);
+
+  const auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  const double r = sig(b_ir + b_hr), z = sig(b_iz + b_hz);
+  // With W_hn = 0 the cho candidate sees b_hn in full; the pytorch one sees it through r.
+  const double n =
+      variant == GruVariant::cho ? std::tanh(b_in + b_hn) : std::tanh(b_in + r * b_hn);
+  for (arma::uword b = 0; b < 2; ++b)
+    for (arma::uword t = 0; t < 5; ++t) {
+      const double real_steps = double(t + 1) - ((b == 1 && t >= 2) ? 1.0 : 0.0);
+      for (arma::uword j = 0; j < kHidden; ++j) {
+        const double expected = n + std::pow(z, real_steps) * (s0.h(j, b) - n);
+        CHECK_THAT(out(j, t * 2 + b), WithinRel(expected, 1e-13) || WithinAbs(expected, 1e-15));
+      }
+    }
+}
+
+TEST_CASE("carrying the final state across windows equals one long window", "[rnn]") {
+  const int which = GENERATE(0, 1, 2, 3);
+  CAPTURE(which);
+  Rng rng = make_rng(11);
+  const arma::mat x = gaussian(kInput, 2 * kColumns, rng);
+  const arma::mat first = x.cols(0, kColumns - 1), second = x.cols(kColumns, 2 * kColumns - 1);
+  const auto run = [&](auto cell) {
+    ParameterSet<double> params;
+    cell.register_parameters(params, "");
+    params.allocate();
+    cell.init(params, rng);
+    RecurrentState<double> s0{gaussian(kHidden, kStreams, rng), {}};
+    if (decltype(cell)::has_cell_state) s0.c = gaussian(kHidden, kStreams, rng);
+    arma::mat whole, part1, part2;
+    cell.forward(params, x, s0, nullptr, whole);
+    cell.forward(params, first, s0, nullptr, part1);
+    RecurrentState<double> carried;
+    cell.final_state(carried);
+    cell.forward(params, second, carried, nullptr, part2);
+    CHECK_THAT(arma::mat(arma::join_rows(part1, part2)), test::IsNear(whole, 1e-13, 1e-15));
+  };
+  if (which == 0) run(ElmanCell<double>(kInput, kHidden));
+  if (which == 1)
+    run(LeakyCell<double>(kInput, kHidden, LeakyOptions{Activation::tanh, {3.0}, false}));
+  if (which == 2) run(LstmCell<double>(kInput, kHidden));
+  if (which == 3) run(GruCell<double>(kInput, kHidden, GruVariant::pytorch));
+}
+
+TEST_CASE("backward accumulates parameter gradients and can be repeated", "[rnn]") {
+  Fixture<LstmCell<double>> f(LstmCell<double>(kInput, kHidden), 12);
+  const arma::mat mask = mask_pattern(1);
+  arma::mat out;
+  f.params.zero_gradients();
+  f.cell.forward(f.params, f.x, f.s0, &mask, out);
+  f.cell.backward(f.params, f.x, &mask, f.r, nullptr, nullptr);
+  const arma::vec once = f.params.gradients();
+  f.cell.backward(f.params, f.x, &mask, f.r, nullptr, nullptr);
+  CHECK_THAT(arma::mat(f.params.gradients()), test::IsNear(arma::mat(2.0 * once), 1e-14));
+}
+
+TEST_CASE("cell initialisation", "[rnn]") {
+  Rng rng = make_rng(13);
+  const arma::uword H = 6, D = 5;
+  SECTION("lstm: orthogonal gate blocks, Glorot input blocks, forget bias 1 in bias_ih") {
+    LstmCell<float> cell(D, H);
+    ParameterSet<float> params;
+    cell.register_parameters(params, "l0.");
+    params.allocate();
+    cell.init(params, rng);
+    const arma::mat w_hh = arma::conv_to<arma::mat>::from(params.value("l0.weight_hh"));
+    const arma::mat w_ih = arma::conv_to<arma::mat>::from(params.value("l0.weight_ih"));
+    const double limit = std::sqrt(6.0 / double(D + H));
+    for (arma::uword g = 0; g < 4; ++g) {
+      const arma::mat q = w_hh.rows(g * H, (g + 1) * H - 1);
+      CHECK_THAT(arma::mat(q.t() * q), test::IsNear(arma::eye(H, H), 0.0, 1e-6));
+      CHECK(arma::abs(w_ih.rows(g * H, (g + 1) * H - 1)).max() <= limit);
+    }
+    // Independent draws per gate block.
+    CHECK(arma::abs(w_hh.rows(0, H - 1) - w_hh.rows(H, 2 * H - 1)).max() > 0.1);
+    const arma::fvec b_ih = arma::vectorise(params.value("l0.bias_ih"));
+    CHECK(arma::all(b_ih.subvec(H, 2 * H - 1) == 1.0f));
+    CHECK(arma::accu(arma::abs(b_ih)) == float(H));
+    CHECK(arma::all(arma::vectorise(params.value("l0.bias_hh")) == 0.0f));
+    CHECK(params.blocks()[0].name == "l0.weight_ih");
+  }
+  SECTION("leaky with trained tau starts at the given tau") {
+    LeakyCell<double> cell(D, H,
+                           LeakyOptions{Activation::tanh, arma::linspace(1.01, 50.0, H), true});
+    ParameterSet<double> params;
+    cell.register_parameters(params, "");
+    params.allocate();
+    cell.init(params, rng);
+    CHECK_THAT(arma::mat(cell.tau(params)),
+               test::IsNear(arma::mat(arma::linspace(1.01, 50.0, H)), 1e-12));
+  }
+  SECTION("gru: three orthogonal blocks, zero biases") {
+    GruCell<double> cell(D, H);
+    ParameterSet<double> params;
+    cell.register_parameters(params, "");
+    params.allocate();
+    cell.init(params, rng);
+    const arma::mat w_hh = params.value("weight_hh");
+    for (arma::uword g = 0; g < 3; ++g) {
+      const arma::mat q = w_hh.rows(g * H, (g + 1) * H - 1);
+      CHECK_THAT(arma::mat(q * q.t()), test::IsNear(arma::eye(H, H), 0.0, 1e-12));
+    }
+    CHECK(arma::all(arma::vectorise(params.value("bias_ih")) == 0.0));
+  }
+}
+
+TEST_CASE("cells reject bad options with a user error", "[rnn]") {
+  using Catch::Matchers::Contains;
+  CHECK_THROWS_WITH(LeakyCell<float>(2, 3, LeakyOptions{Activation::tanh, {0.5}, false}),
+                    Contains("tau of unit 0") && Contains(">= 1"));
+  CHECK_THROWS_AS(LeakyCell<float>(2, 3, LeakyOptions{Activation::tanh, {1.0, 2.0}, false}),
+                  UserError);
+  CHECK_THROWS_WITH(LeakyCell<float>(2, 3, LeakyOptions{Activation::tanh, {1.0}, true}),
+                    Contains("start above 1"));
+  CHECK_THROWS_WITH(parse_activation("sigmoid", "model.activation"),
+                    Contains("model.activation") && Contains("tanh or relu"));
+  CHECK_THROWS_AS(parse_gru_variant("keras", "model.gru"), UserError);
+  CHECK(parse_gru_variant("pytorch", "k") == GruVariant::pytorch);
+  CHECK_THROWS_AS(ElmanCell<double>(0, 3), UserError);
+}

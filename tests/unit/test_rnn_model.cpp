@@ -1,0 +1,476 @@
+// tests/unit/test_rnn_model.cpp: the whole recurrent network and RnnModel: finite-difference
+// gradients of the full training loss (embedding, two stacked layers, residual, dropout, masks,
+// reset flags, a state carried in from an earlier window, every head), the prediction convention
+// against a hand-written Elman network, scoring invariants, model-file round trips, learning a
+// periodic sequence, greedy sampling, and one-line errors for bad options and bad files.
+//
+// Gradient checks: double precision, the loss scale * nll_sum of ONE window (the carried state
+// is held fixed, as truncated BPTT treats it), four-point central differences
+// (L at p +- h and p +- 2h) with h = 1e-4 * max(1, |p|); pass when
+// |g - fd| / max(|g|, |fd|, 1e-8) < 1e-6 at every index. The two-point rule with h = 1e-6 would
+// leave rounding noise of ~1e-10 absolute, too much for the small (~1e-4) gradients of some
+// entries at 1e-6 relative; the four-point rule's truncation error at h = 1e-4 is ~1e-16.
+#include <H5Cpp.h>
+
+#include <string>
+#include <vector>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/io/hdf5.hpp"
+#include "seqlab/io/model_file.hpp"
+#include "seqlab/models/rnn/network.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
+#include "test_support.hpp"
+
+using namespace seqlab;
+using namespace seqlab::rnn;
+using Catch::Matchers::Contains;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+
+namespace {
+
+constexpr arma::uword kStreams = 3, kSteps = 5, kHidden = 4;
+
+struct GradientCase {
+  std::string label;
+  CellType cell;
+  SequenceKind kind;
+  GruVariant variant = GruVariant::cho;
+  bool train_tau = false;
+};
+
+NetworkConfig gradient_config(const GradientCase& c) {
+  NetworkConfig config;
+  config.kind = c.kind;
+  config.input_size = c.kind == SequenceKind::symbols ? 5 : 3;
+  config.embedding = 3;
+  config.cell = c.cell;
+  config.hidden = kHidden;
+  config.layers = 2;
+  config.residual = true;
+  config.dropout = 0.25;
+  config.gru_variant = c.variant;
+  config.leaky.tau = arma::vec{2.5};
+  config.leaky.train_tau = c.train_tau;
+  return config;
+}
+
+// Targets of one window in the layout the network takes: B x S symbols, or d x (S*B) frames.
+struct Targets {
+  arma::umat symbols;
+  arma::mat frames;
+};
+
+Targets random_targets(const NetworkConfig& config, Rng& rng) {
+  Targets t;
+  if (config.kind == SequenceKind::symbols) {
+    t.symbols.set_size(kStreams, kSteps);
+    for (auto& s : t.symbols) s = uniform_index(rng, config.input_size);
+  } else {
+    t.frames.set_size(config.input_size, kStreams * kSteps);
+    for (auto& x : t.frames)
+      x = config.kind == SequenceKind::binary_frames ? (uniform01(rng) < 0.5 ? 1.0 : 0.0)
+                                                      : standard_normal(rng);
+  }
+  return t;
+}
+
+HeadLoss run_window(Network<double>& net, const Targets& t, const arma::mat* mask,
+                    const arma::uvec* reset, NetworkState<double>& state, Rng* dropout) {
+  return net.config().kind == SequenceKind::symbols
+             ? net.forward(t.symbols, mask, reset, state, dropout)
+             : net.forward(t.frames, mask, reset, state, dropout);
+}
+
+}  // namespace
+
+TEST_CASE("the whole network's loss gradient matches finite differences", "[rnn-model]") {
+  const GradientCase c = GENERATE(
+      GradientCase{"elman", CellType::elman, SequenceKind::symbols},
+      GradientCase{"leaky, trained tau", CellType::leaky, SequenceKind::symbols,
+                   GruVariant::cho, true},
+      GradientCase{"lstm", CellType::lstm, SequenceKind::symbols},
+      GradientCase{"gru cho", CellType::gru, SequenceKind::symbols},
+      GradientCase{"gru pytorch, binary frames", CellType::gru, SequenceKind::binary_frames,
+                   GruVariant::pytorch},
+      GradientCase{"lstm, real vectors", CellType::lstm, SequenceKind::vectors});
+  CAPTURE(c.label);
+  const NetworkConfig config = gradient_config(c);
+  Network<double> net(config);
+  Rng rng = make_rng(7);
+  net.init(rng);
+  // Away from the initial values' structure (zero biases, unit forget bias).
+  for (auto& v : net.params().values()) v += 0.3 * standard_normal(rng);
+
+  // Window 1 only produces the carried state; window 2 is the one differentiated.
+  NetworkState<double> carried = net.initial_state(kStreams);
+  const Targets first = random_targets(config, rng);
+  run_window(net, first, nullptr, nullptr, carried, nullptr);
+  const Targets second = random_targets(config, rng);
+  // Stream 0 runs through, stream 1 ends after 2 steps, stream 2 starts a new sequence.
+  arma::mat mask(kStreams, kSteps, arma::fill::ones);
+  mask(1, 2) = mask(1, 3) = mask(1, 4) = 0.0;
+  const arma::uvec reset{0, 0, 1};
+
+  const auto loss = [&](Network<double>& n, bool with_backward) {
+    NetworkState<double> state = carried;
+    Rng dropout = make_rng(99);  // the same dropout masks at every evaluation
+    const HeadLoss l = run_window(n, second, &mask, &reset, state, &dropout);
+    const double scale = 1.0 / static_cast<double>(l.count);
+    if (with_backward) n.backward(scale);
+    return scale * l.nll_sum;
+  };
+  net.params().zero_gradients();
+  loss(net, true);
+  const arma::vec analytic = net.params().gradients();
+  REQUIRE(arma::abs(analytic).max() > 0.0);
+
+  arma::vec& p = net.params().values();
+  double worst = 0.0;
+  arma::uword worst_index = 0;
+  double worst_g = 0.0, worst_fd = 0.0;
+  for (arma::uword i = 0; i < p.n_elem; ++i) {
+    const double saved = p(i);
+    const double h = 1e-4 * std::max(1.0, std::abs(saved));
+    const auto at = [&](double offset) {
+      p(i) = saved + offset;
+      return loss(net, false);
+    };
+    const double fd = (8.0 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12.0 * h);
+    p(i) = saved;
+    const double rel =
+        std::abs(analytic(i) - fd) / std::max({std::abs(analytic(i)), std::abs(fd), 1e-8});
+    if (rel > worst) {
+      worst = rel;
+      worst_index = i;
+      worst_g = analytic(i);
+      worst_fd = fd;
+    }
+  }
+  std::string block;
+  for (const auto& b : net.params().blocks())
+    if (worst_index >= b.offset && worst_index < b.offset + b.size()) block = b.name;
+  INFO("worst relative error " << worst << " at index " << worst_index << " (" << block
+                               << "): analytic " << worst_g << ", finite difference " << worst_fd);
+  CHECK(worst < 1e-6);
+}
+
+TEST_CASE("the network predicts x_t from x_<t with a start input, like a hand-written Elman "
+          "network", "[rnn-model]") {
+  NetworkConfig config;
+  config.kind = SequenceKind::symbols;
+  config.input_size = 4;
+  config.embedding = 3;
+  config.cell = CellType::elman;
+  config.hidden = 5;
+  config.layers = 1;
+  Network<double> net(config);
+  Rng rng = make_rng(3);
+  net.init(rng);
+  for (auto& v : net.params().values()) v += 0.2 * standard_normal(rng);
+  const arma::umat x{{2, 0, 3, 3, 1, 0, 2}};
+
+  NetworkState<double> state = net.initial_state(1);
+  net.forward(x, nullptr, nullptr, state, nullptr);
+  const arma::rowvec got = net.step_log_probs();
+
+  const auto& p = net.params();
+  const arma::mat table = p.value("embedding"), w_ih = p.value("l0.weight_ih"),
+                  w_hh = p.value("l0.weight_hh"), b = p.value("l0.bias"),
+                  w = p.value("head.weight"), c = p.value("head.bias");
+  arma::vec h(5, arma::fill::zeros);
+  for (arma::uword t = 0; t < x.n_elem; ++t) {
+    const arma::uword input = t == 0 ? 4 : x(t - 1);  // column 4 = the start input
+    h = arma::tanh(w_ih * table.col(input) + w_hh * h + b);
+    const arma::vec z = w * h + c;
+    const double expected = z(x(t)) - std::log(arma::accu(arma::exp(z)));
+    CAPTURE(t);
+    CHECK_THAT(got(t), WithinRel(expected, 1e-12));
+  }
+}
+
+namespace {
+
+RnnOptions small_options(CellType cell) {
+  RnnOptions o;
+  o.cell = cell;
+  o.hidden = 6;
+  o.layers = 2;
+  o.embedding = 4;
+  o.residual = true;
+  if (cell == CellType::gru) o.gru_variant = GruVariant::pytorch;
+  if (cell == CellType::leaky) o.tau = 3.0;
+  return o;
+}
+
+Alphabet letters(const std::string& chars) {
+  std::vector<std::string> symbols;
+  for (char ch : chars) symbols.emplace_back(1, ch);
+  return Alphabet(symbols);
+}
+
+arma::uvec random_symbols(arma::uword n, arma::uword v, Rng& rng) {
+  arma::uvec x(n);
+  for (auto& s : x) s = uniform_index(rng, v);
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("log_likelihood sums step_log_probs and does not depend on the scoring window",
+          "[rnn-model]") {
+  const CellType cell = GENERATE(CellType::elman, CellType::leaky, CellType::lstm, CellType::gru);
+  CAPTURE(model_type_name(cell));
+  RnnModel model(letters("abcde"), small_options(cell));
+  model.initialize(11);
+  Rng rng = make_rng(5);
+  const arma::uvec x = random_symbols(37, 5, rng);
+  model.set_scoring_window(100);
+  const arma::vec steps = model.step_log_probs(x);
+  REQUIRE(steps.n_elem == 37);
+  CHECK(arma::all(steps < 0.0));
+  CHECK_THAT(model.log_likelihood(x), WithinRel(arma::accu(steps), 1e-12));
+  for (arma::uword k : {1u, 4u, 36u, 37u}) {
+    CAPTURE(k);
+    model.set_scoring_window(k);
+    CHECK_THAT(arma::mat(model.step_log_probs(x)), test::IsNear(steps, 1e-10, 1e-12));
+  }
+  CHECK(model.log_likelihood(arma::uvec()) == 0.0);
+}
+
+TEST_CASE("a saved and loaded recurrent model scores bit-identically", "[rnn-model]") {
+  const CellType cell = GENERATE(CellType::elman, CellType::leaky, CellType::lstm, CellType::gru);
+  const SequenceKind kind =
+      GENERATE(SequenceKind::symbols, SequenceKind::binary_frames, SequenceKind::vectors);
+  CAPTURE(model_type_name(cell), to_string(kind));
+  const RnnOptions options = small_options(cell);
+  RnnModel model = kind == SequenceKind::symbols ? RnnModel(letters("xyz"), options)
+                                                 : RnnModel(kind, 3, options);
+  model.initialize(21);
+  test::ScratchDir dir;
+  save_model(dir / "m.h5", model);
+  const auto loaded = load_model(dir / "m.h5");
+  REQUIRE(loaded->type() == model_type_name(cell));
+  REQUIRE(loaded->kind() == kind);
+  CHECK(loaded->num_parameters() == model.num_parameters());
+  Rng rng = make_rng(8);
+  if (kind == SequenceKind::symbols) {
+    CHECK(loaded->alphabet() == model.alphabet());
+    for (int i = 0; i < 3; ++i) {
+      const arma::uvec x = random_symbols(25 + 10 * i, 3, rng);
+      CHECK(loaded->log_likelihood(x) == model.log_likelihood(x));
+    }
+  } else {
+    arma::mat x(3, 30);
+    for (auto& v : x)
+      v = kind == SequenceKind::binary_frames ? (uniform01(rng) < 0.3 ? 1.0 : 0.0)
+                                              : standard_normal(rng);
+    CHECK(loaded->log_likelihood(x) == model.log_likelihood(x));
+    CHECK(arma::all(loaded->step_log_probs(x) == model.step_log_probs(x)));
+  }
+}
+
+TEST_CASE("a trained leaky tau survives a round trip to rounding", "[rnn-model]") {
+  RnnOptions options = small_options(CellType::leaky);
+  options.train_tau = true;
+  RnnModel model(letters("ab"), options);
+  model.initialize(4);
+  test::ScratchDir dir;
+  save_model(dir / "leaky.h5", model);
+  const auto loaded = load_model(dir / "leaky.h5");
+  const arma::uvec x{0, 1, 1, 0, 1, 0, 0, 0, 1};
+  // The file keeps tau itself; tau -> rho -> tau is exact only to a few ulps.
+  CHECK_THAT(loaded->log_likelihood(x), WithinRel(model.log_likelihood(x), 1e-12));
+}
+
+TEST_CASE("a tiny LSTM learns a periodic sequence and replays it greedily", "[rnn-model]") {
+  const Alphabet abc = letters("abc");
+  arma::uvec periodic(600);
+  for (arma::uword t = 0; t < periodic.n_elem; ++t) periodic(t) = t % 3;
+  const SequenceSet train = test::symbol_set({periodic});
+  RnnOptions options;
+  options.cell = CellType::lstm;
+  options.hidden = 12;
+  options.embedding = 4;
+  options.window = 20;
+  options.batch = 4;  // 4 parts of 150 steps, each starting at 'a'
+  options.epochs = 100;
+  options.max_steps = 300;
+  options.learning_rate = 1e-2;
+  RnnModel model(abc, options);
+  FitOptions fit;
+  fit.seed = 5;
+  fit.quiet = true;
+  model.fit(train, nullptr, fit, nullptr);
+  CHECK(model.last_fit().updates == 300);
+
+  arma::uvec fresh(300);
+  for (arma::uword t = 0; t < fresh.n_elem; ++t) fresh(t) = t % 3;
+  const double nll = -model.log_likelihood(fresh) / 300.0;
+  INFO("NLL " << nll << " nats/symbol after 300 updates");
+  CHECK(nll < 0.05);
+
+  model.set_temperature(0.0);
+  Rng rng = make_rng(1);
+  const arma::uvec drawn = model.sample_symbols(30, rng, arma::uvec());
+  CHECK(abc.decode(drawn) == "abcabcabcabcabcabcabcabcabcabc");
+  const arma::uvec continued = model.sample_symbols(7, rng, arma::uvec{0, 1});
+  CHECK(abc.decode(continued) == "cabcabc");
+
+  SECTION("the same seed trains the same parameters") {
+    RnnModel again(abc, options);
+    again.fit(train, nullptr, fit, nullptr);
+    CHECK(arma::all(again.network().params().values() == model.network().params().values()));
+  }
+}
+
+TEST_CASE("early stopping keeps the epoch with the best valid NLL", "[rnn-model]") {
+  Rng rng = make_rng(12);
+  const SequenceSet train = test::symbol_set({random_symbols(200, 4, rng)});
+  const SequenceSet valid = test::symbol_set({random_symbols(100, 4, rng)});
+  RnnOptions options;
+  options.cell = CellType::gru;
+  options.hidden = 16;
+  options.window = 10;
+  options.batch = 4;
+  options.epochs = 30;
+  options.learning_rate = 3e-2;  // a large rate: random data is overfitted within epochs
+  options.patience = 2;
+  RnnModel model(letters("abcd"), options);
+  FitOptions fit;
+  fit.quiet = true;
+  std::vector<std::string> lines;
+  FitObserver observer;
+  observer.on_message = [&](const std::string& m) { lines.push_back(m); };
+  model.fit(train, &valid, fit, &observer);
+  const RnnFitReport& r = model.last_fit();
+  CHECK(r.epochs < 30);
+  CHECK(r.epochs == r.best_epoch + 1 + 2);  // stopped 2 epochs after the best
+  CHECK_THAT(evaluate(model, valid).nats_per_symbol(), WithinRel(r.best_valid_nll, 1e-12));
+  // One line per epoch (plus the header and the stop / restore notes), none of them multi-line.
+  std::size_t epoch_lines = 0;
+  for (const auto& line : lines) {
+    CHECK(line.find('\n') == std::string::npos);
+    if (line.find("valid NLL") != std::string::npos && line.find("ETA") != std::string::npos)
+      ++epoch_lines;
+  }
+  CHECK(epoch_lines == r.epochs);
+}
+
+TEST_CASE("recurrent models reject bad options and bad data with one-line user errors",
+          "[rnn-model]") {
+  const auto one_line = [](const std::function<void()>& f, const std::string& expected) {
+    try {
+      f();
+      FAIL("no error; expected: " << expected);
+    } catch (const UserError& e) {
+      const std::string what = e.what();
+      INFO(what);
+      CHECK(what.find('\n') == std::string::npos);
+      CHECK_THAT(what, Contains(expected));
+    }
+  };
+  SECTION("options that belong to another cell") {
+    RnnOptions o;
+    o.cell = CellType::lstm;
+    o.tau = 2.0;
+    one_line([&] { validate(o); }, "tau applies to leaky models only, not lstm");
+    o = RnnOptions{};
+    o.cell = CellType::gru;
+    o.activation = Activation::relu;
+    one_line([&] { RnnModel(letters("ab"), o); }, "activation applies to rnn and leaky");
+    o = RnnOptions{};
+    o.cell = CellType::elman;
+    o.gru_variant = GruVariant::pytorch;
+    one_line([&] { validate(o); }, "gru_variant applies to gru models only, not rnn");
+    o = RnnOptions{};
+    o.cell = CellType::leaky;
+    o.tau = 0.5;
+    one_line([&] { validate(o); }, "tau must be a finite number >= 1");
+    o = RnnOptions{};
+    o.dropout = 1.0;
+    one_line([&] { validate(o); }, "dropout must be in [0, 1)");
+  }
+  SECTION("data the model does not score") {
+    RnnModel model(letters("ab"), small_options(CellType::lstm));
+    one_line([&] { model.log_likelihood(arma::uvec{0, 1, 2}); },
+             "symbol index 2 at step 2 is outside the model's alphabet (2 symbols)");
+    one_line([&] { model.log_likelihood(arma::mat(2, 3, arma::fill::zeros)); },
+             "scores symbols, not frames");
+    SequenceSet frames;
+    frames.kind = SequenceKind::vectors;
+    frames.frames.push_back(arma::mat(2, 5, arma::fill::zeros));
+    one_line([&] { model.fit(frames, nullptr, FitOptions{}, nullptr); },
+             "cannot fit on vectors data");
+  }
+}
+
+TEST_CASE("corrupt or mismatched recurrent model files give one-line user errors",
+          "[rnn-model]") {
+  RnnModel model(letters("abc"), small_options(CellType::lstm));
+  model.initialize(2);
+  test::ScratchDir dir;
+  const auto path = dir / "lstm.h5";
+  save_model(path, model);
+  const auto check_load = [&](const std::string& expected) {
+    try {
+      load_model(path);
+      FAIL("loaded without error; expected: " << expected);
+    } catch (const UserError& e) {
+      const std::string what = e.what();
+      INFO(what);
+      CHECK(what.find('\n') == std::string::npos);
+      CHECK_THAT(what, Contains("lstm.h5"));
+      CHECK_THAT(what, Contains(expected));
+    }
+  };
+  h5::quiet_errors();
+  const auto edit = [&](const std::function<void(H5::Group&)>& change) {
+    H5::H5File file(path.string(), H5F_ACC_RDWR);
+    H5::Group root = file.openGroup("/");
+    change(root);
+  };
+  SECTION("a weight of the wrong shape") {
+    edit([](H5::Group& root) {
+      H5::Group rnn = root.openGroup("rnn");
+      rnn.unlink("weight_hh_l1");
+      h5::write_mat(rnn, "weight_hh_l1", arma::mat(24, 5, arma::fill::zeros));
+    });
+    check_load("/rnn/weight_hh_l1: is 24 x 5, expected 24 x 6");
+  }
+  SECTION("a missing bias") {
+    edit([](H5::Group& root) { root.openGroup("rnn").unlink("bias_ih_l0"); });
+    check_load("bias_ih_l0");
+  }
+  SECTION("an embedding without the start row") {
+    edit([](H5::Group& root) {
+      H5::Group e = root.openGroup("embedding");
+      e.unlink("weight");
+      h5::write_mat(e, "weight", arma::mat(3, 4, arma::fill::zeros));
+    });
+    check_load("/embedding/weight: is 3 x 4, expected 4 x 4");
+  }
+  SECTION("a head for another alphabet") {
+    edit([](H5::Group& root) {
+      H5::Group head = root.openGroup("head");
+      head.unlink("bias");
+      h5::write_vec(head, "bias", arma::vec(5, arma::fill::zeros));
+    });
+    check_load("/head/bias: has 5 elements, expected 3");
+  }
+  SECTION("a non-finite weight") {
+    edit([](H5::Group& root) {
+      H5::Group head = root.openGroup("head");
+      head.unlink("weight");
+      arma::mat w(3, 6, arma::fill::zeros);
+      w(1, 1) = arma::datum::nan;
+      h5::write_mat(head, "weight", w);
+    });
+    check_load("/head/weight: holds a non-finite value");
+  }
+  SECTION("a zero hidden size") {
+    edit([](H5::Group& root) { h5::write_int_attribute(root, "hidden", 0); });
+    check_load("attribute 'hidden' is 0, expected a positive size");
+  }
+}
