@@ -126,6 +126,12 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
+// The peers' Python packages are Debian packages, installed for Debian's interpreter; a python3
+// earlier on PATH (a virtualenv, pyenv) would not see them.
+std::string debian_python() {
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
 std::optional<double> find_number(const std::string& text, const std::string& key) {
   const std::regex pattern(key + "=(-?[0-9.eE+-]+)");
   std::smatch m;
@@ -179,7 +185,7 @@ BenchData peer_benchmark_data(const fs::path& peers, const fs::path& scratch,
       break;
     }
   int status = 0;
-  run_capture(env + " python3 " + quote((peers / "data.py").string()) + " 2>&1", &status);
+  run_capture(env + " " + debian_python() + " " + quote((peers / "data.py").string()) + " 2>&1", &status);
   if (status != 0) user_error("bench: " + (peers / "data.py").string() + " failed (needs python3-numpy)");
   std::ifstream in(data.peer_data / "symbols.txt");
   std::string line;
@@ -289,14 +295,14 @@ std::optional<PeerResult> run_pomegranate(const fs::path& peers, const BenchData
   if (states > 64 || !fs::exists(data.peer_data / ("model_N" + std::to_string(states) + ".npz")))
     return std::nullopt;
   int status = 0;
-  run_capture("python3 -c 'import pomegranate' 2>&1", &status);
+  run_capture(debian_python() + " -c 'import pomegranate' 2>&1", &status);
   if (status != 0) return std::nullopt;
   PeerResult r;
   r.name = "pomegranate";
   r.states = states;
   r.sequences = peer_sequences("pomegranate", states);
   const std::string out =
-      run_capture("OMP_NUM_THREADS=1 PEER_DATA=" + quote(data.peer_data.string()) + " python3 " +
+      run_capture("OMP_NUM_THREADS=1 PEER_DATA=" + quote(data.peer_data.string()) + " " + debian_python() + " " +
                       quote((peers / "bench_pomegranate.py").string()) + " " +
                       std::to_string(states) + " " + std::to_string(r.sequences) + " 1 2>&1",
                   &status);
