@@ -72,6 +72,14 @@ if grep -Eq '^\{"sequence": 0, "log_likelihood": -[0-9.e+]+, "states": \[[01](,[
 else
   bad "decode --json output: $(head -c 200 "$tmp/out")"
 fi
+expect_ok "decode --out writes the paths as HDF5" "$seqlab" decode --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --out "$tmp/paths.h5"
+if [ "$(head -c 4 "$tmp/paths.h5" | tail -c 3)" = "HDF" ] && grep -q "Viterbi paths to" "$tmp/out"; then
+  ok "decode --out file is HDF5"
+else
+  bad "decode --out did not write an HDF5 file"
+fi
+expect_error "decode --out into a missing directory" "output directory .* does not exist" \
+  "$seqlab" decode --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --out "$tmp/no/such/paths.h5"
 expect_error "decode needs an HMM" "expected an HMM" \
   "$seqlab" decode --model "$model" --data "$fixtures/tiny_eval.txt" --split all
 expect_error "--states 0" "--states must be between 1 and 100000, got 0" \

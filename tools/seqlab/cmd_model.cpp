@@ -19,6 +19,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/utf8.hpp"
+#include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
@@ -678,11 +679,14 @@ int run_decode(const std::vector<std::string>& args) {
   const std::string cmd = "decode";
   CommonOptions common;
   DataArgs data;
-  std::string model_path;
+  std::string model_path, out;
   bool viterbi = false, posterior = false;
   po::options_description desc("Options");
   desc.add_options()
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "an HMM file written by 'seqlab train'")
+    ("out,o", po::value(&out)->value_name("PATHS.h5"),
+     "write the paths to an HDF5 file instead of printing them: dataset paths/<i> (uint64 states "
+     "of sequence i, attribute score: log p(x, path) or log p(x)); root attributes method, model, data, split")
     ("viterbi", po::bool_switch(&viterbi), "most probable state path (default)")
     ("posterior", po::bool_switch(&posterior), "most probable state at each step (posterior decoding)");
   add_data_options(desc, data, "test");
@@ -704,6 +708,9 @@ int run_decode(const std::vector<std::string>& args) {
   const DataSplit opened = open_split(cmd, data, oo);
   require_model_fits(cmd, model_path, *model, opened.dataset);
   const SequenceSet& set = opened.set();
+  if (!out.empty()) require_output_directory(out);
+  std::vector<arma::uvec> paths;
+  std::vector<double> scores;
   // One line per sequence: the state indices separated by spaces; with --json one object per line.
   for (std::size_t i = 0; i < set.size(); ++i) {
     arma::uvec path;
@@ -719,6 +726,11 @@ int run_decode(const std::vector<std::string>& args) {
       path = v.states;
       score = v.log_probability;
     }
+    if (!out.empty()) {
+      paths.push_back(std::move(path));
+      scores.push_back(score);
+      continue;
+    }
     if (common.json) {
       std::string states;
       for (arma::uword t = 0; t < path.n_elem; ++t) states += (t ? "," : "") + std::to_string(path(t));
@@ -728,6 +740,26 @@ int run_decode(const std::vector<std::string>& args) {
       for (arma::uword t = 0; t < path.n_elem; ++t) std::cout << (t ? " " : "") << path(t);
       std::cout << "\n";
     }
+  }
+  if (!out.empty()) {
+    write_atomically(out, [&](const std::filesystem::path& temp) {
+      H5::H5File file(temp.string(), H5F_ACC_TRUNC);
+      H5::Group root = file.openGroup("/");
+      h5::write_string_attribute(root, "method", posterior ? "posterior" : "viterbi");
+      h5::write_string_attribute(root, "model", model_path);
+      h5::write_string_attribute(root, "data", data.data);
+      h5::write_string_attribute(root, "split", to_string(opened.split));
+      H5::Group group = root.createGroup("paths");
+      // score/<i>: log p(x, path) for Viterbi, log p(x) for posterior decoding.
+      for (std::size_t i = 0; i < paths.size(); ++i) {
+        h5::write_uvec(group, std::to_string(i), paths[i]);
+        H5::DataSet d = group.openDataSet(std::to_string(i));
+        h5::write_double_attribute(d, "score", scores[i]);
+      }
+    });
+    if (!common.quiet)
+      std::cout << "wrote " << paths.size() << " " << (posterior ? "posterior" : "Viterbi")
+                << " paths to " << out << "\n";
   }
   return 0;
 }
