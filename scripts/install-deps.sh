@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   g++ meson ninja-build pkg-config      # toolchain and build
   libarmadillo-dev libopenblas-dev      # linear algebra (Armadillo on OpenBLAS)
+  libxsmm-dev                           # small-matrix kernels (recurrent steps)
   libhdf5-dev                           # model and results files (HDF5 C++ API)
   libboost-program-options-dev          # command line
   libtomlplusplus-dev                   # registry and experiment configs (toml++)

@@ -9,6 +9,7 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/models/rnn/cell_kernels.hpp"
+#include "seqlab/models/rnn/vector_math.hpp"
 
 namespace seqlab::rnn {
 
@@ -71,6 +72,12 @@ void GruCell<T>::prepare(arma::uword streams, arma::uword steps) {
   next_.set_size(H, streams);
   total_.set_size(H, streams);
   d_reset_in_.set_size(H, streams);
+  const bool cho = variant_ == GruVariant::cho;
+  const arma::uword G = 3 * H;
+  recurrent_rz_ = StepGemm<T>(cho ? 2 * H : G, streams, H, G, H, G, false);
+  recurrent_n_ = cho ? StepGemm<T>(H, streams, H, G, H, G, false) : StepGemm<T>();
+  back_rz_ = StepGemm<T>(H, streams, cho ? 2 * H : G, H, G, H, false);
+  back_n_ = cho ? StepGemm<T>(H, streams, H, H, G, H, false) : StepGemm<T>();
   streams_ = streams;
   steps_ = steps;
 }
@@ -101,7 +108,7 @@ void GruCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   for (arma::uword t = 0; t < S; ++t) {
     const T* h_prev_block = states + t * B * H;
     // cho needs only the r and z rows now; the n rows wait for r o h.
-    gemm<T>(false, false, cho ? 2 * H : G, B, H, T(1), w_hh, G, h_prev_block, H, T(0), rec, G);
+    recurrent_rz_(w_hh, h_prev_block, rec);
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       if (!cell_detail::is_real_step(m, col)) {
@@ -115,17 +122,16 @@ void GruCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
       const T* h_prev = states + col * H;
       T* ri = reset_in + col * H;
       for (arma::uword j = 0; j < H; ++j) {
-        gr[j] = sigmoid(gr[j] + b_ih[j] + rr[j] + b_hh[j]);
-        gz[j] = sigmoid(gz[j] + b_ih[H + j] + rz[j] + b_hh[H + j]);
+        gr[j] = gr[j] + b_ih[j] + rr[j] + b_hh[j];
+        gz[j] = gz[j] + b_ih[H + j] + rz[j] + b_hh[H + j];
       }
+      sigmoid_inplace(gr, 2 * H);  // r and z are adjacent rows
       if (cho)
         for (arma::uword j = 0; j < H; ++j) ri[j] = gr[j] * h_prev[j];
       else
         for (arma::uword j = 0; j < H; ++j) ri[j] = rec[b * G + 2 * H + j] + b_hh[2 * H + j];
     }
-    if (cho)
-      gemm<T>(false, false, H, B, H, T(1), w_hh + 2 * H, G, reset_in + t * B * H, H, T(0),
-              rec + 2 * H, G);
+    if (cho) recurrent_n_(w_hh + 2 * H, reset_in + t * B * H, rec + 2 * H);
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       const T* h_prev = states + col * H;
@@ -141,9 +147,10 @@ void GruCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
       const T* rn = rec + b * G + 2 * H;
       for (arma::uword j = 0; j < H; ++j) {
         const T in = gn[j] + b_ih[2 * H + j];
-        gn[j] = cho ? std::tanh(in + rn[j] + b_hh[2 * H + j]) : std::tanh(in + gr[j] * ri[j]);
-        h[j] = (T(1) - gz[j]) * gn[j] + gz[j] * h_prev[j];
+        gn[j] = cho ? in + rn[j] + b_hh[2 * H + j] : in + gr[j] * ri[j];
       }
+      tanh_inplace(gn, H);
+      for (arma::uword j = 0; j < H; ++j) h[j] = (T(1) - gz[j]) * gn[j] + gz[j] * h_prev[j];
     }
   }
   out.set_size(H, N);
@@ -151,7 +158,7 @@ void GruCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
 }
 
 template <class T>
-const T* GruCell<T>::backward_steps_cho(const T* w_hh, const T* m, const T* dy) {
+const T* GruCell<T>::backward_steps_cho(const T* w_hh_t, const T* m, const T* dy) {
   const arma::uword H = hidden_size_, G = 3 * H, B = streams_, S = steps_;
   const T* gates = gates_.memptr();
   const T* states = states_.memptr();
@@ -184,8 +191,7 @@ const T* GruCell<T>::backward_steps_cho(const T* w_hh, const T* m, const T* dy) 
         dz[H + j] = g[j] * (h_prev[j] - gn[j]) * gz[j] * (T(1) - gz[j]);
       }
     }
-    gemm<T>(true, false, H, B, H, T(1), w_hh + 2 * H, G, d_in + t * B * G + 2 * H, G, T(0), d_ri,
-            H);
+    back_n_(w_hh_t + 2 * H * H, d_in + t * B * G + 2 * H, d_ri);  // W_hn^T dn
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       if (!cell_detail::is_real_step(m, col)) continue;
@@ -195,7 +201,7 @@ const T* GruCell<T>::backward_steps_cho(const T* w_hh, const T* m, const T* dy) 
       T* dz = d_in + col * G;
       for (arma::uword j = 0; j < H; ++j) dz[j] = dri[j] * h_prev[j] * gr[j] * (T(1) - gr[j]);
     }
-    gemm<T>(true, false, H, B, 2 * H, T(1), w_hh, G, d_in + t * B * G, G, T(0), next, H);
+    back_rz_(w_hh_t, d_in + t * B * G, next);  // [W_hr; W_hz]^T [dr; dz]
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       T* n = next + b * H;
@@ -215,7 +221,7 @@ const T* GruCell<T>::backward_steps_cho(const T* w_hh, const T* m, const T* dy) 
 }
 
 template <class T>
-const T* GruCell<T>::backward_steps_pytorch(const T* w_hh, const T* m, const T* dy) {
+const T* GruCell<T>::backward_steps_pytorch(const T* w_hh_t, const T* m, const T* dy) {
   const arma::uword H = hidden_size_, G = 3 * H, B = streams_, S = steps_;
   const T* gates = gates_.memptr();
   const T* states = states_.memptr();
@@ -257,7 +263,7 @@ const T* GruCell<T>::backward_steps_pytorch(const T* w_hh, const T* m, const T* 
         dr[2 * H + j] = dn * gr[j];
       }
     }
-    gemm<T>(true, false, H, B, G, T(1), w_hh, G, d_rec + t * B * G, G, T(0), next, H);
+    back_rz_(w_hh_t, d_rec + t * B * G, next);  // W_hh^T d_rec
     for (arma::uword b = 0; b < B; ++b) {
       T* n = next + b * H;
       const T* g = total + b * H;
@@ -282,12 +288,13 @@ void GruCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
   const arma::uword H = hidden_size_, G = 3 * H, D = input_size_, B = streams_, S = steps_;
   const arma::uword N = B * S;
   const T* w_ih = params.value_ptr(weight_ih_);
-  const T* w_hh = params.value_ptr(weight_hh_);
   const T* states = states_.memptr();
   const T* d_in = d_input_.memptr();
   const bool cho = variant_ == GruVariant::cho;
-  const T* d_h0 = cho ? backward_steps_cho(w_hh, m, d_out.memptr())
-                      : backward_steps_pytorch(w_hh, m, d_out.memptr());
+  // W_hh^T once per window, so each step's product reads its operand in place (step_gemm.hpp).
+  w_hh_t_ = params.value(weight_hh_).t();
+  const T* d_h0 = cho ? backward_steps_cho(w_hh_t_.memptr(), m, d_out.memptr())
+                      : backward_steps_pytorch(w_hh_t_.memptr(), m, d_out.memptr());
 
   T* g_w_hh = params.gradient_ptr(weight_hh_);
   gemm<T>(false, true, G, D, N, T(1), d_in, G, x.memptr(), D, T(1),

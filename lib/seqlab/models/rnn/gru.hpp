@@ -27,6 +27,7 @@
 #include <string>
 
 #include "seqlab/models/rnn/cell.hpp"
+#include "seqlab/models/rnn/step_gemm.hpp"
 
 namespace seqlab::rnn {
 
@@ -63,8 +64,9 @@ public:
 private:
   // The backward time loops: fill d_input_ (and d_recurrent_) and return dLoss/dh0 (H x B, in
   // one of the carry buffers).
-  const T* backward_steps_cho(const T* w_hh, const T* mask, const T* d_out);
-  const T* backward_steps_pytorch(const T* w_hh, const T* mask, const T* d_out);
+  // w_hh_t: weight_hh transposed (H x 3H).
+  const T* backward_steps_cho(const T* w_hh_t, const T* mask, const T* d_out);
+  const T* backward_steps_pytorch(const T* w_hh_t, const T* mask, const T* d_out);
 
   arma::uword input_size_, hidden_size_;
   GruVariant variant_;
@@ -77,6 +79,10 @@ private:
   arma::Mat<T> d_recurrent_;  // 3H x N (pytorch only): dLoss/d(W_hh h_{t-1})
   arma::Mat<T> states_;     // H x (S+1)B: column block 0 = h0, block t+1 = h_t
   arma::Mat<T> carry_, next_, total_, d_reset_in_;  // H x B workspaces of the backward step
+  arma::Mat<T> w_hh_t_;      // H x 3H: weight_hh transposed, for backward's per-step products
+  // Per-step products: forward [r; z] rows (all 3H rows for pytorch) and cho's n rows;
+  // backward through the [r; z] (pytorch: all) columns of W_hh^T and cho's n columns.
+  StepGemm<T> recurrent_rz_, recurrent_n_, back_rz_, back_n_;
 };
 
 }  // namespace seqlab::rnn

@@ -8,6 +8,7 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/models/rnn/cell_kernels.hpp"
+#include "seqlab/models/rnn/vector_math.hpp"
 
 namespace seqlab::rnn {
 
@@ -60,6 +61,8 @@ void LstmCell<T>::prepare(arma::uword streams, arma::uword steps) {
   carry_h_.set_size(H, streams);
   next_h_.set_size(H, streams);
   carry_c_.set_size(H, streams);
+  recurrent_ = StepGemm<T>(4 * H, streams, H, 4 * H, H, 4 * H, true);
+  recurrent_transposed_ = StepGemm<T>(H, streams, 4 * H, H, 4 * H, H, false);
   streams_ = streams;
   steps_ = steps;
 }
@@ -89,39 +92,44 @@ void LstmCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   std::copy(initial.h.begin(), initial.h.end(), states);
   std::copy(initial.c.begin(), initial.c.end(), cells);
   gemm<T>(false, false, G, N, D, T(1), w_ih, G, x.memptr(), D, T(0), gates, G);
+  for (arma::uword col = 0; col < N; ++col) {
+    T* z = gates + col * G;
+    for (arma::uword r = 0; r < G; ++r) z[r] += bias[r];
+  }
   for (arma::uword t = 0; t < S; ++t) {
-    gemm<T>(false, false, G, B, H, T(1), w_hh, G, states + t * B * H, H, T(1), gates + t * B * G,
-            G);
+    T* z_t = gates + t * B * G;                    // 4H x B pre-activations of step t
+    const T* h_prev_t = states + t * B * H;        // H x B
+    const T* c_prev_t = cells + t * B * H;
+    T* h_t = states + (t + 1) * B * H;
+    T* c_t = cells + (t + 1) * B * H;
+    T* tc_t = tanh_cells + t * B * H;
+    recurrent_(w_hh, h_prev_t, z_t);               // z_t += W_hh h_{t-1}
     for (arma::uword b = 0; b < B; ++b) {
-      const arma::uword col = t * B + b;
-      const T* h_prev = states + col * H;
-      const T* c_prev = cells + col * H;
-      T* h = states + (col + B) * H;
-      T* c = cells + (col + B) * H;
-      T* tc = tanh_cells + col * H;
-      if (!cell_detail::is_real_step(m, col)) {
-        std::copy(h_prev, h_prev + H, h);
-        std::copy(c_prev, c_prev + H, c);
-        std::fill(tc, tc + H, T(0));
-        continue;
-      }
-      T* zi = gates + col * G;
-      T* zf = zi + H;
-      T* zg = zi + 2 * H;
-      T* zo = zi + 3 * H;
-      for (arma::uword j = 0; j < H; ++j) {
-        const T i = sigmoid(zi[j] + bias[j]);
-        const T f = sigmoid(zf[j] + bias[H + j]);
-        const T g = std::tanh(zg[j] + bias[2 * H + j]);
-        const T o = sigmoid(zo[j] + bias[3 * H + j]);
-        zi[j] = i;
-        zf[j] = f;
-        zg[j] = g;
-        zo[j] = o;
-        c[j] = f * c_prev[j] + i * g;
-        tc[j] = std::tanh(c[j]);
-        h[j] = o * tc[j];
-      }
+      T* zi = z_t + b * G;
+      sigmoid_inplace(zi, 2 * H);                  // i, f
+      tanh_inplace(zi + 2 * H, H);                 // g
+      sigmoid_inplace(zi + 3 * H, H);              // o
+      const T* i = zi;
+      const T* f = zi + H;
+      const T* g = zi + 2 * H;
+      const T* c_prev = c_prev_t + b * H;
+      T* c = c_t + b * H;
+      for (arma::uword j = 0; j < H; ++j) c[j] = f[j] * c_prev[j] + i[j] * g[j];
+    }
+    tanh_into(c_t, tc_t, H * B);
+    for (arma::uword b = 0; b < B; ++b) {
+      const T* o = z_t + b * G + 3 * H;
+      const T* tc = tc_t + b * H;
+      T* h = h_t + b * H;
+      for (arma::uword j = 0; j < H; ++j) h[j] = o[j] * tc[j];
+    }
+    if (m == nullptr) continue;
+    // Padding steps carry the state; their gate columns are never read by backward.
+    for (arma::uword b = 0; b < B; ++b) {
+      if (cell_detail::is_real_step(m, t * B + b)) continue;
+      std::copy(h_prev_t + b * H, h_prev_t + (b + 1) * H, h_t + b * H);
+      std::copy(c_prev_t + b * H, c_prev_t + (b + 1) * H, c_t + b * H);
+      std::fill(tc_t + b * H, tc_t + (b + 1) * H, T(0));
     }
   }
   out.set_size(H, N);
@@ -137,7 +145,6 @@ void LstmCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
   const arma::uword H = hidden_size_, G = 4 * H, D = input_size_, B = streams_, S = steps_;
   const arma::uword N = B * S;
   const T* w_ih = params.value_ptr(weight_ih_);
-  const T* w_hh = params.value_ptr(weight_hh_);
   const T* gates = gates_.memptr();
   const T* states = states_.memptr();
   const T* cells = cells_.memptr();
@@ -149,6 +156,9 @@ void LstmCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
   T* carry_c = carry_c_.memptr();  // dLoss/dc_t from step t+1, updated in place to dLoss/dc_{t-1}
   std::fill(carry_h, carry_h + H * B, T(0));
   std::fill(carry_c, carry_c + H * B, T(0));
+  // W_hh^T once per window, so each step's product reads its operand in place (step_gemm.hpp).
+  w_hh_t_ = params.value(weight_hh_).t();
+  const T* w_hh_t = w_hh_t_.memptr();
 
   for (arma::uword t = S; t-- > 0;) {
     for (arma::uword b = 0; b < B; ++b) {
@@ -177,7 +187,7 @@ void LstmCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
         gc[j] = dc * gf[j];
       }
     }
-    gemm<T>(true, false, H, B, G, T(1), w_hh, G, d_gates + t * B * G, G, T(0), next_h, H);
+    recurrent_transposed_(w_hh_t, d_gates + t * B * G, next_h);  // W_hh^T dz_t
     for (arma::uword b = 0; b < B; ++b)
       if (!cell_detail::is_real_step(m, t * B + b))
         std::copy(carry_h + b * H, carry_h + (b + 1) * H, next_h + b * H);

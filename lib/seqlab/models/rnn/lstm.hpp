@@ -22,6 +22,7 @@
 #include <string>
 
 #include "seqlab/models/rnn/cell.hpp"
+#include "seqlab/models/rnn/step_gemm.hpp"
 
 namespace seqlab::rnn {
 
@@ -59,6 +60,9 @@ private:
   arma::Mat<T> cells_;         // H x (S+1)B: column block 0 = c0, block t+1 = c_t
   arma::Mat<T> tanh_cells_;    // H x N: tanh(c_t)
   arma::Mat<T> carry_h_, next_h_, carry_c_;  // H x B: dLoss/dh and dLoss/dc across a step
+  arma::Mat<T> w_hh_t_;        // H x 4H: weight_hh transposed, for backward's per-step product
+  StepGemm<T> recurrent_;             // 4H x B += (4H x H) (H x B)
+  StepGemm<T> recurrent_transposed_;  // H x B = (H x 4H) (4H x B)
 };
 
 }  // namespace seqlab::rnn
