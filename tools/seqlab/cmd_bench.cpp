@@ -25,6 +25,7 @@
 #include <regex>
 #include <sstream>
 
+#include "bench_common.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "seqlab/core/blas.hpp"
@@ -39,105 +40,7 @@ namespace seqlab::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using CatHmm = Hmm<CategoricalEmission>;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? std::nan("") : v[v.size() / 2];
-}
-
-// Median wall time of `reps` calls of `work` (at least one).
-double time_median(unsigned reps, const std::function<void()>& work) {
-  std::vector<double> times;
-  for (unsigned r = 0; r < std::max(1u, reps); ++r) {
-    const auto start = Clock::now();
-    work();
-    times.push_back(seconds_since(start));
-  }
-  return median(times);
-}
-
-std::vector<arma::uword> parse_list(const std::string& option, const std::string& text) {
-  std::vector<arma::uword> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      std::size_t used = 0;
-      const unsigned long long v = std::stoull(item, &used);
-      if (used != item.size() || v == 0) throw std::invalid_argument(item);
-      values.push_back(v);
-    } catch (const std::exception&) {
-      user_error("bench: --" + option + " '" + text +
-                 "' is not a comma-separated list of positive integers");
-    }
-  }
-  if (values.empty()) user_error("bench: --" + option + " is empty, expected e.g. 1,2");
-  return values;
-}
-
-// GFLOP/s of a square DGEMM of size n on the current BLAS thread count (median of 3).
-double dgemm_rate(arma::uword n) {
-  Rng rng = make_rng(7);
-  arma::mat a(n, n), b(n, n), c(n, n);
-  a.imbue([&] { return uniform01(rng); });
-  b.imbue([&] { return uniform01(rng); });
-  c = a * b;  // warm-up: first-touch and thread start-up
-  const double t = time_median(3, [&] { c = a * b; });
-  return 2.0 * std::pow(static_cast<double>(n), 3) / t / 1e9;
-}
-
-// Peak resident memory since the last reset, in MiB (Linux: VmHWM, reset via clear_refs).
-void reset_peak_memory() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
-double peak_memory_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return std::nan("");
-}
-
-// Runs a shell command, returns its standard output (empty on failure to start).
-std::string run_capture(const std::string& command, int* status) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    *status = -1;
-    return output;
-  }
-  char buffer[4096];
-  std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, got);
-  const int raw = ::pclose(pipe);
-  *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return output;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// The peers' Python packages are Debian packages, installed for Debian's interpreter; a python3
-// earlier on PATH (a virtualenv, pyenv) would not see them.
-std::string debian_python() {
-  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-}
-
-std::optional<double> find_number(const std::string& text, const std::string& key) {
-  const std::regex pattern(key + "=(-?[0-9.eE+-]+)");
-  std::smatch m;
-  if (!std::regex_search(text, m, pattern)) return std::nullopt;
-  return std::stod(m[1].str());
-}
 
 // ---- benchmark data -----------------------------------------------------------------------
 
@@ -176,14 +79,7 @@ BenchData peer_benchmark_data(const fs::path& peers, const fs::path& scratch,
   // data.py looks for tinyshakespeare beside the peers folder unless told; point it at the
   // dataset the registry resolves, when there is one.
   // (Without one, data.py falls back to its own synthetic source and says so in source.txt.)
-  const DataLocations where = DataLocations::from_environment();
-  std::vector<fs::path> folders = where.mirrors;
-  if (!where.cache.empty()) folders.push_back(where.cache);
-  for (const fs::path& dir : folders)
-    if (fs::exists(dir / "tinyshakespeare" / "input.txt")) {
-      env += " TINYSHAKESPEARE=" + quote((dir / "tinyshakespeare" / "input.txt").string());
-      break;
-    }
+  if (const auto text = tinyshakespeare_file()) env += " TINYSHAKESPEARE=" + quote(*text);
   int status = 0;
   run_capture(env + " " + debian_python() + " " + quote((peers / "data.py").string()) + " 2>&1", &status);
   if (status != 0) user_error("bench: " + (peers / "data.py").string() + " failed (needs python3-numpy)");
@@ -496,7 +392,8 @@ int bench_command(const std::vector<std::string>& args) {
   const std::string usage =
       "usage: seqlab bench blas|hmm [options]   (seqlab bench <what> --help)\n"
       "  blas  the machine's DGEMM rate on 1..--threads threads\n"
-      "  hmm   forward pass and Baum-Welch iteration for N = 16, 64, 256, 1024, peers with --peers\n";
+      "  hmm   forward pass and Baum-Welch iteration for N = 16, 64, 256, 1024, peers with --peers\n"
+      "  rnn   recurrent-network training throughput (chars/s), PyTorch with --peers\n";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;
     return args.empty() ? 1 : 0;
@@ -504,7 +401,8 @@ int bench_command(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "blas") return bench_blas(rest);
   if (args[0] == "hmm") return bench_hmm(rest);
-  user_error("bench: unknown benchmark '" + args[0] + "', expected blas or hmm");
+  if (args[0] == "rnn") return bench_rnn(rest);
+  user_error("bench: unknown benchmark '" + args[0] + "', expected blas, hmm or rnn");
 }
 
 }  // namespace seqlab::cli

@@ -17,7 +17,8 @@ int eval_command(const std::vector<std::string>& args);
 int sample_command(const std::vector<std::string>& args);
 int decode_command(const std::vector<std::string>& args);
 // --- bench ---
-// `seqlab bench blas | hmm` (cmd_bench.cpp).
+// `seqlab bench blas | hmm | rnn` (cmd_bench.cpp; rnn: cmd_bench_rnn.cpp).
 int bench_command(const std::vector<std::string>& args);
+int bench_rnn(const std::vector<std::string>& args);
 
 }  // namespace seqlab::cli

@@ -35,30 +35,6 @@ std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword
   return batches;
 }
 
-void run_units(std::size_t units, unsigned threads,
-               const std::function<void(std::size_t unit, unsigned worker)>& work) {
-  if (threads <= 1 || units <= 1) {
-    for (std::size_t u = 0; u < units; ++u) work(u, 0);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  std::vector<std::exception_ptr> errors(units);
-  std::vector<std::thread> pool;
-  for (unsigned w = 0; w < threads; ++w)
-    pool.emplace_back([&, w] {
-      for (std::size_t u = next++; u < units; u = next++) {
-        try {
-          work(u, w);
-        } catch (...) {
-          errors[u] = std::current_exception();
-        }
-      }
-    });
-  for (auto& t : pool) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
 arma::rowvec random_masked_distribution(const arma::urowvec& free, Rng& rng) {
   const arma::uvec where = arma::find(free);
   arma::rowvec p(free.n_elem, arma::fill::zeros);

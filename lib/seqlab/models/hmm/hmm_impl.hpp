@@ -17,6 +17,7 @@
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/parallel.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/hmm/forward_backward.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
@@ -38,11 +39,6 @@ inline constexpr arma::uword kEmissionChunk = 1024;
 // Depends only on the lengths and N, never on the thread count.
 std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword>& lengths,
                                                    arma::uword states);
-
-// Runs work(unit, worker) for unit = 0..units-1 on `threads` threads (worker < threads), each
-// unit exactly once; rethrows the first exception (in unit order) after all threads joined.
-void run_units(std::size_t units, unsigned threads,
-               const std::function<void(std::size_t unit, unsigned worker)>& work);
 
 // Dirichlet(1) over the entries of `free` that are 1 (the others 0). Requires one free entry.
 arma::rowvec random_masked_distribution(const arma::urowvec& free, Rng& rng);
@@ -220,7 +216,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
   EStep total;
   total.log_likelihood.set_size(data.size());
 
-  hmm_detail::run_units(batches.size(), workers, [&](std::size_t unit, unsigned w) {
+  run_units(batches.size(), workers, [&](std::size_t unit, unsigned w) {
     HmmWorkspace::Worker& wk = work[w];
     const auto& members = batches[unit];
     std::vector<arma::uword> member_lengths(members.size());

@@ -14,6 +14,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/batching.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/rnn/trainer.hpp"
 
 namespace seqlab {
 namespace {
@@ -67,12 +68,6 @@ rnn::NetworkConfig config_from(const RnnOptions& o, SequenceKind kind, arma::uwo
   c.dropout = o.dropout;
   return c;
 }
-
-// The training-time view of a window: the float mask and, for frames, the d x (S*B) targets.
-struct FloatWindow {
-  arma::fmat mask;
-  arma::fmat frames;
-};
 
 arma::vec read_checked_vec(const H5::Group& group, const std::string& name, arma::uword n,
                            const std::string& meaning) {
@@ -222,23 +217,27 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     if (observer != nullptr && observer->on_message) observer->on_message(m);
   };
 
-  ScopedBlasThreads blas_threads(static_cast<int>(std::max(1u, fit.threads)));
-  rnn::Network<float> net(config_);
-  Rng init_rng = make_rng(derive_seed(fit.seed, 0));
-  Rng dropout_rng = make_rng(derive_seed(fit.seed, 1));
-  net.init(init_rng);
-
+  const unsigned threads = std::max(1u, fit.threads);
   const arma::uword streams = std::min<arma::uword>(
       options_.batch, train.size() == 1 ? train.total_steps() : options_.batch);
+  rnn::OptimizerOptions oo;
+  oo.kind = options_.optimizer;
+  oo.momentum = options_.momentum;
+  rnn::WindowTrainer<float> trainer(config_, streams, threads, oo, options_.clip,
+                                    derive_seed(fit.seed, 1));
+  // One BLAS thread under each of the trainer's threads; all of them when it runs one shard.
+  ScopedBlasThreads blas_threads(
+      static_cast<int>(std::max(1u, threads / trainer.shard_count())));
+  rnn::Network<float>& net = trainer.network();
+  Rng init_rng = make_rng(derive_seed(fit.seed, 0));
+  net.init(init_rng);
+  trainer.sync_parameters();
+
   WindowStream stream(train, streams, options_.window);
   const std::uint64_t per_epoch = stream.window_count();
   std::uint64_t planned = per_epoch * options_.epochs;
   if (options_.max_steps != 0) planned = std::min<std::uint64_t>(planned, options_.max_steps);
 
-  rnn::OptimizerOptions oo;
-  oo.kind = options_.optimizer;
-  oo.momentum = options_.momentum;
-  rnn::Optimizer<float> optimizer(oo, net.params().size());
   rnn::ScheduleOptions so;
   so.kind = options_.schedule;
   so.base_rate = options_.learning_rate;
@@ -263,13 +262,12 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   const bool symbols = kind() == SequenceKind::symbols;
   SymbolWindow symbol_window;
   FrameWindow frame_window;
-  FloatWindow fw;
   std::uint64_t predicted_total = 0;
   bool out_of_steps = false;
 
   for (std::uint64_t epoch = 0; epoch < options_.epochs && !out_of_steps; ++epoch) {
     stream.rewind();
-    rnn::NetworkState<float> state = net.initial_state(streams);
+    trainer.reset_state();
     double epoch_nll = 0.0;
     std::uint64_t epoch_count = 0, epoch_windows = 0;
     for (;;) {
@@ -280,42 +278,29 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
       const bool more = symbols ? stream.next(symbol_window) : stream.next(frame_window);
       if (!more) break;
       ++epoch_windows;
-      const arma::umat& mask = symbols ? symbol_window.mask : frame_window.mask;
-      const arma::uvec& reset = symbols ? symbol_window.reset : frame_window.reset;
-      fw.mask = arma::conv_to<arma::fmat>::from(mask);
-      net.params().zero_gradients();
-      Rng* drop = config_.dropout > 0.0 ? &dropout_rng : nullptr;
-      rnn::HeadLoss loss;
-      if (symbols) {
-        loss = net.forward(symbol_window.symbols, &fw.mask, &reset, state, drop);
-      } else {
-        const arma::cube& c = frame_window.frames;
-        fw.frames = arma::conv_to<arma::fmat>::from(
-            arma::mat(const_cast<double*>(c.memptr()), c.n_rows, c.n_cols * c.n_slices, false,
-                      true));
-        loss = net.forward(fw.frames, &fw.mask, &reset, state, drop);
-      }
-      if (loss.count == 0) continue;
-      epoch_nll += loss.nll_sum;
-      epoch_count += loss.count;
-      predicted_total += loss.count;
-      net.backward(1.0 / static_cast<double>(loss.count));
-      arma::fvec& grads = net.params().gradients();
-      const double norm = options_.clip > 0.0 ? rnn::clip_by_global_norm(grads, options_.clip)
-                                              : rnn::global_norm(grads);
-      if (!std::isfinite(norm)) {
+      const double rate = rnn::scheduled_rate(so, report_.updates);
+      const bool drop = config_.dropout > 0.0;
+      const auto update = symbols ? trainer.step(symbol_window, rate, drop)
+                                  : trainer.step(frame_window, rate, drop);
+      if (update.loss.count == 0) continue;
+      epoch_nll += update.loss.nll_sum;
+      epoch_count += update.loss.count;
+      predicted_total += update.loss.count;
+      if (!update.applied) {
         ++report_.skipped;
         continue;
       }
-      optimizer.step(net.params().values(), grads, rnn::scheduled_rate(so, report_.updates));
       ++report_.updates;
       if (!fit.quiet && seconds_since(last_progress) > 0.5) {
         last_progress = std::chrono::steady_clock::now();
         const double elapsed = seconds_since(start);
+        const double done = static_cast<double>(report_.updates) /
+                            static_cast<double>(std::max<std::uint64_t>(1, planned));
         say("\r" + name + ": epoch " + std::to_string(epoch + 1) + " window " +
             std::to_string(epoch_windows) + "/" + std::to_string(per_epoch) + ", train NLL " +
             fmt("%.4f", epoch_nll / static_cast<double>(epoch_count)) + ", " +
-            fmt("%.0f", static_cast<double>(predicted_total) / elapsed) + " steps/s");
+            fmt("%.0f", static_cast<double>(predicted_total) / elapsed) + " steps/s, ETA " +
+            duration_text(done > 0 ? elapsed * (1.0 - done) / done : 0.0) + "   ");
       }
     }
     if (epoch_windows == 0) break;

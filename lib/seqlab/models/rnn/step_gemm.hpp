@@ -1,6 +1,6 @@
-// seqlab/models/rnn/step_gemm.hpp: PRIVATE (not installed). The matrix product a recurrence does
-// at every time step, C = A B (+ C), prepared once for its shapes and then called S times per
-// window.
+// seqlab/models/rnn/step_gemm.hpp: the matrix product a recurrence does at every time step,
+// C = A B (+ C), prepared once for its shapes and then called S times per window. A building
+// block of the cells (installed because cell objects hold it; not needed by other users).
 //
 // Why not plain BLAS: a recurrent step multiplies the same large weight block A (e.g. 4H x H)
 // by a thin state block B (H x streams). A BLAS GEMM copies ("packs") all of A into its own

@@ -1,0 +1,130 @@
+// seqlab/models/rnn/trainer.cpp: WindowTrainer (trainer.hpp): shards, the threaded
+// forward/backward, the ordered gradient sum, clipping and the optimizer step.
+#include "seqlab/models/rnn/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "seqlab/core/parallel.hpp"
+
+namespace seqlab::rnn {
+
+template <class T>
+WindowTrainer<T>::WindowTrainer(const NetworkConfig& config, arma::uword streams,
+                                unsigned threads, const OptimizerOptions& optimizer, double clip,
+                                std::uint64_t dropout_seed)
+    : streams_(streams),
+      threads_(std::max(1u, threads)),
+      clip_(clip),
+      shards_([&] {
+        if (streams == 0) throw std::invalid_argument("WindowTrainer: zero streams");
+        const arma::uword count = std::min<arma::uword>(std::max(1u, threads), streams);
+        std::vector<Shard> shards(count);
+        for (arma::uword w = 0; w < count; ++w) {
+          Shard& s = shards[w];
+          s.first = w * streams / count;
+          s.count = (w + 1) * streams / count - s.first;
+          s.net = std::make_unique<Network<T>>(config);
+          s.state = s.net->initial_state(s.count);
+          s.dropout = make_rng(derive_seed(dropout_seed, w));
+        }
+        return shards;
+      }()),
+      optimizer_(optimizer, shards_.front().net->params().size()) {
+  if (!(clip >= 0.0) || !std::isfinite(clip))
+    throw std::invalid_argument("WindowTrainer: clip must be a finite number >= 0");
+}
+
+template <class T>
+void WindowTrainer<T>::sync_parameters() {
+  const arma::Col<T>& master = network().params().values();
+  for (std::size_t w = 1; w < shards_.size(); ++w) shards_[w].net->params().values() = master;
+}
+
+template <class T>
+void WindowTrainer<T>::reset_state() {
+  for (Shard& s : shards_) s.state = s.net->initial_state(s.count);
+}
+
+template <class T>
+typename WindowTrainer<T>::Update WindowTrainer<T>::step(const SymbolWindow& window,
+                                                         double learning_rate, bool dropout) {
+  if (network().config().kind != SequenceKind::symbols)
+    throw std::invalid_argument("WindowTrainer: a symbol window for a frame network");
+  return run(window, learning_rate, dropout);
+}
+
+template <class T>
+typename WindowTrainer<T>::Update WindowTrainer<T>::step(const FrameWindow& window,
+                                                         double learning_rate, bool dropout) {
+  if (network().config().kind == SequenceKind::symbols)
+    throw std::invalid_argument("WindowTrainer: a frame window for a symbol network");
+  return run(window, learning_rate, dropout);
+}
+
+template <class T>
+template <class Window>
+typename WindowTrainer<T>::Update WindowTrainer<T>::run(const Window& window,
+                                                        double learning_rate, bool dropout) {
+  constexpr bool symbols = std::is_same_v<Window, SymbolWindow>;
+  const arma::umat& mask = window.mask;
+  if (mask.n_rows != streams_ || mask.n_cols == 0 || window.reset.n_elem != streams_)
+    throw std::invalid_argument("WindowTrainer: a window of " + std::to_string(mask.n_rows) +
+                                " rows for " + std::to_string(streams_) + " streams");
+  const arma::uword steps = mask.n_cols;
+  Update update;
+  const arma::uword count = arma::accu(mask != 0);
+  if (count == 0) return update;
+
+  // Cut the window into the shards' pieces (cheap next to the network's work).
+  for (Shard& s : shards_) {
+    const arma::uword last = s.first + s.count - 1;
+    s.mask = arma::conv_to<arma::Mat<T>>::from(mask.rows(s.first, last));
+    s.reset = window.reset.subvec(s.first, last);
+    if constexpr (symbols) {
+      s.symbols = window.symbols.rows(s.first, last);
+    } else {
+      const arma::cube& frames = window.frames;  // d x B x k
+      s.frames.set_size(frames.n_rows, steps * s.count);
+      for (arma::uword t = 0; t < steps; ++t)
+        for (arma::uword b = 0; b < s.count; ++b) {
+          const double* from = frames.slice(t).colptr(s.first + b);
+          T* to = s.frames.colptr(t * s.count + b);
+          for (arma::uword i = 0; i < frames.n_rows; ++i) to[i] = static_cast<T>(from[i]);
+        }
+    }
+  }
+
+  const double scale = 1.0 / static_cast<double>(count);
+  run_units(shards_.size(), threads_, [&](std::size_t w, unsigned) {
+    Shard& s = shards_[w];
+    s.net->params().zero_gradients();
+    Rng* drop = dropout ? &s.dropout : nullptr;
+    if constexpr (symbols)
+      s.loss = s.net->forward(s.symbols, &s.mask, &s.reset, s.state, drop);
+    else
+      s.loss = s.net->forward(s.frames, &s.mask, &s.reset, s.state, drop);
+    if (s.loss.count > 0) s.net->backward(scale);
+  });
+
+  arma::Col<T>& grads = network().params().gradients();
+  for (std::size_t w = 0; w < shards_.size(); ++w) {
+    update.loss.nll_sum += shards_[w].loss.nll_sum;
+    update.loss.count += shards_[w].loss.count;
+    if (w > 0) grads += shards_[w].net->params().gradients();
+  }
+  update.gradient_norm = clip_ > 0.0 ? clip_by_global_norm(grads, clip_) : global_norm(grads);
+  if (!std::isfinite(update.gradient_norm)) return update;
+  optimizer_.step(network().params().values(), grads, learning_rate);
+  sync_parameters();
+  update.applied = true;
+  return update;
+}
+
+template class WindowTrainer<float>;
+template class WindowTrainer<double>;
+
+}  // namespace seqlab::rnn

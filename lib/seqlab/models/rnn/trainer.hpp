@@ -1,0 +1,94 @@
+// seqlab/models/rnn/trainer.hpp: one optimizer update per window of truncated BPTT, with the
+// window's streams split across threads. RnnModel::fit and `seqlab bench rnn` both train
+// through this class, so the benchmark times exactly what training does.
+//
+// DATA PARALLELISM. The B streams of a window are cut into W contiguous shards (W = min(threads,
+// B)). Shard w is run by its own copy of the network (own workspaces, recurrent state and
+// gradient buffer; shard 0 is the master network itself): forward, then backward. The shard
+// gradients are then added in shard order into the master's, so for a seed and a thread count
+// the result never depends on timing. The loss is the mean NLL per real step of the whole
+// window; its step count is read off the mask before any work starts, so every shard scales
+// its gradient by the same 1/count and no shard waits for another's forward pass.
+// Then: global-norm clipping, one optimizer step on the master parameters, copy to the shards.
+// The BLAS library is kept at one thread per shard meanwhile (the caller sets it).
+//
+// Dropout masks come from one Rng per shard, seeded from the dropout seed and the shard index.
+#pragma once
+
+#include <armadillo>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "seqlab/core/rng.hpp"
+#include "seqlab/data/batching.hpp"
+#include "seqlab/models/rnn/network.hpp"
+#include "seqlab/models/rnn/optimizer.hpp"
+
+namespace seqlab::rnn {
+
+template <class T>
+class WindowTrainer {
+public:
+  // What one update did.
+  struct Update {
+    HeadLoss loss;               // summed NLL and real steps of the window (nats)
+    double gradient_norm = 0.0;  // global norm of the mean-NLL gradient before clipping
+    bool applied = false;        // false: no real step, or a non-finite norm (update skipped)
+  };
+
+  // Requires: a valid config; streams >= 1; threads >= 1; valid optimizer options; clip >= 0
+  //   (0 = no clipping). Ensures: a trainer whose master network has every parameter 0 (call
+  //   network().init(rng), then sync_parameters()) and every stream at the initial state.
+  // Cost: W copies of the network's parameters and workspaces.
+  WindowTrainer(const NetworkConfig& config, arma::uword streams, unsigned threads,
+                const OptimizerOptions& optimizer, double clip, std::uint64_t dropout_seed);
+
+  // The master network: its parameters are the trained ones; after step(), its gradients are
+  // the window's (clipped) gradient.
+  Network<T>& network() { return *shards_.front().net; }
+  const Network<T>& network() const { return *shards_.front().net; }
+  unsigned shard_count() const { return static_cast<unsigned>(shards_.size()); }
+  arma::uword streams() const { return streams_; }
+
+  // Ensures: the shards' parameters equal the master's (call after changing the master's values
+  // from outside, e.g. init or restoring a checkpoint). Cost O(W * parameters).
+  void sync_parameters();
+  // Ensures: every stream back to the initial state (zero state, start input).
+  void reset_state();
+
+  // One update on a window of B = streams() rows (symbols; frames: a d x B x k cube).
+  // Requires: window rows == streams(); symbols < the alphabet size on real steps.
+  // Ensures: the streams' states advanced past the window (rows with reset == 1 restarted
+  //   first), the master parameters updated by one optimizer step at `learning_rate` unless the
+  //   window has no real step or the gradient norm is not finite. dropout = training mode.
+  // Cost: the network's forward + backward over the window, split across W threads, plus
+  //   O(W * parameters) for the gradient sum and the parameter copies.
+  Update step(const SymbolWindow& window, double learning_rate, bool dropout);
+  Update step(const FrameWindow& window, double learning_rate, bool dropout);
+
+  const Optimizer<T>& optimizer() const { return optimizer_; }
+
+private:
+  struct Shard {
+    std::unique_ptr<Network<T>> net;
+    NetworkState<T> state;
+    arma::uword first = 0, count = 0;  // streams [first, first + count)
+    arma::umat symbols;                // count x k
+    arma::Mat<T> frames;               // d x (k * count)
+    arma::Mat<T> mask;                 // count x k
+    arma::uvec reset;                  // count
+    Rng dropout;
+    HeadLoss loss;
+  };
+  template <class Window>
+  Update run(const Window& window, double learning_rate, bool dropout);
+
+  arma::uword streams_;
+  unsigned threads_;
+  double clip_;
+  std::vector<Shard> shards_;
+  Optimizer<T> optimizer_;
+};
+
+}  // namespace seqlab::rnn
