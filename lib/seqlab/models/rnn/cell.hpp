@@ -57,6 +57,22 @@
 //   void final_state(RecurrentState<T>& s) const;
 //       ensures s holds the state after the last step of the last forward (H x B each), i.e. the
 //       state to carry into the next window.
+//
+// PROJECTED INPUT (optional; LSTM and GRU supply it). A cell whose window starts with the input
+// projection P = W_ih x (R x N, R = gate rows) can be handed P instead of x:
+//   std::size_t input_weight() const;     index of W_ih (R x D) in the ParameterSet
+//   arma::uword projected_rows() const;   R
+//   void forward_projected(const ParameterSet<T>& p, const arma::Mat<T>& P,
+//                          const RecurrentState<T>& s0, const arma::Mat<T>* mask,
+//                          arma::Mat<T>& out);
+//       exactly forward() with W_ih x replaced by P (R x N).
+//   void backward_projected(ParameterSet<T>& p, const arma::Mat<T>* mask,
+//                           const arma::Mat<T>& d_out, RecurrentState<T>* d_s0);
+//       backward() without W_ih's gradient and without d_x; afterwards
+//   const arma::Mat<T>& projected_gradient() const;  holds dLoss/dP (R x N).
+// Why: the first layer of a symbol network multiplies W_ih by embedding columns. With the table
+// W_ih E (R x (V+1)) made once per window, P is a gather, and the three window products with
+// W_ih (forward, its gradient, d_x) shrink to products with the V+1 table columns (network.cpp).
 #pragma once
 
 #include <armadillo>
@@ -106,5 +122,22 @@ concept RecurrentCell = requires(C cell, const C& const_cell,
   cell.backward(params, matrix, mask, matrix, d_x, d_state);
   const_cell.final_state(state);
 };
+
+template <class C>
+concept ProjectedInputCell =
+    RecurrentCell<C> && requires(C cell, const C& const_cell,
+                                 ParameterSet<typename C::value_type>& params,
+                                 const ParameterSet<typename C::value_type>& const_params,
+                                 const arma::Mat<typename C::value_type>& matrix,
+                                 const arma::Mat<typename C::value_type>* mask,
+                                 arma::Mat<typename C::value_type>& out,
+                                 const RecurrentState<typename C::value_type>& const_state,
+                                 RecurrentState<typename C::value_type>* d_state) {
+      { const_cell.input_weight() } -> std::convertible_to<std::size_t>;
+      { const_cell.projected_rows() } -> std::same_as<arma::uword>;
+      cell.forward_projected(const_params, matrix, const_state, mask, out);
+      cell.backward_projected(params, mask, matrix, d_state);
+      { const_cell.projected_gradient() } -> std::same_as<const arma::Mat<typename C::value_type>&>;
+    };
 
 }  // namespace seqlab::rnn

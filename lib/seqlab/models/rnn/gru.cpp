@@ -90,9 +90,29 @@ void GruCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   const auto shape = cell_detail::check_forward_shapes(name(), input_size_, hidden_size_, false,
                                                        x, initial, mask);
   prepare(shape.streams, shape.steps);
-  const arma::uword H = hidden_size_, G = 3 * H, D = input_size_, B = streams_, S = steps_;
+  const arma::uword G = 3 * hidden_size_;
+  gemm<T>(false, false, G, streams_ * steps_, input_size_, T(1), params.value_ptr(weight_ih_), G,
+          x.memptr(), input_size_, T(0), gates_.memptr(), G);
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void GruCell<T>::forward_projected(const ParameterSet<T>& params, const arma::Mat<T>& projected,
+                                   const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                                   arma::Mat<T>& out) {
+  cell_detail::require_registered(name(), bias_hh_);
+  const auto shape = cell_detail::check_forward_shapes(name(), 3 * hidden_size_, hidden_size_,
+                                                       false, projected, initial, mask);
+  prepare(shape.streams, shape.steps);
+  std::copy(projected.begin(), projected.end(), gates_.begin());
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void GruCell<T>::forward_steps(const ParameterSet<T>& params, const RecurrentState<T>& initial,
+                               const arma::Mat<T>* mask, arma::Mat<T>& out) {
+  const arma::uword H = hidden_size_, G = 3 * H, B = streams_, S = steps_;
   const arma::uword N = B * S;
-  const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
   const T* b_ih = params.value_ptr(bias_ih_);
   const T* b_hh = params.value_ptr(bias_hh_);
@@ -104,7 +124,6 @@ void GruCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   const bool cho = variant_ == GruVariant::cho;
 
   std::copy(initial.h.begin(), initial.h.end(), states);
-  gemm<T>(false, false, G, N, D, T(1), w_ih, G, x.memptr(), D, T(0), gates, G);
   for (arma::uword t = 0; t < S; ++t) {
     const T* h_prev_block = states + t * B * H;
     // cho needs only the r and z rows now; the n rows wait for r o h.
@@ -283,11 +302,34 @@ template <class T>
 void GruCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
                           const arma::Mat<T>* mask, const arma::Mat<T>& d_out,
                           arma::Mat<T>* d_x, RecurrentState<T>* d_initial) {
-  const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
-                                                  {streams_, steps_}, x, mask, d_out);
-  const arma::uword H = hidden_size_, G = 3 * H, D = input_size_, B = streams_, S = steps_;
+  cell_detail::check_backward_shapes(name(), input_size_, hidden_size_, {streams_, steps_}, x,
+                                     mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+  const arma::uword G = 3 * hidden_size_, D = input_size_, N = streams_ * steps_;
+  const T* d_in = d_input_.memptr();
+  gemm<T>(false, true, G, D, N, T(1), d_in, G, x.memptr(), D, T(1),
+          params.gradient_ptr(weight_ih_), G);
+  if (d_x != nullptr) {
+    d_x->set_size(D, N);
+    gemm<T>(true, false, D, N, G, T(1), params.value_ptr(weight_ih_), G, d_in, G, T(0),
+            d_x->memptr(), D);
+  }
+}
+
+template <class T>
+void GruCell<T>::backward_projected(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                    const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  cell_detail::check_backward_shapes(name(), 3 * hidden_size_, hidden_size_, {streams_, steps_},
+                                     gates_, mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+}
+
+template <class T>
+void GruCell<T>::backward_steps(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  const T* m = mask == nullptr ? nullptr : mask->memptr();
+  const arma::uword H = hidden_size_, G = 3 * H, B = streams_, S = steps_;
   const arma::uword N = B * S;
-  const T* w_ih = params.value_ptr(weight_ih_);
   const T* states = states_.memptr();
   const T* d_in = d_input_.memptr();
   const bool cho = variant_ == GruVariant::cho;
@@ -297,8 +339,6 @@ void GruCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
                       : backward_steps_pytorch(w_hh_t_.memptr(), m, d_out.memptr());
 
   T* g_w_hh = params.gradient_ptr(weight_hh_);
-  gemm<T>(false, true, G, D, N, T(1), d_in, G, x.memptr(), D, T(1),
-          params.gradient_ptr(weight_ih_), G);
   cell_detail::add_row_sums(d_in, G, N, G, params.gradient_ptr(bias_ih_));
   if (cho) {
     // The input and recurrent pre-activations are the same sums, so they share one gradient;
@@ -311,10 +351,6 @@ void GruCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
     const T* d_rec = d_recurrent_.memptr();
     cell_detail::add_row_sums(d_rec, G, N, G, params.gradient_ptr(bias_hh_));
     gemm<T>(false, true, G, H, N, T(1), d_rec, G, states, H, T(1), g_w_hh, G);
-  }
-  if (d_x != nullptr) {
-    d_x->set_size(D, N);
-    gemm<T>(true, false, D, N, G, T(1), w_ih, G, d_in, G, T(0), d_x->memptr(), D);
   }
   if (d_initial != nullptr) {
     d_initial->h.set_size(H, B);
@@ -334,5 +370,7 @@ template class GruCell<float>;
 template class GruCell<double>;
 static_assert(RecurrentCell<GruCell<float>>);
 static_assert(RecurrentCell<GruCell<double>>);
+static_assert(ProjectedInputCell<GruCell<float>>);
+static_assert(ProjectedInputCell<GruCell<double>>);
 
 }  // namespace seqlab::rnn

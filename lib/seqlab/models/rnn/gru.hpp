@@ -61,9 +61,24 @@ public:
                 const arma::Mat<T>& d_out, arma::Mat<T>* d_x, RecurrentState<T>* d_initial);
   void final_state(RecurrentState<T>& state) const;
 
+  // Projected input (cell.hpp, PROJECTED INPUT): the same window with W_ih x given.
+  std::size_t input_weight() const { return weight_ih_; }
+  arma::uword projected_rows() const { return 3 * hidden_size_; }
+  void forward_projected(const ParameterSet<T>& params, const arma::Mat<T>& projected,
+                         const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                         arma::Mat<T>& out);
+  void backward_projected(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                          const arma::Mat<T>& d_out, RecurrentState<T>* d_initial);
+  const arma::Mat<T>& projected_gradient() const { return d_input_; }
+
 private:
   // The backward time loops: fill d_input_ (and d_recurrent_) and return dLoss/dh0 (H x B, in
   // one of the carry buffers).
+  // forward/backward once the input projection sits in gates_ / up to the W_ih terms.
+  void forward_steps(const ParameterSet<T>& params, const RecurrentState<T>& initial,
+                     const arma::Mat<T>* mask, arma::Mat<T>& out);
+  void backward_steps(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                      const arma::Mat<T>& d_out, RecurrentState<T>* d_initial);
   // w_hh_t: weight_hh transposed (H x 3H).
   const T* backward_steps_cho(const T* w_hh_t, const T* mask, const T* d_out);
   const T* backward_steps_pytorch(const T* w_hh_t, const T* mask, const T* d_out);

@@ -100,9 +100,29 @@ void LstmCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   const auto shape = cell_detail::check_forward_shapes(name(), input_size_, hidden_size_, true,
                                                        x, initial, mask);
   prepare(shape.streams, shape.steps);
-  const arma::uword H = hidden_size_, G = 4 * H, D = input_size_, B = streams_, S = steps_;
+  const arma::uword G = 4 * hidden_size_;
+  gemm<T>(false, false, G, streams_ * steps_, input_size_, T(1), params.value_ptr(weight_ih_), G,
+          x.memptr(), input_size_, T(0), gates_.memptr(), G);
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void LstmCell<T>::forward_projected(const ParameterSet<T>& params, const arma::Mat<T>& projected,
+                                    const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                                    arma::Mat<T>& out) {
+  cell_detail::require_registered(name(), bias_hh_);
+  const auto shape = cell_detail::check_forward_shapes(name(), 4 * hidden_size_, hidden_size_,
+                                                       true, projected, initial, mask);
+  prepare(shape.streams, shape.steps);
+  std::copy(projected.begin(), projected.end(), gates_.begin());
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void LstmCell<T>::forward_steps(const ParameterSet<T>& params, const RecurrentState<T>& initial,
+                                const arma::Mat<T>* mask, arma::Mat<T>& out) {
+  const arma::uword H = hidden_size_, G = 4 * H, B = streams_, S = steps_;
   const arma::uword N = B * S;
-  const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
   const T* b_ih = params.value_ptr(bias_ih_);
   const T* b_hh = params.value_ptr(bias_hh_);
@@ -116,7 +136,6 @@ void LstmCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
 
   std::copy(initial.h.begin(), initial.h.end(), states);
   std::copy(initial.c.begin(), initial.c.end(), cells);
-  gemm<T>(false, false, G, N, D, T(1), w_ih, G, x.memptr(), D, T(0), gates, G);
   for (arma::uword col = 0; col < N; ++col) {
     T* z = gates + col * G;
     for (arma::uword r = 0; r < G; ++r) z[r] += bias[r];
@@ -165,11 +184,34 @@ template <class T>
 void LstmCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
                            const arma::Mat<T>* mask, const arma::Mat<T>& d_out,
                            arma::Mat<T>* d_x, RecurrentState<T>* d_initial) {
-  const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
-                                                  {streams_, steps_}, x, mask, d_out);
-  const arma::uword H = hidden_size_, G = 4 * H, D = input_size_, B = streams_, S = steps_;
+  cell_detail::check_backward_shapes(name(), input_size_, hidden_size_, {streams_, steps_}, x,
+                                     mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+  const arma::uword G = 4 * hidden_size_, D = input_size_, N = streams_ * steps_;
+  const T* d_gates = d_gates_.memptr();
+  gemm<T>(false, true, G, D, N, T(1), d_gates, G, x.memptr(), D, T(1),
+          params.gradient_ptr(weight_ih_), G);
+  if (d_x != nullptr) {
+    d_x->set_size(D, N);
+    gemm<T>(true, false, D, N, G, T(1), params.value_ptr(weight_ih_), G, d_gates, G, T(0),
+            d_x->memptr(), D);
+  }
+}
+
+template <class T>
+void LstmCell<T>::backward_projected(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                     const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  cell_detail::check_backward_shapes(name(), 4 * hidden_size_, hidden_size_,
+                                     {streams_, steps_}, gates_, mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+}
+
+template <class T>
+void LstmCell<T>::backward_steps(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                 const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  const T* m = mask == nullptr ? nullptr : mask->memptr();
+  const arma::uword H = hidden_size_, G = 4 * H, B = streams_, S = steps_;
   const arma::uword N = B * S;
-  const T* w_ih = params.value_ptr(weight_ih_);
   const T* gates = gates_.memptr();
   const T* states = states_.memptr();
   const T* cells = cells_.memptr();
@@ -210,16 +252,10 @@ void LstmCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
     std::swap(carry_h, next_h);
   }
 
-  gemm<T>(false, true, G, D, N, T(1), d_gates, G, x.memptr(), D, T(1),
-          params.gradient_ptr(weight_ih_), G);
   gemm<T>(false, true, G, H, N, T(1), d_gates, G, states, H, T(1),
           params.gradient_ptr(weight_hh_), G);
   cell_detail::add_row_sums(d_gates, G, N, G, params.gradient_ptr(bias_ih_));
   cell_detail::add_row_sums(d_gates, G, N, G, params.gradient_ptr(bias_hh_));
-  if (d_x != nullptr) {
-    d_x->set_size(D, N);
-    gemm<T>(true, false, D, N, G, T(1), w_ih, G, d_gates, G, T(0), d_x->memptr(), D);
-  }
   if (d_initial != nullptr) {
     d_initial->h.set_size(H, B);
     std::copy(carry_h, carry_h + H * B, d_initial->h.memptr());
@@ -239,5 +275,7 @@ template class LstmCell<float>;
 template class LstmCell<double>;
 static_assert(RecurrentCell<LstmCell<float>>);
 static_assert(RecurrentCell<LstmCell<double>>);
+static_assert(ProjectedInputCell<LstmCell<float>>);
+static_assert(ProjectedInputCell<LstmCell<double>>);
 
 }  // namespace seqlab::rnn

@@ -49,7 +49,23 @@ public:
                 const arma::Mat<T>& d_out, arma::Mat<T>* d_x, RecurrentState<T>* d_initial);
   void final_state(RecurrentState<T>& state) const;
 
+  // Projected input (cell.hpp, PROJECTED INPUT): the same window with W_ih x given.
+  std::size_t input_weight() const { return weight_ih_; }
+  arma::uword projected_rows() const { return 4 * hidden_size_; }
+  void forward_projected(const ParameterSet<T>& params, const arma::Mat<T>& projected,
+                         const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                         arma::Mat<T>& out);
+  void backward_projected(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                          const arma::Mat<T>& d_out, RecurrentState<T>* d_initial);
+  const arma::Mat<T>& projected_gradient() const { return d_gates_; }
+
 private:
+  // forward/backward once the input projection sits in gates_ / up to the W_ih terms.
+  void forward_steps(const ParameterSet<T>& params, const RecurrentState<T>& initial,
+                     const arma::Mat<T>* mask, arma::Mat<T>& out);
+  void backward_steps(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                      const arma::Mat<T>& d_out, RecurrentState<T>* d_initial);
+
   arma::uword input_size_, hidden_size_;
   std::size_t weight_ih_, weight_hh_, bias_ih_, bias_hh_;
   arma::uword streams_ = 0, steps_ = 0;

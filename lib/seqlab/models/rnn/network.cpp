@@ -3,6 +3,7 @@
 #include "seqlab/models/rnn/network.hpp"
 
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 #include "seqlab/core/error.hpp"
@@ -161,6 +162,14 @@ void Network<T>::run_layers(const arma::Mat<T>* mask, NetworkState<T>& state, Rn
     const arma::Mat<T>& u = l == 0 ? input_ : *act_used_[l - 1];
     std::visit(
         [&](auto& cell) {
+          using C = std::decay_t<decltype(cell)>;
+          if constexpr (ProjectedInputCell<C>) {
+            if (l == 0 && projected_) {
+              cell.forward_projected(params_, u, state.layers[l], mask, cell_out_[l]);
+              cell.final_state(state.layers[l]);
+              return;
+            }
+          }
           cell.forward(params_, u, state.layers[l], mask, cell_out_[l]);
           cell.final_state(state.layers[l]);
         },
@@ -198,14 +207,27 @@ HeadLoss Network<T>::forward(const arma::umat& targets, const arma::Mat<T>* mask
     input_symbols_.set_size(streams, steps);
   input_symbols_.col(0) = state.last_symbol.t();
   if (steps > 1) input_symbols_.cols(1, steps - 1) = targets.cols(0, steps - 2);
-  embedding_forward(static_cast<const ParameterSet<T>&>(params_).value(embedding_),
-                    input_symbols_, mask, input_);
+  const ParameterSet<T>& p = params_;
+  // The first cell's input projection through the table W_ih E when that is cheaper (more
+  // window columns than table columns) and the cell can take it (cell.hpp, PROJECTED INPUT).
+  projected_ = false;
+  std::visit(
+      [&](auto& cell) {
+        using C = std::decay_t<decltype(cell)>;
+        if constexpr (ProjectedInputCell<C>) {
+          if (input_symbols_.n_elem <= config_.input_size + 1) return;
+          input_table_ = p.value(cell.input_weight()) * p.value(embedding_);
+          embedding_forward(input_table_, input_symbols_, mask, input_);
+          projected_ = true;
+        }
+      },
+      cells_.front());
+  if (!projected_) embedding_forward(p.value(embedding_), input_symbols_, mask, input_);
   run_layers(mask, state, dropout_rng);
   target_symbols_ = &targets;
   target_frames_ = nullptr;
   mask_ = mask;
   state.last_symbol = targets.col(steps - 1).t();
-  const ParameterSet<T>& p = params_;
   return softmax_head_forward(p.value(head_weight_), p.value(head_bias_), *act_used_.back(),
                               targets, mask, head_ws_);
 }
@@ -262,12 +284,32 @@ void Network<T>::backward(double scale) {
     if (dropped_) d_act_ %= drop_[l];
     const arma::Mat<T>& u = l == 0 ? input_ : *act_used_[l - 1];
     const bool need_input_gradient = l > 0 || symbols;
+    bool done = false;
     std::visit(
         [&](auto& cell) {
+          using C = std::decay_t<decltype(cell)>;
+          if constexpr (ProjectedInputCell<C>) {
+            if (l == 0 && projected_) {
+              // dP scattered into the table's gradient, then the table's product rule:
+              // d(W_ih) += d(table) E^T, d(E) += W_ih^T d(table).
+              cell.backward_projected(params_, mask_, d_act_, nullptr);
+              d_input_table_.zeros(input_table_.n_rows, input_table_.n_cols);
+              embedding_backward(input_symbols_, mask_, cell.projected_gradient(),
+                                 d_input_table_);
+              const ParameterSet<T>& p = params_;
+              arma::Mat<T> d_weight = params_.gradient(cell.input_weight());
+              d_weight += d_input_table_ * p.value(embedding_).t();
+              arma::Mat<T> d_embedding = params_.gradient(embedding_);
+              d_embedding += p.value(cell.input_weight()).t() * d_input_table_;
+              done = true;
+              return;
+            }
+          }
           cell.backward(params_, u, mask_, d_act_, need_input_gradient ? &d_in_ : nullptr,
                         nullptr);
         },
         cells_[l]);
+    if (done) continue;
     if (l > 0) {
       if (config_.residual) d_in_ += d_act_;
       d_act_.swap(d_in_);
@@ -287,6 +329,7 @@ void Network<T>::predict(NetworkState<T>& state, arma::Mat<T>& prediction) {
       input_symbols_.set_size(streams, 1);
     input_symbols_.col(0) = state.last_symbol.t();
     embedding_forward(p.value(embedding_), input_symbols_, nullptr, input_);
+    projected_ = false;
   } else {
     input_ = state.last_frame;
   }

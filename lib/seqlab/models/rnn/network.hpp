@@ -162,6 +162,10 @@ private:
   std::vector<const arma::Mat<T>*> act_used_;  // per layer: the a_l of the last forward
   bool dropped_ = false;
   arma::Mat<T> d_act_, d_in_;           // backward scratch
+  // Symbols into a ProjectedInputCell: input_ holds the projection P (R x N) gathered from
+  // input_table_ = W_ih E (R x (V+1)) instead of the embeddings (cell.hpp, PROJECTED INPUT).
+  bool projected_ = false;
+  arma::Mat<T> input_table_, d_input_table_;
   HeadWorkspace<T> head_ws_;
   const arma::umat* target_symbols_ = nullptr;
   const arma::Mat<T>* target_frames_ = nullptr;
