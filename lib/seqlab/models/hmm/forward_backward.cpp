@@ -95,10 +95,21 @@ void BatchPass::prepare(const std::vector<arma::uword>& lengths, arma::uword sta
   impossible.assign(b, 0);
 }
 
+const StepGemm<double>& BatchPass::step_product(arma::uword states, arma::uword b) {
+  if (step_states != states) {
+    step_products.clear();
+    step_states = states;
+  }
+  if (step_products.size() <= b) step_products.resize(b + 1);
+  if (step_products[b].rows() == 0)
+    step_products[b] = StepGemm<double>(states, b, states, states, states, states, false);
+  return step_products[b];
+}
+
 void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchPass& pass) {
   const BatchLayout& l = pass.layout;
-  // A^T stored once: the per-step product is then a plain (non-transposed) GEMM, which OpenBLAS
-  // runs without re-packing A at small N (measured 2x faster at N = 16, 1.6x at N = 64).
+  // A^T stored once: the per-step product is then a plain (non-transposed) one, which the
+  // step kernels need (and which OpenBLAS, their fallback, also runs faster at small N).
   pass.transition_t = transition.t();
   const arma::uword n = transition.n_rows;
   const arma::uword steps = l.active.size();
@@ -118,8 +129,7 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
       for (arma::uword k = 0; k < b; ++k) now.col(k) = initial;
     } else {
       // The active sequences of step t are the first b columns of step t-1.
-      const arma::mat previous(alpha_of(t - 1), n, b, false, true);
-      now = pass.transition_t * previous;
+      pass.step_product(n, b)(pass.transition_t.memptr(), alpha_of(t - 1), now.memptr());
     }
     for (arma::uword k = 0; k < b; ++k) {
       double* a = now.colptr(k);
@@ -214,9 +224,8 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
       }
     }
     ++run_steps;
-    const arma::mat w(pass.chunk_w.colptr(block), n, b, false, true);
-    arma::mat beta_prev(pass.beta_now.memptr(), n, b, false, true);
-    beta_prev = transition * w;
+    pass.step_product(n, b)(transition.memptr(), pass.chunk_w.colptr(block),
+                            pass.beta_now.memptr());
     // Sequences ending at step t-1 (k >= b) start their backward pass with beta^ = 1.
     const arma::uword b_prev = l.active[t - 1];
     for (arma::uword k = b; k < b_prev; ++k) pass.beta_now.col(k).ones();

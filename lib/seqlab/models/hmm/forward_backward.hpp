@@ -27,6 +27,8 @@
 #include <armadillo>
 #include <vector>
 
+#include "seqlab/core/step_gemm.hpp"
+
 namespace seqlab {
 
 // Requires nothing. Ensures: sequences sorted by length descending (ties keep input order).
@@ -69,6 +71,11 @@ struct BatchPass {
   arma::vec log_likelihood;       // B, in SORTED order (layout.order maps back)
   arma::vec compensation;         // B, workspace of the compensated log-likelihood sums
   std::vector<char> impossible;   // B: 1 when some c_t = 0
+  // The per-step products N x N by N x b (forward with A^T, backward with A), one prepared
+  // product per b that occurs (core/step_gemm.hpp), kept across batches of the same N.
+  std::vector<StepGemm<double>> step_products;
+  arma::uword step_states = 0;
+  const StepGemm<double>& step_product(arma::uword states, arma::uword b);
 
   // Ensures: layout and every buffer sized for `lengths`, `states`, the emission source and the
   // alpha storage (reusing memory when the sizes allow). Cost: allocation only.
@@ -82,7 +89,8 @@ struct BatchPass {
 // Requires: initial (N), transition (N x N, row-stochastic), pass prepared and its emission
 //   source and pass.offset filled for every column.
 // Ensures: pass.scale, pass.log_likelihood, pass.impossible as in SCALING; pass.alpha as in
-//   ALPHA STORAGE. Cost: sum_t of one N x N x b_t GEMM plus O(N C); no allocation.
+//   ALPHA STORAGE. Cost: sum_t of one N x N x b_t product plus O(N C); no allocation once the
+//   step products of the batch's widths exist.
 void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchPass& pass);
 
 // Requires: forward_batch() ran on `pass` (prepared with keep_all_alpha) with the same

@@ -22,7 +22,7 @@
 #include <string>
 
 #include "seqlab/models/rnn/cell.hpp"
-#include "seqlab/models/rnn/step_gemm.hpp"
+#include "seqlab/core/step_gemm.hpp"
 
 namespace seqlab::rnn {
 

@@ -1,12 +1,14 @@
-// seqlab/models/rnn/step_gemm.hpp: the matrix product a recurrence does at every time step,
-// C = A B (+ C), prepared once for its shapes and then called S times per window. A building
-// block of the cells (installed because cell objects hold it; not needed by other users).
+// seqlab/core/step_gemm.hpp: the matrix product a recurrence does at every time step,
+// C = A B (+ C), prepared once for its shapes and then called at every step: the forward and
+// backward passes of HMMs (A = the transition matrix) and of recurrent networks (A = a
+// recurrent weight block).
 //
-// Why not plain BLAS: a recurrent step multiplies the same large weight block A (e.g. 4H x H)
-// by a thin state block B (H x streams). A BLAS GEMM copies ("packs") all of A into its own
+// Why not plain BLAS: a recurrent step multiplies the same matrix A (e.g. an LSTM's 4H x H
+// weights, an HMM's N x N transition matrix) by a thin block B (one column per stream). A BLAS GEMM copies ("packs") all of A into its own
 // layout on every call, which for thin B costs as much as the multiplication itself (measured:
 // OpenBLAS at 40 GFLOP/s on 2048 x 512 by 512 x 32 in float, the same product in row tiles of
-// JIT-compiled LIBXSMM kernels that read A in place at 60-67). So the product is cut into row
+// JIT-compiled LIBXSMM kernels that read A in place at 60-67; in double, 256 x 256 by 256 x 50
+// at 37 against 48, the rate of a large DGEMM). So the product is cut into row
 // tiles of A and C, each done by one small-matrix kernel that LIBXSMM generates for exactly
 // these sizes and strides. Where LIBXSMM cannot supply a kernel (unsupported CPU or sizes), the
 // object falls back to one BLAS call with the same result up to rounding.
@@ -18,7 +20,7 @@
 #include <armadillo>
 #include <vector>
 
-namespace seqlab::rnn {
+namespace seqlab {
 
 template <class T>
 class StepGemm {
@@ -52,4 +54,4 @@ private:
   std::vector<Tile> tiles_;
 };
 
-}  // namespace seqlab::rnn
+}  // namespace seqlab

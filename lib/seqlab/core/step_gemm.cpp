@@ -1,6 +1,6 @@
-// seqlab/models/rnn/step_gemm.cpp: the per-step product of step_gemm.hpp on LIBXSMM row-tile
+// seqlab/core/step_gemm.cpp: the per-step product of step_gemm.hpp on LIBXSMM row-tile
 // kernels, with a BLAS fallback.
-#include "seqlab/models/rnn/step_gemm.hpp"
+#include "seqlab/core/step_gemm.hpp"
 
 #include <libxsmm.h>
 
@@ -8,9 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "seqlab/models/rnn/cell_kernels.hpp"
 
-namespace seqlab::rnn {
+namespace seqlab {
 namespace {
 
 // Rows per tile: four AVX-512 registers of floats (two of doubles per column for T = double,
@@ -18,7 +17,9 @@ namespace {
 constexpr arma::uword kTileRows = 64;
 
 libxsmm_blasint to_blas(arma::uword v) {
-  if (v > static_cast<arma::uword>(std::numeric_limits<libxsmm_blasint>::max()))
+  // libxsmm_blasint and arma::blas_int are both the BLAS integer: one check covers both.
+  if (v > static_cast<arma::uword>(std::numeric_limits<libxsmm_blasint>::max()) ||
+      v > static_cast<arma::uword>(std::numeric_limits<arma::blas_int>::max()))
     throw std::length_error("StepGemm: dimension too large");
   return static_cast<libxsmm_blasint>(v);
 }
@@ -64,8 +65,14 @@ template <class T>
 void StepGemm<T>::operator()(const T* a, const T* b, T* c) const {
   if (m_ == 0) return;
   if (tiles_.empty()) {
-    cell_detail::gemm<T>(false, false, m_, n_, k_, T(1), a, lda_, b, ldb_,
-                         accumulate_ ? T(1) : T(0), c, ldc_);
+    const char no = 'N';
+    const arma::blas_int bm = static_cast<arma::blas_int>(m_), bn = static_cast<arma::blas_int>(n_),
+                         bk = static_cast<arma::blas_int>(k_);
+    const arma::blas_int blda = static_cast<arma::blas_int>(lda_),
+                         bldb = static_cast<arma::blas_int>(ldb_),
+                         bldc = static_cast<arma::blas_int>(ldc_);
+    const T one = T(1), beta = accumulate_ ? T(1) : T(0);
+    arma::blas::gemm<T>(&no, &no, &bm, &bn, &bk, &one, a, &blda, b, &bldb, &beta, c, &bldc);
     return;
   }
   for (const Tile& tile : tiles_) tile.kernel(a + tile.row, b, c + tile.row);
@@ -74,4 +81,4 @@ void StepGemm<T>::operator()(const T* a, const T* b, T* c) const {
 template class StepGemm<float>;
 template class StepGemm<double>;
 
-}  // namespace seqlab::rnn
+}  // namespace seqlab
