@@ -10,6 +10,7 @@
 //   * leaky units with tau = 1 against the Elman cell, and delay cells with W_hd = 0 against
 //     the cells without a delay, bit for bit;
 //   * windows carrying their state (and delay history) against one long window;
+//   * the Jordan cell against hand-computed numbers;
 //   * the parameter buffer's views against the flat vector they alias.
 //
 // Gradient-check settings: double precision; the outputs projected to a scalar
@@ -29,6 +30,7 @@
 #include "seqlab/models/rnn/cell.hpp"
 #include "seqlab/models/rnn/elman.hpp"
 #include "seqlab/models/rnn/gru.hpp"
+#include "seqlab/models/rnn/jordan.hpp"
 #include "seqlab/models/rnn/leaky.hpp"
 #include "seqlab/models/rnn/lstm.hpp"
 #include "seqlab/models/rnn/parameters.hpp"
@@ -354,6 +356,12 @@ TEST_CASE("cell backward matches finite differences", "[rnn]") {
                              (trained ? " trained tau" : " fixed tau"),
                          steps);
   }
+  SECTION("jordan tanh") {
+    check_cell_gradients(JordanCell<double>(kInput, kHidden), "jordan");
+  }
+  SECTION("jordan relu") {
+    check_cell_gradients(JordanCell<double>(kInput, kHidden, Activation::relu), "jordan relu");
+  }
 }
 
 TEST_CASE("cell forward matches a column-by-column reference", "[rnn]") {
@@ -457,6 +465,26 @@ TEST_CASE("cell forward matches a column-by-column reference", "[rnn]") {
         run_delay_reference(f.x, f.s0, 3, mask, [&](auto& x, auto& h, auto& h_delayed) {
           return arma::vec((1.0 - a) % h + a % arma::tanh(w * x + u * h + u_d * h_delayed + b));
         });
+    CHECK_THAT(out, test::IsNear(expected, 1e-12, 1e-14));
+  }
+  SECTION("jordan") {
+    const Activation f_hidden = GENERATE(Activation::tanh, Activation::relu);
+    CAPTURE(to_string(f_hidden));
+    Fixture<JordanCell<double>> f(JordanCell<double>(kInput, kHidden, f_hidden), 16);
+    const arma::mat w = f.params.value("rnn.weight_ih"), u = f.params.value("rnn.weight_hh");
+    const arma::mat v = f.params.value("rnn.weight_hy");
+    const arma::vec b = arma::vectorise(f.params.value("rnn.bias_ih")) +
+                        arma::vectorise(f.params.value("rnn.bias_hh"));
+    const arma::vec c = arma::vectorise(f.params.value("rnn.bias_hy"));
+    f.cell.forward(f.params, f.x, f.s0, mask, out);
+    // The carried state is the output: `h` of the reference holds y.
+    const arma::mat expected = run_reference(f.x, f.s0, mask, [&](auto& x, auto& y, auto&) {
+      const arma::vec z = w * x + u * y + b;
+      const arma::vec hidden = f_hidden == Activation::tanh
+                                   ? arma::vec(arma::tanh(z))
+                                   : arma::vec(arma::clamp(z, 0.0, arma::datum::inf));
+      y = arma::tanh(v * hidden + c);
+    });
     CHECK_THAT(out, test::IsNear(expected, 1e-12, 1e-14));
   }
 }
@@ -583,7 +611,7 @@ TEST_CASE("gru with zero weights follows the closed form", "[rnn]") {
 }
 
 TEST_CASE("carrying the final state across windows equals one long window", "[rnn]") {
-  const int which = GENERATE(0, 1, 2, 3);
+  const int which = GENERATE(0, 1, 2, 3, 4);
   CAPTURE(which);
   Rng rng = make_rng(11);
   const arma::mat x = gaussian(kInput, 2 * kColumns, rng);
@@ -608,6 +636,7 @@ TEST_CASE("carrying the final state across windows equals one long window", "[rn
     run(LeakyCell<double>(kInput, kHidden, LeakyOptions{Activation::tanh, {3.0}, false}));
   if (which == 2) run(LstmCell<double>(kInput, kHidden));
   if (which == 3) run(GruCell<double>(kInput, kHidden, GruVariant::pytorch));
+  if (which == 4) run(JordanCell<double>(kInput, kHidden, Activation::relu));
 }
 
 TEST_CASE("backward accumulates parameter gradients and can be repeated", "[rnn]") {
@@ -657,6 +686,26 @@ TEST_CASE("cell initialisation", "[rnn]") {
     CHECK_THAT(arma::mat(cell.tau(params)),
                test::IsNear(arma::mat(arma::linspace(1.01, 50.0, H)), 1e-12));
   }
+  SECTION("jordan: orthogonal recurrent block, Glorot input and output layers, zero biases") {
+    JordanCell<double> cell(D, H);
+    ParameterSet<double> params;
+    cell.register_parameters(params, "l1.");
+    params.allocate();
+    cell.init(params, rng);
+    const arma::mat u = params.value("l1.weight_hh");
+    CHECK_THAT(arma::mat(u.t() * u), test::IsNear(arma::eye(H, H), 0.0, 1e-12));
+    const arma::mat w_ih = params.value("l1.weight_ih"), w_hy = params.value("l1.weight_hy");
+    CHECK(arma::abs(w_ih).max() <= std::sqrt(6.0 / double(D + H)));
+    CHECK(arma::abs(w_hy).max() <= std::sqrt(6.0 / double(H + H)));
+    // Glorot, not orthogonal: far from orthonormal columns.
+    CHECK(arma::abs(w_hy.t() * w_hy - arma::eye(H, H)).max() > 0.1);
+    for (const char* bias : {"l1.bias_ih", "l1.bias_hh", "l1.bias_hy"})
+      CHECK(arma::all(arma::vectorise(params.value(bias)) == 0.0));
+    std::vector<std::string> names;
+    for (const auto& block : params.blocks()) names.push_back(block.name);
+    CHECK(names == std::vector<std::string>{"l1.weight_ih", "l1.weight_hh", "l1.bias_ih",
+                                            "l1.bias_hh", "l1.weight_hy", "l1.bias_hy"});
+  }
   SECTION("a delay block starts at 0 and leaves the other blocks' draws alone") {
     ElmanCell<float> plain(D, H), delayed(D, H, Activation::tanh, 4);
     ParameterSet<float> pp, pd;
@@ -700,6 +749,7 @@ TEST_CASE("cells reject bad options with a user error", "[rnn]") {
   CHECK_THROWS_AS(parse_gru_variant("keras", "model.gru"), UserError);
   CHECK(parse_gru_variant("pytorch", "k") == GruVariant::pytorch);
   CHECK_THROWS_AS(ElmanCell<double>(0, 3), UserError);
+  CHECK_THROWS_AS(JordanCell<double>(3, 0), UserError);
   CHECK_THROWS_WITH(ElmanCell<double>(2, 3, Activation::tanh, 1), Contains("0 (none) or >= 2"));
   LeakyOptions options;
   options.delay = 1;
@@ -710,7 +760,9 @@ TEST_CASE("cells reject a carried history that does not fit their delay line", "
   using Catch::Matchers::Contains;
   ParameterSet<double> params;
   ElmanCell<double> delayed(kInput, kHidden, Activation::tanh, 3);
+  JordanCell<double> jordan(kInput, kHidden);
   delayed.register_parameters(params, "e.");
+  jordan.register_parameters(params, "j.");
   params.allocate();
   const arma::mat x(kInput, kColumns, arma::fill::ones);
   RecurrentState<double> s0;
@@ -721,6 +773,7 @@ TEST_CASE("cells reject a carried history that does not fit their delay line", "
                     Contains("initial history must be 4 x 6"));
   s0.history.zeros(kHidden, kStreams);
   CHECK_THROWS_AS(delayed.forward(params, x, s0, nullptr, out), std::invalid_argument);
+  CHECK_THROWS_AS(jordan.forward(params, x, s0, nullptr, out), std::invalid_argument);
   s0.history.zeros(kHidden, 2 * kStreams);
   CHECK_NOTHROW(delayed.forward(params, x, s0, nullptr, out));
 }
@@ -854,4 +907,83 @@ TEST_CASE("delay cells carry their history across windows", "[rnn]") {
   } else {
     run(ElmanCell<double>(kInput, kHidden, Activation::tanh, delay));
   }
+}
+
+// ---- Jordan cell -----------------------------------------------------------------------------
+
+TEST_CASE("jordan cell with a zero recurrent block is a feed-forward tanh layer", "[rnn]") {
+  constexpr arma::uword D = 2, B = 2, S = 4;
+  JordanCell<double> cell(D, kHidden);
+  ParameterSet<double> params;
+  cell.register_parameters(params, "");
+  params.allocate();
+  Rng rng = make_rng(17);
+  params.values() = arma::vectorise(gaussian(params.size(), 1, rng, 0.7));
+  params.value("weight_hh").zeros();
+  const arma::mat w = params.value("weight_ih"), v = params.value("weight_hy");
+  const arma::mat b_ih = params.value("bias_ih"), b_hh = params.value("bias_hh");
+  const arma::mat b_y = params.value("bias_hy");
+  RecurrentState<double> s0;
+  s0.h = gaussian(kHidden, B, rng);
+  const arma::mat x = gaussian(D, B * S, rng);
+  arma::mat rows(B, S, arma::fill::ones);  // stream 1 starts with a pause and pauses at step 2
+  rows(1, 0) = rows(1, 2) = 0.0;
+  const arma::mat mask = arma::reshape(rows, 1, B * S);
+  arma::mat out;
+  cell.forward(params, x, s0, &mask, out);
+
+  for (arma::uword b = 0; b < B; ++b) {
+    std::vector<double> y(s0.h.colptr(b), s0.h.colptr(b) + kHidden);
+    for (arma::uword t = 0; t < S; ++t) {
+      const arma::uword col = t * B + b;
+      CAPTURE(b, t);
+      if (mask(col) != 0.0) {  // one layer of tanh units feeding one of tanh outputs
+        std::vector<double> h(kHidden);
+        for (arma::uword j = 0; j < kHidden; ++j) {
+          double z = b_ih(j) + b_hh(j);
+          for (arma::uword k = 0; k < D; ++k) z += w(j, k) * x(k, col);
+          h[j] = std::tanh(z);
+        }
+        for (arma::uword i = 0; i < kHidden; ++i) {
+          double z = b_y(i);
+          for (arma::uword j = 0; j < kHidden; ++j) z += v(i, j) * h[j];
+          y[i] = std::tanh(z);
+        }
+      }
+      for (arma::uword i = 0; i < kHidden; ++i)
+        CHECK_THAT(out(i, col), WithinRel(y[i], 1e-14) || WithinAbs(y[i], 1e-15));
+    }
+  }
+}
+
+TEST_CASE("jordan cell, two steps by hand", "[rnn]") {
+  // D = 1, H = 2, one stream. The expected numbers evaluate jordan.hpp's equations with these
+  // weights in Python (math.tanh), written out here as constants.
+  JordanCell<double> cell(1, 2);
+  ParameterSet<double> params;
+  cell.register_parameters(params, "");
+  params.allocate();
+  params.value("weight_ih") = arma::vec{0.5, -1.0};
+  params.value("bias_ih") = arma::vec{0.1, 0.0};
+  params.value("bias_hh") = arma::vec{-0.2, 0.3};
+  params.value("weight_hh") = arma::mat{{0.8, 0.0}, {0.0, -0.6}};
+  params.value("weight_hy") = arma::mat{{1.5, 0.2}, {-0.7, 1.0}};
+  params.value("bias_hy") = arma::vec{0.05, -0.1};
+  RecurrentState<double> s0;
+  s0.h = arma::vec{0.3, -0.4};
+  const arma::mat x{{1.0, -2.0}};
+  arma::mat out;
+  cell.forward(params, x, s0, nullptr, out);
+  // Step 1: h = tanh(0.64), tanh(-0.46) = 0.564899552846225, -0.43008421140197944.
+  // Step 2: h = -0.510747280279733, 0.9916478159776212.
+  const arma::mat expected{{0.6703246688899432, -0.4759935780838552},
+                           {-0.7284954658977926, 0.8480509878342622}};
+  for (arma::uword i = 0; i < expected.n_elem; ++i) {
+    CAPTURE(i);
+    CHECK_THAT(out(i), WithinRel(expected(i), 1e-14));
+  }
+  RecurrentState<double> last;
+  cell.final_state(last);
+  CHECK(arma::all(arma::vectorise(last.h == out.col(1))));
+  CHECK(last.history.is_empty());
 }

@@ -2,9 +2,9 @@
 // window layout every cell shares, and the pieces common to all cells (activation, state).
 //
 // The cells themselves: elman.hpp (Elman / vanilla RNN), leaky.hpp (leaky integrator units),
-// lstm.hpp (LSTM, PyTorch gate order), gru.hpp (GRU, Cho and PyTorch variants). Elman and
-// leaky cells may also have a time-delay connection from the state D steps back (see DELAY
-// LINES below). A cell is a
+// lstm.hpp (LSTM, PyTorch gate order), gru.hpp (GRU, Cho and PyTorch variants), jordan.hpp
+// (Jordan network: the previous OUTPUT is fed back). Elman and leaky cells may also have a
+// time-delay connection from the state D steps back (see DELAY LINES below). A cell is a
 // single layer run over one window of truncated BPTT; stacking, heads, losses and optimizers live
 // elsewhere and see a cell only through the interface below.
 //
@@ -37,9 +37,9 @@
 // THE RECURRENT CELL INTERFACE (a cell type C must supply; checked by the concept below)
 //   using value_type = T;                 float (training) or double (gradient checks).
 //   static constexpr bool has_cell_state; true when the state has a memory cell c (LSTM).
-//   std::string name() const;             "elman", "leaky", "lstm", "gru" (model files).
+//   std::string name() const;             "elman", "leaky", "lstm", "gru", "jordan".
 //   arma::uword input_size() const;       D
-//   arma::uword hidden_size() const;      H
+//   arma::uword hidden_size() const;      H (also the size of the output and of the state)
 //   void register_parameters(ParameterSet<T>& p, const std::string& prefix);
 //       requires p not yet allocated; adds the cell's blocks named prefix + "<block>" (documented
 //       per cell, PyTorch-like names) and remembers their indices. Call once per cell.
@@ -53,8 +53,9 @@
 //                const arma::Mat<T>* mask, arma::Mat<T>& out);
 //       x D x N, s0.h H x B (s0.c H x B when has_cell_state), s0.history H x (lag B) for a
 //       cell with a delay line (lag = D - 1) and empty otherwise, mask N elements or null.
-//       Ensures out is H x N with out(:, tB + b) = h_t of stream b, and the cell keeps what
-//       backward needs (x itself is NOT copied: the caller keeps it unchanged until backward).
+//       Ensures out is H x N with out(:, tB + b) = the cell's output at step t of stream b (h_t;
+//       y_t for the Jordan cell), and the cell keeps what backward needs (x itself is NOT
+//       copied: the caller keeps it unchanged until backward).
 //       Cost: one GEMM for the input projection of the window, one or two per step for the
 //       recurrence (one more with a delay line), O(G H N) element-wise work; no allocation
 //       once prepared.
@@ -81,7 +82,7 @@
 namespace seqlab::rnn {
 
 // What a cell carries from one window to the next, for B streams. All zero at a sequence start.
-//   h        H x B: the hidden state.
+//   h        H x B: the recurrent state: the hidden state, or for the Jordan cell its output y.
 //   c        H x B: the memory cell (LSTM); empty for the other cells.
 //   history  H x (lag B): the delay line of a cell with a time-delay connection of D steps,
 //            lag = D - 1 (empty without one): column block j (j = 0..lag-1) holds, for each
@@ -95,7 +96,7 @@ struct RecurrentState {
   arma::Mat<T> history{};  // the default keeps {h, c} initialisers complete
 };
 
-// The squashing function of Elman and leaky cells.
+// The squashing function of Elman and leaky cells and of the Jordan cell's hidden units.
 enum class Activation { tanh, relu };
 
 // Requires: "tanh" or "relu" (else UserError naming `key` and the two choices).
