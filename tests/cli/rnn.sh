@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# tests/cli/rnn.sh SEQLAB FIXTURES: recurrent models (rnn, leaky, lstm, gru) end to end through
-# train, eval and sample, on a tiny text and a tiny piano roll, and the option and file errors:
-# each error must be ONE line on stderr naming the option or file, with exit code 1.
+# tests/cli/rnn.sh SEQLAB FIXTURES: recurrent models (rnn, leaky, jordan, lstm, gru; rnn and leaky
+# with --delay) end to end through train, eval and sample, on a tiny text, a tiny piano roll and
+# the synthetic brackets dataset, and the option and file errors: each error must be ONE line on
+# stderr naming the option or file, with exit code 1.
 set -u
 seqlab=$1
 fixtures=$2/rnn
@@ -87,6 +88,35 @@ expect_ok "train an Elman RNN with relu, sgd and a cosine schedule" \
   "${small[@]}" --out "$tmp/elman.h5"
 expect_ok "train --model lstm --help" "$seqlab" train --help
 if grep -q -- "--gru-variant" "$tmp/out"; then ok "train --help lists the recurrent options"; else bad "train --help lacks --gru-variant"; fi
+if grep -q -- "--delay D" "$tmp/out" && grep -q "jordan" "$tmp/out"; then ok "train --help lists jordan and --delay"
+else bad "train --help lacks jordan or --delay"; fi
+
+# --- Jordan networks and delay connections on brackets (synthetic, valid split) -----------------------
+brackets=(--hidden 12 --window 21 --batch 8 --epochs 2 --lr 0.01 --data brackets --quiet)
+for variant in "jordan:--model jordan" "jordan-relu:--model jordan --activation relu" \
+               "rnn-delay:--model rnn --delay 3" "leaky-delay:--model leaky --tau 2 --delay 4 --layers 2 --residual"; do
+  name=${variant%%:*}
+  read -r -a flags <<<"${variant#*:}"
+  expect_ok "train $name on brackets" "$seqlab" train "${flags[@]}" "${brackets[@]}" --json --out "$tmp/$name.h5"
+  trained=$(json_number valid_nll_nats)
+  expect_ok "eval $name on the test split" "$seqlab" eval --model "$tmp/$name.h5" --data brackets --split test --json
+  scored=$(json_number nll_nats)
+  # 3 symbols ( ) $: a uniform guess costs log 3 = 1.10 nats.
+  if [ -n "$scored" ] && awk -v x="$scored" 'BEGIN { exit !(x < 1.0) }'; then
+    ok "$name learned something: test NLL $scored < 1.0 nats/symbol (valid $trained)"
+  else
+    bad "$name: test NLL '$scored' is not below 1.0 nats/symbol ($(tail -n 1 "$tmp/out"))"
+  fi
+  expect_ok "sample from $name" "$seqlab" sample --model "$tmp/$name.h5" --length 42 --seed 5 --temperature 0.5
+  if [ "$(tr -d '()$\n' <"$tmp/out" | wc -c)" -eq 0 ] && [ "$(tr -d '\n' <"$tmp/out" | wc -c)" -eq 42 ]; then
+    ok "$name samples 42 bracket symbols"
+  else
+    bad "$name sample: $(head -c 200 "$tmp/out")"
+  fi
+done
+"$seqlab" sample --model "$tmp/rnn-delay.h5" --length 60 --seed 8 >"$tmp/d1"
+"$seqlab" sample --model "$tmp/rnn-delay.h5" --length 60 --seed 8 >"$tmp/d2"
+if cmp -s "$tmp/d1" "$tmp/d2"; then ok "delay model: same seed, same sample"; else bad "delay model: same seed gave different samples"; fi
 
 # --- binary frames (piano roll) -------------------------------------------------------------------
 expect_ok "train an LSTM on a piano roll" "$seqlab" train --model lstm --hidden 8 --window 10 --batch 2 \
@@ -101,9 +131,17 @@ expect_error "--tau for an LSTM" "--tau and --train-tau apply to --model leaky o
   "$seqlab" train --model lstm --tau 2 "${small[@]}" --out "$tmp/x.h5"
 expect_error "--gru-variant for an LSTM" "--gru-variant applies to --model gru only" \
   "$seqlab" train --model lstm --gru-variant cho "${small[@]}" --out "$tmp/x.h5"
-expect_error "--activation for a GRU" "--activation applies to --model rnn or leaky only" \
+expect_error "--activation for a GRU" "--activation applies to --model rnn, leaky or jordan only" \
   "$seqlab" train --model gru --activation relu "${small[@]}" --out "$tmp/x.h5"
-expect_error "--epochs for a Markov chain" "--epochs applies to --model rnn, leaky, lstm or gru only" \
+expect_error "--delay for an LSTM" "--delay applies to --model rnn or leaky only \(got --model lstm\)" \
+  "$seqlab" train --model lstm --delay 3 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--delay for a Jordan network" "--delay applies to --model rnn or leaky only \(got --model jordan\)" \
+  "$seqlab" train --model jordan --delay 3 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--delay 1" "--delay must be between 2 and 100000 steps, got 1" \
+  "$seqlab" train --model rnn --delay 1 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--delay for a Markov chain" "--delay applies to --model rnn, leaky, jordan, lstm or gru only" \
+  "$seqlab" train --model markov --delay 3 --data "$text" --split all --out "$tmp/x.h5"
+expect_error "--epochs for a Markov chain" "--epochs applies to --model rnn, leaky, jordan, lstm or gru only" \
   "$seqlab" train --model markov --epochs 3 --data "$text" --split all --out "$tmp/x.h5"
 expect_error "an unknown model" "unknown --model 'transformer'" \
   "$seqlab" train --model transformer --data "$text" --split all --out "$tmp/x.h5"

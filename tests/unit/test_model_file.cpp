@@ -228,7 +228,7 @@ TEST_CASE("bad model files give one-line errors naming the file and what was exp
       h5::write_string_attribute(root, "model", "transformer");
     }
     CHECK_THAT(error_of(good), Contains("good.h5: unknown model type 'transformer' (known types: "
-                                        "gru, hmm, leaky, lstm, markov, rnn)"));
+                                        "gru, hmm, jordan, leaky, lstm, markov, rnn)"));
     CHECK_THROWS_WITH(peek_model_type(good), Contains("unknown model type 'transformer'"));
   }
   SECTION("a 'model' attribute of the wrong type") {

@@ -1,8 +1,9 @@
 // tests/unit/test_rnn_model.cpp: the whole recurrent network and RnnModel: finite-difference
 // gradients of the full training loss (embedding, two stacked layers, residual, dropout, masks,
-// reset flags, a state carried in from an earlier window, every head), the prediction convention
-// against a hand-written Elman network, scoring invariants, model-file round trips, learning a
-// periodic sequence, greedy sampling, and one-line errors for bad options and bad files.
+// reset flags, a state carried in from an earlier window (delay histories included), every head,
+// every cell), the prediction convention against a hand-written Elman network, scoring
+// invariants, model-file round trips, learning a periodic sequence, greedy sampling, and
+// one-line errors for bad options and bad files.
 //
 // Gradient checks: double precision, the loss scale * nll_sum of ONE window (the carried state
 // is held fixed, as truncated BPTT treats it), four-point central differences
@@ -12,6 +13,8 @@
 // entries at 1e-6 relative; the four-point rule's truncation error at h = 1e-4 is ~1e-16.
 #include <H5Cpp.h>
 
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,7 @@ struct GradientCase {
   SequenceKind kind;
   GruVariant variant = GruVariant::cho;
   bool train_tau = false;
+  arma::uword delay = 0;
 };
 
 NetworkConfig gradient_config(const GradientCase& c) {
@@ -53,6 +57,7 @@ NetworkConfig gradient_config(const GradientCase& c) {
   config.gru_variant = c.variant;
   config.leaky.tau = arma::vec{2.5};
   config.leaky.train_tau = c.train_tau;
+  config.delay = c.delay;
   return config;
 }
 
@@ -94,19 +99,31 @@ TEST_CASE("the whole network's loss gradient matches finite differences", "[rnn-
       GradientCase{"gru cho", CellType::gru, SequenceKind::symbols},
       GradientCase{"gru pytorch, binary frames", CellType::gru, SequenceKind::binary_frames,
                    GruVariant::pytorch},
-      GradientCase{"lstm, real vectors", CellType::lstm, SequenceKind::vectors});
+      GradientCase{"lstm, real vectors", CellType::lstm, SequenceKind::vectors},
+      GradientCase{"jordan", CellType::jordan, SequenceKind::symbols},
+      GradientCase{"jordan, binary frames", CellType::jordan, SequenceKind::binary_frames},
+      GradientCase{"elman, delay 3", CellType::elman, SequenceKind::symbols, GruVariant::cho,
+                   false, 3},
+      GradientCase{"elman, delay 7 (longer than the window)", CellType::elman,
+                   SequenceKind::symbols, GruVariant::cho, false, 7},
+      GradientCase{"leaky, trained tau, delay 2, real vectors", CellType::leaky,
+                   SequenceKind::vectors, GruVariant::cho, true, 2});
   CAPTURE(c.label);
   const NetworkConfig config = gradient_config(c);
   Network<double> net(config);
   Rng rng = make_rng(7);
   net.init(rng);
-  // Away from the initial values' structure (zero biases, unit forget bias).
+  // Away from the initial values' structure (zero biases, unit forget bias, zero delay weights).
   for (auto& v : net.params().values()) v += 0.3 * standard_normal(rng);
 
   // Window 1 only produces the carried state; window 2 is the one differentiated.
   NetworkState<double> carried = net.initial_state(kStreams);
   const Targets first = random_targets(config, rng);
   run_window(net, first, nullptr, nullptr, carried, nullptr);
+  if (c.delay > 0) {
+    REQUIRE(carried.layers[1].history.n_cols == (c.delay - 1) * kStreams);
+    REQUIRE(arma::abs(carried.layers[1].history).max() > 0.0);
+  }
   const Targets second = random_targets(config, rng);
   // Stream 0 runs through, stream 1 ends after 2 steps, stream 2 starts a new sequence.
   arma::mat mask(kStreams, kSteps, arma::fill::ones);
@@ -192,7 +209,7 @@ TEST_CASE("the network predicts x_t from x_<t with a start input, like a hand-wr
 
 namespace {
 
-RnnOptions small_options(CellType cell) {
+RnnOptions small_options(CellType cell, arma::uword delay = 0) {
   RnnOptions o;
   o.cell = cell;
   o.hidden = 6;
@@ -201,7 +218,19 @@ RnnOptions small_options(CellType cell) {
   o.residual = true;
   if (cell == CellType::gru) o.gru_variant = GruVariant::pytorch;
   if (cell == CellType::leaky) o.tau = 3.0;
+  if (cell == CellType::jordan) o.activation = Activation::relu;
+  if (delay > 0) o.delay = delay;
   return o;
+}
+
+// A cell type, and a delay for rnn and leaky (0 = none).
+struct ModelCase {
+  CellType cell;
+  arma::uword delay = 0;
+};
+
+std::string label(const ModelCase& c) {
+  return model_type_name(c.cell) + (c.delay ? " delay " + std::to_string(c.delay) : "");
 }
 
 Alphabet letters(const std::string& chars) {
@@ -218,19 +247,42 @@ arma::uvec random_symbols(arma::uword n, arma::uword v, Rng& rng) {
 
 }  // namespace
 
+namespace {
+
+// Sets every delay weight of `model` to fixed nonzero values (they start at 0, which would hide
+// a delay line that is never fed) and returns how far that moved the step log-probabilities of x.
+double open_delay_path(RnnModel& model, const arma::uvec& x) {
+  const arma::vec before = model.step_log_probs(x);
+  arma::vec values = model.network().params().values();
+  for (const auto& block : model.network().params().blocks())
+    if (block.name.find("weight_hd") != std::string::npos)
+      for (arma::uword i = 0; i < block.size(); ++i)
+        values(block.offset + i) = 0.4 * std::sin(double(i) + 1.0);
+  model.set_parameters(values);
+  return arma::abs(model.step_log_probs(x) - before).max();
+}
+
+}  // namespace
+
 TEST_CASE("log_likelihood sums step_log_probs and does not depend on the scoring window",
           "[rnn-model]") {
-  const CellType cell = GENERATE(CellType::elman, CellType::leaky, CellType::lstm, CellType::gru);
-  CAPTURE(model_type_name(cell));
-  RnnModel model(letters("abcde"), small_options(cell));
+  const ModelCase c = GENERATE(ModelCase{CellType::elman}, ModelCase{CellType::leaky},
+                               ModelCase{CellType::lstm}, ModelCase{CellType::gru},
+                               ModelCase{CellType::jordan}, ModelCase{CellType::elman, 3},
+                               ModelCase{CellType::leaky, 6});
+  CAPTURE(label(c));
+  RnnModel model(letters("abcde"), small_options(c.cell, c.delay));
   model.initialize(11);
   Rng rng = make_rng(5);
   const arma::uvec x = random_symbols(37, 5, rng);
   model.set_scoring_window(100);
+  if (c.delay > 0) CHECK(open_delay_path(model, x) > 1e-3);
   const arma::vec steps = model.step_log_probs(x);
   REQUIRE(steps.n_elem == 37);
   CHECK(arma::all(steps < 0.0));
   CHECK_THAT(model.log_likelihood(x), WithinRel(arma::accu(steps), 1e-12));
+  // Windows of 1 and 4 steps are shorter than the delay of 6: every delayed state of their
+  // first steps comes from the carried history.
   for (arma::uword k : {1u, 4u, 36u, 37u}) {
     CAPTURE(k);
     model.set_scoring_window(k);
@@ -239,22 +291,52 @@ TEST_CASE("log_likelihood sums step_log_probs and does not depend on the scoring
   CHECK(model.log_likelihood(arma::uvec()) == 0.0);
 }
 
+TEST_CASE("a network with a delay starts as the network without it", "[rnn-model]") {
+  const CellType cell = GENERATE(CellType::elman, CellType::leaky);
+  CAPTURE(model_type_name(cell));
+  RnnModel plain(letters("abcd"), small_options(cell));
+  RnnModel delayed(letters("abcd"), small_options(cell, 3));
+  plain.initialize(5);
+  delayed.initialize(5);
+  CHECK(delayed.num_parameters() == plain.num_parameters() + 2 * 6 * 6);  // L H^2
+  Rng rng = make_rng(6);
+  const arma::uvec x = random_symbols(40, 4, rng);
+  CHECK(delayed.log_likelihood(x) == plain.log_likelihood(x));
+  CHECK(open_delay_path(delayed, x) > 1e-3);
+}
+
 TEST_CASE("a saved and loaded recurrent model scores bit-identically", "[rnn-model]") {
-  const CellType cell = GENERATE(CellType::elman, CellType::leaky, CellType::lstm, CellType::gru);
+  const ModelCase c = GENERATE(ModelCase{CellType::elman}, ModelCase{CellType::leaky},
+                               ModelCase{CellType::lstm}, ModelCase{CellType::gru},
+                               ModelCase{CellType::jordan}, ModelCase{CellType::elman, 2},
+                               ModelCase{CellType::leaky, 4});
+  const CellType cell = c.cell;
   const SequenceKind kind =
       GENERATE(SequenceKind::symbols, SequenceKind::binary_frames, SequenceKind::vectors);
-  CAPTURE(model_type_name(cell), to_string(kind));
-  const RnnOptions options = small_options(cell);
+  CAPTURE(label(c), to_string(kind));
+  const RnnOptions options = small_options(cell, c.delay);
   RnnModel model = kind == SequenceKind::symbols ? RnnModel(letters("xyz"), options)
                                                  : RnnModel(kind, 3, options);
   model.initialize(21);
+  Rng rng = make_rng(8);
+  // Every parameter away from its initial value (zero biases, zero delay weights), so that a
+  // block the file loses cannot come back as its initial value.
+  arma::vec values = model.network().params().values();
+  for (auto& v : values) v += 0.2 * standard_normal(rng);
+  model.set_parameters(values);
   test::ScratchDir dir;
   save_model(dir / "m.h5", model);
   const auto loaded = load_model(dir / "m.h5");
   REQUIRE(loaded->type() == model_type_name(cell));
   REQUIRE(loaded->kind() == kind);
   CHECK(loaded->num_parameters() == model.num_parameters());
-  Rng rng = make_rng(8);
+  const auto& network = dynamic_cast<const RnnModel&>(*loaded);
+  CHECK(network.options().delay.value_or(0) == c.delay);
+  if (cell == CellType::lstm || cell == CellType::gru)
+    CHECK_FALSE(network.options().activation.has_value());
+  else
+    CHECK(network.options().activation == options.activation.value_or(Activation::tanh));
+  CHECK(arma::all(network.network().params().values() == values));
   if (kind == SequenceKind::symbols) {
     CHECK(loaded->alphabet() == model.alphabet());
     for (int i = 0; i < 3; ++i) {
@@ -379,7 +461,20 @@ TEST_CASE("recurrent models reject bad options and bad data with one-line user e
     o = RnnOptions{};
     o.cell = CellType::gru;
     o.activation = Activation::relu;
-    one_line([&] { RnnModel(letters("ab"), o); }, "activation applies to rnn and leaky");
+    one_line([&] { RnnModel(letters("ab"), o); }, "activation applies to rnn, leaky and jordan");
+    o.cell = CellType::jordan;
+    CHECK_NOTHROW(validate(o));
+    o = RnnOptions{};
+    o.cell = CellType::lstm;
+    o.delay = 3;
+    one_line([&] { validate(o); }, "delay applies to rnn and leaky models only, not lstm");
+    o.cell = CellType::jordan;
+    one_line([&] { validate(o); }, "delay applies to rnn and leaky models only, not jordan");
+    o.cell = CellType::leaky;
+    o.delay = 1;
+    one_line([&] { validate(o); }, "delay must be between 2 and 100000 steps, got 1");
+    o.delay = 100001;
+    one_line([&] { RnnModel(letters("ab"), o); }, "delay must be between 2 and 100000");
     o = RnnOptions{};
     o.cell = CellType::elman;
     o.gru_variant = GruVariant::pytorch;
@@ -473,4 +568,108 @@ TEST_CASE("corrupt or mismatched recurrent model files give one-line user errors
     edit([](H5::Group& root) { h5::write_int_attribute(root, "hidden", 0); });
     check_load("attribute 'hidden' is 0, expected a positive size");
   }
+}
+
+TEST_CASE("jordan and delay model files with bad values give one-line user errors",
+          "[rnn-model]") {
+  test::ScratchDir dir;
+  h5::quiet_errors();
+  const auto saved = [&](const std::string& name, CellType cell, arma::uword delay) {
+    RnnModel model(letters("abc"), small_options(cell, delay));
+    model.initialize(3);
+    save_model(dir / name, model);
+    return dir / name;
+  };
+  const auto edit = [](const std::filesystem::path& path,
+                       const std::function<void(H5::Group&)>& change) {
+    H5::H5File file(path.string(), H5F_ACC_RDWR);
+    H5::Group root = file.openGroup("/");
+    change(root);
+  };
+  const auto check_load = [](const std::filesystem::path& path, const std::string& expected) {
+    try {
+      load_model(path);
+      FAIL("loaded without error; expected: " << expected);
+    } catch (const UserError& e) {
+      const std::string what = e.what();
+      INFO(what);
+      CHECK(what.find('\n') == std::string::npos);
+      CHECK_THAT(what, Contains(path.filename().string()));
+      CHECK_THAT(what, Contains(expected));
+    }
+  };
+  SECTION("a delay of 1") {
+    const auto path = saved("rnn_delay.h5", CellType::elman, 3);
+    edit(path, [](H5::Group& root) { h5::write_int_attribute(root, "delay", 1); });
+    check_load(path, "attribute 'delay' is 1, expected 0 (none) or 2 to 100000 steps");
+  }
+  SECTION("a negative delay") {
+    const auto path = saved("leaky_delay.h5", CellType::leaky, 2);
+    edit(path, [](H5::Group& root) { h5::write_int_attribute(root, "delay", -2); });
+    check_load(path, "attribute 'delay' is -2");
+  }
+  SECTION("a delay on a cell without one") {
+    const auto path = saved("gru.h5", CellType::gru, 0);
+    edit(path, [](H5::Group& root) { h5::write_int_attribute(root, "delay", 3); });
+    check_load(path, "attribute 'delay' is 3, but only rnn and leaky models have a delay");
+  }
+  SECTION("a delay without its weights") {
+    const auto path = saved("rnn_nohd.h5", CellType::elman, 0);
+    edit(path, [](H5::Group& root) { h5::write_int_attribute(root, "delay", 4); });
+    check_load(path, "weight_hd_l0");
+  }
+  SECTION("delay weights of the wrong shape") {
+    const auto path = saved("rnn_shape.h5", CellType::elman, 2);
+    edit(path, [](H5::Group& root) {
+      H5::Group rnn = root.openGroup("rnn");
+      rnn.unlink("weight_hd_l1");
+      h5::write_mat(rnn, "weight_hd_l1", arma::mat(6, 5, arma::fill::zeros));
+    });
+    check_load(path, "/rnn/weight_hd_l1: is 6 x 5, expected 6 x 6");
+  }
+  SECTION("a jordan output layer of the wrong shape") {
+    const auto path = saved("jordan.h5", CellType::jordan, 0);
+    edit(path, [](H5::Group& root) {
+      H5::Group rnn = root.openGroup("rnn");
+      rnn.unlink("weight_hy_l1");
+      h5::write_mat(rnn, "weight_hy_l1", arma::mat(5, 6, arma::fill::zeros));
+    });
+    check_load(path, "/rnn/weight_hy_l1: is 5 x 6, expected 6 x 6");
+  }
+  SECTION("a jordan file without its output bias") {
+    const auto path = saved("jordan_nobias.h5", CellType::jordan, 0);
+    edit(path, [](H5::Group& root) { root.openGroup("rnn").unlink("bias_hy_l0"); });
+    check_load(path, "bias_hy_l0");
+  }
+  SECTION("a jordan file with an unknown activation") {
+    const auto path = saved("jordan_act.h5", CellType::jordan, 0);
+    edit(path, [](H5::Group& root) { h5::write_string_attribute(root, "activation", "gelu"); });
+    check_load(path, "attribute 'activation': unknown activation 'gelu'");
+  }
+}
+
+TEST_CASE("jordan and delay networks train on a periodic sequence", "[rnn-model]") {
+  const ModelCase c = GENERATE(ModelCase{CellType::jordan}, ModelCase{CellType::elman, 3},
+                               ModelCase{CellType::leaky, 2});
+  CAPTURE(label(c));
+  arma::uvec periodic(400);
+  // a c b b c, repeated: one symbol of context is ambiguous (b -> b or c), two are not.
+  const arma::uword cycle[] = {0, 2, 1, 1, 2};
+  for (arma::uword t = 0; t < periodic.n_elem; ++t) periodic(t) = cycle[t % 5];
+  const SequenceSet train = test::symbol_set({periodic});
+  RnnOptions options = small_options(c.cell, c.delay);
+  options.window = 8;  // shorter than the period: the state carried across windows matters
+  options.batch = 4;
+  options.epochs = 100;
+  options.max_steps = 250;
+  options.learning_rate = 1e-2;
+  RnnModel model(letters("abc"), options);
+  FitOptions fit;
+  fit.seed = 3;
+  fit.quiet = true;
+  model.fit(train, nullptr, fit, nullptr);
+  const double nll = -model.log_likelihood(periodic) / double(periodic.n_elem);
+  INFO("NLL " << nll << " nats/symbol after " << model.last_fit().updates << " updates");
+  // Symbol frequencies alone give 1.05 nats; the cycle is deterministic.
+  CHECK(nll < 0.3);
 }

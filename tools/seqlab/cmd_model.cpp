@@ -1,7 +1,7 @@
 // tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample` and `seqlab decode`:
 // the commands that fit a model to a dataset split, score a split with a saved model, draw from a
 // saved model, and decode hidden states with a saved HMM (symbols, vectors or binary frames).
-// Models: Markov chains, HMMs and recurrent networks (rnn, leaky, lstm, gru).
+// Models: Markov chains, HMMs and recurrent networks (rnn, leaky, jordan, lstm, gru).
 // Thin over the library: datasets come from open_dataset(), models from the models layer, files
 // from io/model_file (written atomically).
 #include <charconv>
@@ -140,10 +140,10 @@ void require_model_fits(const std::string& command, const std::string& model_pat
                "' has " + std::to_string(dataset.dimension));
 }
 
-// The recurrent-network options of `seqlab train` (--model rnn|leaky|lstm|gru).
+// The recurrent-network options of `seqlab train` (--model rnn|leaky|jordan|lstm|gru).
 struct RnnArgs {
   std::int64_t hidden = 128, layers = 1, embedding = 0, window = 100, batch = 32, epochs = 10,
-               max_steps = 0, patience = 3;
+               max_steps = 0, patience = 3, delay = 0;
   std::string activation = "tanh", gru_variant = "cho", optimizer = "adam",
               schedule = "constant";
   double tau = 2.0, dropout = 0.0, lr = 2e-3, clip = 5.0;
@@ -157,7 +157,10 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
     ("embedding", po::value(&r.embedding)->value_name("E"),
      "symbol embedding size (default min(H, 64); symbol data only)")
     ("activation", po::value(&r.activation)->value_name("tanh|relu"),
-     "rnn, leaky: the squashing function (default tanh)")
+     "rnn, leaky, jordan: the squashing function of the hidden units (default tanh)")
+    ("delay", po::value(&r.delay)->value_name("D"),
+     "rnn, leaky: also feed each layer its own state from D >= 2 steps back, through a separate "
+     "weight matrix (default: no such connection)")
     ("tau", po::value(&r.tau)->value_name("X"),
      "leaky: time constant of every unit in steps, >= 1 (default 2; > 1 with --train-tau)")
     ("train-tau", po::bool_switch(&r.train_tau), "leaky: learn each unit's time constant")
@@ -183,9 +186,9 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
      "(default 3; needs a valid split)");
 }
 
-const char* const kRnnOptionNames[] = {"hidden", "layers", "embedding", "activation", "tau",
-    "train-tau", "gru-variant", "residual", "dropout", "window", "batch", "epochs", "max-steps",
-    "lr", "optimizer", "schedule", "clip", "patience"};
+const char* const kRnnOptionNames[] = {"hidden", "layers", "embedding", "activation", "delay",
+    "tau", "train-tau", "gru-variant", "residual", "dropout", "window", "batch", "epochs",
+    "max-steps", "lr", "optimizer", "schedule", "clip", "patience"};
 
 // True when the user gave option `name` (bool switches count only when on).
 bool given(const po::variables_map& vm, const std::string& name) {
@@ -204,16 +207,18 @@ arma::uword positive(const std::string& option, std::int64_t value) {
   return static_cast<arma::uword>(value);
 }
 
-// Requires: model_name one of rnn, leaky, lstm, gru. Ensures: the RnnOptions the flags ask for;
-// an option that belongs to another cell type is a one-line UserError.
+// Requires: model_name one of rnn, leaky, jordan, lstm, gru. Ensures: the RnnOptions the flags
+// ask for; an option that belongs to another cell type is a one-line UserError.
 RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
                        const po::variables_map& vm) {
   RnnOptions o;
   o.cell = rnn::parse_model_type(model_name, "train: --model");
   const std::string model = " (got --model " + model_name + ")";
   const bool elman_like = o.cell == rnn::CellType::elman || o.cell == rnn::CellType::leaky;
-  if (given(vm, "activation") && !elman_like)
-    user_error("train: --activation applies to --model rnn or leaky only" + model);
+  if (given(vm, "activation") && !elman_like && o.cell != rnn::CellType::jordan)
+    user_error("train: --activation applies to --model rnn, leaky or jordan only" + model);
+  if (given(vm, "delay") && !elman_like)
+    user_error("train: --delay applies to --model rnn or leaky only" + model);
   if ((given(vm, "tau") || r.train_tau) && o.cell != rnn::CellType::leaky)
     user_error("train: --tau and --train-tau apply to --model leaky only" + model);
   if (given(vm, "gru-variant") && o.cell != rnn::CellType::gru)
@@ -222,6 +227,12 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
   o.layers = positive("layers", r.layers);
   if (given(vm, "embedding")) o.embedding = positive("embedding", r.embedding);
   if (given(vm, "activation")) o.activation = rnn::parse_activation(r.activation, "train: --activation");
+  if (given(vm, "delay")) {
+    if (r.delay < 2 || r.delay > static_cast<std::int64_t>(rnn::kMaxDelay))
+      user_error("train: --delay must be between 2 and " + std::to_string(rnn::kMaxDelay) +
+                 " steps, got " + std::to_string(r.delay));
+    o.delay = static_cast<arma::uword>(r.delay);
+  }
   if (given(vm, "tau") || r.train_tau) o.tau = r.tau;
   o.train_tau = r.train_tau;
   if (given(vm, "gru-variant")) o.gru_variant = rnn::parse_gru_variant(r.gru_variant, "train: --gru-variant");
@@ -291,7 +302,7 @@ int run_train(const std::vector<std::string>& args) {
   po::options_description general("Options");
   general.add_options()
     ("model", po::value(&model_name)->value_name("TYPE"),
-     "model type: markov, hmm, or a recurrent network: rnn (Elman), leaky, lstm, gru")
+     "model type: markov, hmm, or a recurrent network: rnn (Elman), leaky, jordan, lstm, gru")
     ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model");
   add_data_options(general, data, "train");
   add_common_options(general, common, true);
@@ -323,7 +334,7 @@ int run_train(const std::vector<std::string>& args) {
     ("chunk", po::value(&chunk)->default_value(0)->value_name("L"),
      "train on pieces of at most L symbols (0 = whole sequences; categorical only): a corpus "
      "that is one long text then trains in batches and on every --threads thread");
-  po::options_description recurrent("Recurrent networks (--model rnn, leaky, lstm or gru)");
+  po::options_description recurrent("Recurrent networks (--model rnn, leaky, jordan, lstm or gru)");
   add_rnn_options(recurrent, rnn_args);
   po::options_description all;
   all.add(general).add(markov).add(hmm).add(recurrent);
@@ -337,13 +348,14 @@ int run_train(const std::vector<std::string>& args) {
   // Fail before any work when the result could not be written.
   require_output_directory(out);
 
-  const bool recurrent_model =
-      model_name == "rnn" || model_name == "leaky" || model_name == "lstm" || model_name == "gru";
+  const bool recurrent_model = model_name == "rnn" || model_name == "leaky" ||
+                               model_name == "jordan" || model_name == "lstm" ||
+                               model_name == "gru";
   if (!recurrent_model)
     for (const char* name : kRnnOptionNames)
       if (given(vm, name))
-        user_error("train: --" + std::string(name) + " applies to --model rnn, leaky, lstm or gru "
-                   "only (got --model " + model_name + ")");
+        user_error("train: --" + std::string(name) + " applies to --model rnn, leaky, jordan, "
+                   "lstm or gru only (got --model " + model_name + ")");
 
   std::unique_ptr<SequenceModel> model;
   DataSplit opened;
@@ -429,7 +441,7 @@ int run_train(const std::vector<std::string>& args) {
     }
   } else {
     user_error("train: unknown --model '" + model_name +
-               "' (expected: markov, hmm, rnn, leaky, lstm or gru)");
+               "' (expected: markov, hmm, rnn, leaky, jordan, lstm or gru)");
   }
 
   const SequenceSet& train = opened.set();

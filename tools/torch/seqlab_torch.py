@@ -12,8 +12,9 @@ So log p(x_1..x_T) includes the first symbol, as every seqlab model does.
 
 What it is not: a general exporter. Only the options PyTorch's own modules implement convert:
 Elman cells with tanh or relu, LSTM, and GRU in its "pytorch" variant, over symbols, without
-residual connections. Leaky units, the "cho" GRU and residual stacks have no torch.nn counterpart
-and are refused with a one-line error, as are frame/vector models (no embedding).
+residual connections. Leaky units, Jordan networks, time-delay connections, the "cho" GRU and
+residual stacks have no torch.nn counterpart and are refused with a one-line error, as are
+frame/vector models (no embedding).
 
 Command line (see docs/torch.md):
     python3 seqlab_torch.py to-torch MODEL.h5 OUT.pt [--dtype float64|float32]
@@ -130,6 +131,13 @@ def _check_convertible(path, attrs):
     if model == "leaky":
         raise ConversionError(f"{path}: leaky-unit networks have no PyTorch equivalent "
                               "(only rnn, lstm and gru convert)")
+    if model == "jordan":
+        raise ConversionError(f"{path}: Jordan networks (the previous output fed back) have no "
+                              "PyTorch equivalent (only rnn, lstm and gru convert)")
+    delay = int(attrs.get("delay", 0))
+    if delay != 0:
+        raise ConversionError(f"{path}: the time-delay connection (delay = {delay}) has no "
+                              "torch.nn.RNN equivalent (only models without --delay convert)")
     if model not in CELLS:
         raise ConversionError(f"{path}: model type '{model}' is not a recurrent network that "
                               "converts (expected rnn, lstm or gru)")

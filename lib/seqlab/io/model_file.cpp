@@ -41,6 +41,7 @@ const std::map<std::string, Factory>& factories() {
       {"hmm", empty_hmm},
       {"rnn", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
       {"leaky", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
+      {"jordan", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
       {"lstm", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
       {"gru", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
   };

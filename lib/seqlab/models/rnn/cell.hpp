@@ -2,7 +2,9 @@
 // window layout every cell shares, and the pieces common to all cells (activation, state).
 //
 // The cells themselves: elman.hpp (Elman / vanilla RNN), leaky.hpp (leaky integrator units),
-// lstm.hpp (LSTM, PyTorch gate order), gru.hpp (GRU, Cho and PyTorch variants). A cell is a
+// lstm.hpp (LSTM, PyTorch gate order), gru.hpp (GRU, Cho and PyTorch variants), jordan.hpp
+// (Jordan network: the previous OUTPUT is fed back). Elman and leaky cells may also have a
+// time-delay connection from the state D steps back (see DELAY LINES below). A cell is a
 // single layer run over one window of truncated BPTT; stacking, heads, losses and optimizers live
 // elsewhere and see a cell only through the interface below.
 //
@@ -19,6 +21,14 @@
 // and writes a zero input gradient there. Padding may sit anywhere in a row (batching produces
 // prefixes, but nothing here relies on it).
 //
+// DELAY LINES. A cell with a time-delay connection of D >= 2 steps adds W_hd h_{t-D} to its
+// pre-activation, where t counts the REAL steps of the stream: a masked step does not advance
+// its stream's clock, so the delay line does not move either (h_{t-D} is the state D real steps
+// back, and a stream that pauses resumes exactly where it stopped). Within a window the states
+// before its first step come from the carried RecurrentState::history; a sequence starts with a
+// zero history, as with h. Truncated BPTT cuts the gradient to the history at the window start,
+// exactly as it cuts the gradient to h.
+//
 // A cell object is the layer's configuration, the indices of its parameter blocks and the
 // workspace of ONE window (everything backward needs). Threads that run windows in parallel each
 // use their own copy of the cell (and their own gradient buffer); the parameter values may be
@@ -27,9 +37,9 @@
 // THE RECURRENT CELL INTERFACE (a cell type C must supply; checked by the concept below)
 //   using value_type = T;                 float (training) or double (gradient checks).
 //   static constexpr bool has_cell_state; true when the state has a memory cell c (LSTM).
-//   std::string name() const;             "elman", "leaky", "lstm", "gru" (model files).
+//   std::string name() const;             "elman", "leaky", "lstm", "gru", "jordan".
 //   arma::uword input_size() const;       D
-//   arma::uword hidden_size() const;      H
+//   arma::uword hidden_size() const;      H (also the size of the output and of the state)
 //   void register_parameters(ParameterSet<T>& p, const std::string& prefix);
 //       requires p not yet allocated; adds the cell's blocks named prefix + "<block>" (documented
 //       per cell, PyTorch-like names) and remembers their indices. Call once per cell.
@@ -41,11 +51,14 @@
 //       change, so calling it up front only moves the allocation out of the training loop.
 //   void forward(const ParameterSet<T>& p, const arma::Mat<T>& x, const RecurrentState<T>& s0,
 //                const arma::Mat<T>* mask, arma::Mat<T>& out);
-//       x D x N, s0.h H x B (s0.c H x B when has_cell_state), mask N elements or null.
-//       Ensures out is H x N with out(:, tB + b) = h_t of stream b, and the cell keeps what
-//       backward needs (x itself is NOT copied: the caller keeps it unchanged until backward).
+//       x D x N, s0.h H x B (s0.c H x B when has_cell_state), s0.history H x (lag B) for a
+//       cell with a delay line (lag = D - 1) and empty otherwise, mask N elements or null.
+//       Ensures out is H x N with out(:, tB + b) = the cell's output at step t of stream b (h_t;
+//       y_t for the Jordan cell), and the cell keeps what backward needs (x itself is NOT
+//       copied: the caller keeps it unchanged until backward).
 //       Cost: one GEMM for the input projection of the window, one or two per step for the
-//       recurrence, O(G H N) element-wise work; no allocation once prepared.
+//       recurrence (one more with a delay line), O(G H N) element-wise work; no allocation
+//       once prepared.
 //   void backward(ParameterSet<T>& p, const arma::Mat<T>& x, const arma::Mat<T>* mask,
 //                 const arma::Mat<T>& d_out, arma::Mat<T>* d_x, RecurrentState<T>* d_s0);
 //       requires the last forward() on this cell ran with the same p values, x and mask.
@@ -55,8 +68,8 @@
 //       dLoss/ds0. The gradient that would reach the window from later windows is cut (taken as
 //       0). backward may be called again for the same forward. Cost: about twice forward.
 //   void final_state(RecurrentState<T>& s) const;
-//       ensures s holds the state after the last step of the last forward (H x B each), i.e. the
-//       state to carry into the next window.
+//       ensures s holds the state after the last step of the last forward (h and c H x B,
+//       history H x (lag B) or empty), i.e. the state to carry into the next window.
 //
 // PROJECTED INPUT (optional; LSTM and GRU supply it). A cell whose window starts with the input
 // projection P = W_ih x (R x N, R = gate rows) can be handed P instead of x:
@@ -84,15 +97,22 @@
 
 namespace seqlab::rnn {
 
-// Recurrent state of B streams: h (H x B) and, for cells with a memory cell, c (H x B; empty
-// for the other cells).
+// What a cell carries from one window to the next, for B streams. All zero at a sequence start.
+//   h        H x B: the recurrent state: the hidden state, or for the Jordan cell its output y.
+//   c        H x B: the memory cell (LSTM); empty for the other cells.
+//   history  H x (lag B): the delay line of a cell with a time-delay connection of D steps,
+//            lag = D - 1 (empty without one): column block j (j = 0..lag-1) holds, for each
+//            stream, the state lag - j real steps before h, so that the blocks followed by h
+//            are the stream's last D states in time order, oldest first. h itself is not
+//            repeated here: one copy of each state, nothing to keep in sync.
 template <class T>
 struct RecurrentState {
   arma::Mat<T> h;
   arma::Mat<T> c;
+  arma::Mat<T> history{};  // the default keeps {h, c} initialisers complete
 };
 
-// The squashing function of Elman and leaky cells.
+// The squashing function of Elman and leaky cells and of the Jordan cell's hidden units.
 enum class Activation { tanh, relu };
 
 // Requires: "tanh" or "relu" (else UserError naming `key` and the two choices).

@@ -13,13 +13,16 @@ namespace seqlab::rnn {
 using cell_detail::gemm;
 
 template <class T>
-ElmanCell<T>::ElmanCell(arma::uword input_size, arma::uword hidden_size, Activation activation)
+ElmanCell<T>::ElmanCell(arma::uword input_size, arma::uword hidden_size, Activation activation,
+                        arma::uword delay)
     : input_size_(input_size),
       hidden_size_(hidden_size),
       activation_(activation),
       weight_ih_(cell_detail::kUnregistered),
       weight_hh_(cell_detail::kUnregistered),
-      bias_(cell_detail::kUnregistered) {
+      bias_(cell_detail::kUnregistered),
+      weight_hd_(cell_detail::kUnregistered),
+      delay_line_(delay) {
   if (input_size == 0 || hidden_size == 0)
     user_error("elman cell: input and hidden sizes must be >= 1 (got " +
                std::to_string(input_size) + " and " + std::to_string(hidden_size) + ")");
@@ -30,6 +33,7 @@ void ElmanCell<T>::register_parameters(ParameterSet<T>& params, const std::strin
   weight_ih_ = params.add(prefix + "weight_ih", hidden_size_, input_size_);
   weight_hh_ = params.add(prefix + "weight_hh", hidden_size_, hidden_size_);
   bias_ = params.add(prefix + "bias", hidden_size_, 1);
+  if (delay() > 0) weight_hd_ = params.add(prefix + "weight_hd", hidden_size_, hidden_size_);
 }
 
 template <class T>
@@ -38,16 +42,22 @@ void ElmanCell<T>::init(ParameterSet<T>& params, Rng& rng) const {
   cell_detail::fill_glorot_blocks(params.value(weight_ih_), 1, rng);
   cell_detail::fill_orthogonal_blocks(params.value(weight_hh_), 1, rng);
   params.value(bias_).zeros();
+  // The delay weights start at 0: a second orthogonal block would double the variance of the
+  // recurrent input and push the start past the edge of stability that the orthogonal W_hh sits
+  // on, while at 0 the gradient dLoss/dW_hd = sum dz h_{t-D}^T is not 0, so the skip path opens
+  // as far as training finds it useful. It also draws nothing from rng: with the same seed a
+  // delay network starts as exactly the network without one.
+  if (delay() > 0) params.value(weight_hd_).zeros();
 }
 
 template <class T>
 void ElmanCell<T>::prepare(arma::uword streams, arma::uword steps) {
+  delay_line_.prepare(hidden_size_, streams, steps);
   if (streams == streams_ && steps == steps_) return;
-  const arma::uword n = streams * steps;
-  states_.set_size(hidden_size_, n + streams);
+  const arma::uword n = streams * steps, lag = delay_line_.lag();
+  states_.set_size(hidden_size_, (lag + steps + 1) * streams);
+  d_states_.set_size(hidden_size_, (lag + steps + 1) * streams);
   pre_.set_size(hidden_size_, n);
-  carry_.set_size(hidden_size_, streams);
-  next_.set_size(hidden_size_, streams);
   streams_ = streams;
   steps_ = steps;
 }
@@ -61,17 +71,26 @@ void ElmanCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
                                                        x, initial, mask);
   prepare(shape.streams, shape.steps);
   const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  const bool delayed = delay() > 0;
   const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
+  const T* w_hd = delayed ? params.value_ptr(weight_hd_) : nullptr;
   const T* bias = params.value_ptr(bias_);
   const T* m = mask == nullptr ? nullptr : mask->memptr();
   T* pre = pre_.memptr();
-  T* states = states_.memptr();  // column c = h_{t-1} of window column c; column c + B = h_t
+  delay_line_.begin(name(), initial, states_.memptr());
+  // Column c = h_{t-1} of window column c; column c + B = h_t.
+  T* states = states_.memptr() + delay_line_.lag() * B * H;
 
   std::copy(initial.h.begin(), initial.h.end(), states);
   gemm<T>(false, false, H, N, D, T(1), w_ih, H, x.memptr(), D, T(0), pre, H);
   for (arma::uword t = 0; t < S; ++t) {
     gemm<T>(false, false, H, B, H, T(1), w_hh, H, states + t * B * H, H, T(1), pre + t * B * H, H);
+    if (delayed) {
+      delay_line_.gather(states_.memptr(), t, m);
+      gemm<T>(false, false, H, B, H, T(1), w_hd, H, delay_line_.delayed(t), H, T(1),
+              pre + t * B * H, H);
+    }
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       const T* h_prev = states + col * H;
@@ -96,14 +115,17 @@ void ElmanCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
   const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
                                                   {streams_, steps_}, x, mask, d_out);
   const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  const arma::uword history = delay_line_.lag() * B;  // columns before h0
+  const bool delayed = delay() > 0;
   const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
-  const T* states = states_.memptr();
+  const T* states = states_.memptr() + history * H;
   const T* dy = d_out.memptr();
   T* d_pre = pre_.memptr();
-  T* carry = carry_.memptr();  // dLoss/dh_t arriving from step t+1
-  T* next = next_.memptr();    // dLoss/dh_{t-1} being assembled
-  std::fill(carry, carry + H * B, T(0));
+  // dLoss/d every state column, filled in from the later steps that use it: column c + B of
+  // `dh` is final when step t (columns c = tB + b) is reached.
+  d_states_.zeros();
+  T* dh = d_states_.memptr() + history * H;
 
   for (arma::uword t = S; t-- > 0;) {
     for (arma::uword b = 0; b < B; ++b) {
@@ -112,24 +134,37 @@ void ElmanCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
       if (cell_detail::is_real_step(m, col)) {
         const T* h = states + (col + B) * H;
         const T* g_out = dy + col * H;
-        const T* g_carry = carry + b * H;
+        const T* g_later = dh + (col + B) * H;
         for (arma::uword j = 0; j < H; ++j)
-          dz[j] = (g_out[j] + g_carry[j]) * cell_detail::activation_slope(activation_, h[j]);
+          dz[j] = (g_out[j] + g_later[j]) * cell_detail::activation_slope(activation_, h[j]);
       } else {
         std::fill(dz, dz + H, T(0));
       }
     }
-    gemm<T>(true, false, H, B, H, T(1), w_hh, H, d_pre + t * B * H, H, T(0), next, H);
-    for (arma::uword b = 0; b < B; ++b)
-      if (!cell_detail::is_real_step(m, t * B + b))
-        std::copy(carry + b * H, carry + (b + 1) * H, next + b * H);
-    std::swap(carry, next);
+    gemm<T>(true, false, H, B, H, T(1), w_hh, H, d_pre + t * B * H, H, T(1), dh + t * B * H, H);
+    for (arma::uword b = 0; b < B; ++b) {
+      const arma::uword col = t * B + b;
+      if (cell_detail::is_real_step(m, col)) continue;
+      // A masked step copied h_{t-1} into h_t: its gradient goes back to h_{t-1} whole.
+      T* g_prev = dh + col * H;
+      const T* g_copy = dh + (col + B) * H;
+      for (arma::uword j = 0; j < H; ++j) g_prev[j] += g_copy[j];
+    }
+    if (delayed) {
+      T* d_step = delay_line_.step_scratch();
+      gemm<T>(true, false, H, B, H, T(1), params.value_ptr(weight_hd_), H, d_pre + t * B * H, H,
+              T(0), d_step, H);
+      delay_line_.scatter(d_step, t, m, d_states_.memptr());
+    }
   }
 
   gemm<T>(false, true, H, D, N, T(1), d_pre, H, x.memptr(), D, T(1),
           params.gradient_ptr(weight_ih_), H);
   gemm<T>(false, true, H, H, N, T(1), d_pre, H, states, H, T(1), params.gradient_ptr(weight_hh_),
           H);
+  if (delayed)
+    gemm<T>(false, true, H, H, N, T(1), d_pre, H, delay_line_.delayed(), H, T(1),
+            params.gradient_ptr(weight_hd_), H);
   cell_detail::add_row_sums(d_pre, H, N, H, params.gradient_ptr(bias_));
   if (d_x != nullptr) {
     d_x->set_size(D, N);
@@ -137,8 +172,12 @@ void ElmanCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
   }
   if (d_initial != nullptr) {
     d_initial->h.set_size(H, B);
-    std::copy(carry, carry + H * B, d_initial->h.memptr());
+    std::copy(dh, dh + H * B, d_initial->h.memptr());
     d_initial->c.reset();
+    if (delayed)
+      d_initial->history = d_states_.cols(0, history - 1);
+    else
+      d_initial->history.reset();
   }
 }
 
@@ -147,6 +186,7 @@ void ElmanCell<T>::final_state(RecurrentState<T>& state) const {
   if (streams_ == 0) throw std::logic_error("elman final_state: no forward pass yet");
   state.h = states_.cols(states_.n_cols - streams_, states_.n_cols - 1);
   state.c.reset();
+  delay_line_.final_history(states_, state.history);
 }
 
 template class ElmanCell<float>;

@@ -1,13 +1,18 @@
 // seqlab/models/rnn/elman.hpp: the Elman (vanilla) recurrent cell,
 //   h_t = f(W_ih x_t + W_hh h_{t-1} + b),   f = tanh or relu,
-// run over one time-major window (shape letters and the interface: cell.hpp).
+// optionally with a time-delay (skip) connection of D >= 2 steps,
+//   h_t = f(W_ih x_t + W_hh h_{t-1} + W_hd h_{t-D} + b),
+// run over one time-major window (shape letters, the interface and what a delay line does at
+// masked steps and window starts: cell.hpp).
 //
-// Parameter blocks (registered as prefix + name):
+// Parameter blocks (registered as prefix + name, in this order):
 //   weight_ih  H x D    Glorot-uniform at init
 //   weight_hh  H x H    orthogonal at init
 //   bias       H x 1    0 at init
+//   weight_hd  H x H    only with a delay; 0 at init (see init() in elman.cpp for why)
 // PyTorch's nn.RNN keeps two biases (bias_ih, bias_hh) that only ever appear as their sum: import
-// sets bias = bias_ih + bias_hh; export writes bias as bias_ih and zeros as bias_hh.
+// sets bias = bias_ih + bias_hh; export writes bias as bias_ih and zeros as bias_hh. nn.RNN has
+// no delay connection.
 #pragma once
 
 #include <armadillo>
@@ -15,6 +20,7 @@
 #include <string>
 
 #include "seqlab/models/rnn/cell.hpp"
+#include "seqlab/models/rnn/delay_line.hpp"
 
 namespace seqlab::rnn {
 
@@ -24,14 +30,16 @@ public:
   using value_type = T;
   static constexpr bool has_cell_state = false;
 
-  // Requires input_size >= 1 and hidden_size >= 1 (else UserError).
+  // Requires input_size >= 1, hidden_size >= 1, delay 0 (none) or >= 2 (else UserError).
   ElmanCell(arma::uword input_size, arma::uword hidden_size,
-            Activation activation = Activation::tanh);
+            Activation activation = Activation::tanh, arma::uword delay = 0);
 
   std::string name() const { return "elman"; }
   arma::uword input_size() const { return input_size_; }
   arma::uword hidden_size() const { return hidden_size_; }
   Activation activation() const { return activation_; }
+  // D, or 0 without a delay connection.
+  arma::uword delay() const { return delay_line_.delay(); }
 
   // See the RecurrentCell interface in cell.hpp for the contracts of these six.
   void register_parameters(ParameterSet<T>& params, const std::string& prefix);
@@ -46,11 +54,14 @@ public:
 private:
   arma::uword input_size_, hidden_size_;
   Activation activation_;
-  std::size_t weight_ih_, weight_hh_, bias_;
+  std::size_t weight_ih_, weight_hh_, bias_, weight_hd_;
   arma::uword streams_ = 0, steps_ = 0;
-  arma::Mat<T> states_;       // H x (S+1)B: column block 0 = h0, block t+1 = h_t
+  // H x (lag+S+1)B, lag = D - 1 (0 without a delay): column blocks 0..lag-1 = the carried
+  // history, block lag = h0, block lag+t+1 = h_t.
+  arma::Mat<T> states_;
+  arma::Mat<T> d_states_;     // the same shape: dLoss/d each state column in backward
   arma::Mat<T> pre_;          // H x N: forward pre-activations, reused for dLoss/d pre in backward
-  arma::Mat<T> carry_, next_; // H x B: dLoss/dh flowing back across a step
+  DelayLine<T> delay_line_;   // h_{t-D} of every real step (empty without a delay)
 };
 
 }  // namespace seqlab::rnn

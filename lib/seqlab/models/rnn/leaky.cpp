@@ -36,7 +36,9 @@ LeakyCell<T>::LeakyCell(arma::uword input_size, arma::uword hidden_size,
       weight_ih_(cell_detail::kUnregistered),
       weight_hh_(cell_detail::kUnregistered),
       bias_(cell_detail::kUnregistered),
-      tau_rho_(cell_detail::kUnregistered) {
+      tau_rho_(cell_detail::kUnregistered),
+      weight_hd_(cell_detail::kUnregistered),
+      delay_line_(options.delay) {
   if (input_size == 0 || hidden_size == 0)
     user_error("leaky cell: input and hidden sizes must be >= 1 (got " +
                std::to_string(input_size) + " and " + std::to_string(hidden_size) + ")");
@@ -67,6 +69,7 @@ void LeakyCell<T>::register_parameters(ParameterSet<T>& params, const std::strin
   weight_hh_ = params.add(prefix + "weight_hh", hidden_size_, hidden_size_);
   bias_ = params.add(prefix + "bias", hidden_size_, 1);
   if (train_tau_) tau_rho_ = params.add(prefix + "tau_rho", hidden_size_, 1);
+  if (delay() > 0) weight_hd_ = params.add(prefix + "weight_hd", hidden_size_, hidden_size_);
 }
 
 template <class T>
@@ -81,6 +84,8 @@ void LeakyCell<T>::init(ParameterSet<T>& params, Rng& rng) const {
     for (arma::uword j = 0; j < hidden_size_; ++j)
       rho[j] = static_cast<T>(std::log(std::expm1(tau0_(j) - 1.0)));
   }
+  // Zero, and no draws from rng, for the reasons given in ElmanCell::init.
+  if (delay() > 0) params.value(weight_hd_).zeros();
 }
 
 template <class T>
@@ -96,15 +101,15 @@ arma::vec LeakyCell<T>::tau(const ParameterSet<T>& params) const {
 
 template <class T>
 void LeakyCell<T>::prepare(arma::uword streams, arma::uword steps) {
+  delay_line_.prepare(hidden_size_, streams, steps);
   if (streams == streams_ && steps == steps_) return;
-  const arma::uword n = streams * steps;
+  const arma::uword n = streams * steps, lag = delay_line_.lag();
   rate_.set_size(hidden_size_);
   d_rate_.set_size(hidden_size_);
-  states_.set_size(hidden_size_, n + streams);
+  states_.set_size(hidden_size_, (lag + steps + 1) * streams);
+  d_states_.set_size(hidden_size_, (lag + steps + 1) * streams);
   squashed_.set_size(hidden_size_, n);
   pre_.set_size(hidden_size_, n);
-  carry_.set_size(hidden_size_, streams);
-  next_.set_size(hidden_size_, streams);
   total_.set_size(hidden_size_, streams);
   streams_ = streams;
   steps_ = steps;
@@ -131,19 +136,28 @@ void LeakyCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   prepare(shape.streams, shape.steps);
   compute_rates(params);
   const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  const bool delayed = delay() > 0;
   const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
+  const T* w_hd = delayed ? params.value_ptr(weight_hd_) : nullptr;
   const T* bias = params.value_ptr(bias_);
   const T* rate = rate_.memptr();
   const T* m = mask == nullptr ? nullptr : mask->memptr();
   T* pre = pre_.memptr();
   T* squashed = squashed_.memptr();
-  T* states = states_.memptr();  // column c = h_{t-1} of window column c; column c + B = h_t
+  delay_line_.begin(name(), initial, states_.memptr());
+  // Column c = h_{t-1} of window column c; column c + B = h_t.
+  T* states = states_.memptr() + delay_line_.lag() * B * H;
 
   std::copy(initial.h.begin(), initial.h.end(), states);
   gemm<T>(false, false, H, N, D, T(1), w_ih, H, x.memptr(), D, T(0), pre, H);
   for (arma::uword t = 0; t < S; ++t) {
     gemm<T>(false, false, H, B, H, T(1), w_hh, H, states + t * B * H, H, T(1), pre + t * B * H, H);
+    if (delayed) {
+      delay_line_.gather(states_.memptr(), t, m);
+      gemm<T>(false, false, H, B, H, T(1), w_hd, H, delay_line_.delayed(t), H, T(1),
+              pre + t * B * H, H);
+    }
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       const T* h_prev = states + col * H;
@@ -172,18 +186,21 @@ void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
   const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
                                                   {streams_, steps_}, x, mask, d_out);
   const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  const arma::uword history = delay_line_.lag() * B;  // columns before h0
+  const bool delayed = delay() > 0;
   const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
   const T* rate = rate_.memptr();
-  const T* states = states_.memptr();
+  const T* states = states_.memptr() + history * H;
   const T* squashed = squashed_.memptr();
   const T* dy = d_out.memptr();
   T* d_pre = pre_.memptr();
   T* d_rate = d_rate_.memptr();
-  T* total = total_.memptr();  // dLoss/dh_t: output plus carry
-  T* carry = carry_.memptr();  // dLoss/dh_t arriving from step t+1
-  T* next = next_.memptr();    // dLoss/dh_{t-1} being assembled
-  std::fill(carry, carry + H * B, T(0));
+  T* total = total_.memptr();  // dLoss/dh_t: output plus later steps
+  // dLoss/d every state column, filled in from the later steps that use it: column c + B of
+  // `dh` is final when step t (columns c = tB + b) is reached.
+  d_states_.zeros();
+  T* dh = d_states_.memptr() + history * H;
   std::fill(d_rate, d_rate + H, T(0));
 
   for (arma::uword t = S; t-- > 0;) {
@@ -191,39 +208,48 @@ void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
       const arma::uword col = t * B + b;
       T* dz = d_pre + col * H;
       T* g = total + b * H;
-      const T* g_carry = carry + b * H;
+      const T* g_later = dh + (col + B) * H;
       if (cell_detail::is_real_step(m, col)) {
         const T* fz = squashed + col * H;
         const T* h_prev = states + col * H;
         const T* g_out = dy + col * H;
         for (arma::uword j = 0; j < H; ++j) {
-          g[j] = g_out[j] + g_carry[j];
+          g[j] = g_out[j] + g_later[j];
           dz[j] = (g[j] * rate[j]) * cell_detail::activation_slope(activation_, fz[j]);
         }
         if (train_tau_)
           for (arma::uword j = 0; j < H; ++j) d_rate[j] += g[j] * (fz[j] - h_prev[j]);
       } else {
-        std::copy(g_carry, g_carry + H, g);
+        std::copy(g_later, g_later + H, g);
         std::fill(dz, dz + H, T(0));
       }
     }
-    gemm<T>(true, false, H, B, H, T(1), w_hh, H, d_pre + t * B * H, H, T(0), next, H);
+    gemm<T>(true, false, H, B, H, T(1), w_hh, H, d_pre + t * B * H, H, T(1), dh + t * B * H, H);
     for (arma::uword b = 0; b < B; ++b) {
-      T* n = next + b * H;
+      T* g_prev = dh + (t * B + b) * H;
       const T* g = total + b * H;
       if (cell_detail::is_real_step(m, t * B + b)) {
-        for (arma::uword j = 0; j < H; ++j) n[j] += (T(1) - rate[j]) * g[j];
+        for (arma::uword j = 0; j < H; ++j) g_prev[j] += (T(1) - rate[j]) * g[j];
       } else {
-        std::copy(g, g + H, n);
+        // A masked step copied h_{t-1} into h_t: its gradient goes back to h_{t-1} whole.
+        for (arma::uword j = 0; j < H; ++j) g_prev[j] += g[j];
       }
     }
-    std::swap(carry, next);
+    if (delayed) {
+      T* d_step = delay_line_.step_scratch();
+      gemm<T>(true, false, H, B, H, T(1), params.value_ptr(weight_hd_), H, d_pre + t * B * H, H,
+              T(0), d_step, H);
+      delay_line_.scatter(d_step, t, m, d_states_.memptr());
+    }
   }
 
   gemm<T>(false, true, H, D, N, T(1), d_pre, H, x.memptr(), D, T(1),
           params.gradient_ptr(weight_ih_), H);
   gemm<T>(false, true, H, H, N, T(1), d_pre, H, states, H, T(1), params.gradient_ptr(weight_hh_),
           H);
+  if (delayed)
+    gemm<T>(false, true, H, H, N, T(1), d_pre, H, delay_line_.delayed(), H, T(1),
+            params.gradient_ptr(weight_hd_), H);
   cell_detail::add_row_sums(d_pre, H, N, H, params.gradient_ptr(bias_));
   if (train_tau_) {
     // a = 1 / (1 + softplus(rho)):  da/drho = -a^2 * sigmoid(rho).
@@ -238,8 +264,12 @@ void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
   }
   if (d_initial != nullptr) {
     d_initial->h.set_size(H, B);
-    std::copy(carry, carry + H * B, d_initial->h.memptr());
+    std::copy(dh, dh + H * B, d_initial->h.memptr());
     d_initial->c.reset();
+    if (delayed)
+      d_initial->history = d_states_.cols(0, history - 1);
+    else
+      d_initial->history.reset();
   }
 }
 
@@ -248,6 +278,7 @@ void LeakyCell<T>::final_state(RecurrentState<T>& state) const {
   if (streams_ == 0) throw std::logic_error("leaky final_state: no forward pass yet");
   state.h = states_.cols(states_.n_cols - streams_, states_.n_cols - 1);
   state.c.reset();
+  delay_line_.final_history(states_, state.history);
 }
 
 template class LeakyCell<float>;

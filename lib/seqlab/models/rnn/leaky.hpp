@@ -2,18 +2,21 @@
 // discretised with step 1): each unit keeps a fraction of its old state,
 //   h_t = (1 - a) o h_{t-1} + a o f(W_ih x_t + W_hh h_{t-1} + b),   a = 1 / tau (per unit),
 // so tau (>= 1) is the unit's time constant in steps; tau = 1 is exactly the Elman cell (same
-// arithmetic, same bits), larger tau gives slower, smoother units.
-// Shape letters and the interface: cell.hpp.
+// arithmetic, same bits), larger tau gives slower, smoother units. With a time-delay connection
+// of D >= 2 steps the pre-activation also receives the state D steps back:
+//   h_t = (1 - a) o h_{t-1} + a o f(W_ih x_t + W_hh h_{t-1} + W_hd h_{t-D} + b).
+// Shape letters, the interface and the delay line at masked steps and window starts: cell.hpp.
 //
 // tau is either FIXED (given per unit, not a parameter) or TRAINED through an unconstrained
 // parameter rho with tau = 1 + softplus(rho), which keeps tau > 1 whatever the optimizer does.
 //
-// Parameter blocks (registered as prefix + name):
+// Parameter blocks (registered as prefix + name, in this order):
 //   weight_ih  H x D    Glorot-uniform at init
 //   weight_hh  H x H    orthogonal at init
 //   bias       H x 1    0 at init
 //   tau_rho    H x 1    only when tau is trained; init: rho = log(expm1(tau0 - 1)), i.e. the
 //                       given tau0 exactly
+//   weight_hd  H x H    only with a delay; 0 at init (as for the Elman cell, elman.cpp)
 // PyTorch has no leaky unit; with tau = 1 the first three blocks map as for the Elman cell.
 #pragma once
 
@@ -22,6 +25,7 @@
 #include <string>
 
 #include "seqlab/models/rnn/cell.hpp"
+#include "seqlab/models/rnn/delay_line.hpp"
 
 namespace seqlab::rnn {
 
@@ -31,6 +35,7 @@ struct LeakyOptions {
   // starting point; tau = 1 lies at rho = -infinity).
   arma::vec tau = arma::vec{1.0};
   bool train_tau = false;
+  arma::uword delay = 0;  // D of the time-delay connection: 0 = none, else >= 2
 };
 
 template <class T>
@@ -40,7 +45,7 @@ public:
   static constexpr bool has_cell_state = false;
 
   // Requires: sizes >= 1; options.tau of 1 or H finite values, each >= 1 (> 1 when trained)
-  // (else UserError naming "tau", the unit and the value).
+  // (else UserError naming "tau", the unit and the value); options.delay 0 or >= 2.
   LeakyCell(arma::uword input_size, arma::uword hidden_size, const LeakyOptions& options = {});
 
   std::string name() const { return "leaky"; }
@@ -48,6 +53,8 @@ public:
   arma::uword hidden_size() const { return hidden_size_; }
   Activation activation() const { return activation_; }
   bool trains_tau() const { return train_tau_; }
+  // D, or 0 without a delay connection.
+  arma::uword delay() const { return delay_line_.delay(); }
 
   // Ensures: the current time constants (H): the fixed ones, or 1 + softplus(rho) read from
   // params when trained.
@@ -71,14 +78,18 @@ private:
   Activation activation_;
   bool train_tau_;
   arma::vec tau0_;  // H: the fixed tau, or the starting tau when trained
-  std::size_t weight_ih_, weight_hh_, bias_, tau_rho_;
+  std::size_t weight_ih_, weight_hh_, bias_, tau_rho_, weight_hd_;
   arma::uword streams_ = 0, steps_ = 0;
   arma::Col<T> rate_;          // H: a = 1 / tau of the last forward
   arma::Col<T> d_rate_;        // H: dLoss/da accumulated over the window (trained tau only)
-  arma::Mat<T> states_;        // H x (S+1)B: column block 0 = h0, block t+1 = h_t
+  // H x (lag+S+1)B, lag = D - 1 (0 without a delay): column blocks 0..lag-1 = the carried
+  // history, block lag = h0, block lag+t+1 = h_t.
+  arma::Mat<T> states_;
+  arma::Mat<T> d_states_;      // the same shape: dLoss/d each state column in backward
   arma::Mat<T> squashed_;      // H x N: f(pre-activation), the new candidate state
   arma::Mat<T> pre_;           // H x N: forward pre-activations, reused for dLoss/d pre
-  arma::Mat<T> carry_, next_, total_;  // H x B: dLoss/dh across a step; total dLoss/dh_t
+  arma::Mat<T> total_;         // H x B: total dLoss/dh_t of one step
+  DelayLine<T> delay_line_;    // h_{t-D} of every real step (empty without a delay)
 };
 
 }  // namespace seqlab::rnn

@@ -26,15 +26,17 @@ std::string model_type_name(CellType cell) {
     case CellType::leaky: return "leaky";
     case CellType::lstm: return "lstm";
     case CellType::gru: return "gru";
+    case CellType::jordan: return "jordan";
   }
   throw std::logic_error("model_type_name: unknown cell type");
 }
 
 CellType parse_model_type(const std::string& name, const std::string& key) {
-  for (CellType c : {CellType::elman, CellType::leaky, CellType::lstm, CellType::gru})
+  for (CellType c :
+       {CellType::elman, CellType::leaky, CellType::jordan, CellType::lstm, CellType::gru})
     if (name == model_type_name(c)) return c;
   user_error(key + ": unknown recurrent model '" + printable(name) +
-             "' (expected rnn, leaky, lstm or gru)");
+             "' (expected rnn, leaky, jordan, lstm or gru)");
 }
 
 void validate(const NetworkConfig& c) {
@@ -51,6 +53,11 @@ void validate(const NetworkConfig& c) {
                std::to_string(c.layers));
   if (!(c.dropout >= 0.0 && c.dropout < 1.0))
     user_error("dropout must be in [0, 1), got " + std::to_string(c.dropout));
+  if (c.delay != 0 && c.cell != CellType::elman && c.cell != CellType::leaky)
+    user_error("delay applies to rnn and leaky cells only, not " + model_type_name(c.cell));
+  if (c.delay == 1 || c.delay > kMaxDelay)
+    user_error("delay must be 0 (none) or between 2 and " + std::to_string(kMaxDelay) +
+               " steps, got " + std::to_string(c.delay));
 }
 
 template <class T>
@@ -70,11 +77,13 @@ Network<T>::Network(const NetworkConfig& config) : config_(config) {
                                                                   : config_.input_size;
     switch (config_.cell) {
       case CellType::elman:
-        cells_.emplace_back(std::in_place_type<ElmanCell<T>>, d, h, config_.activation);
+        cells_.emplace_back(std::in_place_type<ElmanCell<T>>, d, h, config_.activation,
+                            config_.delay);
         break;
       case CellType::leaky: {
         LeakyOptions options = config_.leaky;
         options.activation = config_.activation;
+        options.delay = config_.delay;
         if (!config_.layer_tau.empty()) options.tau = config_.layer_tau.at(l);
         cells_.emplace_back(std::in_place_type<LeakyCell<T>>, d, h, options);
         break;
@@ -82,6 +91,9 @@ Network<T>::Network(const NetworkConfig& config) : config_(config) {
       case CellType::lstm: cells_.emplace_back(std::in_place_type<LstmCell<T>>, d, h); break;
       case CellType::gru:
         cells_.emplace_back(std::in_place_type<GruCell<T>>, d, h, config_.gru_variant);
+        break;
+      case CellType::jordan:
+        cells_.emplace_back(std::in_place_type<JordanCell<T>>, d, h, config_.activation);
         break;
     }
     std::visit([&](auto& cell) { cell.register_parameters(params_, layer_prefix(l)); },
@@ -122,9 +134,12 @@ template <class T>
 NetworkState<T> Network<T>::initial_state(arma::uword streams) const {
   NetworkState<T> s;
   s.layers.resize(config_.layers);
+  // Validated: a delay is set only for the cells that have one.
+  const arma::uword history_blocks = config_.delay == 0 ? 0 : config_.delay - 1;
   for (auto& layer : s.layers) {
     layer.h.zeros(config_.hidden, streams);
     if (config_.cell == CellType::lstm) layer.c.zeros(config_.hidden, streams);
+    if (history_blocks > 0) layer.history.zeros(config_.hidden, history_blocks * streams);
   }
   if (config_.kind == SequenceKind::symbols) {
     s.last_symbol.set_size(streams);
@@ -145,6 +160,9 @@ void Network<T>::reset_streams(NetworkState<T>& state, const arma::uvec& reset) 
     for (auto& layer : state.layers) {
       layer.h.col(b).zeros();
       if (!layer.c.empty()) layer.c.col(b).zeros();
+      // Column b of every history block: the stream's whole delay line.
+      for (arma::uword col = b; col < layer.history.n_cols; col += reset.n_elem)
+        layer.history.col(col).zeros();
     }
     if (config_.kind == SequenceKind::symbols)
       state.last_symbol(b) = config_.input_size;

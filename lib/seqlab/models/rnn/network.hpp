@@ -19,11 +19,13 @@
 //   a_l = dropout(y_l) (inverted dropout with keep probability 1 - p, only when a dropout Rng is
 //         passed to forward(), i.e. during training; evaluation uses a_l = y_l)
 //   head(a_{L-1}) scores x_t.
-// The recurrent state of layer l is the cell's own h (and c), never the residual sum.
+// The recurrent state of layer l is the cell's own state (h, c, the delay history; y for a
+// Jordan cell), never the residual sum.
 //
 // PARAMETERS. One ParameterSet holds every trainable array, registered in this order:
 //   "embedding"          E x (V+1)   symbols only; column v = symbol v, column V = start input
-//   "l<k>.<block>"       the blocks of layer k's cell (elman.hpp, leaky.hpp, lstm.hpp, gru.hpp)
+//   "l<k>.<block>"       the blocks of layer k's cell (elman.hpp, leaky.hpp, lstm.hpp, gru.hpp,
+//                        jordan.hpp)
 //   "head.weight"        O x H       O = V (softmax), d (bernoulli) or 2d (gaussian)
 //   "head.bias"          O x 1
 // Model files map these names to PyTorch's (rnn_model.hpp).
@@ -43,15 +45,17 @@
 #include "seqlab/models/rnn/elman.hpp"
 #include "seqlab/models/rnn/gru.hpp"
 #include "seqlab/models/rnn/heads.hpp"
+#include "seqlab/models/rnn/jordan.hpp"
 #include "seqlab/models/rnn/leaky.hpp"
 #include "seqlab/models/rnn/lstm.hpp"
 #include "seqlab/models/rnn/parameters.hpp"
 
 namespace seqlab::rnn {
 
-enum class CellType { elman, leaky, lstm, gru };
+// New types are appended: the numeric values never change.
+enum class CellType { elman, leaky, lstm, gru, jordan };
 
-// The model-file / CLI name of a cell type: "rnn" (Elman), "leaky", "lstm", "gru".
+// The model-file / CLI name of a cell type: "rnn" (Elman), "leaky", "lstm", "gru", "jordan".
 std::string model_type_name(CellType cell);
 // Requires: one of the names above (else UserError naming `key` and the choices).
 CellType parse_model_type(const std::string& name, const std::string& key);
@@ -64,8 +68,11 @@ struct NetworkConfig {
   CellType cell = CellType::lstm;
   arma::uword hidden = 0;      // H >= 1
   arma::uword layers = 1;      // L >= 1
-  Activation activation = Activation::tanh;  // elman, leaky
-  LeakyOptions leaky;                        // leaky (its activation field is ignored)
+  Activation activation = Activation::tanh;  // elman, leaky, jordan
+  arma::uword delay = 0;                     // elman, leaky: time-delay connection of D steps,
+                                             // 0 = none, else 2..kMaxDelay
+  LeakyOptions leaky;                        // leaky (its activation and delay fields are
+                                             // ignored)
   std::vector<arma::vec> layer_tau;          // leaky: per-layer tau overriding leaky.tau
                                              // (L entries) or empty
   GruVariant gru_variant = GruVariant::cho;  // gru
@@ -73,14 +80,19 @@ struct NetworkConfig {
   double dropout = 0.0;        // in [0, 1)
 };
 
-// Requires nothing. Ensures: returns if the sizes are >= 1 where required and dropout in [0, 1),
-// else UserError naming the field.
+// The longest time-delay connection: its carried history costs H (D - 1) B values per layer,
+// and a delay longer than this is far beyond any window truncated BPTT trains on.
+inline constexpr arma::uword kMaxDelay = 100000;
+
+// Requires nothing. Ensures: returns if the sizes are >= 1 where required, dropout in [0, 1)
+// and delay 0 or 2..kMaxDelay on an elman or leaky cell, else UserError naming the field.
 void validate(const NetworkConfig& config);
 
 // What a network carries from one window to the next, for B streams.
 template <class T>
 struct NetworkState {
-  std::vector<RecurrentState<T>> layers;  // per layer: h H x B (and c for LSTM)
+  std::vector<RecurrentState<T>> layers;  // per layer: h H x B (and c for LSTM, the delay
+                                          // history H x (D-1)B for a delay)
   arma::urowvec last_symbol;              // 1 x B: next network input (V = start), symbols
   arma::Mat<T> last_frame;                // d x B: next network input (zeros = start), frames
   arma::uword streams() const { return layers.empty() ? 0 : layers.front().h.n_cols; }
@@ -89,7 +101,7 @@ struct NetworkState {
 template <class T>
 class Network {
 public:
-  using Cell = std::variant<ElmanCell<T>, LeakyCell<T>, LstmCell<T>, GruCell<T>>;
+  using Cell = std::variant<ElmanCell<T>, LeakyCell<T>, LstmCell<T>, GruCell<T>, JordanCell<T>>;
 
   // Requires: validate(config) passes (it is called). Ensures: every parameter block registered
   // and allocated (all zeros); call init() for random values.
@@ -112,7 +124,7 @@ public:
   // Ensures: the initial state of `streams` streams (zero states, start inputs).
   NetworkState<T> initial_state(arma::uword streams) const;
   // Requires: reset of state.streams() elements. Ensures: every stream b with reset(b) != 0 is
-  // back to the initial state.
+  // back to the initial state (zero h, c and delay history; the start input).
   void reset_streams(NetworkState<T>& state, const arma::uvec& reset) const;
 
   // One window over B = state.streams() streams.

@@ -43,7 +43,8 @@ std::string duration_text(double seconds) {
 arma::uword gate_blocks(CellType cell) {
   switch (cell) {
     case CellType::elman:
-    case CellType::leaky: return 1;
+    case CellType::leaky:
+    case CellType::jordan: return 1;
     case CellType::lstm: return 4;
     case CellType::gru: return 3;
   }
@@ -61,6 +62,7 @@ rnn::NetworkConfig config_from(const RnnOptions& o, SequenceKind kind, arma::uwo
   c.hidden = o.hidden;
   c.layers = o.layers;
   c.activation = o.activation.value_or(rnn::Activation::tanh);
+  c.delay = o.delay.value_or(0);
   c.leaky.tau = arma::vec{o.tau.value_or(2.0)};
   c.leaky.train_tau = o.train_tau;
   c.gru_variant = o.gru_variant.value_or(rnn::GruVariant::cho);
@@ -110,8 +112,14 @@ void copy_into(arma::Mat<T> view, const arma::mat& source) {
 void validate(const RnnOptions& o) {
   const std::string model = rnn::model_type_name(o.cell);
   const bool elman_like = o.cell == CellType::elman || o.cell == CellType::leaky;
-  if (o.activation && !elman_like)
-    user_error("rnn options: activation applies to rnn and leaky models only, not " + model);
+  if (o.activation && !elman_like && o.cell != CellType::jordan)
+    user_error("rnn options: activation applies to rnn, leaky and jordan models only, not " +
+               model);
+  if (o.delay && !elman_like)
+    user_error("rnn options: delay applies to rnn and leaky models only, not " + model);
+  if (o.delay && (*o.delay < 2 || *o.delay > rnn::kMaxDelay))
+    user_error("rnn options: delay must be between 2 and " + std::to_string(rnn::kMaxDelay) +
+               " steps, got " + std::to_string(*o.delay));
   if ((o.tau || o.train_tau) && o.cell != CellType::leaky)
     user_error("rnn options: tau applies to leaky models only, not " + model);
   if (o.gru_variant && o.cell != CellType::gru)
@@ -479,8 +487,10 @@ void RnnModel::save(H5::Group& group) const {
   h5::write_int_attribute(group, "layers", static_cast<std::int64_t>(config_.layers));
   h5::write_int_attribute(group, "residual", config_.residual ? 1 : 0);
   h5::write_double_attribute(group, "dropout", config_.dropout);
-  if (cell == CellType::elman || cell == CellType::leaky)
+  if (cell == CellType::elman || cell == CellType::leaky || cell == CellType::jordan)
     h5::write_string_attribute(group, "activation", rnn::to_string(config_.activation));
+  if (cell == CellType::elman || cell == CellType::leaky)
+    h5::write_int_attribute(group, "delay", static_cast<std::int64_t>(config_.delay));
   if (cell == CellType::leaky)
     h5::write_int_attribute(group, "train_tau", config_.leaky.train_tau ? 1 : 0);
   if (cell == CellType::gru)
@@ -508,6 +518,12 @@ void RnnModel::save(H5::Group& group) const {
     if (cell == CellType::leaky)
       h5::write_vec(layers, "tau" + suffix,
                     std::get<rnn::LeakyCell<double>>(net_->cell(k)).tau(p));
+    if (config_.delay > 0)
+      h5::write_mat(layers, "weight_hd" + suffix, p.value(prefix + "weight_hd"));
+    if (cell == CellType::jordan) {
+      h5::write_mat(layers, "weight_hy" + suffix, p.value(prefix + "weight_hy"));
+      h5::write_vec(layers, "bias_hy" + suffix, arma::vectorise(p.value(prefix + "bias_hy")));
+    }
   }
   H5::Group head = h5::create_group(group, "head");
   h5::write_mat(head, "weight", p.value("head.weight"));
@@ -538,9 +554,20 @@ void RnnModel::load(const H5::Group& group) {
   if (!(o.dropout >= 0.0 && o.dropout < 1.0))
     user_error(where + ": attribute 'dropout' must be in [0, 1)");
   const bool elman_like = o.cell == CellType::elman || o.cell == CellType::leaky;
-  if (elman_like)
+  if (elman_like || o.cell == CellType::jordan)
     o.activation = rnn::parse_activation(h5::read_string_attribute(group, "activation"),
                                          where + ": attribute 'activation'");
+  // Files written before delays existed have no 'delay': they have none.
+  if (h5::has_attribute(group, "delay")) {
+    const std::int64_t delay = h5::read_int_attribute(group, "delay");
+    if (delay != 0 && !elman_like)
+      user_error(where + ": attribute 'delay' is " + std::to_string(delay) + ", but only rnn "
+                 "and leaky models have a delay connection (expected 0 or no attribute)");
+    if (delay != 0 && (delay < 2 || delay > static_cast<std::int64_t>(rnn::kMaxDelay)))
+      user_error(where + ": attribute 'delay' is " + std::to_string(delay) +
+                 ", expected 0 (none) or 2 to " + std::to_string(rnn::kMaxDelay) + " steps");
+    if (delay != 0) o.delay = static_cast<arma::uword>(delay);
+  }
   if (o.cell == CellType::gru)
     o.gru_variant = rnn::parse_gru_variant(h5::read_string_attribute(group, "gru_variant"),
                                            where + ": attribute 'gru_variant'");
@@ -598,6 +625,15 @@ void RnnModel::load(const H5::Group& group) {
     } else {
       copy_into(p.value(prefix + "bias_ih"), arma::mat(b_ih));
       copy_into(p.value(prefix + "bias_hh"), arma::mat(b_hh));
+    }
+    if (config.delay > 0)
+      copy_into(p.value(prefix + "weight_hd"),
+                read_checked_mat(layers, "weight_hd" + suffix, h, h, "hidden x delayed hidden"));
+    if (o.cell == CellType::jordan) {
+      copy_into(p.value(prefix + "weight_hy"),
+                read_checked_mat(layers, "weight_hy" + suffix, h, h, "output x hidden"));
+      copy_into(p.value(prefix + "bias_hy"),
+                arma::mat(read_checked_vec(layers, "bias_hy" + suffix, h, "one per output")));
     }
   }
   const H5::Group head = h5::open_group(group, "head");

@@ -1,6 +1,7 @@
 // seqlab/models/rnn/rnn_model.hpp: recurrent networks (Elman "rnn", leaky-integrator "leaky",
-// "lstm", "gru") as SequenceModels: options, truncated-BPTT training, exact scoring, sampling
-// and model files that map one to one onto PyTorch parameters.
+// Jordan "jordan", "lstm", "gru"; rnn and leaky optionally with a time-delay connection) as
+// SequenceModels: options, truncated-BPTT training, exact scoring, sampling and model files
+// that map one to one onto PyTorch parameters where PyTorch has the cell.
 //
 // WHAT IS SCORED. p(x_1..x_T) = prod_t p(x_t | x_<t) with the FIRST step predicted too: the
 // network input at step t is x_{t-1}, and at t = 0 a start input (symbols: a learned extra
@@ -25,10 +26,12 @@
 // after). For a seed and a thread count the result is deterministic.
 //
 // MODEL FILE (docs/formats.md, "Recurrent networks"): root attributes kind, input_size,
-// embedding, hidden, layers, residual, dropout, plus activation (rnn, leaky), train_tau
-// (leaky), gru_variant (gru); datasets named and shaped like PyTorch's state_dict:
-// embedding/weight (V+1 x E), rnn/weight_ih_l<k>, rnn/weight_hh_l<k>, rnn/bias_ih_l<k>,
-// rnn/bias_hh_l<k>, rnn/tau_l<k> (leaky), head/weight, head/bias, and alphabet (symbols).
+// embedding, hidden, layers, residual, dropout, plus activation (rnn, leaky, jordan), delay
+// (rnn, leaky), train_tau (leaky), gru_variant (gru); datasets named and shaped like PyTorch's
+// state_dict: embedding/weight (V+1 x E), rnn/weight_ih_l<k>, rnn/weight_hh_l<k>,
+// rnn/bias_ih_l<k>, rnn/bias_hh_l<k>, rnn/tau_l<k> (leaky), rnn/weight_hd_l<k> (delay),
+// rnn/weight_hy_l<k> and rnn/bias_hy_l<k> (jordan), head/weight, head/bias, and alphabet
+// (symbols).
 #pragma once
 
 #include <armadillo>
@@ -54,7 +57,9 @@ struct RnnOptions {
   arma::uword embedding = 0;
   // Cell-specific options: left unset they take the default in brackets; set for a cell that
   // has no such option they are a UserError (validate()).
-  std::optional<rnn::Activation> activation;  // rnn, leaky [tanh]
+  std::optional<rnn::Activation> activation;  // rnn, leaky, jordan [tanh]
+  std::optional<arma::uword> delay;           // rnn, leaky: time-delay connection from the
+                                              // state D steps back, 2 <= D <= kMaxDelay [none]
   std::optional<double> tau;                  // leaky: time constant in steps, >= 1 [2]
   bool train_tau = false;                     // leaky: learn tau per unit (then tau > 1)
   std::optional<rnn::GruVariant> gru_variant; // gru [cho]
@@ -104,7 +109,7 @@ public:
   // Requires: kind vectors or binary_frames, dimension >= 1, valid options (else UserError).
   RnnModel(SequenceKind kind, arma::uword dimension, const RnnOptions& options);
 
-  // "rnn", "leaky", "lstm" or "gru".
+  // "rnn", "leaky", "jordan", "lstm" or "gru".
   std::string type() const override;
   SequenceKind kind() const override { return config_.kind; }
 
