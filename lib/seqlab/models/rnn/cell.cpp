@@ -9,6 +9,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/models/rnn/cell_kernels.hpp"
 #include "seqlab/models/rnn/init.hpp"
+#include "seqlab/models/rnn/vector_math.hpp"
 
 namespace seqlab::rnn {
 
@@ -111,7 +112,17 @@ void fill_glorot_blocks(arma::Mat<T>&& w, arma::uword gates, Rng& rng) {
   }
 }
 
+template <class T>
+void activate_array(Activation f, T* x, std::size_t n) {
+  if (f == Activation::tanh) {
+    tanh_inplace(x, n);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) x[i] = std::max(x[i], T(0));
+  }
+}
+
 #define SEQLAB_CELL_KERNELS(T)                                                                    \
+  template void activate_array<T>(Activation, T*, std::size_t);                                  \
   template void gemm<T>(bool, bool, arma::uword, arma::uword, arma::uword, T, const T*,          \
                         arma::uword, const T*, arma::uword, T, T*, arma::uword);                 \
   template WindowShape check_forward_shapes<T>(const std::string&, arma::uword, arma::uword,     \

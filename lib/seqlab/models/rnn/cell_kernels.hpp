@@ -49,6 +49,24 @@ inline T activation_slope(Activation f, T y) {
   return f == Activation::tanh ? T(1) - y * y : (y > T(0) ? T(1) : T(0));
 }
 
+// x[i] = f(x[i]) for i < n: tanh through the array functions of vector_math.hpp.
+template <class T>
+void activate_array(Activation f, T* x, std::size_t n);
+
+// dz[j] = (g_out[j] + g_later[j]) * f'(h[j]) for j < H, f' from the output h = f(z) (see
+// activation_slope). The arrays must not overlap (the loop is vectorised on that promise).
+template <class T>
+inline void activation_backward(Activation f, arma::uword H, const T* __restrict h,
+                                const T* __restrict g_out, const T* __restrict g_later,
+                                T* __restrict dz) {
+  if (f == Activation::tanh) {
+    for (arma::uword j = 0; j < H; ++j) dz[j] = (g_out[j] + g_later[j]) * (T(1) - h[j] * h[j]);
+  } else {
+    for (arma::uword j = 0; j < H; ++j)
+      dz[j] = (g_out[j] + g_later[j]) * (h[j] > T(0) ? T(1) : T(0));
+  }
+}
+
 template <class T>
 inline bool is_real_step(const T* mask, arma::uword column) {
   return mask == nullptr || mask[column] != T(0);

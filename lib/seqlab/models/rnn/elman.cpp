@@ -54,10 +54,13 @@ template <class T>
 void ElmanCell<T>::prepare(arma::uword streams, arma::uword steps) {
   delay_line_.prepare(hidden_size_, streams, steps);
   if (streams == streams_ && steps == steps_) return;
-  const arma::uword n = streams * steps, lag = delay_line_.lag();
-  states_.set_size(hidden_size_, (lag + steps + 1) * streams);
-  d_states_.set_size(hidden_size_, (lag + steps + 1) * streams);
-  pre_.set_size(hidden_size_, n);
+  const arma::uword H = hidden_size_, n = streams * steps, lag = delay_line_.lag();
+  states_.set_size(H, (lag + steps + 1) * streams);
+  d_states_.set_size(H, (lag + steps + 1) * streams);
+  pre_.set_size(H, n);
+  recurrent_ = StepGemm<T>(H, streams, H, H, H, H, true);
+  recurrent_transposed_ = StepGemm<T>(H, streams, H, H, H, H, true);
+  delayed_transposed_ = StepGemm<T>(H, streams, H, H, H, H, false);
   streams_ = streams;
   steps_ = steps;
 }
@@ -70,9 +73,29 @@ void ElmanCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   const auto shape = cell_detail::check_forward_shapes(name(), input_size_, hidden_size_, false,
                                                        x, initial, mask);
   prepare(shape.streams, shape.steps);
-  const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  gemm<T>(false, false, hidden_size_, streams_ * steps_, input_size_, T(1),
+          params.value_ptr(weight_ih_), hidden_size_, x.memptr(), input_size_, T(0),
+          pre_.memptr(), hidden_size_);
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void ElmanCell<T>::forward_projected(const ParameterSet<T>& params, const arma::Mat<T>& projected,
+                                     const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                                     arma::Mat<T>& out) {
+  cell_detail::require_registered(name(), bias_);
+  const auto shape = cell_detail::check_forward_shapes(name(), hidden_size_, hidden_size_, false,
+                                                       projected, initial, mask);
+  prepare(shape.streams, shape.steps);
+  std::copy(projected.begin(), projected.end(), pre_.begin());
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void ElmanCell<T>::forward_steps(const ParameterSet<T>& params, const RecurrentState<T>& initial,
+                                 const arma::Mat<T>* mask, arma::Mat<T>& out) {
+  const arma::uword H = hidden_size_, B = streams_, S = steps_, N = B * S;
   const bool delayed = delay() > 0;
-  const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
   const T* w_hd = delayed ? params.value_ptr(weight_hd_) : nullptr;
   const T* bias = params.value_ptr(bias_);
@@ -83,26 +106,22 @@ void ElmanCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   T* states = states_.memptr() + delay_line_.lag() * B * H;
 
   std::copy(initial.h.begin(), initial.h.end(), states);
-  gemm<T>(false, false, H, N, D, T(1), w_ih, H, x.memptr(), D, T(0), pre, H);
   for (arma::uword t = 0; t < S; ++t) {
-    gemm<T>(false, false, H, B, H, T(1), w_hh, H, states + t * B * H, H, T(1), pre + t * B * H, H);
+    T* z_t = pre + t * B * H;            // H x B
+    const T* h_prev_t = states + t * B * H;
+    T* h_t = states + (t + 1) * B * H;
+    recurrent_(w_hh, h_prev_t, z_t);     // z_t += W_hh h_{t-1}
     if (delayed) {
       delay_line_.gather(states_.memptr(), t, m);
-      gemm<T>(false, false, H, B, H, T(1), w_hd, H, delay_line_.delayed(t), H, T(1),
-              pre + t * B * H, H);
+      recurrent_(w_hd, delay_line_.delayed(t), z_t);
     }
-    for (arma::uword b = 0; b < B; ++b) {
-      const arma::uword col = t * B + b;
-      const T* h_prev = states + col * H;
-      T* h = states + (col + B) * H;
-      if (cell_detail::is_real_step(m, col)) {
-        const T* z = pre + col * H;
-        for (arma::uword j = 0; j < H; ++j)
-          h[j] = cell_detail::activate(activation_, z[j] + bias[j]);
-      } else {
-        std::copy(h_prev, h_prev + H, h);
-      }
-    }
+    for (arma::uword b = 0; b < B; ++b)
+      for (arma::uword j = 0; j < H; ++j) h_t[b * H + j] = z_t[b * H + j] + bias[j];
+    cell_detail::activate_array(activation_, h_t, H * B);
+    if (m == nullptr) continue;
+    for (arma::uword b = 0; b < B; ++b)
+      if (!cell_detail::is_real_step(m, t * B + b))
+        std::copy(h_prev_t + b * H, h_prev_t + (b + 1) * H, h_t + b * H);
   }
   out.set_size(H, N);
   std::copy(states + B * H, states + (N + B) * H, out.memptr());
@@ -112,16 +131,41 @@ template <class T>
 void ElmanCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
                             const arma::Mat<T>* mask, const arma::Mat<T>& d_out,
                             arma::Mat<T>* d_x, RecurrentState<T>* d_initial) {
-  const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
-                                                  {streams_, steps_}, x, mask, d_out);
-  const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  cell_detail::check_backward_shapes(name(), input_size_, hidden_size_, {streams_, steps_}, x,
+                                     mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+  const arma::uword H = hidden_size_, D = input_size_, N = streams_ * steps_;
+  const T* d_pre = pre_.memptr();
+  gemm<T>(false, true, H, D, N, T(1), d_pre, H, x.memptr(), D, T(1),
+          params.gradient_ptr(weight_ih_), H);
+  if (d_x != nullptr) {
+    d_x->set_size(D, N);
+    gemm<T>(true, false, D, N, H, T(1), params.value_ptr(weight_ih_), H, d_pre, H, T(0),
+            d_x->memptr(), D);
+  }
+}
+
+template <class T>
+void ElmanCell<T>::backward_projected(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                      const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  cell_detail::check_backward_shapes(name(), hidden_size_, hidden_size_, {streams_, steps_}, pre_,
+                                     mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+}
+
+template <class T>
+void ElmanCell<T>::backward_steps(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                  const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  const T* m = mask == nullptr ? nullptr : mask->memptr();
+  const arma::uword H = hidden_size_, B = streams_, S = steps_, N = B * S;
   const arma::uword history = delay_line_.lag() * B;  // columns before h0
   const bool delayed = delay() > 0;
-  const T* w_ih = params.value_ptr(weight_ih_);
-  const T* w_hh = params.value_ptr(weight_hh_);
   const T* states = states_.memptr() + history * H;
   const T* dy = d_out.memptr();
   T* d_pre = pre_.memptr();
+  // W_hh^T (and W_hd^T) once per window, so each step's product reads its operand in place.
+  w_hh_t_ = params.value(weight_hh_).t();
+  if (delayed) w_hd_t_ = params.value(weight_hd_).t();
   // dLoss/d every state column, filled in from the later steps that use it: column c + B of
   // `dh` is final when step t (columns c = tB + b) is reached.
   d_states_.zeros();
@@ -131,17 +175,13 @@ void ElmanCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       T* dz = d_pre + col * H;
-      if (cell_detail::is_real_step(m, col)) {
-        const T* h = states + (col + B) * H;
-        const T* g_out = dy + col * H;
-        const T* g_later = dh + (col + B) * H;
-        for (arma::uword j = 0; j < H; ++j)
-          dz[j] = (g_out[j] + g_later[j]) * cell_detail::activation_slope(activation_, h[j]);
-      } else {
+      if (cell_detail::is_real_step(m, col))
+        cell_detail::activation_backward(activation_, H, states + (col + B) * H, dy + col * H,
+                                         dh + (col + B) * H, dz);
+      else
         std::fill(dz, dz + H, T(0));
-      }
     }
-    gemm<T>(true, false, H, B, H, T(1), w_hh, H, d_pre + t * B * H, H, T(1), dh + t * B * H, H);
+    recurrent_transposed_(w_hh_t_.memptr(), d_pre + t * B * H, dh + t * B * H);
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       if (cell_detail::is_real_step(m, col)) continue;
@@ -152,24 +192,17 @@ void ElmanCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
     }
     if (delayed) {
       T* d_step = delay_line_.step_scratch();
-      gemm<T>(true, false, H, B, H, T(1), params.value_ptr(weight_hd_), H, d_pre + t * B * H, H,
-              T(0), d_step, H);
+      delayed_transposed_(w_hd_t_.memptr(), d_pre + t * B * H, d_step);
       delay_line_.scatter(d_step, t, m, d_states_.memptr());
     }
   }
 
-  gemm<T>(false, true, H, D, N, T(1), d_pre, H, x.memptr(), D, T(1),
-          params.gradient_ptr(weight_ih_), H);
   gemm<T>(false, true, H, H, N, T(1), d_pre, H, states, H, T(1), params.gradient_ptr(weight_hh_),
           H);
   if (delayed)
     gemm<T>(false, true, H, H, N, T(1), d_pre, H, delay_line_.delayed(), H, T(1),
             params.gradient_ptr(weight_hd_), H);
   cell_detail::add_row_sums(d_pre, H, N, H, params.gradient_ptr(bias_));
-  if (d_x != nullptr) {
-    d_x->set_size(D, N);
-    gemm<T>(true, false, D, N, H, T(1), w_ih, H, d_pre, H, T(0), d_x->memptr(), D);
-  }
   if (d_initial != nullptr) {
     d_initial->h.set_size(H, B);
     std::copy(dh, dh + H * B, d_initial->h.memptr());
@@ -193,5 +226,7 @@ template class ElmanCell<float>;
 template class ElmanCell<double>;
 static_assert(RecurrentCell<ElmanCell<float>>);
 static_assert(RecurrentCell<ElmanCell<double>>);
+static_assert(ProjectedInputCell<ElmanCell<float>>);
+static_assert(ProjectedInputCell<ElmanCell<double>>);
 
 }  // namespace seqlab::rnn

@@ -111,6 +111,10 @@ void LeakyCell<T>::prepare(arma::uword streams, arma::uword steps) {
   squashed_.set_size(hidden_size_, n);
   pre_.set_size(hidden_size_, n);
   total_.set_size(hidden_size_, streams);
+  const arma::uword H = hidden_size_;
+  recurrent_ = StepGemm<T>(H, streams, H, H, H, H, true);
+  recurrent_transposed_ = StepGemm<T>(H, streams, H, H, H, H, true);
+  delayed_transposed_ = StepGemm<T>(H, streams, H, H, H, H, false);
   streams_ = streams;
   steps_ = steps;
 }
@@ -134,10 +138,30 @@ void LeakyCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   const auto shape = cell_detail::check_forward_shapes(name(), input_size_, hidden_size_, false,
                                                        x, initial, mask);
   prepare(shape.streams, shape.steps);
+  gemm<T>(false, false, hidden_size_, streams_ * steps_, input_size_, T(1),
+          params.value_ptr(weight_ih_), hidden_size_, x.memptr(), input_size_, T(0),
+          pre_.memptr(), hidden_size_);
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void LeakyCell<T>::forward_projected(const ParameterSet<T>& params, const arma::Mat<T>& projected,
+                                     const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                                     arma::Mat<T>& out) {
+  cell_detail::require_registered(name(), bias_);
+  const auto shape = cell_detail::check_forward_shapes(name(), hidden_size_, hidden_size_, false,
+                                                       projected, initial, mask);
+  prepare(shape.streams, shape.steps);
+  std::copy(projected.begin(), projected.end(), pre_.begin());
+  forward_steps(params, initial, mask, out);
+}
+
+template <class T>
+void LeakyCell<T>::forward_steps(const ParameterSet<T>& params, const RecurrentState<T>& initial,
+                                 const arma::Mat<T>* mask, arma::Mat<T>& out) {
   compute_rates(params);
-  const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  const arma::uword H = hidden_size_, B = streams_, S = steps_, N = B * S;
   const bool delayed = delay() > 0;
-  const T* w_ih = params.value_ptr(weight_ih_);
   const T* w_hh = params.value_ptr(weight_hh_);
   const T* w_hd = delayed ? params.value_ptr(weight_hd_) : nullptr;
   const T* bias = params.value_ptr(bias_);
@@ -150,25 +174,24 @@ void LeakyCell<T>::forward(const ParameterSet<T>& params, const arma::Mat<T>& x,
   T* states = states_.memptr() + delay_line_.lag() * B * H;
 
   std::copy(initial.h.begin(), initial.h.end(), states);
-  gemm<T>(false, false, H, N, D, T(1), w_ih, H, x.memptr(), D, T(0), pre, H);
   for (arma::uword t = 0; t < S; ++t) {
-    gemm<T>(false, false, H, B, H, T(1), w_hh, H, states + t * B * H, H, T(1), pre + t * B * H, H);
+    T* z_t = pre + t * B * H;  // H x B
+    T* fz_t = squashed + t * B * H;
+    recurrent_(w_hh, states + t * B * H, z_t);  // z_t += W_hh h_{t-1}
     if (delayed) {
       delay_line_.gather(states_.memptr(), t, m);
-      gemm<T>(false, false, H, B, H, T(1), w_hd, H, delay_line_.delayed(t), H, T(1),
-              pre + t * B * H, H);
+      recurrent_(w_hd, delay_line_.delayed(t), z_t);
     }
+    for (arma::uword b = 0; b < B; ++b)
+      for (arma::uword j = 0; j < H; ++j) fz_t[b * H + j] = z_t[b * H + j] + bias[j];
+    cell_detail::activate_array(activation_, fz_t, H * B);
     for (arma::uword b = 0; b < B; ++b) {
       const arma::uword col = t * B + b;
       const T* h_prev = states + col * H;
       T* h = states + (col + B) * H;
       T* fz = squashed + col * H;
       if (cell_detail::is_real_step(m, col)) {
-        const T* z = pre + col * H;
-        for (arma::uword j = 0; j < H; ++j) {
-          fz[j] = cell_detail::activate(activation_, z[j] + bias[j]);
-          h[j] = (T(1) - rate[j]) * h_prev[j] + rate[j] * fz[j];
-        }
+        for (arma::uword j = 0; j < H; ++j) h[j] = (T(1) - rate[j]) * h_prev[j] + rate[j] * fz[j];
       } else {
         std::fill(fz, fz + H, T(0));
         std::copy(h_prev, h_prev + H, h);
@@ -183,13 +206,38 @@ template <class T>
 void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
                             const arma::Mat<T>* mask, const arma::Mat<T>& d_out,
                             arma::Mat<T>* d_x, RecurrentState<T>* d_initial) {
-  const T* m = cell_detail::check_backward_shapes(name(), input_size_, hidden_size_,
-                                                  {streams_, steps_}, x, mask, d_out);
-  const arma::uword H = hidden_size_, D = input_size_, B = streams_, S = steps_, N = B * S;
+  cell_detail::check_backward_shapes(name(), input_size_, hidden_size_, {streams_, steps_}, x,
+                                     mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+  const arma::uword H = hidden_size_, D = input_size_, N = streams_ * steps_;
+  const T* d_pre = pre_.memptr();
+  gemm<T>(false, true, H, D, N, T(1), d_pre, H, x.memptr(), D, T(1),
+          params.gradient_ptr(weight_ih_), H);
+  if (d_x != nullptr) {
+    d_x->set_size(D, N);
+    gemm<T>(true, false, D, N, H, T(1), params.value_ptr(weight_ih_), H, d_pre, H, T(0),
+            d_x->memptr(), D);
+  }
+}
+
+template <class T>
+void LeakyCell<T>::backward_projected(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                      const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  cell_detail::check_backward_shapes(name(), hidden_size_, hidden_size_, {streams_, steps_}, pre_,
+                                     mask, d_out);
+  backward_steps(params, mask, d_out, d_initial);
+}
+
+template <class T>
+void LeakyCell<T>::backward_steps(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                                  const arma::Mat<T>& d_out, RecurrentState<T>* d_initial) {
+  const T* m = mask == nullptr ? nullptr : mask->memptr();
+  const arma::uword H = hidden_size_, B = streams_, S = steps_, N = B * S;
   const arma::uword history = delay_line_.lag() * B;  // columns before h0
   const bool delayed = delay() > 0;
-  const T* w_ih = params.value_ptr(weight_ih_);
-  const T* w_hh = params.value_ptr(weight_hh_);
+  // W_hh^T (and W_hd^T) once per window, so each step's product reads its operand in place.
+  w_hh_t_ = params.value(weight_hh_).t();
+  if (delayed) w_hd_t_ = params.value(weight_hd_).t();
   const T* rate = rate_.memptr();
   const T* states = states_.memptr() + history * H;
   const T* squashed = squashed_.memptr();
@@ -224,7 +272,7 @@ void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
         std::fill(dz, dz + H, T(0));
       }
     }
-    gemm<T>(true, false, H, B, H, T(1), w_hh, H, d_pre + t * B * H, H, T(1), dh + t * B * H, H);
+    recurrent_transposed_(w_hh_t_.memptr(), d_pre + t * B * H, dh + t * B * H);
     for (arma::uword b = 0; b < B; ++b) {
       T* g_prev = dh + (t * B + b) * H;
       const T* g = total + b * H;
@@ -237,14 +285,11 @@ void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
     }
     if (delayed) {
       T* d_step = delay_line_.step_scratch();
-      gemm<T>(true, false, H, B, H, T(1), params.value_ptr(weight_hd_), H, d_pre + t * B * H, H,
-              T(0), d_step, H);
+      delayed_transposed_(w_hd_t_.memptr(), d_pre + t * B * H, d_step);
       delay_line_.scatter(d_step, t, m, d_states_.memptr());
     }
   }
 
-  gemm<T>(false, true, H, D, N, T(1), d_pre, H, x.memptr(), D, T(1),
-          params.gradient_ptr(weight_ih_), H);
   gemm<T>(false, true, H, H, N, T(1), d_pre, H, states, H, T(1), params.gradient_ptr(weight_hh_),
           H);
   if (delayed)
@@ -257,10 +302,6 @@ void LeakyCell<T>::backward(ParameterSet<T>& params, const arma::Mat<T>& x,
     T* d_rho = params.gradient_ptr(tau_rho_);
     for (arma::uword j = 0; j < H; ++j)
       d_rho[j] -= d_rate[j] * rate[j] * rate[j] * cell_detail::sigmoid(rho[j]);
-  }
-  if (d_x != nullptr) {
-    d_x->set_size(D, N);
-    gemm<T>(true, false, D, N, H, T(1), w_ih, H, d_pre, H, T(0), d_x->memptr(), D);
   }
   if (d_initial != nullptr) {
     d_initial->h.set_size(H, B);
@@ -285,5 +326,7 @@ template class LeakyCell<float>;
 template class LeakyCell<double>;
 static_assert(RecurrentCell<LeakyCell<float>>);
 static_assert(RecurrentCell<LeakyCell<double>>);
+static_assert(ProjectedInputCell<LeakyCell<float>>);
+static_assert(ProjectedInputCell<LeakyCell<double>>);
 
 }  // namespace seqlab::rnn

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <string>
 
+#include "seqlab/core/step_gemm.hpp"
 #include "seqlab/models/rnn/cell.hpp"
 #include "seqlab/models/rnn/delay_line.hpp"
 
@@ -70,7 +71,22 @@ public:
                 const arma::Mat<T>& d_out, arma::Mat<T>* d_x, RecurrentState<T>* d_initial);
   void final_state(RecurrentState<T>& state) const;
 
+  // Projected input (cell.hpp, PROJECTED INPUT): the same window with W_ih x given.
+  std::size_t input_weight() const { return weight_ih_; }
+  arma::uword projected_rows() const { return hidden_size_; }
+  void forward_projected(const ParameterSet<T>& params, const arma::Mat<T>& projected,
+                         const RecurrentState<T>& initial, const arma::Mat<T>* mask,
+                         arma::Mat<T>& out);
+  void backward_projected(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                          const arma::Mat<T>& d_out, RecurrentState<T>* d_initial);
+  const arma::Mat<T>& projected_gradient() const { return pre_; }
+
 private:
+  // forward/backward once the input projection sits in pre_ / up to the W_ih terms.
+  void forward_steps(const ParameterSet<T>& params, const RecurrentState<T>& initial,
+                     const arma::Mat<T>* mask, arma::Mat<T>& out);
+  void backward_steps(ParameterSet<T>& params, const arma::Mat<T>* mask,
+                      const arma::Mat<T>& d_out, RecurrentState<T>* d_initial);
   // Fills rate_ (a = 1 / tau) from the fixed tau or from rho.
   void compute_rates(const ParameterSet<T>& params);
 
@@ -90,6 +106,9 @@ private:
   arma::Mat<T> pre_;           // H x N: forward pre-activations, reused for dLoss/d pre
   arma::Mat<T> total_;         // H x B: total dLoss/dh_t of one step
   DelayLine<T> delay_line_;    // h_{t-D} of every real step (empty without a delay)
+  arma::Mat<T> w_hh_t_, w_hd_t_;  // H x H: the recurrent blocks transposed, for backward
+  // Per-step products: z_t += W h (forward, W_hh and W_hd); dh += W_hh^T dz; W_hd^T dz.
+  StepGemm<T> recurrent_, recurrent_transposed_, delayed_transposed_;
 };
 
 }  // namespace seqlab::rnn
