@@ -42,7 +42,7 @@ check "list marks generators as synthetic" bash -c "grep -E '^casino +symbols +g
 # 2. --help everywhere.
 run datasets --help
 check "datasets --help exits 0" [ "$rc" -eq 0 ]
-for sub in list info fetch verify; do
+for sub in list info fetch verify true-model floor; do
   run datasets "$sub" --help
   check "datasets $sub --help prints usage" bash -c "[ $rc -eq 0 ] && grep -q 'usage: seqlab datasets $sub' '$scratch/out'"
 done
@@ -93,6 +93,15 @@ check "fetch of a derived-only file already in the cache is fine" [ "$rc" -eq 0 
 rm -rf "$scratch/cache"
 SEQLAB_DATA_PATH="$scratch/empty" run datasets fetch tiny --registry "$tiny_registry"
 check "fetch of a derived-only file says it must come from a mirror" bash -c "[ $rc -eq 1 ] && grep -q 'must come from a mirror' '$scratch/err' && [ \$(wc -l <'$scratch/err') -eq 1 ]"
+
+# 7. floor: the generating process's NLL (copy: 10 symbols of 8 random in 31 steps = 30/31 bits).
+run datasets floor copy --json
+check "floor of copy exits 0" [ "$rc" -eq 0 ]
+check "floor of copy is 30/31 bits per symbol" bash -c "grep -q '\"nll_bits\": 0.9677419354838' '$scratch/out'"
+run datasets floor casino --split valid
+check "floor of casino (its true HMM) exits 0" bash -c "[ $rc -eq 0 ] && grep -q 'casino \[valid\] under its generator (casino)' '$scratch/out'"
+run datasets floor adding
+check "floor of a generator without a closed form: exit 1, one line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$scratch/err') -eq 1 ] && grep -q 'no closed-form likelihood' '$scratch/err'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

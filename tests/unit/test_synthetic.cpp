@@ -637,3 +637,58 @@ TEST_CASE("synthetic datasets carry the generator's structure", "[synthetic]") {
                       Contains("unknown synthetic generator 'nonsense'"));
   }
 }
+
+TEST_CASE("generator_log_probability is the generators' exact distribution", "[synthetic]") {
+  SECTION("brackets: the probabilities of all bracket strings sum to 1 and samples are possible") {
+    const double p_open = GENERATE(0.5, 0.3);
+    const int max_depth = GENERATE(1, 2, 3);
+    CAPTURE(p_open, max_depth);
+    Options o("test");
+    o.set("length", "8");
+    o.set("open_probability", std::to_string(p_open));
+    o.set("max_depth", std::to_string(max_depth));
+    double total = 0.0;
+    for (arma::uword bits = 0; bits < 256; ++bits) {  // every string of 8 brackets
+      arma::uvec x(9);
+      for (arma::uword t = 0; t < 8; ++t) x(t) = (bits >> t) & 1u;
+      x(8) = 2;
+      total += std::exp(generator_log_probability("brackets", o, x).value());
+    }
+    CHECK_THAT(total, Catch::Matchers::WithinAbs(1.0, 1e-12));
+    BracketOptions b;
+    b.length = 8;
+    b.open_probability = p_open;
+    b.max_depth = static_cast<arma::uword>(max_depth);
+    Rng rng = make_rng(3);
+    for (int i = 0; i < 50; ++i)
+      CHECK(std::isfinite(generator_log_probability("brackets", o, sample_bracket_sequence(b, rng))
+                              .value()));
+    // Wrong length, a missing "$", a closing bracket at depth 0: impossible.
+    CHECK(generator_log_probability("brackets", o, arma::uvec{0, 1, 2}).value() == -INFINITY);
+    CHECK(generator_log_probability("brackets", o, arma::uvec{0, 1, 0, 1, 0, 1, 0, 1, 1})
+              .value() == -INFINITY);
+    CHECK(generator_log_probability("brackets", o, arma::uvec{1, 0, 0, 1, 0, 1, 0, 1, 2})
+              .value() == -INFINITY);
+  }
+  SECTION("copy: K log(1/symbols) for a copy sequence, -inf otherwise") {
+    Options o("test");
+    o.set("symbols", "3");
+    o.set("length", "4");
+    o.set("delay", "2");
+    CopyTaskOptions c;
+    c.symbols = 3;
+    c.length = 4;
+    c.delay = 2;
+    Rng rng = make_rng(4);
+    arma::uvec x = sample_copy_sequence(c, rng);
+    CHECK_THAT(generator_log_probability("copy", o, x).value(),
+               Catch::Matchers::WithinRel(-4.0 * std::log(3.0), 1e-15));
+    x(x.n_elem - 1) = (x(x.n_elem - 1) + 1) % 3;  // a wrong copy
+    CHECK(generator_log_probability("copy", o, x).value() == -INFINITY);
+  }
+  SECTION("generators without a closed form here give nullopt, unknown ones an error") {
+    Options o("test");
+    CHECK_FALSE(generator_log_probability("hmm", o, arma::uvec{0, 1}).has_value());
+    CHECK_THROWS_AS(generator_log_probability("nope", o, arma::uvec{0}), UserError);
+  }
+}

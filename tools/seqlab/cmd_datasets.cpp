@@ -30,7 +30,10 @@ const char* kUsage =
     "  verify NAME   recompute the sha256 of NAME's files; exit 1 on any mismatch or missing file\n"
     "  true-model NAME --out FILE\n"
     "                the HMM that generates a synthetic dataset (hmm, casino), as a model file:\n"
-    "                its held-out NLL is the floor a fitted model can reach\n\n"
+    "                its held-out NLL is the floor a fitted model can reach\n"
+    "  floor NAME [--split test]\n"
+    "                the NLL of a synthetic split under its generating process (hmm, casino,\n"
+    "                copy, brackets): the floor no model can beat on average\n\n"
     "Files are looked for in each directory of SEQLAB_DATA_PATH, then in the cache\n"
     "($SEQLAB_CACHE_DIR, else $XDG_CACHE_HOME/seqlab/datasets, else ~/.cache/seqlab/datasets).\n"
     "The registry is $SEQLAB_REGISTRY, else the installed datasets registry.\n";
@@ -290,6 +293,70 @@ int run_true_model(const std::vector<std::string>& args) {
   return 0;
 }
 
+int run_floor(const std::vector<std::string>& args) {
+  CommonOptions common;
+  std::string name, registry_file, split = "test";
+  po::options_description desc(
+      "The NLL of a synthetic dataset's split under the process that generated it: the floor\n"
+      "no model of that data can beat on average (generators hmm and casino: their true HMM;\n"
+      "copy and brackets: the generator's own closed form).\n\noptions");
+  add_common_options(desc, common, true);
+  desc.add_options()("name", po::value(&name), "dataset name (see 'seqlab datasets list')")(
+      "split", po::value(&split)->default_value("test"), "train, valid or test")(
+      "registry", po::value(&registry_file), "registry file to use instead of $SEQLAB_REGISTRY");
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  po::variables_map vm;
+  if (!parse_command_line("datasets floor", "NAME [--split test] [options]", args, desc,
+                          &positional, vm))
+    return 0;
+  if (name.empty()) user_error("datasets floor: a dataset NAME is required");
+  DataLocations loc = DataLocations::from_environment();
+  if (!registry_file.empty()) loc.registry = registry_file;
+  const Registry registry = load_registry(loc);
+  const RegistryEntry& e = find_entry(registry, name);
+  if (!e.synthetic())
+    user_error("datasets floor: '" + name + "' is a real dataset; its generating process is "
+               "unknown");
+  if (e.generator != "hmm" && e.generator != "casino" && e.generator != "copy" &&
+      e.generator != "brackets")
+    user_error("datasets floor: the generator " + e.generator + " of '" + name +
+               "' has no closed-form likelihood here (only hmm, casino, copy and brackets)");
+  const SequenceDataset d = load_entry(e, loc);
+  const SequenceSet& part = d.get(parse_split(split));
+  Evaluation ev;
+  if (e.generator == "hmm" || e.generator == "casino") {
+    const CategoricalHmmParams p = synthetic_hmm_parameters(e.generator, e.options, e.seed);
+    const CategoricalHmm truth(
+        d.alphabet,
+        Hmm<CategoricalEmission>(p.initial, p.transition, CategoricalEmission(p.emission)));
+    ev = evaluate(truth, part);
+  } else {
+    for (const arma::uvec& x : part.symbols) {
+      ev.log_likelihood += generator_log_probability(e.generator, e.options, x).value();
+      ev.symbols += x.n_elem;
+      ++ev.sequences;
+    }
+  }
+  if (common.json) {
+    JsonObject o;
+    o.add("dataset", name);
+    o.add("split", split);
+    o.add("generator", e.generator);
+    o.add("log_likelihood", ev.log_likelihood);
+    o.add("symbols", ev.symbols);
+    o.add("nll_nats", ev.nats_per_symbol());
+    o.add("nll_bits", ev.bits_per_symbol());
+    std::cout << o.str() << "\n";
+  } else {
+    std::cout << std::fixed << std::setprecision(6) << name << " [" << split
+              << "] under its generator (" << e.generator << "): " << ev.nats_per_symbol()
+              << " nats/symbol, " << ev.bits_per_symbol() << " bits/symbol over " << ev.symbols
+              << " symbols\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int datasets_command(const std::vector<std::string>& args) {
@@ -307,8 +374,10 @@ int datasets_command(const std::vector<std::string>& args) {
   if (args[0] == "fetch") return run_fetch(rest);
   if (args[0] == "verify") return run_verify(rest);
   if (args[0] == "true-model") return run_true_model(rest);
+  if (args[0] == "floor") return run_floor(rest);
   user_error("datasets: unknown subcommand '" + args[0] +
-             "' (expected list, info, fetch, verify or true-model; see 'seqlab datasets --help')");
+             "' (expected list, info, fetch, verify, true-model or floor; see 'seqlab datasets "
+             "--help')");
 }
 
 }  // namespace seqlab::cli

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -455,6 +456,47 @@ SequenceDataset make_synthetic_dataset(const std::string& name, const std::strin
     for (std::size_t i = 0; i < s->size(); ++i) d.all.append_from(*s, i);
   d.validate();
   return d;
+}
+
+std::optional<double> generator_log_probability(const std::string& generator,
+                                                const Options& options, const arma::uvec& x) {
+  constexpr double kImpossible = -std::numeric_limits<double>::infinity();
+  if (generator == "copy") {
+    const arma::uword symbols = count_option(options, "symbols", 8, 1);
+    const arma::uword k = count_option(options, "length", 10, 1);
+    const arma::uword d = count_option(options, "delay", 10, 0);
+    const arma::uword blank = symbols, go = symbols + 1;
+    if (x.n_elem != 2 * k + d + 1) return kImpossible;
+    for (arma::uword i = 0; i < k; ++i)
+      if (x(i) >= symbols || x(k + d + 1 + i) != x(i)) return kImpossible;
+    for (arma::uword i = 0; i < d; ++i)
+      if (x(k + i) != blank) return kImpossible;
+    if (x(k + d) != go) return kImpossible;
+    return -static_cast<double>(k) * std::log(static_cast<double>(symbols));
+  }
+  if (generator == "brackets") {
+    const arma::uword n = count_option(options, "length", 20, 2);
+    const double p_open = probability_option(options, "open_probability", 0.5);
+    const arma::uword max_depth = count_option(options, "max_depth", 10, 1);
+    if (x.n_elem != n + 1 || x(n) != 2) return kImpossible;
+    double log_p = 0.0;
+    arma::uword depth = 0;
+    // The same rule as sample_bracket_sequence, step by step.
+    for (arma::uword t = 0; t < n; ++t) {
+      const arma::uword remaining = n - t;
+      const bool can_open = depth < max_depth && depth + 1 <= remaining - 1;
+      const bool can_close = depth > 0;
+      const bool open = x(t) == 0;
+      if (x(t) > 1 || (open && !can_open) || (!open && !can_close)) return kImpossible;
+      if (can_open && can_close) log_p += std::log(open ? p_open : 1.0 - p_open);
+      depth = open ? depth + 1 : depth - 1;
+    }
+    return log_p;
+  }
+  const std::vector<std::string> known = synthetic_generator_names();
+  if (std::find(known.begin(), known.end(), generator) == known.end())
+    user_error("unknown synthetic generator '" + generator + "'");
+  return std::nullopt;
 }
 
 }  // namespace seqlab

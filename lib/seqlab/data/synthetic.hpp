@@ -9,6 +9,7 @@
 #pragma once
 
 #include <armadillo>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -185,6 +186,18 @@ CategoricalHmmParams synthetic_hmm_parameters(const Options& options, std::uint6
 // has no HMM behind it -> UserError.
 CategoricalHmmParams synthetic_hmm_parameters(const std::string& generator, const Options& options,
                                               std::uint64_t seed);
+
+// The exact log-probability (nats) of one symbol sequence under the process of a synthetic
+// generator whose process is a closed form here: "copy" (K log(1/symbols) for a well-formed copy
+// sequence: only the first K symbols are random) and "brackets" (the random walk's choices:
+// log open_probability or log(1 - open_probability) at each step where both moves were
+// allowed, 0 where only one was, 0 for the final "$"). A sequence the process cannot produce
+// gets -inf. Returns nullopt for the other generators (hmm and casino: score their true HMM,
+// synthetic_hmm_parameters; adding and patterns: not symbol sequences).
+// Requires the generator's options as for make_synthetic_dataset (same UserErrors).
+// With it, the mean NLL of a split is the floor any model of that data can reach. Cost O(T).
+std::optional<double> generator_log_probability(const std::string& generator,
+                                                const Options& options, const arma::uvec& x);
 
 // The prototypes behind make_synthetic_dataset(name, "patterns", options, seed) (d x K).
 arma::mat synthetic_pattern_prototypes(const Options& options, std::uint64_t seed);
