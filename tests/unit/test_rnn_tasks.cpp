@@ -1,24 +1,35 @@
-// tests/unit/test_rnn_tasks.cpp: whole-sequence and bidirectional layers and the sequence-level task
-// network (classification and regression heads).
+// tests/unit/test_rnn_tasks.cpp: whole-sequence and bidirectional layers, the sequence-level task
+// network (classification and regression heads), RnnTaskModel and its files; in the [slow] suite
+// the functional tasks (adding problem, copy after a delay, a bidirectional classification).
 //
 // What is checked and against what:
 //   * backward of Unidirectional / Bidirectional layers over every cell type, and of the whole
 //     task network (1- and 2-layer, bidirectional stacks, both heads, symbols and frames), against
 //     finite differences of their own forward, on ragged prefix masks (lengths S, S-2, 1, 0);
 //   * the reverse direction against the cell run by hand over the reversed real steps, with
-//     garbage in the padding.
+//     garbage in the padding, and a padded batch against each sequence scored alone;
+//   * closed forms: zero weights give uniform class probabilities (NLL = log K exactly), the
+//     regression baseline is the targets' variance;
+//   * model files: save/load gives identical outputs; bad files and data give one-line errors.
 //
 // Gradient-check settings (as the cell tests): double precision; outputs projected to a scalar
 // with a fixed random r (seeded); fourth-order central differences with h = 1e-4 * max(1, |p|)
 // (test_support's fourth_order_gradient_check); pass when |g - fd| / max(|g|, |fd|, 1e-8) < 1e-6
 // at every index (whole networks: or |g - fd| < 1e-11, see kNoiseMargin). Sizes D = 3, H = 4,
 // B = 4, S = 5.
+#include <H5Cpp.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "seqlab/core/error.hpp"
+#include "seqlab/data/synthetic.hpp"
+#include "seqlab/io/hdf5.hpp"
+#include "seqlab/io/model_file.hpp"
 #include "seqlab/models/rnn/bidirectional.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
+#include "seqlab/models/rnn/task_model.hpp"
 #include "seqlab/models/rnn/task_network.hpp"
 #include "test_support.hpp"
 
@@ -221,6 +232,28 @@ TaskLoss batch_loss(TaskNetwork<double>& net, const TaskBatch& t) {
 }
 
 // Symbols 0..V-1 of a sequence, as a set of one kind.
+SequenceSet symbol_sets(const std::vector<arma::uvec>& sequences) {
+  return test::symbol_set(sequences);
+}
+
+Alphabet letters(const std::string& symbols) {
+  std::vector<std::string> names;
+  for (char c : symbols) names.emplace_back(1, c);
+  return Alphabet(names);
+}
+
+void expect_one_line_error(const std::function<void()>& f, const std::string& expected) {
+  try {
+    f();
+    FAIL("no error; expected: " << expected);
+  } catch (const UserError& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find('\n') == std::string::npos);
+    CHECK_THAT(what, Contains(expected));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("real_prefix reads lengths and mirrors each row's real steps", "[rnn-tasks]") {
@@ -376,3 +409,242 @@ TEST_CASE("the squared-error head's gradients match finite differences", "[rnn-t
                                    features.memptr(), features.n_elem, d_features.memptr(), loss));
 }
 
+TEST_CASE("zero weights give uniform class probabilities: label NLL = log K exactly",
+          "[rnn-tasks]") {
+  const arma::uword classes = GENERATE(2, 3, 7);
+  const CellType cell = GENERATE(CellType::elman, CellType::lstm, CellType::gru);
+  CAPTURE(classes, model_type_name(cell));
+  RnnTaskOptions o;
+  o.cell = cell;
+  o.hidden = 5;
+  o.bidirectional = true;
+  RnnTaskModel model(Task::classify, letters("abcd"), classes, o);  // every parameter 0
+  Rng rng = make_rng(3);
+  SequenceSet set;
+  set.kind = SequenceKind::symbols;
+  for (arma::uword i = 0; i < 9; ++i) {
+    arma::uvec s(1 + uniform_index(rng, 12));
+    for (auto& v : s) v = uniform_index(rng, 4);
+    set.symbols.push_back(s);
+    set.labels.push_back(static_cast<arma::sword>(i % classes));
+  }
+  const arma::mat log_p = model.predict(set);
+  CHECK(arma::all(arma::vectorise(log_p) == -std::log(static_cast<double>(classes))));
+  const TaskMetrics m = model.evaluate(set);
+  CHECK(m.sequences == 9);
+  CHECK_THAT(m.nll_nats(), WithinRel(std::log(static_cast<double>(classes)), 1e-15));
+  CHECK_THAT(m.nll_bits(), WithinRel(std::log2(static_cast<double>(classes)), 1e-15));
+  // Ties go to class 0: exactly the sequences labelled 0 count as correct.
+  const double zeros = static_cast<double>((9 + classes - 1) / classes);
+  CHECK_THAT(m.accuracy(), WithinRel(zeros / 9.0, 1e-15));
+}
+
+TEST_CASE("regression metrics: zero weights predict the bias; the baseline is the variance",
+          "[rnn-tasks]") {
+  RnnTaskOptions o;
+  o.cell = CellType::gru;
+  o.hidden = 3;
+  RnnTaskModel model(Task::regress, SequenceKind::vectors, 2, 1, o);
+  arma::vec values = model.network().params().values();
+  values.tail(1).fill(0.5);  // head.bias is the last block
+  model.set_parameters(values);
+  SequenceSet set;
+  set.kind = SequenceKind::vectors;
+  for (double t : {1.0, 2.0, 3.0, 4.0}) {
+    set.frames.push_back(arma::mat(2, 3, arma::fill::ones) * t);
+    set.targets.push_back(arma::vec{t});
+  }
+  const TaskMetrics m = model.evaluate(set);
+  // (0.5^2 + 1.5^2 + 2.5^2 + 3.5^2) / 4 = 5.25; the mean 2.5 leaves variance 1.25.
+  CHECK_THAT(m.mse(), WithinRel(5.25, 1e-15));
+  CHECK_THAT(m.baseline_mse(), WithinRel(1.25, 1e-15));
+  CHECK_THAT(arma::mat(model.predict(set)), test::IsNear(arma::mat(1, 4, arma::fill::value(0.5)), 0.0));
+}
+
+TEST_CASE("a saved and loaded task model gives identical outputs", "[rnn-tasks]") {
+  const CellType cell = GENERATE(CellType::elman, CellType::leaky, CellType::lstm, CellType::gru);
+  const bool bidirectional = GENERATE(false, true);
+  const SequenceKind kind = GENERATE(SequenceKind::symbols, SequenceKind::vectors);
+  CAPTURE(model_type_name(cell), bidirectional, to_string(kind));
+  RnnTaskOptions o;
+  o.cell = cell;
+  o.hidden = 4;
+  o.layers = 2;
+  o.embedding = 3;
+  o.bidirectional = bidirectional;
+  if (cell == CellType::leaky) {
+    o.tau = 2.5;
+    o.train_tau = true;
+  }
+  if (cell == CellType::gru) o.gru_variant = GruVariant::pytorch;
+  const Task task = kind == SequenceKind::symbols ? Task::classify : Task::regress;
+  RnnTaskModel model = kind == SequenceKind::symbols
+                           ? RnnTaskModel(task, letters("xyz"), 3, o)
+                           : RnnTaskModel(task, kind, 2, 2, o);
+  model.initialize(5);
+  test::ScratchDir dir;
+  save_task_model(dir / "task.h5", model);
+  CHECK(is_task_model_file(dir / "task.h5"));
+  const RnnTaskModel loaded = load_task_model(dir / "task.h5");
+  CHECK(loaded.type() == model_type_name(cell));
+  CHECK(loaded.task() == task);
+  CHECK(loaded.bidirectional() == bidirectional);
+  CHECK(loaded.num_parameters() == model.num_parameters());
+
+  Rng rng = make_rng(6);
+  SequenceSet set;
+  set.kind = kind;
+  for (int i = 0; i < 5; ++i) {
+    const arma::uword n = 2 + uniform_index(rng, 9);
+    if (kind == SequenceKind::symbols) {
+      arma::uvec s(n);
+      for (auto& v : s) v = uniform_index(rng, 3);
+      set.symbols.push_back(s);
+    } else {
+      set.frames.push_back(gaussian(2, n, rng));
+    }
+  }
+  const arma::mat before = model.predict(set), after = loaded.predict(set);
+  // A trained tau goes tau -> rho -> tau through the file, which is exact only to a few ulps.
+  if (cell == CellType::leaky)
+    CHECK_THAT(after, test::IsNear(before, 1e-12, 1e-14));
+  else
+    CHECK(arma::all(arma::vectorise(after == before)));
+}
+
+TEST_CASE("a batch pads sequences without changing any sequence's output", "[rnn-tasks]") {
+  RnnTaskOptions o;
+  o.cell = CellType::lstm;
+  o.hidden = 6;
+  o.bidirectional = true;
+  o.layers = 2;
+  RnnTaskModel model(Task::classify, letters("abc"), 4, o);
+  model.initialize(9);
+  Rng rng = make_rng(10);
+  SequenceSet all;
+  all.kind = SequenceKind::symbols;
+  for (arma::uword n : {1, 7, 3, 12, 5}) {
+    arma::uvec s(n);
+    for (auto& v : s) v = uniform_index(rng, 3);
+    all.symbols.push_back(s);
+  }
+  const arma::mat together = model.predict(all);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const arma::mat alone = model.predict(test::symbol_set({all.symbols[i]}));
+    CHECK_THAT(alone, test::IsNear(together.col(i), 1e-13, 1e-15));
+  }
+}
+
+TEST_CASE("task models reject data without labels or targets and bad files, in one line",
+          "[rnn-tasks]") {
+  SECTION("missing annotations name the data and what was expected") {
+    const SequenceSet plain = symbol_sets({arma::uvec{0, 1}, arma::uvec{1}});
+    expect_one_line_error([&] { require_task_data(plain, Task::classify, "train: dataset 'x'"); },
+                          "train: dataset 'x' has no class labels (expected one label per "
+                          "sequence to classify)");
+    expect_one_line_error([&] { require_task_data(plain, Task::regress, "eval: dataset 'x'"); },
+                          "eval: dataset 'x' has no regression targets");
+    SequenceSet unlabelled = plain;
+    unlabelled.labels = {1, -1};
+    expect_one_line_error([&] { require_task_data(unlabelled, Task::classify, "d"); },
+                          "sequence 1 has no class label");
+  }
+  SECTION("labels outside the model's classes, and a fit on the wrong kind") {
+    RnnTaskOptions o;
+    o.hidden = 3;
+    RnnTaskModel model(Task::classify, letters("ab"), 2, o);
+    SequenceSet set = symbol_sets({arma::uvec{0, 1}});
+    set.labels = {2};
+    expect_one_line_error([&] { model.evaluate(set); }, "has label 2, the model has 2 classes");
+    SequenceSet frames;
+    frames.kind = SequenceKind::vectors;
+    frames.frames.push_back(arma::mat(2, 3, arma::fill::zeros));
+    frames.labels = {0};
+    expect_one_line_error([&] { model.fit(frames, nullptr, FitOptions{}, nullptr); },
+                          "holds vectors, the model was built for symbols");
+  }
+  SECTION("files") {
+    RnnTaskOptions o;
+    o.hidden = 3;
+    o.bidirectional = true;
+    RnnTaskModel model(Task::classify, letters("ab"), 2, o);
+    model.initialize(1);
+    test::ScratchDir dir;
+    const auto path = dir / "bi.h5";
+    save_task_model(path, model);
+    // A task model is not a sequence model: load_model says so instead of misreading it.
+    expect_one_line_error([&] { load_model(path); },
+                          "holds a sequence-level task model (task 'classify'): it gives task "
+                          "metrics, not a sequence likelihood");
+    RnnOptions ro;
+    ro.hidden = 3;
+    RnnModel next_step(letters("ab"), ro);
+    save_model(dir / "lstm.h5", next_step);
+    CHECK_FALSE(is_task_model_file(dir / "lstm.h5"));
+    CHECK_FALSE(is_task_model_file(dir / "missing.h5"));
+    expect_one_line_error([&] { load_task_model(dir / "lstm.h5"); },
+                          "is a sequence model, not a sequence-level task model");
+    h5::quiet_errors();
+    {
+      H5::H5File file(path.string(), H5F_ACC_RDWR);
+      H5::Group rnn = file.openGroup("/rnn");
+      rnn.unlink("weight_hh_l0_reverse");
+      h5::write_mat(rnn, "weight_hh_l0_reverse", arma::mat(12, 2, arma::fill::zeros));
+    }
+    expect_one_line_error([&] { load_task_model(path); },
+                          "/rnn/weight_hh_l0_reverse: is 12 x 2, expected 12 x 3");
+    test::write_file(dir / "junk.h5", "not hdf5");
+    expect_one_line_error([&] { load_task_model(dir / "junk.h5"); }, "not an HDF5 file");
+  }
+}
+
+namespace {
+
+// A set whose label needs both ends of the sequence: `count` sequences of uniform random symbols
+// 0..3 with lengths uniform in [shortest, longest]; label = (x_1 + x_T) mod 2 (balanced).
+SequenceSet both_ends_set(arma::uword count, arma::uword shortest, arma::uword longest, Rng& rng) {
+  SequenceSet set;
+  set.kind = SequenceKind::symbols;
+  for (arma::uword i = 0; i < count; ++i) {
+    arma::uvec s(shortest + uniform_index(rng, longest - shortest + 1));
+    for (auto& v : s) v = uniform_index(rng, 4);
+    set.symbols.push_back(s);
+    set.labels.push_back(static_cast<arma::sword>((s(0) + s(s.n_elem - 1)) % 2));
+  }
+  return set;
+}
+
+}  // namespace
+
+TEST_CASE("a small bidirectional GRU learns a label that depends on both ends", "[rnn-tasks]") {
+  Rng rng = make_rng(41);
+  const SequenceSet train = both_ends_set(400, 2, 8, rng);
+  const SequenceSet valid = both_ends_set(100, 2, 8, rng);
+  const SequenceSet test = both_ends_set(200, 2, 8, rng);
+  RnnTaskOptions o;
+  o.cell = CellType::gru;
+  o.hidden = 8;
+  o.embedding = 4;
+  o.bidirectional = true;
+  o.batch = 16;
+  o.epochs = 30;
+  o.learning_rate = 1e-2;
+  o.patience = 5;
+  RnnTaskModel model(Task::classify, letters("abcd"), 2, o);
+  FitOptions fit;
+  fit.seed = 3;
+  model.fit(train, &valid, fit, nullptr);
+  const TaskMetrics m = model.evaluate(test);
+  INFO("test accuracy " << m.accuracy() << ", label NLL " << m.nll_nats() << " nats after "
+                        << model.last_fit().epochs << " epochs");
+  CHECK(m.accuracy() > 0.95);
+  CHECK(m.nll_nats() < 0.2);
+  CHECK_THAT(model.evaluate(valid).objective(),
+             WithinRel(model.last_fit().best_valid_objective, 1e-6));
+
+  SECTION("the same seed trains the same parameters") {
+    RnnTaskModel again(Task::classify, letters("abcd"), 2, o);
+    again.fit(train, &valid, fit, nullptr);
+    CHECK(arma::all(again.network().params().values() == model.network().params().values()));
+  }
+}
