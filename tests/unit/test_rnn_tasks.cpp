@@ -10,7 +10,9 @@
 //     garbage in the padding, and a padded batch against each sequence scored alone;
 //   * closed forms: zero weights give uniform class probabilities (NLL = log K exactly), the
 //     regression baseline is the targets' variance;
-//   * model files: save/load gives identical outputs; bad files and data give one-line errors.
+//   * model files: save/load gives identical outputs; bad files and data give one-line errors;
+//   * against PyTorch: converted torch SeqlabTaskModels (bidirectional LSTM and GRU, relu RNN),
+//     whose outputs for one packed batch are recorded in tests/fixtures/rnn/golden_task_*.
 //
 // Gradient-check settings (as the cell tests): double precision; outputs projected to a scalar
 // with a fixed random r (seeded); fourth-order central differences with h = 1e-4 * max(1, |p|)
@@ -20,6 +22,8 @@
 #include <H5Cpp.h>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -646,5 +650,61 @@ TEST_CASE("a small bidirectional GRU learns a label that depends on both ends", 
     RnnTaskModel again(Task::classify, letters("abcd"), 2, o);
     again.fit(train, &valid, fit, nullptr);
     CHECK(arma::all(again.network().params().values() == model.network().params().values()));
+  }
+}
+
+TEST_CASE("task models compute what the PyTorch modules they were converted from compute",
+          "[rnn-tasks]") {
+  // tests/fixtures/rnn/make_golden_tasks.py: torch SeqlabTaskModels (packed batches, so each
+  // sequence's reverse direction starts at its own last step), converted by seqlab_torch.py.
+  const std::string name = GENERATE(as<std::string>{}, "lstm_bi", "gru_bi", "rnn_relu");
+  CAPTURE(name);
+  const RnnTaskModel model = load_task_model(test::fixture("rnn/golden_task_" + name + ".h5"));
+  std::ifstream in(test::fixture("rnn/golden_task_" + name + ".txt"));
+  REQUIRE(in.good());
+  std::string kind_text, line;
+  REQUIRE(std::getline(in, kind_text));
+  SequenceSet set;
+  set.kind = parse_sequence_kind(kind_text);
+  REQUIRE(set.kind == model.kind());
+  std::vector<arma::vec> expected;
+  while (std::getline(in, line)) {
+    const auto tab = line.find('\t');
+    REQUIRE(tab != std::string::npos);
+    const std::string steps = line.substr(0, tab);
+    std::istringstream numbers(line.substr(tab + 1));
+    std::vector<double> outputs;
+    for (double v; numbers >> v;) outputs.push_back(v);
+    expected.emplace_back(outputs);
+    if (set.kind == SequenceKind::symbols) {
+      arma::uvec s(steps.size());
+      for (std::size_t t = 0; t < steps.size(); ++t) {
+        const auto index = model.alphabet().find(std::string(1, steps[t]));
+        REQUIRE(index.has_value());
+        s(t) = *index;
+      }
+      set.symbols.push_back(s);
+      continue;
+    }
+    std::vector<std::vector<double>> frames;
+    std::istringstream by_step(steps);
+    for (std::string step; std::getline(by_step, step, ';');) {
+      std::istringstream by_value(step);
+      frames.emplace_back();
+      for (std::string v; std::getline(by_value, v, ',');) frames.back().push_back(std::stod(v));
+    }
+    arma::mat f(model.dimension(), frames.size());
+    for (std::size_t t = 0; t < frames.size(); ++t) {
+      REQUIRE(frames[t].size() == model.dimension());
+      f.col(t) = arma::vec(frames[t]);
+    }
+    set.frames.push_back(f);
+  }
+  REQUIRE(set.size() == 5);
+  const arma::mat got = model.predict(set);  // one padded minibatch of the 5 sequences
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    CAPTURE(i);
+    // Both sides compute in float64; only the order of sums differs.
+    CHECK_THAT(arma::mat(got.col(i)), test::IsNear(expected[i], 1e-10, 1e-10));
   }
 }
