@@ -101,11 +101,12 @@ struct TaskMetrics {
   double squared_error = 0.0;         // summed over components
   double baseline_squared_error = 0.0;  // of the set's mean target, summed over components
 
-  double accuracy() const;
-  double nll_nats() const;  // label NLL per sequence
-  double nll_bits() const;
-  double mse() const;
-  double baseline_mse() const;
+  // Means over what was scored; NaN when nothing was (no sequences / no components).
+  double accuracy() const;      // correct / sequences
+  double nll_nats() const;      // label_nll / sequences: label NLL per sequence
+  double nll_bits() const;      // the same in bits
+  double mse() const;           // squared_error / components
+  double baseline_mse() const;  // baseline_squared_error / components: the targets' variance
   // What early stopping minimises: nll_nats() (classify) or mse() (regress).
   double objective() const;
 };
