@@ -1,6 +1,8 @@
 // tests/support/test_support.cpp
 #include "test_support.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -51,6 +53,30 @@ std::string read_file(const fs::path& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+GradientCheck fourth_order_gradient_check(double* data, std::size_t n, const double* analytic,
+                                          const std::function<double()>& loss, double margin) {
+  GradientCheck result;
+  const auto loss_at = [&](std::size_t i, double value) {
+    data[i] = value;
+    return loss();
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    const double saved = data[i];
+    const double h = 1e-4 * std::max(1.0, std::abs(saved));
+    const double near = loss_at(i, saved + h) - loss_at(i, saved - h);
+    const double far = loss_at(i, saved + 2 * h) - loss_at(i, saved - 2 * h);
+    data[i] = saved;
+    const double numeric = (8.0 * near - far) / (12.0 * h);
+    const double error = std::abs(analytic[i] - numeric) /
+                         std::max({std::abs(analytic[i]), std::abs(numeric), 1e-8});
+    if (!(error <= result.worst) || i == 0)
+      result = GradientCheck{error, i, analytic[i], numeric, result.worst_beyond_margin};
+    if (!(std::abs(analytic[i] - numeric) <= margin) && !(error <= result.worst_beyond_margin))
+      result.worst_beyond_margin = error;
+  }
+  return result;
 }
 
 bool ArmaNearMatcher::match(const arma::mat& actual) const {

@@ -6,6 +6,7 @@
 #include <armadillo>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,22 @@ SequenceSet symbol_set(const std::vector<arma::uvec>& sequences);
 // Writes `content` to `path` (binary).
 void write_file(const std::filesystem::path& path, const std::string& content);
 std::string read_file(const std::filesystem::path& path);
+
+// The gradient check of the recurrent-network tests, shared: fourth-order central differences
+// (loss at p +- h and p +- 2h, h = 1e-4 * max(1, |p|)) of `loss` with respect to each of the n
+// elements at `data`, compared with analytic[0..n) by |g - fd| / max(|g|, |fd|, 1e-8). Every
+// element is restored. Ensures: the worst relative error, its index and both values; and the
+// worst relative error among the elements whose |g - fd| exceeds `margin` (an absolute floor for
+// the few elements that are themselves near the differences' rounding noise; margin 0 = none).
+struct GradientCheck {
+  double worst = 0.0;
+  std::size_t index = 0;
+  double analytic = 0.0, numeric = 0.0;
+  double worst_beyond_margin = 0.0;
+};
+GradientCheck fourth_order_gradient_check(double* data, std::size_t n, const double* analytic,
+                                          const std::function<double()>& loss,
+                                          double margin = 0.0);
 
 // Matches when shapes agree and every element satisfies |a-b| <= max(abs_tol, rel_tol*|b|).
 // On failure it describes the worst element (index, both values).

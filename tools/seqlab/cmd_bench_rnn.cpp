@@ -65,19 +65,11 @@ std::vector<BenchModel> parse_models(const std::string& text) {
   return models;
 }
 
-arma::uword gate_blocks(rnn::CellType cell) {
-  switch (cell) {
-    case rnn::CellType::lstm: return 4;
-    case rnn::CellType::gru: return 3;
-    default: return 1;
-  }
-}
-
 // Floating-point operations of the dense products per character: forward = input projection,
 // recurrence and head; backward does two products of the same size for each (data and weight
 // gradients), so three times forward in all.
 double flops_per_char(const BenchModel& m) {
-  const double g = static_cast<double>(gate_blocks(m.cell));
+  const double g = static_cast<double>(rnn::gate_blocks(m.cell));
   const double h = static_cast<double>(m.hidden);
   return 3.0 * 2.0 * (g * h * (kEmbedding + h) + kVocabulary * h);
 }

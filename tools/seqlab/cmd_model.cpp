@@ -1,7 +1,8 @@
 // tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample` and `seqlab decode`:
 // the commands that fit a model to a dataset split, score a split with a saved model, draw from a
 // saved model, and decode hidden states with a saved HMM (symbols, vectors or binary frames).
-// Models: Markov chains, HMMs and recurrent networks (rnn, leaky, jordan, lstm, gru).
+// Models: Markov chains, HMMs and recurrent networks (rnn, leaky, jordan, lstm, gru); with
+// --task a recurrent network learns a sequence-level task instead (cmd_task.cpp).
 // Thin over the library: datasets come from open_dataset(), models from the models layer, files
 // from io/model_file (written atomically).
 #include <charconv>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "cli_common.hpp"
+#include "cmd_task.hpp"
 #include "commands.hpp"
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
@@ -261,6 +263,31 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
   return o;
 }
 
+// The options of a task model: the recurrent ones already checked by rnn_options().
+RnnTaskOptions task_options(const RnnOptions& o, bool bidirectional) {
+  RnnTaskOptions t;
+  t.cell = o.cell;
+  t.hidden = o.hidden;
+  t.layers = o.layers;
+  t.embedding = o.embedding;
+  t.bidirectional = bidirectional;
+  t.activation = o.activation;
+  t.tau = o.tau;
+  t.train_tau = o.train_tau;
+  t.gru_variant = o.gru_variant;
+  t.batch = o.batch;
+  t.epochs = o.epochs;
+  t.max_steps = o.max_steps;
+  t.optimizer = o.optimizer;
+  t.learning_rate = o.learning_rate;
+  t.momentum = o.momentum;
+  t.clip = o.clip;
+  t.schedule = o.schedule;
+  t.lr_gamma = o.lr_gamma;
+  t.patience = o.patience;
+  return t;
+}
+
 std::string with_commas(std::uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
@@ -298,6 +325,8 @@ int run_train(const std::vector<std::string>& args) {
   double tol = 1e-4, pseudo_count = 0.0, variance_floor = EmissionPrior{}.variance_floor;
   std::string emission;
   RnnArgs rnn_args;
+  std::string task_name;
+  bool bidirectional = false;
 
   po::options_description general("Options");
   general.add_options()
@@ -336,8 +365,15 @@ int run_train(const std::vector<std::string>& args) {
      "that is one long text then trains in batches and on every --threads thread");
   po::options_description recurrent("Recurrent networks (--model rnn, leaky, jordan, lstm or gru)");
   add_rnn_options(recurrent, rnn_args);
+  po::options_description tasks("Sequence-level tasks (--model rnn, leaky, lstm or gru)");
+  tasks.add_options()
+    ("task", po::value(&task_name)->value_name("classify|regress"),
+     "learn one output per whole sequence instead of next-step prediction: the set's class "
+     "labels (classify) or real targets (regress); reports task metrics, not a likelihood")
+    ("bidirectional", po::bool_switch(&bidirectional),
+     "--task only: read every sequence in both directions (--batch whole sequences per update)");
   po::options_description all;
-  all.add(general).add(markov).add(hmm).add(recurrent);
+  all.add(general).add(markov).add(hmm).add(recurrent).add(tasks);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model TYPE --data NAME|PATH --out FILE.h5 [options]", args, all,
                           nullptr, vm))
@@ -351,6 +387,31 @@ int run_train(const std::vector<std::string>& args) {
   const bool recurrent_model = model_name == "rnn" || model_name == "leaky" ||
                                model_name == "jordan" || model_name == "lstm" ||
                                model_name == "gru";
+  if (bidirectional && !given(vm, "task"))
+    user_error("train: --bidirectional: a bidirectional network reads the future, so it defines "
+               "no left-to-right likelihood; it needs --task classify or --task regress");
+  if (given(vm, "task")) {
+    if (!recurrent_model || model_name == "jordan")
+      user_error("train: --task applies to --model rnn, leaky, lstm or gru only (got --model " +
+                 model_name + ")");
+    for (const char* name : {"window", "residual", "dropout", "delay"})
+      if (given(vm, name))
+        user_error("train: --" + std::string(name) + " applies to next-step models; --task "
+                   "trains on whole sequences, without residual connections, dropout or delays");
+    TaskTrainRequest request;
+    request.task = rnn::parse_task(task_name, "train: --task");
+    request.options = task_options(rnn_options(model_name, rnn_args, vm), bidirectional);
+    const DataSplit opened = open_split(cmd, data, open_options(data));
+    if (opened.dataset.kind != SequenceKind::symbols && given(vm, "embedding"))
+      user_error("train: --embedding applies to symbol data; dataset '" + opened.dataset.name +
+                 "' holds " + to_string(opened.dataset.kind));
+    request.dataset = &opened.dataset;
+    request.split = opened.split;
+    request.split_name = data.split;
+    request.out = out;
+    request.common = common;
+    return train_task(request);
+  }
   if (!recurrent_model)
     for (const char* name : kRnnOptionNames)
       if (given(vm, name))
@@ -524,18 +585,30 @@ int run_eval(const std::vector<std::string>& args) {
     return 0;
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
-  const auto model = load_model(model_path);
-
-  OpenOptions oo = open_options(data);
-  if (model->kind() == SequenceKind::symbols) {
-    oo.fixed_alphabet = &model->alphabet();
+  // Symbols are read with the model's alphabet.
+  const auto with_alphabet = [&](const Alphabet& alphabet) {
+    OpenOptions oo = open_options(data);
+    oo.fixed_alphabet = &alphabet;
     if (unknown == "error")
       oo.unknown = UnknownPolicy::error;
     else if (unknown == "unk")
       oo.unknown = UnknownPolicy::map_to_unk;
     else
       user_error("eval: --unknown must be error or unk, got '" + unknown + "'");
+    return oo;
+  };
+  if (is_task_model_file(model_path)) {
+    const RnnTaskModel task_model = load_task_model(model_path);
+    const OpenOptions oo = task_model.kind() == SequenceKind::symbols
+                               ? with_alphabet(task_model.alphabet())
+                               : open_options(data);
+    const DataSplit opened = open_split(cmd, data, oo);
+    return eval_task(task_model, model_path, opened.dataset, opened.set(), data.split, common);
   }
+  const auto model = load_model(model_path);
+
+  const OpenOptions oo = model->kind() == SequenceKind::symbols ? with_alphabet(model->alphabet())
+                                                                : open_options(data);
   const DataSplit opened = open_split(cmd, data, oo);
   const SequenceDataset& dataset = opened.dataset;
   require_model_fits(cmd, model_path, *model, dataset);

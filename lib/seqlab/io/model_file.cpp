@@ -121,6 +121,11 @@ std::unique_ptr<SequenceModel> load_model(const std::filesystem::path& path) {
   try {
     const H5::Group root = file.openGroup("/");
     const std::string type = checked_model_type(path, root);
+    // Task models share the envelope and the cell names but score no likelihood.
+    if (h5::has_attribute(root, "task"))
+      input_error(path, "holds a sequence-level task model (task '" +
+                            printable(h5::read_string_attribute(root, "task")) +
+                            "'): it gives task metrics, not a sequence likelihood");
     std::unique_ptr<SequenceModel> model = factories().at(type)(path, root);
     model->load(root);
     return model;

@@ -20,6 +20,17 @@ void ensure_shape(arma::Mat<T>& m, arma::uword rows, arma::uword cols) {
 
 }  // namespace
 
+arma::uword gate_blocks(CellType cell) {
+  switch (cell) {
+    case CellType::elman:
+    case CellType::leaky:
+    case CellType::jordan: return 1;
+    case CellType::lstm: return 4;
+    case CellType::gru: return 3;
+  }
+  throw std::logic_error("gate_blocks: unknown cell type");
+}
+
 std::string model_type_name(CellType cell) {
   switch (cell) {
     case CellType::elman: return "rnn";

@@ -55,6 +55,10 @@ namespace seqlab::rnn {
 // New types are appended: the numeric values never change.
 enum class CellType { elman, leaky, lstm, gru, jordan };
 
+// G, the number of gate blocks of a cell type: its input weights are G H x D (Elman, leaky and
+// Jordan 1, GRU 3, LSTM 4).
+arma::uword gate_blocks(CellType cell);
+
 // The model-file / CLI name of a cell type: "rnn" (Elman), "leaky", "lstm", "gru", "jordan".
 std::string model_type_name(CellType cell);
 // Requires: one of the names above (else UserError naming `key` and the choices).

@@ -40,17 +40,6 @@ std::string duration_text(double seconds) {
   return buffer;
 }
 
-arma::uword gate_blocks(CellType cell) {
-  switch (cell) {
-    case CellType::elman:
-    case CellType::leaky:
-    case CellType::jordan: return 1;
-    case CellType::lstm: return 4;
-    case CellType::gru: return 3;
-  }
-  return 1;
-}
-
 rnn::NetworkConfig config_from(const RnnOptions& o, SequenceKind kind, arma::uword input_size) {
   rnn::NetworkConfig c;
   c.kind = kind;
@@ -607,7 +596,7 @@ void RnnModel::load(const H5::Group& group) {
                                "one row per symbol plus the start row, embedding columns")
                   .t());
   }
-  const arma::uword g = gate_blocks(o.cell) * h;
+  const arma::uword g = rnn::gate_blocks(o.cell) * h;
   for (arma::uword k = 0; k < o.layers; ++k) {
     const std::string prefix = rnn::Network<double>::layer_prefix(k);
     const std::string suffix = "_l" + std::to_string(k);
