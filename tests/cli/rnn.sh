@@ -153,7 +153,7 @@ expect_error "--residual with one layer" "--residual needs --layers 2" \
   "$seqlab" train --model lstm --residual "${small[@]}" --out "$tmp/x.h5"
 expect_error "an unknown optimizer" "--optimizer must be adam, sgd or rmsprop, got 'adamw'" \
   "$seqlab" train --model lstm --optimizer adamw "${small[@]}" --out "$tmp/x.h5"
-expect_error "an unknown schedule" "--schedule must be constant, step or cosine, got 'linear'" \
+expect_error "an unknown schedule" "--schedule must be constant, step, cosine or plateau, got 'linear'" \
   "$seqlab" train --model lstm --schedule linear "${small[@]}" --out "$tmp/x.h5"
 expect_error "a leaky tau below 1" "tau must be a finite number >= 1" \
   "$seqlab" train --model leaky --tau 0.5 "${small[@]}" --out "$tmp/x.h5"
@@ -171,6 +171,25 @@ expect_error "a truncated model file" "truncated.h5" \
   "$seqlab" eval --model "$tmp/truncated.h5" --data "$text" --split all
 expect_error "eval a text model on a piano roll" "models symbols" \
   "$seqlab" eval --model "$lstm" --data "$rolls/roll.txt" --reader pianoroll --split all
+
+expect_error "a plateau schedule that never cuts" "--schedule plateau needs --lr-gamma below 1" \
+  "$seqlab" train --model lstm --schedule plateau --lr-gamma 1 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--clip-value below 0" "--clip-value must be a number >= 0" \
+  "$seqlab" train --model gru --clip-value -1 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--max-time below 0" "--max-time must be a number of seconds >= 0" \
+  "$seqlab" train --model gru --max-time -5 "${small[@]}" --out "$tmp/x.h5"
+
+# Full BPTT (--window 0) over the casino's whole sequences, a plateau schedule with warm-up and
+# element clipping, and a wall-clock budget: all train and score.
+if "$seqlab" train --model gru --hidden 8 --window 0 --batch 8 --epochs 3 --schedule plateau \
+     --lr-gamma 0.5 --warmup 5 --clip-value 0.5 --max-time 60 --data casino --out "$tmp/full.h5" \
+     >"$tmp/full.out" 2>&1 && grep -q "8 streams x 300 steps" "$tmp/full.out" && \
+   "$seqlab" eval --model "$tmp/full.h5" --data casino --split test >/dev/null; then
+  ok "full BPTT with plateau schedule, warm-up, element clipping and a time budget"
+else
+  bad "full BPTT with plateau schedule, warm-up, element clipping and a time budget"
+  cat "$tmp/full.out"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -453,6 +453,23 @@ TEST_CASE("recurrent models reject bad options and bad data with one-line user e
       CHECK_THAT(what, Contains(expected));
     }
   };
+  SECTION("training options out of range or without what they need") {
+    RnnOptions o;
+    o.reduce_on_plateau = true;
+    o.lr_gamma = 1.0;
+    one_line([&] { validate(o); }, "reduce-on-plateau needs lr_gamma below 1");
+    o.lr_gamma = 0.5;
+    RnnModel model(letters("ab"), o);
+    const SequenceSet train = test::symbol_set({arma::uvec{0, 1, 0, 1, 1, 0}});
+    one_line([&] { model.fit(train, nullptr, FitOptions{}, nullptr); },
+             "reduce-on-plateau needs a valid split");
+    o = RnnOptions{};
+    o.clip_value = -1.0;
+    one_line([&] { validate(o); }, "clip_value must be a finite number >= 0");
+    o = RnnOptions{};
+    o.max_seconds = std::nan("");
+    one_line([&] { validate(o); }, "max_seconds must be a finite number >= 0");
+  }
   SECTION("options that belong to another cell") {
     RnnOptions o;
     o.cell = CellType::lstm;

@@ -149,3 +149,25 @@ TEST_CASE("WindowTrainer: a window without real steps changes nothing", "[rnn-tr
   CHECK(u.loss.count == 0);
   CHECK(arma::approx_equal(before, t.network().params().values(), "absdiff", 0.0f));
 }
+
+TEST_CASE("WindowTrainer: element clipping clamps every gradient element before the norm clip",
+          "[rnn-trainer]") {
+  const NetworkConfig config = small_config(CellType::lstm);
+  OptimizerOptions sgd;
+  sgd.kind = OptimizerKind::sgd;
+  WindowTrainer<double> plain(config, 4, 1, sgd, 0.0, 3), clamped(config, 4, 2, sgd, 0.0, 3);
+  clamped.set_clip_value(1e-3);
+  Rng rng = make_rng(8);
+  plain.network().init(rng);
+  plain.sync_parameters();
+  clamped.network().params().values() = plain.network().params().values();
+  clamped.sync_parameters();
+  Rng data = make_rng(9);
+  const SymbolWindow w = ragged_window(4, 6, data);
+  plain.step(w, 0.0, false);
+  clamped.step(w, 0.0, false);
+  const arma::vec expected = arma::clamp(plain.network().params().gradients(), -1e-3, 1e-3);
+  REQUIRE(arma::abs(plain.network().params().gradients()).max() > 1e-3);  // clipping bites
+  CHECK_THAT(arma::mat(clamped.network().params().gradients()), IsNear(arma::mat(expected), 1e-12, 1e-15));
+  CHECK_THROWS_AS(clamped.set_clip_value(-1.0), std::invalid_argument);
+}

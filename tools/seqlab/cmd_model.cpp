@@ -145,10 +145,11 @@ void require_model_fits(const std::string& command, const std::string& model_pat
 // The recurrent-network options of `seqlab train` (--model rnn|leaky|jordan|lstm|gru).
 struct RnnArgs {
   std::int64_t hidden = 128, layers = 1, embedding = 0, window = 100, batch = 32, epochs = 10,
-               max_steps = 0, patience = 3, delay = 0;
+               max_steps = 0, patience = 3, delay = 0, warmup = 0;
   std::string activation = "tanh", gru_variant = "cho", optimizer = "adam",
               schedule = "constant";
-  double tau = 2.0, dropout = 0.0, lr = 2e-3, clip = 5.0;
+  double tau = 2.0, dropout = 0.0, lr = 2e-3, clip = 5.0, clip_value = 0.0, lr_gamma = 0.5,
+         max_time = 0.0;
   bool train_tau = false, residual = false;
 };
 
@@ -171,18 +172,29 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
     ("residual", po::bool_switch(&r.residual), "add each layer's input to its output (layers >= 2)")
     ("dropout", po::value(&r.dropout)->value_name("P"),
      "dropout between layers and before the head while training, in [0, 1) (default 0)")
-    ("window", po::value(&r.window)->value_name("K"), "BPTT window in steps (default 100)")
+    ("window", po::value(&r.window)->value_name("K"),
+     "truncated-BPTT window in steps; 0 = full BPTT over whole sequences (default 100)")
     ("batch", po::value(&r.batch)->value_name("B"), "parallel streams per update (default 32)")
     ("epochs", po::value(&r.epochs)->value_name("N"), "passes over the training split (default 10)")
     ("max-steps", po::value(&r.max_steps)->value_name("S"),
      "stop after S updates in total (default: no limit)")
+    ("max-time", po::value(&r.max_time)->value_name("SECONDS"),
+     "stop training after this much wall-clock time, then keep the best epoch as usual "
+     "(default: no limit; the result then depends on the machine's speed)")
     ("lr", po::value(&r.lr)->value_name("X"), "learning rate (default 0.002)")
     ("optimizer", po::value(&r.optimizer)->value_name("adam|sgd|rmsprop"), "default adam")
-    ("schedule", po::value(&r.schedule)->value_name("constant|step|cosine"),
-     "learning-rate schedule: step halves it after each epoch, cosine decays it to 0 over the run "
-     "(default constant)")
+    ("schedule", po::value(&r.schedule)->value_name("constant|step|cosine|plateau"),
+     "learning-rate schedule: step multiplies it by --lr-gamma after each epoch, cosine decays it "
+     "to 0 over the planned updates, plateau multiplies it by --lr-gamma when the valid NLL stops "
+     "improving for 2 epochs (default constant)")
+    ("lr-gamma", po::value(&r.lr_gamma)->value_name("X"),
+     "factor of the step and plateau schedules, in (0, 1] (default 0.5)")
+    ("warmup", po::value(&r.warmup)->value_name("S"),
+     "raise the learning rate linearly over the first S updates (default 0)")
     ("clip", po::value(&r.clip)->value_name("X"),
      "clip the global gradient norm to X; 0 = off (default 5)")
+    ("clip-value", po::value(&r.clip_value)->value_name("X"),
+     "clamp every gradient element to [-X, X] before the norm clip; 0 = off (default)")
     ("patience", po::value(&r.patience)->value_name("P"),
      "stop after P epochs without a better valid NLL and keep the best epoch; 0 = off "
      "(default 3; needs a valid split)");
@@ -190,7 +202,8 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
 
 const char* const kRnnOptionNames[] = {"hidden", "layers", "embedding", "activation", "delay",
     "tau", "train-tau", "gru-variant", "residual", "dropout", "window", "batch", "epochs",
-    "max-steps", "lr", "optimizer", "schedule", "clip", "patience"};
+    "max-steps", "max-time", "lr", "optimizer", "schedule", "lr-gamma", "warmup", "clip",
+    "clip-value", "patience"};
 
 // True when the user gave option `name` (bool switches count only when on).
 bool given(const po::variables_map& vm, const std::string& name) {
@@ -243,7 +256,7 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
   o.dropout = r.dropout;
   if (!(r.dropout >= 0.0 && r.dropout < 1.0))
     user_error("train: --dropout must be in [0, 1), got " + std::to_string(r.dropout));
-  o.window = positive("window", r.window);
+  o.window = r.window == 0 ? 0 : positive("window", r.window);
   o.batch = positive("batch", r.batch);
   o.epochs = non_negative("epochs", r.epochs);
   o.max_steps = non_negative("max-steps", r.max_steps);
@@ -252,12 +265,27 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
   if (r.optimizer != "adam" && r.optimizer != "sgd" && r.optimizer != "rmsprop")
     user_error("train: --optimizer must be adam, sgd or rmsprop, got '" + r.optimizer + "'");
   o.optimizer = rnn::optimizer_kind_from_name(r.optimizer);
-  if (r.schedule != "constant" && r.schedule != "step" && r.schedule != "cosine")
-    user_error("train: --schedule must be constant, step or cosine, got '" + r.schedule + "'");
-  o.schedule = rnn::schedule_kind_from_name(r.schedule);
+  if (r.schedule != "constant" && r.schedule != "step" && r.schedule != "cosine" &&
+      r.schedule != "plateau")
+    user_error("train: --schedule must be constant, step, cosine or plateau, got '" + r.schedule +
+               "'");
+  o.reduce_on_plateau = r.schedule == "plateau";
+  o.schedule = rnn::schedule_kind_from_name(o.reduce_on_plateau ? "constant" : r.schedule);
+  if (!(r.lr_gamma > 0.0 && r.lr_gamma <= 1.0))
+    user_error("train: --lr-gamma must be in (0, 1], got " + std::to_string(r.lr_gamma));
+  if (o.reduce_on_plateau && !(r.lr_gamma < 1.0))
+    user_error("train: --schedule plateau needs --lr-gamma below 1 (the factor of each cut)");
+  o.lr_gamma = r.lr_gamma;
+  o.warmup = non_negative("warmup", r.warmup);
   if (!(r.clip >= 0.0) || !std::isfinite(r.clip))
     user_error("train: --clip must be a number >= 0 (0 = off)");
   o.clip = r.clip;
+  if (!(r.clip_value >= 0.0) || !std::isfinite(r.clip_value))
+    user_error("train: --clip-value must be a number >= 0 (0 = off)");
+  o.clip_value = r.clip_value;
+  if (!(r.max_time >= 0.0) || !std::isfinite(r.max_time))
+    user_error("train: --max-time must be a number of seconds >= 0 (0 = no limit)");
+  o.max_seconds = r.max_time;
   o.patience = non_negative("patience", r.patience);
   validate(o);
   return o;
@@ -398,6 +426,12 @@ int run_train(const std::vector<std::string>& args) {
       if (given(vm, name))
         user_error("train: --" + std::string(name) + " applies to next-step models; --task "
                    "trains on whole sequences, without residual connections, dropout or delays");
+    for (const char* name : {"warmup", "clip-value", "max-time"})
+      if (given(vm, name))
+        user_error("train: --" + std::string(name) + " applies to next-step models only, not "
+                   "to --task");
+    if (rnn_args.schedule == "plateau")
+      user_error("train: --schedule plateau applies to next-step models only, not to --task");
     TaskTrainRequest request;
     request.task = rnn::parse_task(task_name, "train: --task");
     request.options = task_options(rnn_options(model_name, rnn_args, vm), bidirectional);

@@ -123,7 +123,10 @@ void validate(const RnnOptions& o) {
   if (o.layers < 1) user_error("rnn options: layers must be >= 1, got 0");
   if (!(o.dropout >= 0.0 && o.dropout < 1.0))
     user_error("rnn options: dropout must be in [0, 1), got " + std::to_string(o.dropout));
-  if (o.window < 1) user_error("rnn options: window must be >= 1, got 0");
+  if (!(o.clip_value >= 0.0) || !std::isfinite(o.clip_value))
+    user_error("rnn options: clip_value must be a finite number >= 0 (0 = off)");
+  if (!(o.max_seconds >= 0.0) || !std::isfinite(o.max_seconds))
+    user_error("rnn options: max_seconds must be a finite number >= 0 (0 = no budget)");
   if (o.batch < 1) user_error("rnn options: batch must be >= 1, got 0");
   if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate))
     user_error("rnn options: learning rate must be a positive number");
@@ -135,6 +138,8 @@ void validate(const RnnOptions& o) {
     user_error("rnn options: clip must be a finite number >= 0 (0 = off)");
   if (!(o.lr_gamma > 0.0 && o.lr_gamma <= 1.0))
     user_error("rnn options: lr_gamma must be in (0, 1], got " + std::to_string(o.lr_gamma));
+  if (o.reduce_on_plateau && !(o.lr_gamma < 1.0))
+    user_error("rnn options: reduce-on-plateau needs lr_gamma below 1 (the factor of each cut)");
   if (!(o.temperature >= 0.0) || !std::isfinite(o.temperature))
     user_error("rnn options: temperature must be a finite number >= 0");
 }
@@ -158,7 +163,7 @@ RnnModel::RnnModel(SequenceKind kind, arma::uword dimension, const RnnOptions& o
 void RnnModel::build(const rnn::NetworkConfig& config) {
   config_ = config;
   net_ = std::make_unique<rnn::Network<double>>(config_);
-  scoring_window_ = options_.window;
+  scoring_window_ = options_.window == 0 ? 100 : options_.window;
 }
 
 std::string RnnModel::type() const { return rnn::model_type_name(config_.cell); }
@@ -222,6 +227,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   oo.momentum = options_.momentum;
   rnn::WindowTrainer<float> trainer(config_, streams, threads, oo, options_.clip,
                                     derive_seed(fit.seed, 1));
+  trainer.set_clip_value(options_.clip_value);
   // One BLAS thread under each of the trainer's threads; all of them when it runs one shard.
   ScopedBlasThreads blas_threads(
       static_cast<int>(std::max(1u, threads / trainer.shard_count())));
@@ -230,7 +236,10 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   net.init(init_rng);
   trainer.sync_parameters();
 
-  WindowStream stream(train, streams, options_.window);
+  arma::uword window = options_.window;
+  if (window == 0)  // full BPTT: every sequence in one window
+    for (std::size_t i = 0; i < train.size(); ++i) window = std::max(window, train.length(i));
+  WindowStream stream(train, streams, window);
   const std::uint64_t per_epoch = stream.window_count();
   std::uint64_t planned = per_epoch * options_.epochs;
   if (options_.max_steps != 0) planned = std::min<std::uint64_t>(planned, options_.max_steps);
@@ -240,15 +249,25 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   so.base_rate = options_.learning_rate;
   so.step_size = std::max<std::uint64_t>(1, per_epoch);
   so.gamma = options_.lr_gamma;
-  so.total = std::max<std::uint64_t>(1, planned);
+  so.warmup = options_.warmup;
+  so.total = std::max<std::uint64_t>(options_.warmup + 1, planned);
   rnn::validate(so);
+  std::optional<rnn::ReduceOnPlateau> plateau;
+  if (options_.reduce_on_plateau) {
+    if (valid == nullptr)
+      user_error(name + ": reduce-on-plateau needs a valid split to watch, and there is none");
+    rnn::PlateauOptions po;
+    po.factor = options_.lr_gamma;
+    po.patience = options_.plateau_patience;
+    plateau.emplace(1.0, po);  // a multiplier of the scheduled rate
+  }
   std::optional<rnn::EarlyStopping<float>> stopping;
   if (valid != nullptr && options_.patience > 0) stopping.emplace(options_.patience);
 
   report_ = RnnFitReport{};
   report_.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
   say(name + ": " + std::to_string(num_parameters()) + " parameters, " +
-      std::to_string(streams) + " streams x " + std::to_string(options_.window) + " steps, " +
+      std::to_string(streams) + " streams x " + std::to_string(window) + " steps, " +
       std::to_string(per_epoch) + " updates per epoch");
 
   const auto start = std::chrono::steady_clock::now();
@@ -268,14 +287,16 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     double epoch_nll = 0.0;
     std::uint64_t epoch_count = 0, epoch_windows = 0;
     for (;;) {
-      if (options_.max_steps != 0 && report_.updates >= options_.max_steps) {
+      if ((options_.max_steps != 0 && report_.updates >= options_.max_steps) ||
+          (options_.max_seconds > 0.0 && seconds_since(start) >= options_.max_seconds)) {
         out_of_steps = true;
         break;
       }
       const bool more = symbols ? stream.next(symbol_window) : stream.next(frame_window);
       if (!more) break;
       ++epoch_windows;
-      const double rate = rnn::scheduled_rate(so, report_.updates);
+      const double rate =
+          rnn::scheduled_rate(so, report_.updates) * (plateau ? plateau->rate() : 1.0);
       const bool drop = config_.dropout > 0.0;
       const auto update = symbols ? trainer.step(symbol_window, rate, drop)
                                   : trainer.step(frame_window, rate, drop);
@@ -318,6 +339,9 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         ", " + fmt("%.0f", static_cast<double>(predicted_total) / elapsed) + " steps/s, " +
         duration_text(elapsed) + " elapsed, ETA " + duration_text(eta) +
         (report_.skipped ? ", " + std::to_string(report_.skipped) + " updates skipped" : ""));
+    if (plateau && plateau->observe(valid_nll))
+      say(name + ": valid NLL on a plateau, learning rate now " +
+          fmt("%.3g", options_.learning_rate * plateau->rate()));
     if (stopping) {
       stopping->observe(valid_nll, net.params().values());
       if (stopping->should_stop()) {
@@ -638,7 +662,7 @@ void RnnModel::load(const H5::Group& group) {
   config_ = config;
   alphabet_ = std::move(alphabet);
   net_ = std::move(net);
-  scoring_window_ = options_.window;
+  scoring_window_ = options_.window == 0 ? 100 : options_.window;
 }
 
 }  // namespace seqlab

@@ -67,7 +67,9 @@ struct RnnOptions {
   double dropout = 0.0;   // in [0, 1): between layers and before the head, training only
 
   // Training.
-  arma::uword window = 100;      // BPTT length k >= 1 (also the scoring window)
+  // BPTT length k >= 1 (also the scoring window); 0 = full BPTT: one window holds each whole
+  // training sequence (k = the longest), so no gradient is ever cut (scoring then uses 100).
+  arma::uword window = 100;
   arma::uword batch = 32;        // parallel streams B >= 1
   arma::uword epochs = 10;       // passes over the training split
   std::uint64_t max_steps = 0;   // cap on optimizer updates in total; 0 = none
@@ -75,9 +77,19 @@ struct RnnOptions {
   double learning_rate = 2e-3;   // > 0
   double momentum = 0.0;         // sgd only, in [0, 1)
   double clip = 5.0;             // global gradient-norm limit; 0 = no clipping
+  double clip_value = 0.0;       // element-wise limit, applied before the norm limit; 0 = off
   // constant, step (rate times lr_gamma after every epoch) or cosine (to 0 over the run).
   rnn::ScheduleKind schedule = rnn::ScheduleKind::constant;
-  double lr_gamma = 0.5;         // step schedule factor in (0, 1]
+  double lr_gamma = 0.5;         // step schedule / plateau factor in (0, 1]
+  std::uint64_t warmup = 0;      // linear warm-up of the rate over this many updates
+  // Reduce on plateau: the rate (after the schedule) is multiplied by lr_gamma whenever the valid
+  // NLL has not improved for plateau_patience + 1 epochs in a row. Needs a valid split.
+  bool reduce_on_plateau = false;
+  std::uint64_t plateau_patience = 1;
+  // Wall-clock budget of fit() in seconds (0 = none): no window starts once it is used up; the
+  // epoch in progress is then scored and the best epoch kept as usual. With a budget the result
+  // depends on the machine's speed, not only on the seed.
+  double max_seconds = 0.0;
   std::uint64_t patience = 3;    // early stopping on valid NLL; 0 = off
 
   // Sampling: logits divided by the temperature; 0 = greedy (most probable value).

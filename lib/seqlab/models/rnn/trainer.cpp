@@ -45,6 +45,13 @@ void WindowTrainer<T>::sync_parameters() {
 }
 
 template <class T>
+void WindowTrainer<T>::set_clip_value(double limit) {
+  if (!(limit >= 0.0) || !std::isfinite(limit))
+    throw std::invalid_argument("WindowTrainer: the element clip must be a finite number >= 0");
+  clip_value_ = limit;
+}
+
+template <class T>
 void WindowTrainer<T>::reset_state() {
   for (Shard& s : shards_) s.state = s.net->initial_state(s.count);
 }
@@ -116,6 +123,7 @@ typename WindowTrainer<T>::Update WindowTrainer<T>::run(const Window& window,
     update.loss.count += shards_[w].loss.count;
     if (w > 0) grads += shards_[w].net->params().gradients();
   }
+  if (clip_value_ > 0.0) clip_by_value(grads, clip_value_);
   update.gradient_norm = clip_ > 0.0 ? clip_by_global_norm(grads, clip_) : global_norm(grads);
   if (!std::isfinite(update.gradient_norm)) return update;
   optimizer_.step(network().params().values(), grads, learning_rate);

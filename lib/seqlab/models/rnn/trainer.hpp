@@ -9,7 +9,8 @@
 // the result never depends on timing. The loss is the mean NLL per real step of the whole
 // window; its step count is read off the mask before any work starts, so every shard scales
 // its gradient by the same 1/count and no shard waits for another's forward pass.
-// Then: global-norm clipping, one optimizer step on the master parameters, copy to the shards.
+// Then: element-wise clipping (when set), global-norm clipping, one optimizer step on the master
+// parameters, copy to the shards.
 // The BLAS library is kept at one thread per shard meanwhile (the caller sets it).
 //
 // Dropout masks come from one Rng per shard, seeded from the dropout seed and the shard index.
@@ -68,6 +69,9 @@ public:
   Update step(const FrameWindow& window, double learning_rate, bool dropout);
 
   const Optimizer<T>& optimizer() const { return optimizer_; }
+  // Requires limit >= 0 and finite. Ensures: from the next step on, every gradient element is
+  // clamped to [-limit, limit] before the global-norm clipping (0 = off, the default).
+  void set_clip_value(double limit);
 
 private:
   struct Shard {
@@ -87,6 +91,7 @@ private:
   arma::uword streams_;
   unsigned threads_;
   double clip_;
+  double clip_value_ = 0.0;
   std::vector<Shard> shards_;
   Optimizer<T> optimizer_;
 };
