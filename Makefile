@@ -48,10 +48,11 @@ test-slow: build
 demo: build
 	bash experiments/demo.sh $(BUILD)/tools/seqlab
 
-# Speed against the machine's DGEMM rate and, when their scripts are present, the peer libraries.
+# Speed against the machine's GEMM rates and, when their scripts are present, the peer libraries.
 bench: build
 	$(BUILD)/tools/seqlab bench blas --threads 2
 	$(BUILD)/tools/seqlab bench hmm $(if $(wildcard $(PEERS)/data.py),--peers $(PEERS),)
+	$(BUILD)/tools/seqlab bench rnn $(if $(wildcard $(PEERS)/bench_torch_rnn.py),--peers $(PEERS),)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
