@@ -140,5 +140,15 @@ printf 'Not Shakespeare.\n' >"$tmp/mirror/tinyshakespeare/input.txt"
 SEQLAB_DATA_PATH=$tmp/mirror SEQLAB_CACHE_DIR=$tmp/cache expect_error "sha256 mismatch" "input\.txt: sha256 mismatch" \
   "$seqlab" train --model markov --data tinyshakespeare --out "$tmp/m.h5"
 
+# An HMM without pseudo-counts gives an unseen symbol probability 0: eval says where and why.
+printf 'abababababababababababababababab\nababababababababababababababac\n' >"$tmp/unseen.txt"
+"$seqlab" train --model hmm --states 2 --data "$tmp/unseen.txt" --out "$tmp/unseen.h5" --quiet
+if "$seqlab" eval --model "$tmp/unseen.h5" --data "$tmp/unseen.txt" --split test >"$tmp/out" 2>"$tmp/err" &&
+   grep -q "inf nats/symbol" "$tmp/out" && grep -q "step 2 has probability 0.*--pseudo-count" "$tmp/err"; then
+  ok "an infinite NLL comes with a warning naming the step and the remedy"
+else
+  bad "an infinite NLL comes with a warning naming the step and the remedy"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -599,6 +599,25 @@ int run_train(const std::vector<std::string>& args) {
   return 0;
 }
 
+// An infinite NLL is a correct answer but rarely the one wanted: it means one step has
+// probability 0 under the model. Says where, and the usual cause, on stderr.
+void warn_impossible_step(const SequenceModel& model, const SequenceSet& set) {
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    const arma::vec steps = set.kind == SequenceKind::symbols ? model.step_log_probs(set.symbols[i])
+                                                              : model.step_log_probs(set.frames[i]);
+    for (arma::uword t = 0; t < steps.n_elem; ++t) {
+      if (!(std::isinf(steps(t)) && steps(t) < 0)) continue;
+      std::fprintf(stderr,
+                   "seqlab: warning: sequence %zu, step %llu has probability 0 under the model "
+                   "(the NLL is infinite); a symbol or transition never seen in training does "
+                   "that to an HMM trained without --pseudo-count: retrain with --pseudo-count "
+                   "0.01 or so\n",
+                   i, static_cast<unsigned long long>(t));
+      return;
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------
 int run_eval(const std::vector<std::string>& args) {
   const std::string cmd = "eval";
@@ -647,6 +666,7 @@ int run_eval(const std::vector<std::string>& args) {
   const SequenceDataset& dataset = opened.dataset;
   require_model_fits(cmd, model_path, *model, dataset);
   const Evaluation e = evaluate(*model, opened.set());
+  if (std::isinf(e.log_likelihood) && e.log_likelihood < 0) warn_impossible_step(*model, opened.set());
 
   if (!common.quiet || !common.json) {
     std::printf("%-16s %s (%s, %s parameters)\n", "model", model_path.c_str(), model->type().c_str(),
