@@ -339,6 +339,36 @@ arma::mat read_mat(const H5::Group& group, const std::string& name) {
   return transposed.t();
 }
 
+arma::vec read_vec_checked(const H5::Group& group, const std::string& name, arma::uword n,
+                           const std::string& meaning) {
+  const arma::vec v = read_vec(group, name);
+  if (v.n_elem != n)
+    format_error(group, name, "has " + std::to_string(v.n_elem) + " elements, expected " +
+                                  std::to_string(n) + " (" + meaning + ")");
+  if (!v.is_finite()) format_error(group, name, "holds a non-finite value");
+  return v;
+}
+
+arma::mat read_mat_checked(const H5::Group& group, const std::string& name, arma::uword rows,
+                           arma::uword cols, const std::string& meaning) {
+  const arma::mat m = read_mat(group, name);
+  if (m.n_rows != rows || m.n_cols != cols)
+    format_error(group, name, "is " + std::to_string(m.n_rows) + " x " +
+                                  std::to_string(m.n_cols) + ", expected " +
+                                  std::to_string(rows) + " x " + std::to_string(cols) + " (" +
+                                  meaning + ")");
+  if (!m.is_finite()) format_error(group, name, "holds a non-finite value");
+  return m;
+}
+
+arma::uword read_size_attribute(const H5::Group& group, const std::string& name) {
+  const std::int64_t v = read_int_attribute(group, name);
+  if (v < 1 || v > (std::int64_t{1} << 40))
+    user_error(where(group) + ": attribute '" + name + "' is " + std::to_string(v) +
+               ", expected a positive size");
+  return static_cast<arma::uword>(v);
+}
+
 void write_uvec(H5::Group& group, const std::string& name, const arma::uvec& values) {
   static_assert(sizeof(arma::uword) == 8, "seqlab expects 64-bit arma::uword");
   H5::DataSet dataset = create_dataset(group, name, H5::PredType::STD_U64LE, {values.n_elem});

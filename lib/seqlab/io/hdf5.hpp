@@ -79,6 +79,16 @@ arma::vec read_vec(const H5::Group& group, const std::string& name);
 void write_mat(H5::Group& group, const std::string& name, const arma::mat& values);
 arma::mat read_mat(const H5::Group& group, const std::string& name);
 
+// Model-file readers that also check what a model needs: the exact shape (`meaning` names the
+// parameter in the message, e.g. "embedding, V+1 x E") and finite values; a positive size
+// attribute (1 .. 2^40). Every violation is a UserError naming the file, the object and what was
+// expected (format_error).
+arma::vec read_vec_checked(const H5::Group& group, const std::string& name, arma::uword n,
+                           const std::string& meaning);
+arma::mat read_mat_checked(const H5::Group& group, const std::string& name, arma::uword rows,
+                           arma::uword cols, const std::string& meaning);
+arma::uword read_size_attribute(const H5::Group& group, const std::string& name);
+
 // Unsigned integers: uint64 1-D, uint32 2-D. Readers accept any integer type in the file and
 // reject negative values (and uint32 overflow) with the offending index.
 void write_uvec(H5::Group& group, const std::string& name, const arma::uvec& values);

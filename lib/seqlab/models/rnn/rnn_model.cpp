@@ -60,37 +60,6 @@ rnn::NetworkConfig config_from(const RnnOptions& o, SequenceKind kind, arma::uwo
   return c;
 }
 
-arma::vec read_checked_vec(const H5::Group& group, const std::string& name, arma::uword n,
-                           const std::string& meaning) {
-  const arma::vec v = h5::read_vec(group, name);
-  if (v.n_elem != n)
-    h5::format_error(group, name, "has " + std::to_string(v.n_elem) + " elements, expected " +
-                                      std::to_string(n) + " (" + meaning + ")");
-  if (!v.is_finite()) h5::format_error(group, name, "holds a non-finite value");
-  return v;
-}
-
-arma::mat read_checked_mat(const H5::Group& group, const std::string& name, arma::uword rows,
-                           arma::uword cols, const std::string& meaning) {
-  const arma::mat m = h5::read_mat(group, name);
-  if (m.n_rows != rows || m.n_cols != cols)
-    h5::format_error(group, name, "is " + std::to_string(m.n_rows) + " x " +
-                                      std::to_string(m.n_cols) + ", expected " +
-                                      std::to_string(rows) + " x " + std::to_string(cols) + " (" +
-                                      meaning + ")");
-  if (!m.is_finite()) h5::format_error(group, name, "holds a non-finite value");
-  return m;
-}
-
-// A positive integer root attribute.
-arma::uword read_size(const H5::Group& group, const std::string& name) {
-  const std::int64_t v = h5::read_int_attribute(group, name);
-  if (v < 1 || v > (std::int64_t{1} << 40))
-    user_error(h5::where(group) + ": attribute '" + name + "' is " + std::to_string(v) +
-               ", expected a positive size");
-  return static_cast<arma::uword>(v);
-}
-
 template <class T>
 void copy_into(arma::Mat<T> view, const arma::mat& source) {
   view = arma::conv_to<arma::Mat<T>>::from(source);
@@ -557,9 +526,9 @@ void RnnModel::load(const H5::Group& group) {
   else
     user_error(where + ": attribute 'kind' is '" + printable(kind_text) +
                "', expected symbols, vectors or binary_frames");
-  const arma::uword input_size = read_size(group, "input_size");
-  o.hidden = read_size(group, "hidden");
-  o.layers = read_size(group, "layers");
+  const arma::uword input_size = h5::read_size_attribute(group, "input_size");
+  o.hidden = h5::read_size_attribute(group, "hidden");
+  o.layers = h5::read_size_attribute(group, "layers");
   if (o.layers > 1000) user_error(where + ": attribute 'layers' is too large");
   o.residual = h5::has_attribute(group, "residual") && h5::read_int_attribute(group, "residual");
   o.dropout = h5::has_attribute(group, "dropout") ? h5::read_double_attribute(group, "dropout")
@@ -586,7 +555,7 @@ void RnnModel::load(const H5::Group& group) {
                                            where + ": attribute 'gru_variant'");
   Alphabet alphabet;
   if (kind == SequenceKind::symbols) {
-    o.embedding = read_size(group, "embedding");
+    o.embedding = h5::read_size_attribute(group, "embedding");
     alphabet = h5::read_alphabet(group);
     if (alphabet.size() != input_size)
       user_error(where + ": the alphabet has " + std::to_string(alphabet.size()) +
@@ -599,7 +568,7 @@ void RnnModel::load(const H5::Group& group) {
                   h5::read_int_attribute(group, "train_tau");
     for (arma::uword k = 0; k < o.layers; ++k) {
       const std::string name = "tau_l" + std::to_string(k);
-      arma::vec tau = read_checked_vec(layers, name, o.hidden, "one time constant per unit");
+      arma::vec tau = h5::read_vec_checked(layers, name, o.hidden, "one time constant per unit");
       for (arma::uword j = 0; j < tau.n_elem; ++j)
         if (o.train_tau ? !(tau(j) > 1.0) : !(tau(j) >= 1.0))
           h5::format_error(layers, name, "unit " + std::to_string(j) + " has tau " +
@@ -616,7 +585,7 @@ void RnnModel::load(const H5::Group& group) {
   if (kind == SequenceKind::symbols) {
     const H5::Group embedding = h5::open_group(group, "embedding");
     copy_into(p.value("embedding"),
-              read_checked_mat(embedding, "weight", input_size + 1, config.embedding,
+              h5::read_mat_checked(embedding, "weight", input_size + 1, config.embedding,
                                "one row per symbol plus the start row, embedding columns")
                   .t());
   }
@@ -626,11 +595,11 @@ void RnnModel::load(const H5::Group& group) {
     const std::string suffix = "_l" + std::to_string(k);
     const arma::uword d = k > 0 ? h : kind == SequenceKind::symbols ? config.embedding : input_size;
     copy_into(p.value(prefix + "weight_ih"),
-              read_checked_mat(layers, "weight_ih" + suffix, g, d, "gates x layer input"));
+              h5::read_mat_checked(layers, "weight_ih" + suffix, g, d, "gates x layer input"));
     copy_into(p.value(prefix + "weight_hh"),
-              read_checked_mat(layers, "weight_hh" + suffix, g, h, "gates x hidden"));
-    const arma::vec b_ih = read_checked_vec(layers, "bias_ih" + suffix, g, "one per gate row");
-    const arma::vec b_hh = read_checked_vec(layers, "bias_hh" + suffix, g, "one per gate row");
+              h5::read_mat_checked(layers, "weight_hh" + suffix, g, h, "gates x hidden"));
+    const arma::vec b_ih = h5::read_vec_checked(layers, "bias_ih" + suffix, g, "one per gate row");
+    const arma::vec b_hh = h5::read_vec_checked(layers, "bias_hh" + suffix, g, "one per gate row");
     if (elman_like) {
       copy_into(p.value(prefix + "bias"), arma::mat(b_ih + b_hh));
       if (o.cell == CellType::leaky && o.train_tau)
@@ -641,12 +610,12 @@ void RnnModel::load(const H5::Group& group) {
     }
     if (config.delay > 0)
       copy_into(p.value(prefix + "weight_hd"),
-                read_checked_mat(layers, "weight_hd" + suffix, h, h, "hidden x delayed hidden"));
+                h5::read_mat_checked(layers, "weight_hd" + suffix, h, h, "hidden x delayed hidden"));
     if (o.cell == CellType::jordan) {
       copy_into(p.value(prefix + "weight_hy"),
-                read_checked_mat(layers, "weight_hy" + suffix, h, h, "output x hidden"));
+                h5::read_mat_checked(layers, "weight_hy" + suffix, h, h, "output x hidden"));
       copy_into(p.value(prefix + "bias_hy"),
-                arma::mat(read_checked_vec(layers, "bias_hy" + suffix, h, "one per output")));
+                arma::mat(h5::read_vec_checked(layers, "bias_hy" + suffix, h, "one per output")));
     }
   }
   const H5::Group head = h5::open_group(group, "head");
@@ -655,8 +624,8 @@ void RnnModel::load(const H5::Group& group) {
                                 : kind == SequenceKind::vectors ? "means then log-variances"
                                                                 : "one row per unit";
   copy_into(p.value("head.weight"),
-            read_checked_mat(head, "weight", outputs, h, head_rows + " x hidden"));
-  copy_into(p.value("head.bias"), arma::mat(read_checked_vec(head, "bias", outputs, head_rows)));
+            h5::read_mat_checked(head, "weight", outputs, h, head_rows + " x hidden"));
+  copy_into(p.value("head.bias"), arma::mat(h5::read_vec_checked(head, "bias", outputs, head_rows)));
 
   options_ = o;
   config_ = config;
