@@ -5,39 +5,8 @@
 set -u
 seqlab=$1
 fixtures=$2/cli
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL - $1"; failed=$((failed + 1)); }
-
-# expect_error NAME REGEX CMD...: exit 1, exactly one stderr line, matching REGEX.
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  local lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$rc" -ne 1 ]; then
-    bad "$name: exit code $rc, expected 1 ($(head -c 300 "$tmp/err"))"
-  elif [ "$lines" -ne 1 ]; then
-    bad "$name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
-  elif ! grep -Eq -- "$pattern" "$tmp/err"; then
-    bad "$name: message '$(cat "$tmp/err")' does not match /$pattern/"
-  else
-    ok "$name: $(cat "$tmp/err")"
-  fi
-}
-
-# expect_ok NAME CMD...: exit 0.
-expect_ok() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: exit $? ($(head -c 300 "$tmp/err"))"; fi
-}
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 model=$tmp/tiny.h5
 expect_ok "train a char-level KN model on a file" \
@@ -150,5 +119,4 @@ else
   bad "an infinite NLL comes with a warning naming the step and the remedy"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

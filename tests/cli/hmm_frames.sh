@@ -6,39 +6,8 @@
 set -u
 seqlab=$1
 fixtures=$2/hmm_frames
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL - $1"; failed=$((failed + 1)); }
-
-# expect_error NAME REGEX CMD...: exit 1, exactly one stderr line, matching REGEX.
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  local lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$rc" -ne 1 ]; then
-    bad "$name: exit code $rc, expected 1 ($(head -c 300 "$tmp/err"))"
-  elif [ "$lines" -ne 1 ]; then
-    bad "$name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
-  elif ! grep -Eq -- "$pattern" "$tmp/err"; then
-    bad "$name: message '$(cat "$tmp/err")' does not match /$pattern/"
-  else
-    ok "$name: $(cat "$tmp/err")"
-  fi
-}
-
-# expect_ok NAME CMD...: exit 0.
-expect_ok() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: exit $? ($(head -c 300 "$tmp/err"))"; fi
-}
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # check NAME CONDITION-COMMAND...: the condition (run as given) must succeed.
 check() {
@@ -137,5 +106,4 @@ expect_error "decode a piano-roll model on vectors" "models binary_frames, but d
 expect_error "--prime with a frame model" "--prime is text for symbol models" \
   "$seqlab" sample --model "$gauss" --length 5 --prime "x"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -5,42 +5,8 @@
 # be ONE line on stderr naming the option, dataset or file, with exit code 1.
 set -u
 seqlab=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL - $1"; failed=$((failed + 1)); }
-
-# expect_error NAME REGEX CMD...: exit 1, exactly one stderr line, matching REGEX.
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  local lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$rc" -ne 1 ]; then
-    bad "$name: exit code $rc, expected 1 ($(head -c 300 "$tmp/err"))"
-  elif [ "$lines" -ne 1 ]; then
-    bad "$name: $lines lines on stderr, expected 1: $(head -c 300 "$tmp/err")"
-  elif ! grep -Eq -- "$pattern" "$tmp/err"; then
-    bad "$name: message '$(cat "$tmp/err")' does not match /$pattern/"
-  else
-    ok "$name: $(cat "$tmp/err")"
-  fi
-}
-
-# expect_ok NAME CMD...: exit 0.
-expect_ok() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: exit $? ($(head -c 300 "$tmp/err"))"; fi
-}
-
-# json_number KEY: the number after "KEY": on the last line of $tmp/out.
-json_number() { tail -n 1 "$tmp/out" | sed -nE "s/.*\"$1\": ([-0-9.e+]+).*/\1/p"; }
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # check_awk NAME EXPRESSION VALUE: ok when awk finds EXPRESSION true for x = VALUE.
 check_awk() {
@@ -115,5 +81,4 @@ head -c 2000 "$bi" >"$tmp/truncated.h5"
 expect_error "a truncated task model file" "truncated.h5" \
   "$seqlab" eval --model "$tmp/truncated.h5" --data patterns
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
