@@ -44,15 +44,21 @@ Evaluation evaluate(const SequenceModel& model, const SequenceSet& set) {
     user_error("cannot evaluate model '" + model.type() + "' (" + to_string(model.kind()) +
                ") on data of kind " + to_string(set.kind));
   Evaluation e;
+  const arma::vec per_sequence = model.log_likelihoods(set);
   for (std::size_t i = 0; i < set.size(); ++i) {
-    if (set.kind == SequenceKind::symbols)
-      e.log_likelihood += model.log_likelihood(set.symbols[i]);
-    else
-      e.log_likelihood += model.log_likelihood(set.frames[i]);
+    e.log_likelihood += per_sequence(i);
     e.symbols += set.length(i);
     ++e.sequences;
   }
   return e;
+}
+
+arma::vec SequenceModel::log_likelihoods(const SequenceSet& set) const {
+  arma::vec out(set.size());
+  for (std::size_t i = 0; i < set.size(); ++i)
+    out(i) = set.kind == SequenceKind::symbols ? log_likelihood(set.symbols[i])
+                                               : log_likelihood(set.frames[i]);
+  return out;
 }
 
 }  // namespace seqlab

@@ -76,6 +76,11 @@ public:
   virtual arma::vec step_log_probs(const arma::uvec& symbols) const;
   virtual arma::vec step_log_probs(const arma::mat& frames) const;
 
+  // The log-likelihood (nats) of every sequence of `set`, in order. Requires set.kind == kind().
+  // The default calls log_likelihood() once per sequence; models that score many sequences at
+  // once (recurrent networks run them as parallel streams) override it with the same values.
+  virtual arma::vec log_likelihoods(const SequenceSet& set) const;
+
   // Requires kind() == symbols for sample_symbols, otherwise sample_frames.
   virtual arma::uvec sample_symbols(arma::uword length, Rng& rng, const arma::uvec& prime) const;
   virtual arma::mat sample_frames(arma::uword length, Rng& rng, const arma::mat& prime) const;
@@ -90,7 +95,7 @@ public:
 };
 
 // Requires: set.kind == model.kind(). Ensures: the sums over every sequence of `set`.
-// Cost: one log_likelihood() per sequence.
+// Cost: one model.log_likelihoods(set).
 Evaluation evaluate(const SequenceModel& model, const SequenceSet& set);
 
 }  // namespace seqlab

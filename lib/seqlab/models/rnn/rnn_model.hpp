@@ -18,12 +18,13 @@
 //
 // TRAINING (fit). The training split is cut into `batch` parallel streams and windows of
 // `window` steps (WindowStream, data/batching.hpp); a stream whose window starts a new sequence
-// is reset to the initial state. Per window: zero gradients, forward, mean NLL per real step
-// (nats), backward, clip the global gradient norm, one optimizer step (an update skipped when
-// the norm is not finite). After every epoch the valid split (when given) is scored in double;
-// with patience P >= 1 training stops after P epochs without improvement and the best epoch's
-// parameters are restored. BLAS runs on FitOptions::threads threads during fit (restored
-// after). For a seed and a thread count the result is deterministic.
+// is reset to the initial state. Per window (rnn::WindowTrainer, streams split over
+// FitOptions::threads threads): zero gradients, forward, mean NLL per real step (nats),
+// backward, clip, one optimizer step (an update skipped when the norm is not finite). After
+// every epoch the valid split (when given) is scored in float32, the training precision (seqlab
+// eval and log_likelihood() use float64); with patience P >= 1 training stops after P epochs
+// without improvement and the best epoch's parameters are restored. For a seed and a thread
+// count the result is deterministic.
 //
 // MODEL FILE (docs/formats.md, "Recurrent networks"): root attributes kind, input_size,
 // embedding, hidden, layers, residual, dropout, plus activation (rnn, leaky, jordan), delay
@@ -138,6 +139,10 @@ public:
   // Cost: O(T) cell steps at batch 1 in double.
   double log_likelihood(const arma::uvec& symbols) const override;
   double log_likelihood(const arma::mat& frames) const override;
+  // The same numbers for every sequence of a set, with up to 64 sequences (sorted by length) run
+  // as parallel streams: the way to score a split of many sequences. Cost: O(total steps) cell
+  // steps at batch <= 64 in double.
+  arma::vec log_likelihoods(const SequenceSet& set) const override;
   arma::vec step_log_probs(const arma::uvec& symbols) const override;
   arma::vec step_log_probs(const arma::mat& frames) const override;
 
@@ -177,6 +182,8 @@ public:
 
 private:
   void build(const rnn::NetworkConfig& config);
+  // UserError for a symbol outside the alphabet, frames of the wrong dimension or non-finite.
+  void check_scorable(const SequenceSet& set) const;
   template <class Sequence>
   arma::vec score(const Sequence& x) const;
 
