@@ -230,6 +230,43 @@ TEST_CASE("one Baum-Welch step on ragged batches equals the M-step of per-sequen
   CHECK_THAT(trained.emission().probabilities(), IsNear(expected_emission, 1e-12));
 }
 
+TEST_CASE("expected transition counts match a plain dense reference at small and large N",
+          "[hmm]") {
+  // N = 40 adds each step's product into the count matrix; N = 300 gathers steps into products
+  // of up to 2048 columns: 2,500 steps make two of them. The reference is written out here with
+  // dense Armadillo operations: rescaled alpha and beta, then sum_t alpha_t (b_{t+1} beta_{t+1}
+  // / c_{t+1})^T o A. Tolerance 1e-10 relative (sums of 2,500 terms in another order).
+  const arma::uword n = GENERATE(40u, 300u);
+  CAPTURE(n);
+  const arma::uword m = 7, length = 2500;
+  const CatHmm hmm = random_hmm(n, m, 300 + n);
+  Rng rng = make_rng(17);
+  const arma::uvec x = random_symbols(length, m, rng);
+  const arma::mat& a = hmm.transition();
+  const arma::mat& e = hmm.emission().probabilities();  // N x M
+  arma::mat alpha(n, length), beta(n, length);
+  arma::vec c(length);
+  alpha.col(0) = hmm.initial() % e.col(x(0));
+  c(0) = arma::accu(alpha.col(0));
+  alpha.col(0) /= c(0);
+  for (arma::uword t = 1; t < length; ++t) {
+    alpha.col(t) = (a.t() * alpha.col(t - 1)) % e.col(x(t));
+    c(t) = arma::accu(alpha.col(t));
+    alpha.col(t) /= c(t);
+  }
+  beta.col(length - 1).ones();
+  for (arma::uword t = length - 1; t-- > 0;)
+    beta.col(t) = a * (e.col(x(t + 1)) % beta.col(t + 1)) / c(t + 1);
+  arma::mat expected(n, n, arma::fill::zeros);
+  for (arma::uword t = 0; t + 1 < length; ++t)
+    expected += alpha.col(t) * ((e.col(x(t + 1)) % beta.col(t + 1)) / c(t + 1)).t();
+  expected %= a;
+  const Posteriors p = hmm.posteriors(x);
+  CHECK_THAT(p.transition_counts, IsNear(expected, 1e-10, 1e-14));
+  CHECK_THAT(p.gamma, IsNear(alpha % beta, 1e-10, 1e-14));
+  CHECK_THAT(p.log_likelihood, WithinRel(arma::accu(arma::log(c)), 1e-12));
+}
+
 TEST_CASE("Baum-Welch never decreases the log-likelihood", "[hmm]") {
   const std::uint64_t seed = GENERATE(1, 2, 3, 4);
   CAPTURE(seed);

@@ -48,7 +48,6 @@ namespace {
 // Columns of the w_t / beta^_t run buffers: large enough that the transition-count GEMM of a run
 // has a long inner dimension (it then runs near the machine's GEMM peak), small enough to stay
 // in cache-friendly sizes.
-constexpr arma::uword kRunColumns = 4096;
 
 // Large N x C buffers are written once per pass and read back in reverse: transparent huge pages
 // (where the kernel offers them on request) cut the page faults of a fresh buffer 512-fold and
@@ -62,6 +61,32 @@ void advise_huge_pages(arma::mat& m) {
   const std::uintptr_t last = (begin + bytes) & ~(huge - 1);
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 }
+
+// backward_batch adds each step's expected-transition product straight into the N x N sum up to
+// this N (the sum, 512 KiB, stays in the L2 cache); above it, it gathers steps into products of
+// up to kGatherColumns columns (measured at N = 1024: 217 s per Baum-Welch iteration per step,
+// 149 s gathered; at N = 64 the per-step kernels are the faster).
+constexpr arma::uword kStepXiStates = 256;
+constexpr arma::uword kGatherColumns = 2048;
+
+// a[i] *= e[i] for i < n; returns the sum of the products. Eight partial sums (added pairwise at
+// the end, a fixed order): one running sum is a chain of dependent additions the compiler may
+// not reorder, which made this loop a third of the forward pass at N = 64.
+double multiply_and_sum(double* __restrict a, const double* __restrict e, arma::uword n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  arma::uword i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (arma::uword j = 0; j < 8; ++j) {
+      a[i + j] *= e[i + j];
+      s[j] += a[i + j];
+    }
+  for (arma::uword j = 0; i < n; ++i, ++j) {
+    a[i] *= e[i];
+    s[j] += a[i];
+  }
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
 }  // namespace
 
 void BatchPass::prepare(const std::vector<arma::uword>& lengths, arma::uword states, bool table,
@@ -86,24 +111,40 @@ void BatchPass::prepare(const std::vector<arma::uword>& lengths, arma::uword sta
   beta_now.set_size(states, b);
   beta_next.set_size(states, b);
   if (keep_alpha) {
-    chunk_w.set_size(states, std::max(kRunColumns, b));
-    chunk_beta.set_size(states, std::max(kRunColumns, b));
+    w_now.set_size(states, b);
+    w_transposed.set_size(b, states);
     xi_raw.set_size(states, states);
+    if (states > kStepXiStates) {
+      xi_alpha.set_size(states, std::max(kGatherColumns, b));
+      xi_w.set_size(std::max(kGatherColumns, b), states);
+    }
   }
   log_likelihood.set_size(b);
   compensation.set_size(b);
   impossible.assign(b, 0);
 }
 
+void BatchPass::forget_products(arma::uword states) {
+  if (step_states == states) return;
+  step_products.clear();
+  xi_products.clear();
+  step_states = states;
+}
+
 const StepGemm<double>& BatchPass::step_product(arma::uword states, arma::uword b) {
-  if (step_states != states) {
-    step_products.clear();
-    step_states = states;
-  }
+  forget_products(states);
   if (step_products.size() <= b) step_products.resize(b + 1);
   if (step_products[b].rows() == 0)
     step_products[b] = StepGemm<double>(states, b, states, states, states, states, false);
   return step_products[b];
+}
+
+const StepGemm<double>& BatchPass::xi_product(arma::uword states, arma::uword b) {
+  forget_products(states);
+  if (xi_products.size() <= b) xi_products.resize(b + 1);
+  if (xi_products[b].rows() == 0)
+    xi_products[b] = StepGemm<double>(states, states, b, states, b, states, true);
+  return xi_products[b];
 }
 
 void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchPass& pass) {
@@ -134,11 +175,7 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
     for (arma::uword k = 0; k < b; ++k) {
       double* a = now.colptr(k);
       const double* e = pass.emission_column(first + k);
-      double c = 0.0;
-      for (arma::uword i = 0; i < n; ++i) {
-        a[i] *= e[i];
-        c += a[i];
-      }
+      const double c = multiply_and_sum(a, e, n);
       if (c > 0.0) {
         const double inv = 1.0 / c;
         for (arma::uword i = 0; i < n; ++i) a[i] *= inv;
@@ -157,7 +194,8 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
                                                 : pass.log_likelihood(k) + pass.compensation(k);
 }
 
-void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts) {
+void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts,
+                    const GammaVisitor* on_gamma) {
   const BatchLayout& l = pass.layout;
   if (!pass.keep_alpha) throw std::logic_error("backward_batch: the pass did not keep alpha");
   for (char bad : pass.impossible)
@@ -167,79 +205,69 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
   if (steps == 0) return;
   if (xi_counts != nullptr) pass.xi_raw.zeros();
 
-  // RUNS. The counts sum_t alpha^_{t-1} w_t^T are taken as one GEMM per run of steps [t0, top]
-  // whose alpha^_{t-1} columns (the first b_t of step t-1) and w_t columns are each contiguous:
-  // every step of a run has the same b_t = b, and b_{t-1} = b for all but the lowest step.
-  // w_t and beta^_t of the run are kept in chunk_w / chunk_beta (step t0 leftmost), and gamma of
-  // the run's steps is written over their alpha^ only after the run's GEMM has read them.
-  const arma::uword capacity_columns = pass.chunk_w.n_cols;
-  arma::uword run_b = 0, run_steps = 0, run_top = 0;
-  auto run_block = [&](arma::uword t) {  // first chunk column of step t's block
-    const arma::uword capacity = capacity_columns / run_b;
-    return (capacity - 1 - (run_top - t)) * run_b;
+  // Going down from the last step: at step t, w_t (N x b) and its transpose, then
+  // xi_raw += alpha^_{t-1} w_t^T (N x b by b x N, the first b columns of step t-1), then
+  // gamma_t = alpha^_t o beta^_t over alpha^_t (step t+1's product was its last reader), then
+  // beta^_{t-1} = A w_t. beta_next holds beta^ of step t (column k = sequence k).
+  // Up to N = 256 the N x N sum stays in cache and each step adds its product straight into it
+  // (one small kernel, no packing); above, steps are gathered (see below).
+  const bool gathered = n > kStepXiStates;
+  arma::uword gathered_columns = 0;
+  const auto flush_gathered = [&] {
+    if (gathered_columns == 0) return;
+    pass.xi_raw += pass.xi_alpha.cols(0, gathered_columns - 1) *
+                   pass.xi_w.rows(0, gathered_columns - 1);
+    gathered_columns = 0;
   };
-  auto flush = [&]() {
-    if (run_steps == 0) return;
-    const arma::uword t0 = run_top + 1 - run_steps;
-    const arma::uword cols = run_steps * run_b;
-    const arma::uword first_w = run_block(t0);
-    if (xi_counts != nullptr) {
-      const arma::mat a(pass.alpha.colptr(l.offset[t0 - 1]), n, cols, false, true);
-      const arma::mat w(pass.chunk_w.colptr(first_w), n, cols, false, true);
-      pass.xi_raw += a * w.t();
-    }
-    for (arma::uword t = t0; t <= run_top; ++t) {
-      double* a = pass.alpha.colptr(l.offset[t]);
-      const double* beta = pass.chunk_beta.colptr(run_block(t));
-      for (arma::uword i = 0; i < n * run_b; ++i) a[i] *= beta[i];
-    }
-    run_steps = 0;
-  };
-
-  // beta_next holds beta^ of step t for the active sequences (column k = sequence k).
   pass.beta_next.ones();
   for (arma::uword t = steps; t-- > 1;) {
     const arma::uword b = l.active[t];
     const arma::uword first = l.offset[t];
-    // Step t pairs with the run's lowest step t+1 when both have b active sequences and
-    // alpha^_{t-1}'s first b columns end where alpha^_t begins, i.e. b_{t-1} == b.
-    const bool joins = run_steps > 0 && b == run_b && l.active[t - 1] == b &&
-                       (run_steps + 1) * run_b <= capacity_columns;
-    if (!joins) {
-      flush();
-      run_b = b;
-      run_top = t;
-    }
-    // w_t = b_t o beta^_t / c_t, and beta^_t kept for gamma.
-    const arma::uword block = run_block(t);
+    double* alpha_t = pass.alpha.colptr(first);
     for (arma::uword k = 0; k < b; ++k) {
       const double* e = pass.emission_column(first + k);
-      const double* beta = pass.beta_next.colptr(k);
-      double* w = pass.chunk_w.colptr(block + k);
-      double* kept = pass.chunk_beta.colptr(block + k);
+      double* beta = pass.beta_next.colptr(k);
+      double* w = pass.w_now.colptr(k);
+      double* gamma = alpha_t + k * n;
       const double inv = 1.0 / pass.scale(first + k);
       for (arma::uword i = 0; i < n; ++i) {
         w[i] = e[i] * beta[i] * inv;
-        kept[i] = beta[i];
+        gamma[i] *= beta[i];
+      }
+      if (on_gamma != nullptr) (*on_gamma)(t, k, gamma);
+    }
+    if (xi_counts != nullptr) {
+      if (gathered) {
+        // Large N: the N x N sum would be read and written at every step, so steps are gathered
+        // (alpha^_{t-1} blocks side by side, w_t^T blocks stacked) and added up in one product.
+        if (gathered_columns + b > pass.xi_alpha.n_cols) flush_gathered();
+        std::copy(pass.alpha.colptr(l.offset[t - 1]), pass.alpha.colptr(l.offset[t - 1]) + n * b,
+                  pass.xi_alpha.colptr(gathered_columns));
+        pass.xi_w.rows(gathered_columns, gathered_columns + b - 1) = pass.w_now.cols(0, b - 1).t();
+        gathered_columns += b;
+      } else {
+        arma::mat w_t(pass.w_transposed.memptr(), b, n, false, true);  // b x N, leading dim b
+        w_t = pass.w_now.cols(0, b - 1).t();
+        pass.xi_product(n, b)(pass.alpha.colptr(l.offset[t - 1]), w_t.memptr(),
+                              pass.xi_raw.memptr());
       }
     }
-    ++run_steps;
-    pass.step_product(n, b)(transition.memptr(), pass.chunk_w.colptr(block),
-                            pass.beta_now.memptr());
+    pass.step_product(n, b)(transition.memptr(), pass.w_now.memptr(), pass.beta_now.memptr());
     // Sequences ending at step t-1 (k >= b) start their backward pass with beta^ = 1.
     const arma::uword b_prev = l.active[t - 1];
     for (arma::uword k = b; k < b_prev; ++k) pass.beta_now.col(k).ones();
     pass.beta_now.swap(pass.beta_next);
   }
-  flush();
   // Step 0: gamma_0 = alpha^_0 o beta^_0.
   for (arma::uword k = 0; k < l.active[0]; ++k) {
     double* a = pass.alpha.colptr(l.offset[0] + k);
     const double* beta = pass.beta_next.colptr(k);
     for (arma::uword i = 0; i < n; ++i) a[i] *= beta[i];
+    if (on_gamma != nullptr) (*on_gamma)(0, k, a);
   }
+  flush_gathered();
   if (xi_counts != nullptr) {
-    // The GEMMs summed alpha^_{t-1}(i) w_t(j); xi also carries A(i, j).
+    // The products summed alpha^_{t-1}(i) w_t(j); xi also carries A(i, j).
     *xi_counts += pass.xi_raw % transition;
   }
 }

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <armadillo>
+#include <functional>
 #include <vector>
 
 #include "seqlab/core/step_gemm.hpp"
@@ -65,17 +66,22 @@ struct BatchPass {
   arma::vec scale;           // C: c_t
   arma::vec offset;          // C: o_t (filled by the caller with the emission column maxima)
   arma::mat beta_now, beta_next;  // N x B workspaces of backward()
-  arma::mat chunk_w, chunk_beta;  // N x chunk columns: w_t and beta^_t of a run of steps
+  arma::mat w_now;                // N x B: w_t of the step backward() is at
+  arma::mat w_transposed;         // B x N: the same, transposed (operand of the xi product)
+  arma::mat xi_alpha, xi_w;       // large N: gathered alpha^_{t-1} blocks (N x K), w_t^T (K x N)
   arma::mat xi_raw;               // N x N: sum_t alpha^_{t-1} w_t^T before the product with A
   arma::mat transition_t;         // N x N: A^T, the forward step's GEMM operand
   arma::vec log_likelihood;       // B, in SORTED order (layout.order maps back)
   arma::vec compensation;         // B, workspace of the compensated log-likelihood sums
   std::vector<char> impossible;   // B: 1 when some c_t = 0
-  // The per-step products N x N by N x b (forward with A^T, backward with A), one prepared
-  // product per b that occurs (core/step_gemm.hpp), kept across batches of the same N.
-  std::vector<StepGemm<double>> step_products;
+  // The per-step products, one prepared product per b that occurs (core/step_gemm.hpp), kept
+  // across batches of the same N: N x N by N x b (forward with A^T, backward with A) and the
+  // expected-transition product N x b by b x N (added up).
+  std::vector<StepGemm<double>> step_products, xi_products;
   arma::uword step_states = 0;
   const StepGemm<double>& step_product(arma::uword states, arma::uword b);
+  const StepGemm<double>& xi_product(arma::uword states, arma::uword b);
+  void forget_products(arma::uword states);  // drops the prepared products of another N
 
   // Ensures: layout and every buffer sized for `lengths`, `states`, the emission source and the
   // alpha storage (reusing memory when the sizes allow). Cost: allocation only.
@@ -97,9 +103,15 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
 //   parameters; no sequence impossible (else std::logic_error: callers check pass.impossible).
 // Ensures: pass.alpha holds gamma (every column sums to 1); when xi_counts != nullptr (N x N),
 //   *xi_counts += the expected transition counts sum_k sum_t xi_t of the batch.
-// Cost: per step one N x N x b_t GEMM (beta); the counts as one N x K x N GEMM per run of up to
-//   K = chunk columns (steps with the same number of active sequences); no allocation.
-void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts);
+// Cost: per step one N x N x b_t product (beta) and, with counts, one N x b_t x N product;
+//   no allocation once the products of the batch's widths exist.
+// With on_gamma, on_gamma(t, k, gamma) is called once for every step t of every sequence k
+//   (sorted order) as soon as its gamma_t column (N values summing to 1) is final, steps in
+//   DESCENDING order, sequences ascending within a step: statistics can be gathered in the same
+//   sweep instead of a second pass over the N x C buffer.
+using GammaVisitor = std::function<void(arma::uword t, arma::uword k, const double* gamma)>;
+void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts,
+                    const GammaVisitor* on_gamma = nullptr);
 
 // Log-space reference (log-sum-exp, no scaling): for cross-checks and tests, not for speed.
 // Requires: log_initial (N), log_transition (N x N), log_emission N x T (log p(x_t | i)).

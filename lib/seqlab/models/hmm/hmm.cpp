@@ -17,7 +17,10 @@ std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword
   const arma::uword column_budget =
       std::max<arma::uword>(1, kBatchElements / std::max<arma::uword>(states, 1));
   const arma::uword count = order.size();
-  const arma::uword batches_by_count = (count + kBatchSequences - 1) / kBatchSequences;
+  // At least two batches when there are two sequences: a second thread then always has work,
+  // and the split does not depend on the thread count (so neither do the results).
+  const arma::uword batches_by_count =
+      std::max<arma::uword>((count + kBatchSequences - 1) / kBatchSequences, std::min<arma::uword>(count, 2));
   const arma::uword per_batch =
       batches_by_count == 0 ? 0 : (count + batches_by_count - 1) / batches_by_count;
   std::vector<std::vector<arma::uword>> batches;

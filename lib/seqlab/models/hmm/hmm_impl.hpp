@@ -28,8 +28,8 @@ namespace hmm_detail {
 
 // A batch holds at most this many sequences (the GEMM width of one step) and, unless it is a
 // single sequence, at most this many doubles in its N x C alpha buffer (2 GiB; one per worker).
-// Batches are balanced: ceil(S / kBatchSequences) batches of nearly equal size, so that two
-// threads find two equal halves of e.g. 100 sequences.
+// Batches are balanced: max(ceil(S / kBatchSequences), min(S, 2)) batches of nearly equal size,
+// so that two threads find two equal halves of e.g. 100 sequences, or of 26.
 inline constexpr arma::uword kBatchSequences = 64;
 inline constexpr arma::uword kBatchElements = arma::uword{1} << 28;
 // Emission log-probabilities are computed in chunks of this many steps.
@@ -242,22 +242,22 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
     st.transition_counts.zeros(n, n);
     st.occupancy.zeros(n);
     st.emission = emission_.make_stats();
-    backward_batch(transition_, pass, &st.transition_counts);
     if constexpr (hmm_detail::StepAccumulating<E>) {
-      // Straight from the batch columns, in storage order (steps, then sequences): a fixed
-      // order, so the sums do not depend on the thread count.
+      // In the backward sweep itself, as each gamma column is made (steps descending, then
+      // sequences): a fixed order, so the sums do not depend on the thread count.
       std::vector<const Sequence*> sorted_data(members.size());
       for (std::size_t k = 0; k < members.size(); ++k) sorted_data[k] = &data[members[l.order[k]]];
-      for (arma::uword k = 0; k < (l.active.empty() ? 0 : l.active.front()); ++k)
-        st.initial_counts += pass.alpha.col(l.column(k, 0));
       double* occupancy = st.occupancy.memptr();
-      for (arma::uword t = 0; t < l.active.size(); ++t)
-        for (arma::uword k = 0; k < l.active[t]; ++k) {
-          const double* g = pass.alpha.colptr(l.column(k, t));
-          emission_.accumulate_step(*sorted_data[k], t, g, st.emission);
-          for (arma::uword i = 0; i < n; ++i) occupancy[i] += g[i];
-        }
+      double* initial = st.initial_counts.memptr();
+      const GammaVisitor gather = [&](arma::uword t, arma::uword k, const double* g) {
+        emission_.accumulate_step(*sorted_data[k], t, g, st.emission);
+        for (arma::uword i = 0; i < n; ++i) occupancy[i] += g[i];
+        if (t == 0)
+          for (arma::uword i = 0; i < n; ++i) initial[i] += g[i];
+      };
+      backward_batch(transition_, pass, &st.transition_counts, &gather);
     } else {
+      backward_batch(transition_, pass, &st.transition_counts);
       if (wk.gamma.n_rows != n || wk.gamma.n_cols < longest) wk.gamma.set_size(n, longest);
       // Statistics per sequence in the caller's order inside the batch (a fixed order).
       std::vector<arma::uword> sorted_index(members.size());
