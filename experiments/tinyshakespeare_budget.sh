@@ -24,12 +24,12 @@ run() {
   shift
   local model="$out/$name.h5" log="$out/$name.log"
   # Updates the budget allows at this model's speed: the training rate (characters per second)
-  # of a short run, from its progress lines; 8 % is kept for scoring the valid split after each
+  # of a short run, from its epoch line; 8 % is kept for scoring the valid split after each
   # epoch.
   local chars steps
   chars=$("$seqlab" train "$@" --data tinyshakespeare --threads 2 --max-steps 40 --epochs 1 \
-            --patience 0 --out "$out/probe.h5" 2>&1 | tr '\r' '\n' | grep ' window ' | tail -n 1 |
-          sed -E 's/.* ([0-9]+) steps\/s.*/\1/')
+            --patience 0 --out "$out/probe.h5" 2>&1 | grep 'steps/s in training' | tail -n 1 |
+          sed -E 's/.* ([0-9]+) steps\/s in training.*/\1/')
   steps=$(awk -v c="$chars" -v b="$budget" 'BEGIN { printf "%d", c / 3200 * b * 0.92 }')
   local start=$SECONDS
   "$seqlab" train "$@" --data tinyshakespeare --threads 2 --schedule cosine --max-steps "$steps" \

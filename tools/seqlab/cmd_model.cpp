@@ -5,6 +5,8 @@
 // --task a recurrent network learns a sequence-level task instead (cmd_task.cpp).
 // Thin over the library: datasets come from open_dataset(), models from the models layer, files
 // from io/model_file (written atomically).
+#include <unistd.h>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -551,11 +553,14 @@ int run_train(const std::vector<std::string>& args) {
   fo.quiet = common.quiet;
   FitObserver observer;
   // A message starting with '\r' is an in-place progress line: it is overwritten by the next one
-  // and cleared before the next ordinary line.
+  // and cleared before the next ordinary line. Where stderr is not a terminal (a log file) the
+  // in-place lines are left out: the per-epoch lines say the same once an epoch.
   std::size_t progress_width = 0;
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
   if (!common.quiet)
-    observer.on_message = [&progress_width](const std::string& m) {
+    observer.on_message = [&progress_width, terminal](const std::string& m) {
       if (!m.empty() && m[0] == '\r') {
+        if (!terminal) return;
         std::cerr << m << std::string(progress_width > m.size() ? progress_width - m.size() : 0, ' ')
                   << std::flush;
         progress_width = m.size();

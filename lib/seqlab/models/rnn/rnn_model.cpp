@@ -301,6 +301,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   auto last_progress = start;
   const bool symbols = kind() == SequenceKind::symbols;
   std::optional<rnn::Network<float>> scorer;
+  double scoring_seconds = 0.0;  // spent scoring the valid split (not training)
   SymbolWindow symbol_window;
   FrameWindow frame_window;
   std::uint64_t predicted_total = 0;
@@ -358,9 +359,11 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         check_scorable(*valid);
         scorer.emplace(config_);
       }
+      const auto scoring_start = std::chrono::steady_clock::now();
       scorer->params().values() = net.params().values();
       valid_nll = -arma::accu(score_set(*scorer, *valid, scoring_window_)) /
                   static_cast<double>(std::max<arma::uword>(1, valid->total_steps()));
+      scoring_seconds += seconds_since(scoring_start);
     }
     const double elapsed = seconds_since(start);
     const double done = options_.max_steps != 0 && planned > 0
@@ -371,8 +374,9 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         ", " + std::to_string(report_.updates) + " updates, train NLL " +
         fmt("%.4f", report_.train_nll) + " nats" +
         (valid != nullptr ? ", valid NLL " + fmt("%.4f", valid_nll) + " nats" : std::string()) +
-        ", " + fmt("%.0f", static_cast<double>(predicted_total) / elapsed) + " steps/s, " +
-        duration_text(elapsed) + " elapsed, ETA " + duration_text(eta) +
+        ", " + fmt("%.0f", static_cast<double>(predicted_total) / (elapsed - scoring_seconds)) +
+        " steps/s in training, " + duration_text(elapsed) + " elapsed (" +
+        duration_text(scoring_seconds) + " scoring valid), ETA " + duration_text(eta) +
         (report_.skipped ? ", " + std::to_string(report_.skipped) + " updates skipped" : ""));
     if (plateau && plateau->observe(valid_nll))
       say(name + ": valid NLL on a plateau, learning rate now " +
