@@ -695,6 +695,22 @@ TEST_CASE("jordan and delay model files with bad values give one-line user error
     edit(path, [](H5::Group& root) { h5::write_string_attribute(root, "activation", "gelu"); });
     check_load(path, "attribute 'activation': unknown activation 'gelu'");
   }
+  SECTION("an unknown sequence kind") {
+    const auto path = saved("kind.h5", CellType::gru, 0);
+    edit(path, [](H5::Group& root) { h5::write_string_attribute(root, "kind", "images"); });
+    check_load(path, "attribute 'kind' is 'images', expected symbols, vectors or binary_frames");
+  }
+  SECTION("a leaky time constant below 1") {
+    const auto path = saved("leaky_tau.h5", CellType::leaky, 0);
+    edit(path, [](H5::Group& root) {
+      H5::Group rnn = root.openGroup("rnn");
+      rnn.unlink("tau_l1");
+      arma::vec tau(6, arma::fill::value(3.0));
+      tau(4) = 0.5;
+      h5::write_vec(rnn, "tau_l1", tau);
+    });
+    check_load(path, "/rnn/tau_l1: unit 4 has tau 0.500000, expected >= 1");
+  }
 }
 
 TEST_CASE("jordan and delay networks train on a periodic sequence", "[rnn-model]") {

@@ -15,6 +15,7 @@
 #include "seqlab/data/batching.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/rnn/trainer.hpp"
+#include "seqlab/models/rnn/weight_file.hpp"
 
 namespace seqlab {
 namespace {
@@ -583,26 +584,15 @@ void RnnModel::save(H5::Group& group) const {
   if (config_.kind == SequenceKind::symbols) {
     h5::write_int_attribute(group, "embedding", static_cast<std::int64_t>(config_.embedding));
     h5::write_alphabet(group, alphabet_);
-    H5::Group embedding = h5::create_group(group, "embedding");
-    h5::write_mat(embedding, "weight", p.value("embedding").t());
+    rnn::weight_file::write_embedding(group, p);
   }
   H5::Group layers = h5::create_group(group, "rnn");
   for (arma::uword k = 0; k < config_.layers; ++k) {
     const std::string prefix = rnn::Network<double>::layer_prefix(k);
     const std::string suffix = "_l" + std::to_string(k);
-    h5::write_mat(layers, "weight_ih" + suffix, p.value(prefix + "weight_ih"));
-    h5::write_mat(layers, "weight_hh" + suffix, p.value(prefix + "weight_hh"));
-    if (cell == CellType::elman || cell == CellType::leaky) {
-      // One bias in seqlab; PyTorch's two add up to it.
-      h5::write_vec(layers, "bias_ih" + suffix, arma::vectorise(p.value(prefix + "bias")));
-      h5::write_vec(layers, "bias_hh" + suffix, arma::vec(config_.hidden, arma::fill::zeros));
-    } else {
-      h5::write_vec(layers, "bias_ih" + suffix, arma::vectorise(p.value(prefix + "bias_ih")));
-      h5::write_vec(layers, "bias_hh" + suffix, arma::vectorise(p.value(prefix + "bias_hh")));
-    }
-    if (cell == CellType::leaky)
-      h5::write_vec(layers, "tau" + suffix,
-                    std::get<rnn::LeakyCell<double>>(net_->cell(k)).tau(p));
+    arma::vec tau;
+    if (cell == CellType::leaky) tau = std::get<rnn::LeakyCell<double>>(net_->cell(k)).tau(p);
+    rnn::weight_file::write_cell(layers, p, prefix, suffix, cell, config_.hidden, &tau);
     if (config_.delay > 0)
       h5::write_mat(layers, "weight_hd" + suffix, p.value(prefix + "weight_hd"));
     if (cell == CellType::jordan) {
@@ -610,9 +600,7 @@ void RnnModel::save(H5::Group& group) const {
       h5::write_vec(layers, "bias_hy" + suffix, arma::vectorise(p.value(prefix + "bias_hy")));
     }
   }
-  H5::Group head = h5::create_group(group, "head");
-  h5::write_mat(head, "weight", p.value("head.weight"));
-  h5::write_vec(head, "bias", arma::vectorise(p.value("head.bias")));
+  rnn::weight_file::write_head(group, p);
 }
 
 void RnnModel::load(const H5::Group& group) {
@@ -621,14 +609,7 @@ void RnnModel::load(const H5::Group& group) {
   RnnOptions o;
   o.cell = rnn::parse_model_type(h5::read_string_attribute(group, "model"),
                                  where + ": attribute 'model'");
-  const std::string kind_text = h5::read_string_attribute(group, "kind");
-  SequenceKind kind = SequenceKind::symbols;
-  if (kind_text == "symbols") kind = SequenceKind::symbols;
-  else if (kind_text == "vectors") kind = SequenceKind::vectors;
-  else if (kind_text == "binary_frames") kind = SequenceKind::binary_frames;
-  else
-    user_error(where + ": attribute 'kind' is '" + printable(kind_text) +
-               "', expected symbols, vectors or binary_frames");
+  const SequenceKind kind = rnn::weight_file::read_kind(group, where);
   const arma::uword input_size = h5::read_size_attribute(group, "input_size");
   o.hidden = h5::read_size_attribute(group, "hidden");
   o.layers = h5::read_size_attribute(group, "layers");
@@ -669,48 +650,24 @@ void RnnModel::load(const H5::Group& group) {
   if (o.cell == CellType::leaky) {
     o.train_tau = h5::has_attribute(group, "train_tau") &&
                   h5::read_int_attribute(group, "train_tau");
-    for (arma::uword k = 0; k < o.layers; ++k) {
-      const std::string name = "tau_l" + std::to_string(k);
-      arma::vec tau = h5::read_vec_checked(layers, name, o.hidden, "one time constant per unit");
-      for (arma::uword j = 0; j < tau.n_elem; ++j)
-        if (o.train_tau ? !(tau(j) > 1.0) : !(tau(j) >= 1.0))
-          h5::format_error(layers, name, "unit " + std::to_string(j) + " has tau " +
-                                             std::to_string(tau(j)) + ", expected " +
-                                             (o.train_tau ? "> 1 (trained)" : ">= 1"));
-      layer_tau.push_back(std::move(tau));
-    }
+    for (arma::uword k = 0; k < o.layers; ++k)
+      layer_tau.push_back(
+          rnn::weight_file::read_tau(layers, "_l" + std::to_string(k), o.hidden, o.train_tau));
   }
   rnn::NetworkConfig config = config_from(o, kind, input_size);
   config.layer_tau = layer_tau;
   auto net = std::make_unique<rnn::Network<double>>(config);
   rnn::ParameterSet<double>& p = net->params();
   const arma::uword h = o.hidden;
-  if (kind == SequenceKind::symbols) {
-    const H5::Group embedding = h5::open_group(group, "embedding");
-    copy_into(p.value("embedding"),
-              h5::read_mat_checked(embedding, "weight", input_size + 1, config.embedding,
-                               "one row per symbol plus the start row, embedding columns")
-                  .t());
-  }
-  const arma::uword g = rnn::gate_blocks(o.cell) * h;
+  if (kind == SequenceKind::symbols)
+    rnn::weight_file::read_embedding(group, p, input_size + 1, config.embedding,
+                                     "one row per symbol plus the start row");
   for (arma::uword k = 0; k < o.layers; ++k) {
     const std::string prefix = rnn::Network<double>::layer_prefix(k);
     const std::string suffix = "_l" + std::to_string(k);
     const arma::uword d = k > 0 ? h : kind == SequenceKind::symbols ? config.embedding : input_size;
-    copy_into(p.value(prefix + "weight_ih"),
-              h5::read_mat_checked(layers, "weight_ih" + suffix, g, d, "gates x layer input"));
-    copy_into(p.value(prefix + "weight_hh"),
-              h5::read_mat_checked(layers, "weight_hh" + suffix, g, h, "gates x hidden"));
-    const arma::vec b_ih = h5::read_vec_checked(layers, "bias_ih" + suffix, g, "one per gate row");
-    const arma::vec b_hh = h5::read_vec_checked(layers, "bias_hh" + suffix, g, "one per gate row");
-    if (elman_like) {
-      copy_into(p.value(prefix + "bias"), arma::mat(b_ih + b_hh));
-      if (o.cell == CellType::leaky && o.train_tau)
-        copy_into(p.value(prefix + "tau_rho"), arma::mat(arma::log(arma::expm1(layer_tau[k] - 1.0))));
-    } else {
-      copy_into(p.value(prefix + "bias_ih"), arma::mat(b_ih));
-      copy_into(p.value(prefix + "bias_hh"), arma::mat(b_hh));
-    }
+    rnn::weight_file::read_cell(layers, p, prefix, suffix, o.cell, h, d, o.train_tau,
+                                o.cell == CellType::leaky ? &layer_tau[k] : nullptr);
     if (config.delay > 0)
       copy_into(p.value(prefix + "weight_hd"),
                 h5::read_mat_checked(layers, "weight_hd" + suffix, h, h, "hidden x delayed hidden"));
@@ -721,14 +678,10 @@ void RnnModel::load(const H5::Group& group) {
                 arma::mat(h5::read_vec_checked(layers, "bias_hy" + suffix, h, "one per output")));
     }
   }
-  const H5::Group head = h5::open_group(group, "head");
-  const arma::uword outputs = net->head_outputs();
   const std::string head_rows = kind == SequenceKind::symbols ? "one row per symbol"
                                 : kind == SequenceKind::vectors ? "means then log-variances"
                                                                 : "one row per unit";
-  copy_into(p.value("head.weight"),
-            h5::read_mat_checked(head, "weight", outputs, h, head_rows + " x hidden"));
-  copy_into(p.value("head.bias"), arma::mat(h5::read_vec_checked(head, "bias", outputs, head_rows)));
+  rnn::weight_file::read_head(group, p, net->head_outputs(), h, head_rows, "hidden");
 
   options_ = o;
   config_ = config;

@@ -19,6 +19,7 @@
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
+#include "seqlab/models/rnn/weight_file.hpp"
 #include "seqlab_config.hpp"
 
 namespace seqlab {
@@ -497,31 +498,18 @@ void RnnTaskModel::save(H5::Group& group) const {
   if (config_.kind == SequenceKind::symbols) {
     h5::write_int_attribute(group, "embedding", static_cast<std::int64_t>(config_.embedding));
     h5::write_alphabet(group, alphabet_);
-    H5::Group embedding = h5::create_group(group, "embedding");
-    h5::write_mat(embedding, "weight", p.value("embedding").t());
+    rnn::weight_file::write_embedding(group, p);
   }
   H5::Group layers = h5::create_group(group, "rnn");
-  for (arma::uword k = 0; k < config_.layers; ++k) {
+  for (arma::uword k = 0; k < config_.layers; ++k)
     for (bool reverse : {false, true}) {
       if (reverse && !config_.bidirectional) continue;
-      const std::string prefix = cell_prefix(k, reverse), suffix = file_suffix(k, reverse);
-      h5::write_mat(layers, "weight_ih" + suffix, p.value(prefix + "weight_ih"));
-      h5::write_mat(layers, "weight_hh" + suffix, p.value(prefix + "weight_hh"));
-      if (cell == CellType::elman || cell == CellType::leaky) {
-        // One bias in seqlab; PyTorch's two add up to it.
-        h5::write_vec(layers, "bias_ih" + suffix, arma::vectorise(p.value(prefix + "bias")));
-        h5::write_vec(layers, "bias_hh" + suffix, arma::vec(config_.hidden, arma::fill::zeros));
-      } else {
-        h5::write_vec(layers, "bias_ih" + suffix, arma::vectorise(p.value(prefix + "bias_ih")));
-        h5::write_vec(layers, "bias_hh" + suffix, arma::vectorise(p.value(prefix + "bias_hh")));
-      }
-      if (cell == CellType::leaky)
-        h5::write_vec(layers, "tau" + suffix, leaky_cell(net_->layer(k), reverse).tau(p));
+      arma::vec tau;
+      if (cell == CellType::leaky) tau = leaky_cell(net_->layer(k), reverse).tau(p);
+      rnn::weight_file::write_cell(layers, p, cell_prefix(k, reverse), file_suffix(k, reverse),
+                                   cell, config_.hidden, &tau);
     }
-  }
-  H5::Group head = h5::create_group(group, "head");
-  h5::write_mat(head, "weight", p.value("head.weight"));
-  h5::write_vec(head, "bias", arma::vectorise(p.value("head.bias")));
+  rnn::weight_file::write_head(group, p);
 }
 
 void RnnTaskModel::load(const H5::Group& group) {
@@ -532,14 +520,7 @@ void RnnTaskModel::load(const H5::Group& group) {
                                  where + ": attribute 'model'");
   const Task task =
       rnn::parse_task(h5::read_string_attribute(group, "task"), where + ": attribute 'task'");
-  const std::string kind_text = h5::read_string_attribute(group, "kind");
-  SequenceKind kind = SequenceKind::symbols;
-  if (kind_text == "symbols") kind = SequenceKind::symbols;
-  else if (kind_text == "vectors") kind = SequenceKind::vectors;
-  else if (kind_text == "binary_frames") kind = SequenceKind::binary_frames;
-  else
-    user_error(where + ": attribute 'kind' is '" + printable(kind_text) +
-               "', expected symbols, vectors or binary_frames");
+  const SequenceKind kind = rnn::weight_file::read_kind(group, where);
   const arma::uword input_size = h5::read_size_attribute(group, "input_size");
   o.hidden = h5::read_size_attribute(group, "hidden");
   o.layers = h5::read_size_attribute(group, "layers");
@@ -575,59 +556,30 @@ void RnnTaskModel::load(const H5::Group& group) {
     for (arma::uword k = 0; k < o.layers; ++k)
       for (bool reverse : {false, true}) {
         if (reverse && !o.bidirectional) continue;
-        const std::string name = "tau" + file_suffix(k, reverse);
-        arma::vec tau = h5::read_vec_checked(layers, name, o.hidden, "one time constant per unit");
-        for (arma::uword j = 0; j < tau.n_elem; ++j)
-          if (o.train_tau ? !(tau(j) > 1.0) : !(tau(j) >= 1.0))
-            h5::format_error(layers, name, "unit " + std::to_string(j) + " has tau " +
-                                               std::to_string(tau(j)) + ", expected " +
-                                               (o.train_tau ? "> 1 (trained)" : ">= 1"));
-        cell_tau.push_back(std::move(tau));
+        cell_tau.push_back(
+            rnn::weight_file::read_tau(layers, file_suffix(k, reverse), o.hidden, o.train_tau));
       }
   }
   rnn::TaskNetworkConfig config = config_from(o, task, kind, input_size, outputs);
   config.cell_tau = cell_tau;
   auto net = std::make_unique<rnn::TaskNetwork<double>>(config);
   rnn::ParameterSet<double>& p = net->params();
-  const arma::uword h = o.hidden;
-  if (kind == SequenceKind::symbols) {
-    const H5::Group embedding = h5::open_group(group, "embedding");
-    copy_into(p.value("embedding"),
-              h5::read_mat_checked(embedding, "weight", input_size, config.embedding,
-                               "one row per symbol, embedding columns")
-                  .t());
-  }
-  const arma::uword g = rnn::gate_blocks(o.cell) * h;
+  if (kind == SequenceKind::symbols)
+    rnn::weight_file::read_embedding(group, p, input_size, config.embedding, "one row per symbol");
   std::size_t tau_index = 0;
   for (arma::uword k = 0; k < o.layers; ++k)
     for (bool reverse : {false, true}) {
       if (reverse && !o.bidirectional) continue;
-      const std::string prefix = cell_prefix(k, reverse), suffix = file_suffix(k, reverse);
       const arma::uword d = k > 0 ? net->feature_size()
                             : kind == SequenceKind::symbols ? config.embedding : input_size;
-      copy_into(p.value(prefix + "weight_ih"),
-                h5::read_mat_checked(layers, "weight_ih" + suffix, g, d, "gates x layer input"));
-      copy_into(p.value(prefix + "weight_hh"),
-                h5::read_mat_checked(layers, "weight_hh" + suffix, g, h, "gates x hidden"));
-      const arma::vec b_ih = h5::read_vec_checked(layers, "bias_ih" + suffix, g, "one per gate row");
-      const arma::vec b_hh = h5::read_vec_checked(layers, "bias_hh" + suffix, g, "one per gate row");
-      if (elman_like) {
-        copy_into(p.value(prefix + "bias"), arma::mat(b_ih + b_hh));
-        if (o.cell == CellType::leaky && o.train_tau)
-          copy_into(p.value(prefix + "tau_rho"),
-                    arma::mat(arma::log(arma::expm1(cell_tau[tau_index] - 1.0))));
-      } else {
-        copy_into(p.value(prefix + "bias_ih"), arma::mat(b_ih));
-        copy_into(p.value(prefix + "bias_hh"), arma::mat(b_hh));
-      }
+      rnn::weight_file::read_cell(layers, p, cell_prefix(k, reverse), file_suffix(k, reverse),
+                                  o.cell, o.hidden, d, o.train_tau,
+                                  o.cell == CellType::leaky ? &cell_tau[tau_index] : nullptr);
       ++tau_index;
     }
-  const H5::Group head = h5::open_group(group, "head");
-  const std::string head_rows = task == Task::classify ? "one row per class" : "one row per target";
-  copy_into(p.value("head.weight"),
-            h5::read_mat_checked(head, "weight", outputs, net->feature_size(),
-                             head_rows + " x encoder features"));
-  copy_into(p.value("head.bias"), arma::mat(h5::read_vec_checked(head, "bias", outputs, head_rows)));
+  rnn::weight_file::read_head(group, p, outputs, net->feature_size(),
+                              task == Task::classify ? "one row per class" : "one row per target",
+                              "encoder features");
 
   options_ = o;
   config_ = config;
