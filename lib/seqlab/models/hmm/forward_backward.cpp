@@ -45,10 +45,6 @@ BatchLayout make_batch_layout(const std::vector<arma::uword>& lengths) {
 }
 
 namespace {
-// Columns of the w_t / beta^_t run buffers: large enough that the transition-count GEMM of a run
-// has a long inner dimension (it then runs near the machine's GEMM peak), small enough to stay
-// in cache-friendly sizes.
-
 // Large N x C buffers are written once per pass and read back in reverse: transparent huge pages
 // (where the kernel offers them on request) cut the page faults of a fresh buffer 512-fold and
 // the TLB misses of the reverse sweep. Advice only: nothing changes where it is not supported.
@@ -237,19 +233,19 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
       if (on_gamma != nullptr) (*on_gamma)(t, k, gamma);
     }
     if (xi_counts != nullptr) {
+      // w_t^T (b x N, leading dimension b) in place, so neither path makes a temporary.
+      arma::mat w_t(pass.w_transposed.memptr(), b, n, false, true);
+      w_t = pass.w_now.cols(0, b - 1).t();
+      const double* alpha_prev = pass.alpha.colptr(l.offset[t - 1]);  // first b columns of t-1
       if (gathered) {
         // Large N: the N x N sum would be read and written at every step, so steps are gathered
         // (alpha^_{t-1} blocks side by side, w_t^T blocks stacked) and added up in one product.
         if (gathered_columns + b > pass.xi_alpha.n_cols) flush_gathered();
-        std::copy(pass.alpha.colptr(l.offset[t - 1]), pass.alpha.colptr(l.offset[t - 1]) + n * b,
-                  pass.xi_alpha.colptr(gathered_columns));
-        pass.xi_w.rows(gathered_columns, gathered_columns + b - 1) = pass.w_now.cols(0, b - 1).t();
+        std::copy(alpha_prev, alpha_prev + n * b, pass.xi_alpha.colptr(gathered_columns));
+        pass.xi_w.rows(gathered_columns, gathered_columns + b - 1) = w_t;
         gathered_columns += b;
       } else {
-        arma::mat w_t(pass.w_transposed.memptr(), b, n, false, true);  // b x N, leading dim b
-        w_t = pass.w_now.cols(0, b - 1).t();
-        pass.xi_product(n, b)(pass.alpha.colptr(l.offset[t - 1]), w_t.memptr(),
-                              pass.xi_raw.memptr());
+        pass.xi_product(n, b)(alpha_prev, w_t.memptr(), pass.xi_raw.memptr());
       }
     }
     pass.step_product(n, b)(transition.memptr(), pass.w_now.memptr(), pass.beta_now.memptr());
