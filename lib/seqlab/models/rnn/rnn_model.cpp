@@ -66,6 +66,24 @@ void copy_into(arma::Mat<T> view, const arma::mat& source) {
   view = arma::conv_to<arma::Mat<T>>::from(source);
 }
 
+// One-line errors for a sequence the network cannot score; `of_sequence` (" of sequence 3" or
+// empty) says which one of a set.
+void check_symbols(const std::string& model, arma::uword alphabet, const arma::uvec& x,
+                   const std::string& of_sequence) {
+  for (arma::uword t = 0; t < x.n_elem; ++t)
+    if (x(t) >= alphabet)
+      user_error(model + ": symbol index " + std::to_string(x(t)) + " at step " +
+                 std::to_string(t) + of_sequence + " is outside the model's alphabet (" +
+                 std::to_string(alphabet) + " symbols)");
+}
+void check_frames(const std::string& model, arma::uword rows, const arma::mat& f,
+                  const std::string& of_sequence) {
+  if (f.n_cols > 0 && f.n_rows != rows)
+    user_error(model + ": frames" + of_sequence + " have " + std::to_string(f.n_rows) +
+               " rows, the model expects " + std::to_string(rows));
+  if (!f.is_finite()) user_error(model + ": frames" + of_sequence + " hold a non-finite value");
+}
+
 // The log-likelihood of every sequence of `set` on `net` (element type T), exactly as one
 // sequence at a time would give it: sequences sorted by length run as the parallel streams of
 // padded batches (up to kScoringStreams, masked past each one's end), in windows of `window`
@@ -432,21 +450,14 @@ arma::vec RnnModel::score(const Sequence& x) const {
 arma::vec RnnModel::step_log_probs(const arma::uvec& symbols) const {
   if (kind() != SequenceKind::symbols)
     user_error(type() + ": this model scores " + to_string(kind()) + ", not symbols");
-  for (arma::uword t = 0; t < symbols.n_elem; ++t)
-    if (symbols(t) >= config_.input_size)
-      user_error(type() + ": symbol index " + std::to_string(symbols(t)) + " at step " +
-                 std::to_string(t) + " is outside the model's alphabet (" +
-                 std::to_string(config_.input_size) + " symbols)");
+  check_symbols(type(), config_.input_size, symbols, "");
   return score(symbols);
 }
 
 arma::vec RnnModel::step_log_probs(const arma::mat& frames) const {
   if (kind() == SequenceKind::symbols)
     user_error(type() + ": this model scores symbols, not frames");
-  if (frames.n_cols > 0 && frames.n_rows != config_.input_size)
-    user_error(type() + ": frames have " + std::to_string(frames.n_rows) +
-               " rows, the model expects " + std::to_string(config_.input_size));
-  if (!frames.is_finite()) user_error(type() + ": frames hold a non-finite value");
+  check_frames(type(), config_.input_size, frames, "");
   return score(frames);
 }
 
@@ -462,24 +473,11 @@ arma::vec RnnModel::log_likelihoods(const SequenceSet& set) const {
 
 void RnnModel::check_scorable(const SequenceSet& set) const {
   for (std::size_t i = 0; i < set.size(); ++i) {
-    if (set.kind == SequenceKind::symbols) {
-      const arma::uvec& x = set.symbols[i];
-      for (arma::uword t = 0; t < x.n_elem; ++t)
-        if (x(t) >= config_.input_size)
-          user_error(type() + ": symbol index " + std::to_string(x(t)) + " at step " +
-                     std::to_string(t) + " of sequence " + std::to_string(i) +
-                     " is outside the model's alphabet (" + std::to_string(config_.input_size) +
-                     " symbols)");
-    } else {
-      const arma::mat& f = set.frames[i];
-      if (f.n_cols > 0 && f.n_rows != config_.input_size)
-        user_error(type() + ": frames of sequence " + std::to_string(i) + " have " +
-                   std::to_string(f.n_rows) + " rows, the model expects " +
-                   std::to_string(config_.input_size));
-      if (!f.is_finite())
-        user_error(type() + ": frames of sequence " + std::to_string(i) +
-                   " hold a non-finite value");
-    }
+    const std::string of_sequence = " of sequence " + std::to_string(i);
+    if (set.kind == SequenceKind::symbols)
+      check_symbols(type(), config_.input_size, set.symbols[i], of_sequence);
+    else
+      check_frames(type(), config_.input_size, set.frames[i], of_sequence);
   }
 }
 
