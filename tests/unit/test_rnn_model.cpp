@@ -550,6 +550,20 @@ TEST_CASE("recurrent models reject bad options and bad data with one-line user e
   }
 }
 
+namespace {
+// Replaces dataset `name` of group `group` in a model file with `value` (a vector is written as a
+// vector, a matrix as a matrix), for tests of corrupt files.
+void replace_dataset(H5::Group& root, const std::string& group, const std::string& name,
+                     const arma::mat& value) {
+  H5::Group g = root.openGroup(group);
+  g.unlink(name);
+  if (value.n_cols == 1)
+    h5::write_vec(g, name, arma::vec(value));
+  else
+    h5::write_mat(g, name, value);
+}
+}  // namespace
+
 TEST_CASE("corrupt or mismatched recurrent model files give one-line user errors",
           "[rnn-model]") {
   RnnModel model(letters("abc"), small_options(CellType::lstm));
@@ -577,9 +591,7 @@ TEST_CASE("corrupt or mismatched recurrent model files give one-line user errors
   };
   SECTION("a weight of the wrong shape") {
     edit([](H5::Group& root) {
-      H5::Group rnn = root.openGroup("rnn");
-      rnn.unlink("weight_hh_l1");
-      h5::write_mat(rnn, "weight_hh_l1", arma::mat(24, 5, arma::fill::zeros));
+      replace_dataset(root, "rnn", "weight_hh_l1", arma::mat(24, 5, arma::fill::zeros));
     });
     check_load("/rnn/weight_hh_l1: is 24 x 5, expected 24 x 6");
   }
@@ -589,27 +601,21 @@ TEST_CASE("corrupt or mismatched recurrent model files give one-line user errors
   }
   SECTION("an embedding without the start row") {
     edit([](H5::Group& root) {
-      H5::Group e = root.openGroup("embedding");
-      e.unlink("weight");
-      h5::write_mat(e, "weight", arma::mat(3, 4, arma::fill::zeros));
+      replace_dataset(root, "embedding", "weight", arma::mat(3, 4, arma::fill::zeros));
     });
     check_load("/embedding/weight: is 3 x 4, expected 4 x 4");
   }
   SECTION("a head for another alphabet") {
     edit([](H5::Group& root) {
-      H5::Group head = root.openGroup("head");
-      head.unlink("bias");
-      h5::write_vec(head, "bias", arma::vec(5, arma::fill::zeros));
+      replace_dataset(root, "head", "bias", arma::vec(5, arma::fill::zeros));
     });
     check_load("/head/bias: has 5 elements, expected 3");
   }
   SECTION("a non-finite weight") {
     edit([](H5::Group& root) {
-      H5::Group head = root.openGroup("head");
-      head.unlink("weight");
       arma::mat w(3, 6, arma::fill::zeros);
       w(1, 1) = arma::datum::nan;
-      h5::write_mat(head, "weight", w);
+      replace_dataset(root, "head", "weight", w);
     });
     check_load("/head/weight: holds a non-finite value");
   }
@@ -670,18 +676,14 @@ TEST_CASE("jordan and delay model files with bad values give one-line user error
   SECTION("delay weights of the wrong shape") {
     const auto path = saved("rnn_shape.h5", CellType::elman, 2);
     edit(path, [](H5::Group& root) {
-      H5::Group rnn = root.openGroup("rnn");
-      rnn.unlink("weight_hd_l1");
-      h5::write_mat(rnn, "weight_hd_l1", arma::mat(6, 5, arma::fill::zeros));
+      replace_dataset(root, "rnn", "weight_hd_l1", arma::mat(6, 5, arma::fill::zeros));
     });
     check_load(path, "/rnn/weight_hd_l1: is 6 x 5, expected 6 x 6");
   }
   SECTION("a jordan output layer of the wrong shape") {
     const auto path = saved("jordan.h5", CellType::jordan, 0);
     edit(path, [](H5::Group& root) {
-      H5::Group rnn = root.openGroup("rnn");
-      rnn.unlink("weight_hy_l1");
-      h5::write_mat(rnn, "weight_hy_l1", arma::mat(5, 6, arma::fill::zeros));
+      replace_dataset(root, "rnn", "weight_hy_l1", arma::mat(5, 6, arma::fill::zeros));
     });
     check_load(path, "/rnn/weight_hy_l1: is 5 x 6, expected 6 x 6");
   }
@@ -703,11 +705,9 @@ TEST_CASE("jordan and delay model files with bad values give one-line user error
   SECTION("a leaky time constant below 1") {
     const auto path = saved("leaky_tau.h5", CellType::leaky, 0);
     edit(path, [](H5::Group& root) {
-      H5::Group rnn = root.openGroup("rnn");
-      rnn.unlink("tau_l1");
       arma::vec tau(6, arma::fill::value(3.0));
       tau(4) = 0.5;
-      h5::write_vec(rnn, "tau_l1", tau);
+      replace_dataset(root, "rnn", "tau_l1", tau);
     });
     check_load(path, "/rnn/tau_l1: unit 4 has tau 0.500000, expected >= 1");
   }

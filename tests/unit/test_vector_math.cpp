@@ -72,10 +72,15 @@ TEST_CASE("array nonlinearities touch exactly n elements, pass NaN on and keep t
     CHECK(buffer.front() == 7.0f);
     CHECK(buffer.back() == 7.0f);
     for (std::size_t i = 1; i <= n; ++i) CHECK(ulps(buffer[i], std::tanh(0.25 * i - 3.0)) <= 1);
-    std::vector<float> copy(n + 2, 7.0f), into(n + 2, -1.0f);
-    tanh_into(copy.data() + 1, into.data() + 1, n);
+    std::vector<float> from(n + 2, 7.0f), into(n + 2, -1.0f);
+    for (std::size_t i = 1; i <= n; ++i) from[i] = 3.0f - 0.125f * static_cast<float>(i);
+    tanh_into(from.data() + 1, into.data() + 1, n);
     CHECK(into.front() == -1.0f);
     CHECK(into.back() == -1.0f);
+    for (std::size_t i = 1; i <= n; ++i) {
+      CHECK(from[i] == 3.0f - 0.125f * static_cast<float>(i));  // the source is left alone
+      CHECK(ulps(into[i], std::tanh(3.0 - 0.125 * i)) <= 1);
+    }
   }
   std::vector<float> special{nan, inf, -inf, 0.0f, 100.0f, -100.0f};
   std::vector<float> s = special, t = special;

@@ -14,6 +14,7 @@
 namespace seqlab::rnn {
 
 using cell_detail::gemm;
+using cell_detail::sigmoid;
 
 namespace {
 
@@ -49,7 +50,6 @@ inline void state_gradient(arma::uword H, const T* __restrict gr, const T* __res
 }
 
 }  // namespace
-using cell_detail::sigmoid;
 
 GruVariant parse_gru_variant(const std::string& text, const std::string& key) {
   if (text == "cho") return GruVariant::cho;
