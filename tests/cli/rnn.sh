@@ -144,6 +144,11 @@ expect_error "--clip-value below 0" "--clip-value must be a number >= 0" \
   "$seqlab" train --model gru --clip-value -1 "${small[@]}" --out "$tmp/x.h5"
 expect_error "--max-time below 0" "--max-time must be a number of seconds >= 0" \
   "$seqlab" train --model gru --max-time -5 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--valid-every 0" "--valid-every must be between 1 and" \
+  "$seqlab" train --model lstm --valid-every 0 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--valid-every with --task" "--valid-every applies to next-step models only" \
+  "$seqlab" train --model gru --task classify --valid-every 2 --data "$text" --split all --quiet \
+  --out "$tmp/x.h5"
 
 # Full BPTT (--window 0) over the casino's whole sequences, a plateau schedule with warm-up and
 # element clipping, and a wall-clock budget: all train and score.

@@ -472,6 +472,60 @@ TEST_CASE("early stopping keeps the epoch with the best valid NLL", "[rnn-model]
   CHECK(epoch_lines == r.epochs);
 }
 
+TEST_CASE("valid_every scores every K-th epoch and the last, and does not change training",
+          "[rnn-model]") {
+  Rng rng = make_rng(13);
+  const SequenceSet train = test::symbol_set({random_symbols(200, 4, rng)});
+  const SequenceSet valid = test::symbol_set({random_symbols(100, 4, rng)});
+  RnnOptions options;
+  options.cell = CellType::lstm;
+  options.hidden = 8;
+  options.window = 10;
+  options.batch = 4;
+  options.epochs = 7;
+  options.learning_rate = 3e-2;
+  FitOptions fit;
+  fit.quiet = true;
+  const auto train_with = [&](std::uint64_t every, std::uint64_t patience,
+                              std::vector<std::string>* valid_lines) {
+    RnnOptions o = options;
+    o.valid_every = every;
+    o.patience = patience;
+    RnnModel model(letters("abcd"), o);
+    FitObserver observer;
+    observer.on_message = [&](const std::string& m) {
+      if (valid_lines && m.find("valid NLL") != std::string::npos &&
+          m.find("ETA") != std::string::npos)
+        valid_lines->push_back(m);
+    };
+    model.fit(train, &valid, fit, &observer);
+    return model;
+  };
+
+  SECTION("without early stopping the parameters do not depend on how often valid is scored") {
+    std::vector<std::string> lines;
+    const RnnModel every_epoch = train_with(1, 0, nullptr);
+    const RnnModel every_third = train_with(3, 0, &lines);
+    CHECK(arma::approx_equal(every_epoch.network().params().values(),
+                            every_third.network().params().values(), "absdiff", 0.0));
+    // Epochs 3, 6 and the last (7) are scored.
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0].find("epoch 3/7") != std::string::npos);
+    CHECK(lines[1].find("epoch 6/7") != std::string::npos);
+    CHECK(lines[2].find("epoch 7/7") != std::string::npos);
+  }
+
+  SECTION("the kept epoch is a checked one and patience counts checks") {
+    const RnnModel model = train_with(2, 1, nullptr);
+    const RnnFitReport& r = model.last_fit();
+    CAPTURE(r.epochs, r.best_epoch);
+    // Checked epochs (0-based) are 1, 3, 5 and 6; stopping one check after the best.
+    CHECK((r.best_epoch == 1 || r.best_epoch == 3 || r.best_epoch == 5 || r.best_epoch == 6));
+    CHECK_THAT(evaluate(model, valid).nats_per_symbol(), WithinRel(r.best_valid_nll, 1e-5));
+    if (r.epochs < 7) CHECK(r.epochs == r.best_epoch + 1 + 2);
+  }
+}
+
 TEST_CASE("recurrent models reject bad options and bad data with one-line user errors",
           "[rnn-model]") {
   const auto one_line = [](const std::function<void()>& f, const std::string& expected) {

@@ -147,7 +147,7 @@ void require_model_fits(const std::string& command, const std::string& model_pat
 // The recurrent-network options of `seqlab train` (--model rnn|leaky|jordan|lstm|gru).
 struct RnnArgs {
   std::int64_t hidden = 128, layers = 1, embedding = 0, window = 100, batch = 32, epochs = 10,
-               max_steps = 0, patience = 3, delay = 0, warmup = 0;
+               max_steps = 0, patience = 3, delay = 0, warmup = 0, valid_every = 1;
   std::string activation = "tanh", gru_variant = "cho", optimizer = "adam",
               schedule = "constant";
   double tau = 2.0, dropout = 0.0, lr = 2e-3, clip = 5.0, clip_value = 0.0, lr_gamma = 0.5,
@@ -199,13 +199,16 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
      "clamp every gradient element to [-X, X] before the norm clip; 0 = off (default)")
     ("patience", po::value(&r.patience)->value_name("P"),
      "stop after P epochs without a better valid NLL and keep the best epoch; 0 = off "
-     "(default 3; needs a valid split)");
+     "(default 3; needs a valid split)")
+    ("valid-every", po::value(&r.valid_every)->value_name("K"),
+     "score the valid split after every K-th epoch and after the last one; --patience and the "
+     "plateau schedule then count these checks (default 1)");
 }
 
 const char* const kRnnOptionNames[] = {"hidden", "layers", "embedding", "activation", "delay",
     "tau", "train-tau", "gru-variant", "residual", "dropout", "window", "batch", "epochs",
     "max-steps", "max-time", "lr", "optimizer", "schedule", "lr-gamma", "warmup", "clip",
-    "clip-value", "patience"};
+    "clip-value", "patience", "valid-every"};
 
 // True when the user gave option `name` (bool switches count only when on).
 bool given(const po::variables_map& vm, const std::string& name) {
@@ -289,6 +292,7 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
     user_error("train: --max-time must be a number of seconds >= 0 (0 = no limit)");
   o.max_seconds = r.max_time;
   o.patience = non_negative("patience", r.patience);
+  o.valid_every = positive("valid-every", r.valid_every);
   validate(o);
   return o;
 }
@@ -428,7 +432,7 @@ int run_train(const std::vector<std::string>& args) {
       if (given(vm, name))
         user_error("train: --" + std::string(name) + " applies to next-step models; --task "
                    "trains on whole sequences, without residual connections, dropout or delays");
-    for (const char* name : {"warmup", "clip-value", "max-time"})
+    for (const char* name : {"warmup", "clip-value", "max-time", "valid-every"})
       if (given(vm, name))
         user_error("train: --" + std::string(name) + " applies to next-step models only, not "
                    "to --task");

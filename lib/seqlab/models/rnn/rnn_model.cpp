@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
@@ -171,6 +172,7 @@ void validate(const RnnOptions& o) {
   if (!(o.max_seconds >= 0.0) || !std::isfinite(o.max_seconds))
     user_error("rnn options: max_seconds must be a finite number >= 0 (0 = no budget)");
   if (o.batch < 1) user_error("rnn options: batch must be >= 1, got 0");
+  if (o.valid_every < 1) user_error("rnn options: valid_every must be >= 1, got 0");
   if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate))
     user_error("rnn options: learning rate must be a positive number");
   if (!(o.momentum >= 0.0 && o.momentum < 1.0))
@@ -325,6 +327,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   FrameWindow frame_window;
   std::uint64_t predicted_total = 0;
   bool out_of_steps = false;
+  std::vector<std::uint64_t> checked_epochs;  // the epochs whose valid NLL was scored, in order
 
   for (std::uint64_t epoch = 0; epoch < options_.epochs && !out_of_steps; ++epoch) {
     stream.rewind();
@@ -370,8 +373,15 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     ++report_.epochs;
     report_.train_nll = epoch_count ? epoch_nll / static_cast<double>(epoch_count) : 0.0;
     net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
+    const bool last_epoch =
+        out_of_steps || epoch + 1 >= options_.epochs ||
+        (options_.max_steps != 0 && report_.updates >= options_.max_steps) ||
+        (options_.max_seconds > 0.0 && seconds_since(start) >= options_.max_seconds);
+    const bool check =
+        valid != nullptr && ((epoch + 1) % options_.valid_every == 0 || last_epoch);
     double valid_nll = std::numeric_limits<double>::quiet_NaN();
-    if (valid != nullptr) {
+    if (check) {
+      checked_epochs.push_back(epoch);
       // In float32, the precision training runs in, on a copy of the parameters (exact
       // sequence-by-sequence scoring, about twice as fast as the float64 of seqlab eval).
       if (!scorer) {
@@ -392,11 +402,12 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     say(name + ": epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options_.epochs) +
         ", " + std::to_string(report_.updates) + " updates, train NLL " +
         fmt("%.4f", report_.train_nll) + " nats" +
-        (valid != nullptr ? ", valid NLL " + fmt("%.4f", valid_nll) + " nats" : std::string()) +
+        (check ? ", valid NLL " + fmt("%.4f", valid_nll) + " nats" : std::string()) +
         ", " + fmt("%.0f", static_cast<double>(predicted_total) / (elapsed - scoring_seconds)) +
         " steps/s in training, " + duration_text(elapsed) + " elapsed (" +
         duration_text(scoring_seconds) + " scoring valid), ETA " + duration_text(eta) +
         (report_.skipped ? ", " + std::to_string(report_.skipped) + " updates skipped" : ""));
+    if (!check) continue;
     if (plateau && plateau->observe(valid_nll))
       say(name + ": valid NLL on a plateau, learning rate now " +
           fmt("%.3g", options_.learning_rate * plateau->rate()));
@@ -404,7 +415,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
       stopping->observe(valid_nll, net.params().values());
       if (stopping->should_stop()) {
         say(name + ": no valid improvement for " + std::to_string(options_.patience) +
-            " epochs, stopping");
+            (options_.valid_every == 1 ? " epochs" : " checks") + ", stopping");
         break;
       }
     }
@@ -412,7 +423,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   if (stopping && stopping->has_best()) {
     stopping->restore(net.params().values());
     report_.best_valid_nll = stopping->best();
-    report_.best_epoch = stopping->best_epoch();
+    report_.best_epoch = checked_epochs.at(stopping->best_epoch());
     if (report_.best_epoch + 1 != report_.epochs)
       say(name + ": restored the parameters of epoch " + std::to_string(report_.best_epoch + 1) +
           " (valid NLL " + fmt("%.4f", report_.best_valid_nll) + " nats)");

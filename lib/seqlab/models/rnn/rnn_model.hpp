@@ -21,9 +21,10 @@
 // is reset to the initial state. Per window (rnn::WindowTrainer, streams split over
 // FitOptions::threads threads): zero gradients, forward, mean NLL per real step (nats),
 // backward, clip, one optimizer step (an update skipped when the norm is not finite). After
-// every epoch the valid split (when given) is scored in float32, the training precision (seqlab
-// eval and log_likelihood() use float64); with patience P >= 1 training stops after P epochs
-// without improvement and the best epoch's parameters are restored. For a seed and a thread
+// every epoch (or every valid_every-th and the last) the valid split (when given) is scored in
+// float32, the training precision (seqlab eval and log_likelihood() use float64); with patience
+// P >= 1 training stops after P checks without improvement and the best checked epoch's
+// parameters are restored. For a seed and a thread
 // count the result is deterministic.
 //
 // MODEL FILE (docs/formats.md, "Recurrent networks"): root attributes kind, input_size,
@@ -92,6 +93,11 @@ struct RnnOptions {
   // depends on the machine's speed, not only on the seed.
   double max_seconds = 0.0;
   std::uint64_t patience = 3;    // early stopping on valid NLL; 0 = off
+  // The valid split is scored after every valid_every-th epoch (>= 1) and after the last one;
+  // early stopping and plateau patience count these checks, not epochs. Scoring a long valid
+  // sequence costs one matrix-vector pass per step, so on a time budget fewer checks leave more
+  // of it to training.
+  std::uint64_t valid_every = 1;
 
   // Sampling: logits divided by the temperature; 0 = greedy (most probable value).
   double temperature = 1.0;
