@@ -615,23 +615,24 @@ void RnnModel::save(H5::Group& group) const {
 void RnnModel::load(const H5::Group& group) {
   h5::quiet_errors();
   const std::string where = h5::where(group);
+  rnn::weight_file::SharedAttributes shared =
+      rnn::weight_file::read_shared_attributes(group, where);
+  const SequenceKind kind = shared.kind;
+  const arma::uword input_size = shared.input_size;
   RnnOptions o;
-  o.cell = rnn::parse_model_type(h5::read_string_attribute(group, "model"),
-                                 where + ": attribute 'model'");
-  const SequenceKind kind = rnn::weight_file::read_kind(group, where);
-  const arma::uword input_size = h5::read_size_attribute(group, "input_size");
-  o.hidden = h5::read_size_attribute(group, "hidden");
-  o.layers = h5::read_size_attribute(group, "layers");
-  if (o.layers > 1000) user_error(where + ": attribute 'layers' is too large");
+  o.cell = shared.cell;
+  o.hidden = shared.hidden;
+  o.layers = shared.layers;
+  o.embedding = shared.embedding;
+  o.activation = shared.activation;
+  o.gru_variant = shared.gru_variant;
+  o.train_tau = shared.train_tau;
   o.residual = h5::has_attribute(group, "residual") && h5::read_int_attribute(group, "residual");
   o.dropout = h5::has_attribute(group, "dropout") ? h5::read_double_attribute(group, "dropout")
                                                    : 0.0;
   if (!(o.dropout >= 0.0 && o.dropout < 1.0))
     user_error(where + ": attribute 'dropout' must be in [0, 1)");
   const bool elman_like = o.cell == CellType::elman || o.cell == CellType::leaky;
-  if (elman_like || o.cell == CellType::jordan)
-    o.activation = rnn::parse_activation(h5::read_string_attribute(group, "activation"),
-                                         where + ": attribute 'activation'");
   // Files written before delays existed have no 'delay': they have none.
   if (h5::has_attribute(group, "delay")) {
     const std::int64_t delay = h5::read_int_attribute(group, "delay");
@@ -643,22 +644,9 @@ void RnnModel::load(const H5::Group& group) {
                  ", expected 0 (none) or 2 to " + std::to_string(rnn::kMaxDelay) + " steps");
     if (delay != 0) o.delay = static_cast<arma::uword>(delay);
   }
-  if (o.cell == CellType::gru)
-    o.gru_variant = rnn::parse_gru_variant(h5::read_string_attribute(group, "gru_variant"),
-                                           where + ": attribute 'gru_variant'");
-  Alphabet alphabet;
-  if (kind == SequenceKind::symbols) {
-    o.embedding = h5::read_size_attribute(group, "embedding");
-    alphabet = h5::read_alphabet(group);
-    if (alphabet.size() != input_size)
-      user_error(where + ": the alphabet has " + std::to_string(alphabet.size()) +
-                 " symbols, attribute 'input_size' says " + std::to_string(input_size));
-  }
   const H5::Group layers = h5::open_group(group, "rnn");
   std::vector<arma::vec> layer_tau;
   if (o.cell == CellType::leaky) {
-    o.train_tau = h5::has_attribute(group, "train_tau") &&
-                  h5::read_int_attribute(group, "train_tau");
     for (arma::uword k = 0; k < o.layers; ++k)
       layer_tau.push_back(
           rnn::weight_file::read_tau(layers, "_l" + std::to_string(k), o.hidden, o.train_tau));
@@ -694,7 +682,7 @@ void RnnModel::load(const H5::Group& group) {
 
   options_ = o;
   config_ = config;
-  alphabet_ = std::move(alphabet);
+  alphabet_ = std::move(shared.alphabet);
   net_ = std::move(net);
   scoring_window_ = options_.window == 0 ? 100 : options_.window;
 }

@@ -515,16 +515,20 @@ void RnnTaskModel::save(H5::Group& group) const {
 void RnnTaskModel::load(const H5::Group& group) {
   h5::quiet_errors();
   const std::string where = h5::where(group);
+  rnn::weight_file::SharedAttributes shared =
+      rnn::weight_file::read_shared_attributes(group, where);
+  const SequenceKind kind = shared.kind;
+  const arma::uword input_size = shared.input_size;
   RnnTaskOptions o;
-  o.cell = rnn::parse_model_type(h5::read_string_attribute(group, "model"),
-                                 where + ": attribute 'model'");
+  o.cell = shared.cell;
+  o.hidden = shared.hidden;
+  o.layers = shared.layers;
+  o.embedding = shared.embedding;
+  o.activation = shared.activation;
+  o.gru_variant = shared.gru_variant;
+  o.train_tau = shared.train_tau;
   const Task task =
       rnn::parse_task(h5::read_string_attribute(group, "task"), where + ": attribute 'task'");
-  const SequenceKind kind = rnn::weight_file::read_kind(group, where);
-  const arma::uword input_size = h5::read_size_attribute(group, "input_size");
-  o.hidden = h5::read_size_attribute(group, "hidden");
-  o.layers = h5::read_size_attribute(group, "layers");
-  if (o.layers > 1000) user_error(where + ": attribute 'layers' is too large");
   const std::int64_t bidirectional = h5::read_int_attribute(group, "bidirectional");
   if (bidirectional != 0 && bidirectional != 1)
     user_error(where + ": attribute 'bidirectional' is " + std::to_string(bidirectional) +
@@ -533,26 +537,9 @@ void RnnTaskModel::load(const H5::Group& group) {
   const arma::uword outputs = h5::read_size_attribute(group, "outputs");
   if (task == Task::classify && outputs < 2)
     user_error(where + ": attribute 'outputs' is 1, expected at least 2 classes");
-  const bool elman_like = o.cell == CellType::elman || o.cell == CellType::leaky;
-  if (elman_like)
-    o.activation = rnn::parse_activation(h5::read_string_attribute(group, "activation"),
-                                         where + ": attribute 'activation'");
-  if (o.cell == CellType::gru)
-    o.gru_variant = rnn::parse_gru_variant(h5::read_string_attribute(group, "gru_variant"),
-                                           where + ": attribute 'gru_variant'");
-  Alphabet alphabet;
-  if (kind == SequenceKind::symbols) {
-    o.embedding = h5::read_size_attribute(group, "embedding");
-    alphabet = h5::read_alphabet(group);
-    if (alphabet.size() != input_size)
-      user_error(where + ": the alphabet has " + std::to_string(alphabet.size()) +
-                 " symbols, attribute 'input_size' says " + std::to_string(input_size));
-  }
   const H5::Group layers = h5::open_group(group, "rnn");
   std::vector<arma::vec> cell_tau;
   if (o.cell == CellType::leaky) {
-    o.train_tau = h5::has_attribute(group, "train_tau") &&
-                  h5::read_int_attribute(group, "train_tau");
     for (arma::uword k = 0; k < o.layers; ++k)
       for (bool reverse : {false, true}) {
         if (reverse && !o.bidirectional) continue;
@@ -583,7 +570,7 @@ void RnnTaskModel::load(const H5::Group& group) {
 
   options_ = o;
   config_ = config;
-  alphabet_ = std::move(alphabet);
+  alphabet_ = std::move(shared.alphabet);
   net_ = std::move(net);
   report_ = RnnTaskFitReport{};
 }

@@ -18,6 +18,34 @@ SequenceKind read_kind(const H5::Group& group, const std::string& where) {
              "', expected symbols, vectors or binary_frames");
 }
 
+SharedAttributes read_shared_attributes(const H5::Group& group, const std::string& where) {
+  SharedAttributes a;
+  a.cell = parse_model_type(h5::read_string_attribute(group, "model"),
+                            where + ": attribute 'model'");
+  a.kind = read_kind(group, where);
+  a.input_size = h5::read_size_attribute(group, "input_size");
+  a.hidden = h5::read_size_attribute(group, "hidden");
+  a.layers = h5::read_size_attribute(group, "layers");
+  if (a.layers > 1000) user_error(where + ": attribute 'layers' is too large");
+  if (a.cell == CellType::elman || a.cell == CellType::leaky || a.cell == CellType::jordan)
+    a.activation = parse_activation(h5::read_string_attribute(group, "activation"),
+                                    where + ": attribute 'activation'");
+  if (a.cell == CellType::gru)
+    a.gru_variant = parse_gru_variant(h5::read_string_attribute(group, "gru_variant"),
+                                      where + ": attribute 'gru_variant'");
+  if (a.cell == CellType::leaky)
+    a.train_tau = h5::has_attribute(group, "train_tau") &&
+                  h5::read_int_attribute(group, "train_tau");
+  if (a.kind == SequenceKind::symbols) {
+    a.embedding = h5::read_size_attribute(group, "embedding");
+    a.alphabet = h5::read_alphabet(group);
+    if (a.alphabet.size() != a.input_size)
+      user_error(where + ": the alphabet has " + std::to_string(a.alphabet.size()) +
+                 " symbols, attribute 'input_size' says " + std::to_string(a.input_size));
+  }
+  return a;
+}
+
 void write_embedding(H5::Group& group, const ParameterSet<double>& p) {
   H5::Group embedding = h5::create_group(group, "embedding");
   h5::write_mat(embedding, "weight", p.value("embedding").t());

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <armadillo>
+#include <optional>
 #include <string>
 
+#include "seqlab/data/alphabet.hpp"
 #include "seqlab/data/dataset.hpp"
 #include "seqlab/models/rnn/network.hpp"
 #include "seqlab/models/rnn/parameters.hpp"
@@ -23,6 +25,22 @@ namespace seqlab::rnn::weight_file {
 
 // The 'kind' attribute of `group`: symbols, vectors or binary_frames.
 SequenceKind read_kind(const H5::Group& group, const std::string& where);
+
+// The root attributes both model types have, read and checked in one place: 'model' (the cell),
+// 'kind', 'input_size', 'hidden', 'layers' (at most 1000), 'activation' (rnn, leaky, jordan),
+// 'gru_variant' (gru), 'train_tau' (leaky; absent = 0) and, for symbol data, 'embedding' and
+// the alphabet, whose size must equal input_size.
+struct SharedAttributes {
+  CellType cell = CellType::lstm;
+  SequenceKind kind = SequenceKind::symbols;
+  arma::uword input_size = 0, hidden = 0, layers = 0;
+  arma::uword embedding = 0;              // symbol data only
+  std::optional<Activation> activation;   // rnn, leaky, jordan
+  std::optional<GruVariant> gru_variant;  // gru
+  bool train_tau = false;                 // leaky
+  Alphabet alphabet;                      // symbol data only
+};
+SharedAttributes read_shared_attributes(const H5::Group& group, const std::string& where);
 
 // The embedding group: dataset 'weight', one row per table row (PyTorch's nn.Embedding layout,
 // the transpose of seqlab's embedding x rows view). read_embedding requires `rows` x `columns`
