@@ -3,6 +3,7 @@
 // Only the cells' .cpp files include this.
 #pragma once
 
+#include <algorithm>
 #include <armadillo>
 #include <cmath>
 #include <cstddef>
@@ -10,6 +11,8 @@
 
 #include "seqlab/core/rng.hpp"
 #include "seqlab/models/rnn/cell.hpp"
+#include "seqlab/models/rnn/delay_line.hpp"
+#include "seqlab/models/rnn/parameters.hpp"
 
 namespace seqlab::rnn::cell_detail {
 
@@ -79,6 +82,36 @@ inline void add_row_sums(const T* a, arma::uword m, arma::uword n, arma::uword l
     const T* column = a + j * lda;
     for (arma::uword i = 0; i < m; ++i) out[i] += column[i];
   }
+}
+
+// The end of the backward pass of an Elman-like cell (Elman, leaky), after its time loop:
+// dW_hh += dZ H_prev^T, with a delay dW_hd += dZ H_delayed^T, db += the row sums of dZ, and,
+// when d_initial is given, the gradient of the initial state (h0 and the delay history) taken
+// from d_states (H x (lag + S + 1) B, history columns first). d_pre = dZ (H x N, N = B S),
+// states = h_{t-1} for every column (H x N). Cost O(H^2 N).
+template <class T>
+void finish_elman_like_backward(ParameterSet<T>& params, std::size_t weight_hh,
+                                std::size_t weight_hd, std::size_t bias, const T* d_pre,
+                                const T* states, arma::uword H, arma::uword B, arma::uword N,
+                                const DelayLine<T>& delay_line, const arma::Mat<T>& d_states,
+                                RecurrentState<T>* d_initial) {
+  const bool delayed = delay_line.delay() > 0;
+  gemm<T>(false, true, H, H, N, T(1), d_pre, H, states, H, T(1), params.gradient_ptr(weight_hh),
+          H);
+  if (delayed)
+    gemm<T>(false, true, H, H, N, T(1), d_pre, H, delay_line.delayed(), H, T(1),
+            params.gradient_ptr(weight_hd), H);
+  add_row_sums(d_pre, H, N, H, params.gradient_ptr(bias));
+  if (d_initial == nullptr) return;
+  const arma::uword history = delay_line.lag() * B;
+  const T* dh0 = d_states.memptr() + history * H;
+  d_initial->h.set_size(H, B);
+  std::copy(dh0, dh0 + H * B, d_initial->h.memptr());
+  d_initial->c.reset();
+  if (delayed)
+    d_initial->history = d_states.cols(0, history - 1);
+  else
+    d_initial->history.reset();
 }
 
 // Window shape checks shared by forward/backward: std::invalid_argument naming `cell` and the

@@ -290,27 +290,14 @@ void LeakyCell<T>::backward_steps(ParameterSet<T>& params, const arma::Mat<T>* m
     }
   }
 
-  gemm<T>(false, true, H, H, N, T(1), d_pre, H, states, H, T(1), params.gradient_ptr(weight_hh_),
-          H);
-  if (delayed)
-    gemm<T>(false, true, H, H, N, T(1), d_pre, H, delay_line_.delayed(), H, T(1),
-            params.gradient_ptr(weight_hd_), H);
-  cell_detail::add_row_sums(d_pre, H, N, H, params.gradient_ptr(bias_));
+  cell_detail::finish_elman_like_backward(params, weight_hh_, weight_hd_, bias_, d_pre, states, H,
+                                          B, N, delay_line_, d_states_, d_initial);
   if (train_tau_) {
     // a = 1 / (1 + softplus(rho)):  da/drho = -a^2 * sigmoid(rho).
     const T* rho = params.value_ptr(tau_rho_);
     T* d_rho = params.gradient_ptr(tau_rho_);
     for (arma::uword j = 0; j < H; ++j)
       d_rho[j] -= d_rate[j] * rate[j] * rate[j] * cell_detail::sigmoid(rho[j]);
-  }
-  if (d_initial != nullptr) {
-    d_initial->h.set_size(H, B);
-    std::copy(dh, dh + H * B, d_initial->h.memptr());
-    d_initial->c.reset();
-    if (delayed)
-      d_initial->history = d_states_.cols(0, history - 1);
-    else
-      d_initial->history.reset();
   }
 }
 
