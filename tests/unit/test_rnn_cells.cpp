@@ -15,8 +15,9 @@
 //
 // Gradient-check settings: double precision; the outputs projected to a scalar
 // L = sum over real columns of r . h_t with a fixed random r (seeded); fourth-order central
-// differences (L at p +- h and p +- 2h) with h = 1e-4 * max(1, |p|); pass when
-// |g - fd| / max(|g|, |fd|, 1e-8) < 1e-6 at every index. Sizes D = 3, H = 4, B = 3, S = 5.
+// differences (L at p +- h and p +- 2h) with h = 1e-4 * max(1, |p|), test_support's shared
+// driver; pass when |g - fd| / max(|g|, |fd|, 1e-8) < 1e-6 at every index. Sizes D = 3, H = 4,
+// B = 3, S = 5.
 // Why not the two-point difference with h = 1e-6: its rounding noise (about eps |L| / h, here
 // 4e-10 absolute) already exceeds 1e-6 relative on the legitimately small gradients (~1e-4) some
 // indices have; the four-point stencil cuts the noise to ~1e-11 at a truncation error of O(h^4).
@@ -80,36 +81,7 @@ double projected(const arma::mat& out, const arma::mat& r, const arma::mat* mask
   return total;
 }
 
-struct CheckResult {
-  double worst = 0.0;
-  arma::uword index = 0;
-  double analytic = 0.0, numeric = 0.0;
-};
-
-// Fourth-order central differences of `loss` with respect to each element of data[0..n),
-// compared with `analytic`. Restores every element afterwards.
-CheckResult finite_difference_check(double* data, arma::uword n, const double* analytic,
-                                    const std::function<double()>& loss) {
-  CheckResult result;
-  const auto loss_at = [&](arma::uword i, double value) {
-    data[i] = value;
-    return loss();
-  };
-  for (arma::uword i = 0; i < n; ++i) {
-    const double saved = data[i];
-    const double h = 1e-4 * std::max(1.0, std::abs(saved));
-    const double near = loss_at(i, saved + h) - loss_at(i, saved - h);
-    const double far = loss_at(i, saved + 2 * h) - loss_at(i, saved - 2 * h);
-    data[i] = saved;
-    const double numeric = (8.0 * near - far) / (12.0 * h);
-    const double error = std::abs(analytic[i] - numeric) /
-                         std::max({std::abs(analytic[i]), std::abs(numeric), 1e-8});
-    if (error > result.worst || i == 0) result = CheckResult{error, i, analytic[i], numeric};
-  }
-  return result;
-}
-
-void require_close(const std::string& what, const CheckResult& r) {
+void require_close(const std::string& what, const test::GradientCheck& r) {
   INFO(what << ": worst relative error " << r.worst << " at index " << r.index << " (analytic "
             << r.analytic << ", finite difference " << r.numeric << ")");
   CHECK(r.worst < 1e-6);
@@ -171,16 +143,16 @@ void check_cell_gradients(Cell cell, const std::string& label, arma::uword steps
 
   const auto loss = [&] { return f.loss(mask); };
   require_close(label + " parameters",
-                finite_difference_check(f.params.values().memptr(), f.params.size(),
+                test::fourth_order_gradient_check(f.params.values().memptr(), f.params.size(),
                                         d_params.memptr(), loss));
   require_close(label + " inputs",
-                finite_difference_check(f.x.memptr(), f.x.n_elem, d_x.memptr(), loss));
+                test::fourth_order_gradient_check(f.x.memptr(), f.x.n_elem, d_x.memptr(), loss));
   require_close(label + " h0",
-                finite_difference_check(f.s0.h.memptr(), f.s0.h.n_elem, d_s0.h.memptr(), loss));
+                test::fourth_order_gradient_check(f.s0.h.memptr(), f.s0.h.n_elem, d_s0.h.memptr(), loss));
   if (Cell::has_cell_state) {
     REQUIRE(d_s0.c.n_elem == f.s0.c.n_elem);
     require_close(label + " c0",
-                  finite_difference_check(f.s0.c.memptr(), f.s0.c.n_elem, d_s0.c.memptr(), loss));
+                  test::fourth_order_gradient_check(f.s0.c.memptr(), f.s0.c.n_elem, d_s0.c.memptr(), loss));
   }
   if (history_blocks(f.cell) > 0) {
     REQUIRE(d_s0.history.n_rows == f.s0.history.n_rows);
@@ -188,7 +160,7 @@ void check_cell_gradients(Cell cell, const std::string& label, arma::uword steps
     // Not vacuous: part of the history reaches the loss in every window tested.
     CHECK(arma::abs(d_s0.history).max() > 1e-3);
     require_close(label + " history",
-                  finite_difference_check(f.s0.history.memptr(), f.s0.history.n_elem,
+                  test::fourth_order_gradient_check(f.s0.history.memptr(), f.s0.history.n_elem,
                                           d_s0.history.memptr(), loss));
   } else {
     CHECK(d_s0.history.is_empty());

@@ -144,33 +144,15 @@ TEST_CASE("the whole network's loss gradient matches finite differences", "[rnn-
   REQUIRE(arma::abs(analytic).max() > 0.0);
 
   arma::vec& p = net.params().values();
-  double worst = 0.0;
-  arma::uword worst_index = 0;
-  double worst_g = 0.0, worst_fd = 0.0;
-  for (arma::uword i = 0; i < p.n_elem; ++i) {
-    const double saved = p(i);
-    const double h = 1e-4 * std::max(1.0, std::abs(saved));
-    const auto at = [&](double offset) {
-      p(i) = saved + offset;
-      return loss(net, false);
-    };
-    const double fd = (8.0 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12.0 * h);
-    p(i) = saved;
-    const double rel =
-        std::abs(analytic(i) - fd) / std::max({std::abs(analytic(i)), std::abs(fd), 1e-8});
-    if (rel > worst) {
-      worst = rel;
-      worst_index = i;
-      worst_g = analytic(i);
-      worst_fd = fd;
-    }
-  }
+  const test::GradientCheck r = test::fourth_order_gradient_check(
+      p.memptr(), p.n_elem, analytic.memptr(), [&] { return loss(net, false); });
   std::string block;
   for (const auto& b : net.params().blocks())
-    if (worst_index >= b.offset && worst_index < b.offset + b.size()) block = b.name;
-  INFO("worst relative error " << worst << " at index " << worst_index << " (" << block
-                               << "): analytic " << worst_g << ", finite difference " << worst_fd);
-  CHECK(worst < 1e-6);
+    if (r.index >= b.offset && r.index < b.offset + b.size()) block = b.name;
+  INFO("worst relative error " << r.worst << " at index " << r.index << " (" << block
+                               << "): analytic " << r.analytic << ", finite difference "
+                               << r.numeric);
+  CHECK(r.worst < 1e-6);
 }
 
 TEST_CASE("the network predicts x_t from x_<t with a start input, like a hand-written Elman "
