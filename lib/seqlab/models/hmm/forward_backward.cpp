@@ -144,11 +144,16 @@ const StepGemm<double>& BatchPass::xi_product(arma::uword states, arma::uword b)
 }
 
 void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchPass& pass) {
-  const BatchLayout& l = pass.layout;
   // A^T stored once: the per-step product is then a plain (non-transposed) one, which the
   // step kernels need (and which OpenBLAS, their fallback, also runs faster at small N).
   pass.transition_t = transition.t();
-  const arma::uword n = transition.n_rows;
+  forward_batch_transposed(initial, pass.transition_t, pass);
+}
+
+void forward_batch_transposed(const arma::vec& initial, const arma::mat& transition_t,
+                              BatchPass& pass) {
+  const BatchLayout& l = pass.layout;
+  const arma::uword n = transition_t.n_rows;
   const arma::uword steps = l.active.size();
   const arma::uword batch = l.lengths.size();
   pass.log_likelihood.zeros();
@@ -166,7 +171,7 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
       for (arma::uword k = 0; k < b; ++k) now.col(k) = initial;
     } else {
       // The active sequences of step t are the first b columns of step t-1.
-      pass.step_product(n, b)(pass.transition_t.memptr(), alpha_of(t - 1), now.memptr());
+      pass.step_product(n, b)(transition_t.memptr(), alpha_of(t - 1), now.memptr());
     }
     for (arma::uword k = 0; k < b; ++k) {
       double* a = now.colptr(k);

@@ -70,7 +70,7 @@ struct BatchPass {
   arma::mat w_transposed;         // B x N: the same, transposed (operand of the xi product)
   arma::mat xi_alpha, xi_w;       // large N: gathered alpha^_{t-1} blocks (N x K), w_t^T (K x N)
   arma::mat xi_raw;               // N x N: sum_t alpha^_{t-1} w_t^T before the product with A
-  arma::mat transition_t;         // N x N: A^T, the forward step's GEMM operand
+  arma::mat transition_t;         // N x N: A^T, the forward step's GEMM operand (forward_batch)
   arma::vec log_likelihood;       // B, in SORTED order (layout.order maps back)
   arma::vec compensation;         // B, workspace of the compensated log-likelihood sums
   std::vector<char> impossible;   // B: 1 when some c_t = 0
@@ -98,6 +98,11 @@ struct BatchPass {
 //   ALPHA STORAGE. Cost: sum_t of one N x N x b_t product plus O(N C); no allocation once the
 //   step products of the batch's widths exist.
 void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchPass& pass);
+// The same with A^T given (N x N, transition_t = transition.t()), so that threads running
+// batches side by side share one copy: at large N each step streams all of it through the
+// shared cache.
+void forward_batch_transposed(const arma::vec& initial, const arma::mat& transition_t,
+                              BatchPass& pass);
 
 // Requires: forward_batch() ran on `pass` (prepared with keep_all_alpha) with the same
 //   parameters; no sequence impossible (else std::logic_error: callers check pass.impossible).

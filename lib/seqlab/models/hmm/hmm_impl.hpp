@@ -213,6 +213,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
   std::optional<ScopedBlasThreads> one_blas_thread;
   if (workers > 1) one_blas_thread.emplace(1);
   std::vector<EStep> unit_stats(statistics ? batches.size() : 0);
+  const arma::mat transition_t = transition_.t();  // one copy read by every worker
   EStep total;
   total.log_likelihood.set_size(data.size());
 
@@ -228,7 +229,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
     BatchPass& pass = wk.pass;
     pass.prepare(member_lengths, n, hmm_detail::kTableEmission<E>, statistics);
     hmm_detail::fill_emission(emission_, data, members, pass, wk.chunk);
-    forward_batch(initial_, transition_, pass);
+    forward_batch_transposed(initial_, transition_t, pass);
     const BatchLayout& l = pass.layout;
     for (std::size_t k = 0; k < members.size(); ++k)
       total.log_likelihood(members[l.order[k]]) = pass.log_likelihood(k);
