@@ -54,11 +54,9 @@ class CategoricalEmission {
   Stats make_stats() const;
   // Requires gamma N x x.n_elem. Ensures: counts.col(x_t) += gamma.col(t) for every t.
   void accumulate(const Sequence& x, const arma::mat& gamma, Stats& s) const;
-  // Requires t < x.n_elem, gamma_t N values. Ensures: counts.col(x_t) += gamma_t.
-  void accumulate_step(const Sequence& x, arma::uword t, const double* gamma_t, Stats& s) const {
-    double* c = s.counts.colptr(x(t));
-    for (arma::uword i = 0, n = num_states(); i < n; ++i) c[i] += gamma_t[i];
-  }
+  // Requires sums N x M, column v = the sum of gamma_t over the steps emitting symbol v.
+  // Ensures: counts += sums. Cost O(N M).
+  void accumulate_symbol_sums(const arma::mat& sums, Stats& s) const { s.counts += sums; }
   // Ensures: row i = (counts.row(i) + pseudo_count) normalised, for every row whose total
   //   (counts + pseudo-counts) is positive; rows with no mass keep their values.
   void maximize(const Stats& s, const EmissionPrior& prior);

@@ -40,10 +40,12 @@
 //   void split_state(arma::uword from, arma::uword to, Rng& rng);
 //                                              re-seeding: state `to` lost all mass; give it the
 //                                              parameters of `from`, perturbed so they separate.
-//   void accumulate_step(const Sequence& x, arma::uword t, const double* gamma_t, Stats& s) const;
-//                                              adds step t alone (gamma_t: N values); when present,
-//                                              the trainer feeds the statistics straight from its
-//                                              batch buffers instead of gathering N x T per sequence.
+//   void accumulate_symbol_sums(const arma::mat& sums, Stats& s) const;
+//                                              symbol emissions: adds sums (N x M, column v = the
+//                                              sum of gamma_t over the steps emitting symbol v);
+//                                              when present, the trainer takes the statistics from
+//                                              the backward sweep instead of gathering N x T per
+//                                              sequence.
 #pragma once
 
 #include <armadillo>

@@ -65,10 +65,21 @@ void advise_huge_pages(arma::mat& m) {
 constexpr arma::uword kStepXiStates = 256;
 constexpr arma::uword kGatherColumns = 2048;
 
+// The recursions' element-wise loops (emission products, rescaling, gamma sums) run between
+// small GEMMs and take a third of a pass at N = 64; the library is built for baseline x86-64
+// (SSE2), so the two recursions are also compiled for AVX2 and AVX-512 and the best one for the
+// CPU is picked at load time. Vector width does not change the results: no loop reassociates.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SEQLAB_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SEQLAB_VECTOR_CLONES
+#endif
+
 // a[i] *= e[i] for i < n; returns the sum of the products. Eight partial sums (added pairwise at
 // the end, a fixed order): one running sum is a chain of dependent additions the compiler may
 // not reorder, which made this loop a third of the forward pass at N = 64.
-double multiply_and_sum(double* __restrict a, const double* __restrict e, arma::uword n) {
+[[gnu::always_inline]] inline double multiply_and_sum(double* __restrict a,
+                                                     const double* __restrict e, arma::uword n) {
   double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   arma::uword i = 0;
   for (; i + 8 <= n; i += 8)
@@ -150,6 +161,7 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
   forward_batch_transposed(initial, pass.transition_t, pass);
 }
 
+SEQLAB_VECTOR_CLONES
 void forward_batch_transposed(const arma::vec& initial, const arma::mat& transition_t,
                               BatchPass& pass) {
   const BatchLayout& l = pass.layout;
@@ -195,8 +207,9 @@ void forward_batch_transposed(const arma::vec& initial, const arma::mat& transit
                                                 : pass.log_likelihood(k) + pass.compensation(k);
 }
 
+SEQLAB_VECTOR_CLONES
 void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts,
-                    const GammaVisitor* on_gamma) {
+                    const GammaSums* sums) {
   const BatchLayout& l = pass.layout;
   if (!pass.keep_alpha) throw std::logic_error("backward_batch: the pass did not keep alpha");
   for (char bad : pass.impossible)
@@ -205,6 +218,10 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
   const arma::uword steps = l.active.size();
   if (steps == 0) return;
   if (xi_counts != nullptr) pass.xi_raw.zeros();
+  arma::mat* table_sums = sums != nullptr ? sums->table : nullptr;
+  if (table_sums != nullptr && (!pass.use_table || table_sums->n_rows != n ||
+                                table_sums->n_cols != pass.emission_table.n_cols))
+    throw std::logic_error("backward_batch: table sums need a table source and N x M");
 
   // Going down from the last step: at step t, w_t (N x b) and its transpose, then
   // xi_raw += alpha^_{t-1} w_t^T (N x b by b x N, the first b columns of step t-1), then
@@ -235,7 +252,10 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
         w[i] = e[i] * beta[i] * inv;
         gamma[i] *= beta[i];
       }
-      if (on_gamma != nullptr) (*on_gamma)(t, k, gamma);
+      if (table_sums != nullptr) {
+        double* sum = table_sums->colptr(pass.table_index[first + k]);
+        for (arma::uword i = 0; i < n; ++i) sum[i] += gamma[i];
+      }
     }
     if (xi_counts != nullptr) {
       // w_t^T (b x N, leading dimension b) in place, so neither path makes a temporary.
@@ -260,11 +280,17 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
     pass.beta_now.swap(pass.beta_next);
   }
   // Step 0: gamma_0 = alpha^_0 o beta^_0.
+  double* initial = sums != nullptr && sums->initial != nullptr ? sums->initial->memptr() : nullptr;
   for (arma::uword k = 0; k < l.active[0]; ++k) {
     double* a = pass.alpha.colptr(l.offset[0] + k);
     const double* beta = pass.beta_next.colptr(k);
     for (arma::uword i = 0; i < n; ++i) a[i] *= beta[i];
-    if (on_gamma != nullptr) (*on_gamma)(0, k, a);
+    if (table_sums != nullptr) {
+      double* sum = table_sums->colptr(pass.table_index[l.offset[0] + k]);
+      for (arma::uword i = 0; i < n; ++i) sum[i] += a[i];
+    }
+    if (initial != nullptr)
+      for (arma::uword i = 0; i < n; ++i) initial[i] += a[i];
   }
   flush_gathered();
   if (xi_counts != nullptr) {

@@ -25,7 +25,6 @@
 #pragma once
 
 #include <armadillo>
-#include <functional>
 #include <vector>
 
 #include "seqlab/core/step_gemm.hpp"
@@ -104,19 +103,26 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
 void forward_batch_transposed(const arma::vec& initial, const arma::mat& transition_t,
                               BatchPass& pass);
 
+// Gamma sums backward_batch can add up in its own sweep (each target is ADDED to when non-null),
+// so that statistics need no second pass over the N x C buffer:
+struct GammaSums {
+  arma::vec* initial = nullptr;  // N: sum_k gamma_0 of every sequence k
+  // N x M, table emission source only (pass.use_table): column m += gamma_t of every step whose
+  // emission column is table column m. For symbol emissions m is the symbol, so these are the
+  // expected emission counts, and their row sums the state occupancies.
+  arma::mat* table = nullptr;
+};
+
 // Requires: forward_batch() ran on `pass` (prepared with keep_all_alpha) with the same
-//   parameters; no sequence impossible (else std::logic_error: callers check pass.impossible).
+//   parameters; no sequence impossible (else std::logic_error: callers check pass.impossible);
+//   sums->table (when given) N x M for the table's M columns.
 // Ensures: pass.alpha holds gamma (every column sums to 1); when xi_counts != nullptr (N x N),
-//   *xi_counts += the expected transition counts sum_k sum_t xi_t of the batch.
+//   *xi_counts += the expected transition counts sum_k sum_t xi_t of the batch; with `sums`, the
+//   sums above (steps descending, sequences ascending within a step: a fixed order).
 // Cost: per step one N x N x b_t product (beta) and, with counts, one N x b_t x N product;
 //   no allocation once the products of the batch's widths exist.
-// With on_gamma, on_gamma(t, k, gamma) is called once for every step t of every sequence k
-//   (sorted order) as soon as its gamma_t column (N values summing to 1) is final, steps in
-//   DESCENDING order, sequences ascending within a step: statistics can be gathered in the same
-//   sweep instead of a second pass over the N x C buffer.
-using GammaVisitor = std::function<void(arma::uword t, arma::uword k, const double* gamma)>;
 void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_counts,
-                    const GammaVisitor* on_gamma = nullptr);
+                    const GammaSums* sums = nullptr);
 
 // Log-space reference (log-sum-exp, no scaling): for cross-checks and tests, not for speed.
 // Requires: log_initial (N), log_transition (N x N), log_emission N x T (log p(x_t | i)).

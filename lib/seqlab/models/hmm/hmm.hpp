@@ -100,7 +100,7 @@ struct FitResult {
 struct HmmWorkspace {
   struct Worker {
     BatchPass pass;
-    arma::mat chunk, gamma;
+    arma::mat chunk, gamma, symbol_sums;
   };
   std::vector<Worker> workers;
 };

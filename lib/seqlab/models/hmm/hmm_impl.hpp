@@ -73,12 +73,13 @@ namespace hmm_detail {
 template <Emission E>
 inline constexpr bool kTableEmission = std::is_same_v<typename E::Sequence, arma::uvec>;
 
-// Emissions with the optional per-step hook take their statistics straight from the batch
-// buffers; the others get each sequence's gamma gathered into an N x T matrix.
+// Table (symbol) emissions with the optional hook take their statistics from the gamma sums per
+// symbol that backward_batch adds up in its sweep; the others get each sequence's gamma gathered
+// into an N x T matrix.
 template <class E>
-concept StepAccumulating = requires(const E& e, const typename E::Sequence& x,
-                                    typename E::Stats& s, const double* gamma) {
-  e.accumulate_step(x, arma::uword{0}, gamma, s);
+concept TableAccumulating = kTableEmission<E> && requires(const E& e, const arma::mat& sums,
+                                                          typename E::Stats& s) {
+  e.accumulate_symbol_sums(sums, s);
 };
 
 // Fills pass.emission / pass.offset for the batch: b_t = exp(log p(x_t | i) - o_t).
@@ -243,20 +244,17 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
     st.transition_counts.zeros(n, n);
     st.occupancy.zeros(n);
     st.emission = emission_.make_stats();
-    if constexpr (hmm_detail::StepAccumulating<E>) {
-      // In the backward sweep itself, as each gamma column is made (steps descending, then
-      // sequences): a fixed order, so the sums do not depend on the thread count.
-      std::vector<const Sequence*> sorted_data(members.size());
-      for (std::size_t k = 0; k < members.size(); ++k) sorted_data[k] = &data[members[l.order[k]]];
-      double* occupancy = st.occupancy.memptr();
-      double* initial = st.initial_counts.memptr();
-      const GammaVisitor gather = [&](arma::uword t, arma::uword k, const double* g) {
-        emission_.accumulate_step(*sorted_data[k], t, g, st.emission);
-        for (arma::uword i = 0; i < n; ++i) occupancy[i] += g[i];
-        if (t == 0)
-          for (arma::uword i = 0; i < n; ++i) initial[i] += g[i];
-      };
-      backward_batch(transition_, pass, &st.transition_counts, &gather);
+    if constexpr (hmm_detail::TableAccumulating<E>) {
+      // Emission counts and initial counts in the backward sweep itself (steps descending, then
+      // sequences: a fixed order, so the sums do not depend on the thread count); every step
+      // emits one symbol, so the occupancies are the row sums of the counts.
+      wk.symbol_sums.zeros(n, pass.emission_table.n_cols);
+      GammaSums sums;
+      sums.initial = &st.initial_counts;
+      sums.table = &wk.symbol_sums;
+      backward_batch(transition_, pass, &st.transition_counts, &sums);
+      st.occupancy += arma::sum(wk.symbol_sums, 1);
+      emission_.accumulate_symbol_sums(wk.symbol_sums, st.emission);
     } else {
       backward_batch(transition_, pass, &st.transition_counts);
       if (wk.gamma.n_rows != n || wk.gamma.n_cols < longest) wk.gamma.set_size(n, longest);
