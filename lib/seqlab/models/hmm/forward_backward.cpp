@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/vector_clones.hpp"
 
 namespace seqlab {
 
@@ -66,14 +67,8 @@ constexpr arma::uword kStepXiStates = 256;
 constexpr arma::uword kGatherColumns = 2048;
 
 // The recursions' element-wise loops (emission products, rescaling, gamma sums) run between
-// small GEMMs and take a third of a pass at N = 64; the library is built for baseline x86-64
-// (SSE2), so the two recursions are also compiled for AVX2 and AVX-512 and the best one for the
-// CPU is picked at load time. Vector width does not change the results: no loop reassociates.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SEQLAB_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SEQLAB_VECTOR_CLONES
-#endif
+// small GEMMs and took a third of a pass at N = 64 in baseline SSE2 code: the two recursions are
+// compiled per vector width (core/vector_clones.hpp).
 
 // a[i] *= e[i] for i < n; returns the sum of the products. Eight partial sums (added pairwise at
 // the end, a fixed order): one running sum is a chain of dependent additions the compiler may
