@@ -418,17 +418,34 @@ TEST_CASE("a tiny LSTM learns a periodic sequence and replays it greedily", "[rn
   }
 }
 
-TEST_CASE("early stopping keeps the epoch with the best valid NLL", "[rnn-model]") {
-  Rng rng = make_rng(12);
-  const SequenceSet train = test::symbol_set({random_symbols(200, 4, rng)});
-  const SequenceSet valid = test::symbol_set({random_symbols(100, 4, rng)});
+namespace {
+
+// Uniformly random symbols over "abcd" (200 to train on, 100 to validate), and options with a
+// large learning rate: a network overfits such data within a few epochs, so the valid NLL turns.
+struct OverfittingSetup {
+  SequenceSet train, valid;
   RnnOptions options;
-  options.cell = CellType::gru;
-  options.hidden = 16;
-  options.window = 10;
-  options.batch = 4;
-  options.epochs = 30;
-  options.learning_rate = 3e-2;  // a large rate: random data is overfitted within epochs
+};
+OverfittingSetup overfitting_setup(std::uint64_t seed, CellType cell, arma::uword hidden,
+                                   arma::uword epochs) {
+  Rng rng = make_rng(seed);
+  OverfittingSetup s;
+  s.train = test::symbol_set({random_symbols(200, 4, rng)});
+  s.valid = test::symbol_set({random_symbols(100, 4, rng)});
+  s.options.cell = cell;
+  s.options.hidden = hidden;
+  s.options.window = 10;
+  s.options.batch = 4;
+  s.options.epochs = epochs;
+  s.options.learning_rate = 3e-2;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("early stopping keeps the epoch with the best valid NLL", "[rnn-model]") {
+  const auto [train, valid, setup_options] = overfitting_setup(12, CellType::gru, 16, 30);
+  RnnOptions options = setup_options;
   options.patience = 2;
   RnnModel model(letters("abcd"), options);
   FitOptions fit;
@@ -456,16 +473,7 @@ TEST_CASE("early stopping keeps the epoch with the best valid NLL", "[rnn-model]
 
 TEST_CASE("valid_every scores every K-th epoch and the last, and does not change training",
           "[rnn-model]") {
-  Rng rng = make_rng(13);
-  const SequenceSet train = test::symbol_set({random_symbols(200, 4, rng)});
-  const SequenceSet valid = test::symbol_set({random_symbols(100, 4, rng)});
-  RnnOptions options;
-  options.cell = CellType::lstm;
-  options.hidden = 8;
-  options.window = 10;
-  options.batch = 4;
-  options.epochs = 7;
-  options.learning_rate = 3e-2;
+  const auto [train, valid, options] = overfitting_setup(13, CellType::lstm, 8, 7);
   FitOptions fit;
   fit.quiet = true;
   const auto train_with = [&](std::uint64_t every, std::uint64_t patience,

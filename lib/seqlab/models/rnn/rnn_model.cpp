@@ -620,13 +620,7 @@ void RnnModel::load(const H5::Group& group) {
   const SequenceKind kind = shared.kind;
   const arma::uword input_size = shared.input_size;
   RnnOptions o;
-  o.cell = shared.cell;
-  o.hidden = shared.hidden;
-  o.layers = shared.layers;
-  o.embedding = shared.embedding;
-  o.activation = shared.activation;
-  o.gru_variant = shared.gru_variant;
-  o.train_tau = shared.train_tau;
+  shared.copy_to(o);
   o.residual = h5::has_attribute(group, "residual") && h5::read_int_attribute(group, "residual");
   o.dropout = h5::has_attribute(group, "dropout") ? h5::read_double_attribute(group, "dropout")
                                                    : 0.0;

@@ -520,13 +520,7 @@ void RnnTaskModel::load(const H5::Group& group) {
   const SequenceKind kind = shared.kind;
   const arma::uword input_size = shared.input_size;
   RnnTaskOptions o;
-  o.cell = shared.cell;
-  o.hidden = shared.hidden;
-  o.layers = shared.layers;
-  o.embedding = shared.embedding;
-  o.activation = shared.activation;
-  o.gru_variant = shared.gru_variant;
-  o.train_tau = shared.train_tau;
+  shared.copy_to(o);
   const Task task =
       rnn::parse_task(h5::read_string_attribute(group, "task"), where + ": attribute 'task'");
   const std::int64_t bidirectional = h5::read_int_attribute(group, "bidirectional");

@@ -39,6 +39,18 @@ struct SharedAttributes {
   std::optional<GruVariant> gru_variant;  // gru
   bool train_tau = false;                 // leaky
   Alphabet alphabet;                      // symbol data only
+
+  // Sets the architecture fields of RnnOptions or RnnTaskOptions (the same member names).
+  template <class Options>
+  void copy_to(Options& o) const {
+    o.cell = cell;
+    o.hidden = hidden;
+    o.layers = layers;
+    o.embedding = embedding;
+    o.activation = activation;
+    o.gru_variant = gru_variant;
+    o.train_tau = train_tau;
+  }
 };
 SharedAttributes read_shared_attributes(const H5::Group& group, const std::string& where);
 
