@@ -319,6 +319,11 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
+  // The update cap or the wall-clock budget is used up: no further window starts.
+  const auto budget_spent = [&] {
+    return (options_.max_steps != 0 && report_.updates >= options_.max_steps) ||
+           (options_.max_seconds > 0.0 && seconds_since(start) >= options_.max_seconds);
+  };
   auto last_progress = start;
   const bool symbols = kind() == SequenceKind::symbols;
   std::optional<rnn::Network<float>> scorer;
@@ -335,8 +340,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     double epoch_nll = 0.0;
     std::uint64_t epoch_count = 0, epoch_windows = 0;
     for (;;) {
-      if ((options_.max_steps != 0 && report_.updates >= options_.max_steps) ||
-          (options_.max_seconds > 0.0 && seconds_since(start) >= options_.max_seconds)) {
+      if (budget_spent()) {
         out_of_steps = true;
         break;
       }
@@ -373,10 +377,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     ++report_.epochs;
     report_.train_nll = epoch_count ? epoch_nll / static_cast<double>(epoch_count) : 0.0;
     net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
-    const bool last_epoch =
-        out_of_steps || epoch + 1 >= options_.epochs ||
-        (options_.max_steps != 0 && report_.updates >= options_.max_steps) ||
-        (options_.max_seconds > 0.0 && seconds_since(start) >= options_.max_seconds);
+    const bool last_epoch = out_of_steps || epoch + 1 >= options_.epochs || budget_spent();
     const bool check =
         valid != nullptr && ((epoch + 1) % options_.valid_every == 0 || last_epoch);
     double valid_nll = std::numeric_limits<double>::quiet_NaN();
