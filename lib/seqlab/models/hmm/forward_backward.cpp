@@ -66,9 +66,11 @@ void advise_huge_pages(arma::mat& m) {
 constexpr arma::uword kStepXiStates = 256;
 constexpr arma::uword kGatherColumns = 2048;
 
-// The recursions' element-wise loops (emission products, rescaling, gamma sums) run between
-// small GEMMs and took a third of a pass at N = 64 in baseline SSE2 code: the two recursions are
-// compiled per vector width (core/vector_clones.hpp).
+// sum[i] += g[i] for i < n (a gamma column into a per-state sum).
+[[gnu::always_inline]] inline void add_to(double* __restrict sum, const double* __restrict g,
+                                          arma::uword n) {
+  for (arma::uword i = 0; i < n; ++i) sum[i] += g[i];
+}
 
 // a[i] *= e[i] for i < n; returns the sum of the products. Eight partial sums (added pairwise at
 // the end, a fixed order): one running sum is a chain of dependent additions the compiler may
@@ -156,6 +158,9 @@ void forward_batch(const arma::vec& initial, const arma::mat& transition, BatchP
   forward_batch_transposed(initial, pass.transition_t, pass);
 }
 
+// The recursions' element-wise loops (emission products, rescaling, gamma sums) run between
+// small GEMMs and took a third of a pass at N = 64 in baseline SSE2 code, so both recursions are
+// compiled per vector width (core/vector_clones.hpp).
 SEQLAB_VECTOR_CLONES
 void forward_batch_transposed(const arma::vec& initial, const arma::mat& transition_t,
                               BatchPass& pass) {
@@ -247,10 +252,7 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
         w[i] = e[i] * beta[i] * inv;
         gamma[i] *= beta[i];
       }
-      if (table_sums != nullptr) {
-        double* sum = table_sums->colptr(pass.table_index[first + k]);
-        for (arma::uword i = 0; i < n; ++i) sum[i] += gamma[i];
-      }
+      if (table_sums != nullptr) add_to(table_sums->colptr(pass.table_index[first + k]), gamma, n);
     }
     if (xi_counts != nullptr) {
       // w_t^T (b x N, leading dimension b) in place, so neither path makes a temporary.
@@ -275,17 +277,13 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
     pass.beta_now.swap(pass.beta_next);
   }
   // Step 0: gamma_0 = alpha^_0 o beta^_0.
-  double* initial = sums != nullptr && sums->initial != nullptr ? sums->initial->memptr() : nullptr;
+  arma::vec* initial = sums != nullptr ? sums->initial : nullptr;
   for (arma::uword k = 0; k < l.active[0]; ++k) {
     double* a = pass.alpha.colptr(l.offset[0] + k);
     const double* beta = pass.beta_next.colptr(k);
     for (arma::uword i = 0; i < n; ++i) a[i] *= beta[i];
-    if (table_sums != nullptr) {
-      double* sum = table_sums->colptr(pass.table_index[l.offset[0] + k]);
-      for (arma::uword i = 0; i < n; ++i) sum[i] += a[i];
-    }
-    if (initial != nullptr)
-      for (arma::uword i = 0; i < n; ++i) initial[i] += a[i];
+    if (table_sums != nullptr) add_to(table_sums->colptr(pass.table_index[l.offset[0] + k]), a, n);
+    if (initial != nullptr) add_to(initial->memptr(), a, n);
   }
   flush_gathered();
   if (xi_counts != nullptr) {
