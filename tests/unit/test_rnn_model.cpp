@@ -13,6 +13,8 @@
 // entries at 1e-6 relative; the four-point rule's truncation error at h = 1e-4 is ~1e-16.
 #include <H5Cpp.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -505,14 +507,33 @@ TEST_CASE("valid_every scores every K-th epoch and the last, and does not change
     CHECK(lines[2].find("epoch 7/7") != std::string::npos);
   }
 
-  SECTION("the kept epoch is a checked one and patience counts checks") {
-    const RnnModel model = train_with(2, 1, nullptr);
+  SECTION("the kept epoch is the best checked one and patience counts checks") {
+    std::vector<std::string> lines;
+    const RnnModel model = train_with(2, 1, &lines);
     const RnnFitReport& r = model.last_fit();
     CAPTURE(r.epochs, r.best_epoch);
-    // Checked epochs (0-based) are 1, 3, 5 and 6; stopping one check after the best.
-    CHECK((r.best_epoch == 1 || r.best_epoch == 3 || r.best_epoch == 5 || r.best_epoch == 6));
+    // The checks the log shows: epochs 2, 4, 6 and 7 (1-based) until training stops.
+    std::vector<arma::uword> checked;
+    std::vector<double> nll;
+    for (const std::string& line : lines) {
+      unsigned epoch = 0;
+      REQUIRE(std::sscanf(line.c_str(), "lstm: epoch %u/", &epoch) == 1);
+      checked.push_back(epoch);
+      nll.push_back(std::stod(line.substr(line.find("valid NLL ") + 10)));
+    }
+    const std::vector<arma::uword> all_checks{2, 4, 6, 7};
+    REQUIRE(!checked.empty());
+    CHECK(checked == std::vector<arma::uword>(all_checks.begin(),
+                                              all_checks.begin() + checked.size()));
+    const std::size_t best = static_cast<std::size_t>(
+        std::min_element(nll.begin(), nll.end()) - nll.begin());
+    CHECK(r.best_epoch + 1 == checked[best]);  // an epoch number, not a check index
+    CHECK_THAT(nll[best], WithinAbs(r.best_valid_nll, 5e-5));  // the log rounds to 4 decimals
+    // Patience 1: training ends at the first check after the best that does not improve, or at
+    // the last epoch.
+    CHECK((r.epochs == 7 || best + 2 == checked.size()));
+    CHECK(r.epochs == checked.back());
     CHECK_THAT(evaluate(model, valid).nats_per_symbol(), WithinRel(r.best_valid_nll, 1e-5));
-    if (r.epochs < 7) CHECK(r.epochs == r.best_epoch + 1 + 2);
   }
 }
 
