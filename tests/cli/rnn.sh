@@ -149,6 +149,11 @@ expect_error "--valid-every 0" "--valid-every must be between 1 and" \
 expect_error "--valid-every with --task" "--valid-every applies to next-step models only" \
   "$seqlab" train --model gru --task classify --valid-every 2 --data "$text" --split all --quiet \
   --out "$tmp/x.h5"
+expect_error "--average 1" "--average must be a decay in \(0, 1\)" \
+  "$seqlab" train --model lstm --average 1 "${small[@]}" --out "$tmp/x.h5"
+expect_error "--average with --task" "--average applies to next-step models only" \
+  "$seqlab" train --model gru --task classify --average 0.9 --data "$text" --split all --quiet \
+  --out "$tmp/x.h5"
 
 # Full BPTT (--window 0) over the casino's whole sequences, a plateau schedule with warm-up and
 # element clipping, and a wall-clock budget: all train and score.

@@ -537,6 +537,42 @@ TEST_CASE("valid_every scores every K-th epoch and the last, and does not change
   }
 }
 
+TEST_CASE("with average_decay the fitted model is the moving average of the updates",
+          "[rnn-model]") {
+  // Constant rate: the first k updates of a run capped at S >= k updates are the same for every
+  // S, so runs capped at 1, 2 and 3 updates give p_1, p_2 and p_3.
+  const auto [train, valid, setup_options] = overfitting_setup(14, CellType::lstm, 8, 10);
+  FitOptions fit;
+  fit.quiet = true;
+  const auto fitted = [&](std::uint64_t updates, double decay, const SequenceSet* valid_split) {
+    RnnOptions o = setup_options;
+    o.max_steps = updates;
+    o.average_decay = decay;
+    o.patience = valid_split ? 5 : 0;
+    RnnModel model(letters("abcd"), o);
+    model.fit(train, valid_split, fit, nullptr);
+    return model;
+  };
+  const auto values = [](const RnnModel& m) { return arma::vec(m.network().params().values()); };
+  const arma::vec p1 = values(fitted(1, 0.0, nullptr));
+  const arma::vec p2 = values(fitted(2, 0.0, nullptr));
+  const arma::vec p3 = values(fitted(3, 0.0, nullptr));
+  // Weights 0.25, 0.5, 1 for decay 0.5; float32 rounding of the average and of each p_i.
+  const arma::vec expected = (0.25 * p1 + 0.5 * p2 + p3) / 1.75;
+  REQUIRE(arma::abs(p3 - expected).max() > 1e-3);  // the average is not the last iterate
+
+  SECTION("without a valid split") {
+    CHECK(arma::approx_equal(values(fitted(3, 0.5, nullptr)), expected, "both", 1e-6, 1e-6));
+    CHECK(arma::approx_equal(values(fitted(1, 0.9, nullptr)), p1, "absdiff", 0.0));
+  }
+  SECTION("the valid check scores the average, and early stopping keeps it") {
+    const RnnModel model = fitted(3, 0.5, &valid);
+    CHECK(arma::approx_equal(values(model), expected, "both", 1e-6, 1e-6));
+    CHECK_THAT(evaluate(model, valid).nats_per_symbol(),
+               WithinRel(model.last_fit().best_valid_nll, 1e-5));
+  }
+}
+
 TEST_CASE("recurrent models reject bad options and bad data with one-line user errors",
           "[rnn-model]") {
   const auto one_line = [](const std::function<void()>& f, const std::string& expected) {
@@ -566,6 +602,9 @@ TEST_CASE("recurrent models reject bad options and bad data with one-line user e
     o = RnnOptions{};
     o.max_seconds = std::nan("");
     one_line([&] { validate(o); }, "max_seconds must be a finite number >= 0");
+    o = RnnOptions{};
+    o.average_decay = 1.0;
+    one_line([&] { validate(o); }, "average_decay must be in [0, 1)");
   }
   SECTION("options that belong to another cell") {
     RnnOptions o;

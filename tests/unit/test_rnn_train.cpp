@@ -651,6 +651,44 @@ TEST_CASE("early stopping keeps the best parameters and restores them", "[rnn][r
   SECTION("patience 0 is a user error") { CHECK_THROWS_AS(EarlyStopping<double>(0), UserError); }
 }
 
+TEST_CASE("the parameter average is the bias-corrected exponential mean of the updates",
+          "[rnn][rnn-train]") {
+  const double decay = GENERATE(0.5, 0.9, 0.999);
+  CAPTURE(decay);
+  ParameterAverage<double> average(decay, 2);
+  // Parameters after updates 1..4; weights decay^(k - i) over the sum of the weights.
+  const std::vector<arma::vec> updates = {{1.0, -2.0}, {3.0, 0.0}, {-1.0, 4.0}, {0.5, 0.25}};
+  for (std::size_t k = 0; k < updates.size(); ++k) {
+    CAPTURE(k);
+    average.add(updates[k]);
+    arma::vec weighted(2, arma::fill::zeros);
+    double total = 0.0;
+    for (std::size_t i = 0; i <= k; ++i) {
+      const double w = std::pow(decay, static_cast<double>(k - i));
+      weighted += w * updates[i];
+      total += w;
+    }
+    const arma::vec mean = average.mean();
+    CHECK_THAT(mean(0), WithinAbs(weighted(0) / total, 1e-12));
+    CHECK_THAT(mean(1), WithinAbs(weighted(1) / total, 1e-12));
+  }
+  CHECK(average.count() == 4);
+
+  SECTION("the first mean is the first update exactly, whatever the decay") {
+    ParameterAverage<float> first(decay, 3);
+    const arma::fvec p = {0.1f, -7.25f, 3.0e-5f};
+    first.add(p);
+    CHECK(arma::all(first.mean() == p));
+  }
+  SECTION("misuse: decay outside (0, 1) is a user error; wrong size or no update a logic error") {
+    CHECK_THROWS_AS(ParameterAverage<double>(1.0, 2), UserError);
+    CHECK_THROWS_AS(ParameterAverage<double>(0.0, 2), UserError);
+    ParameterAverage<double> empty(decay, 2);
+    CHECK_THROWS_AS(empty.mean(), std::logic_error);
+    CHECK_THROWS_AS(empty.add(arma::vec(3, arma::fill::zeros)), std::logic_error);
+  }
+}
+
 // ---- initialisation --------------------------------------------------------------------------
 
 TEST_CASE("orthogonal init is orthonormal, sign-fixed and seed-deterministic", "[rnn][rnn-train]") {

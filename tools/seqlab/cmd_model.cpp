@@ -151,7 +151,7 @@ struct RnnArgs {
   std::string activation = "tanh", gru_variant = "cho", optimizer = "adam",
               schedule = "constant";
   double tau = 2.0, dropout = 0.0, lr = 2e-3, clip = 5.0, clip_value = 0.0, lr_gamma = 0.5,
-         max_time = 0.0;
+         max_time = 0.0, average = 0.0;
   bool train_tau = false, residual = false;
 };
 
@@ -202,13 +202,17 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
      "(default 3; needs a valid split)")
     ("valid-every", po::value(&r.valid_every)->value_name("K"),
      "score the valid split after every K-th epoch and after the last one; --patience and the "
-     "plateau schedule then count these checks (default 1)");
+     "plateau schedule then count these checks (default 1)")
+    ("average", po::value(&r.average)->value_name("DECAY"),
+     "score, keep and save the moving average of the parameters over the updates, with this "
+     "decay per update in (0, 1), e.g. 0.999 (averages about the last 1000); training goes on "
+     "from the last parameters (default: off)");
 }
 
 const char* const kRnnOptionNames[] = {"hidden", "layers", "embedding", "activation", "delay",
     "tau", "train-tau", "gru-variant", "residual", "dropout", "window", "batch", "epochs",
     "max-steps", "max-time", "lr", "optimizer", "schedule", "lr-gamma", "warmup", "clip",
-    "clip-value", "patience", "valid-every"};
+    "clip-value", "patience", "valid-every", "average"};
 
 // True when the user gave option `name` (bool switches count only when on).
 bool given(const po::variables_map& vm, const std::string& name) {
@@ -293,6 +297,12 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
   o.max_seconds = r.max_time;
   o.patience = non_negative("patience", r.patience);
   o.valid_every = positive("valid-every", r.valid_every);
+  if (given(vm, "average")) {
+    if (!(r.average > 0.0 && r.average < 1.0))
+      user_error("train: --average must be a decay in (0, 1), e.g. 0.999, got " +
+                 std::to_string(r.average));
+    o.average_decay = r.average;
+  }
   validate(o);
   return o;
 }
@@ -432,7 +442,7 @@ int run_train(const std::vector<std::string>& args) {
       if (given(vm, name))
         user_error("train: --" + std::string(name) + " applies to next-step models; --task "
                    "trains on whole sequences, without residual connections, dropout or delays");
-    for (const char* name : {"warmup", "clip-value", "max-time", "valid-every"})
+    for (const char* name : {"warmup", "clip-value", "max-time", "valid-every", "average"})
       if (given(vm, name))
         user_error("train: --" + std::string(name) + " applies to next-step models only, not "
                    "to --task");

@@ -1,4 +1,5 @@
-// seqlab/models/rnn/optimizer.cpp: optimizers, clipping, schedules, plateau and early stopping.
+// seqlab/models/rnn/optimizer.cpp: optimizers, clipping, schedules, plateau, early stopping and
+// parameter averaging.
 #include "seqlab/models/rnn/optimizer.hpp"
 
 #include <algorithm>
@@ -339,6 +340,35 @@ void EarlyStopping<T>::restore(arma::Col<T>& params) const {
   std::copy(best_parameters_.begin(), best_parameters_.end(), params.begin());
 }
 
+// ---- parameter averaging ---------------------------------------------------------------------
+
+template <class T>
+ParameterAverage<T>::ParameterAverage(double decay, arma::uword size)
+    : decay_(decay), sum_(size, arma::fill::zeros) {
+  require_in(decay > 0.0 && decay < 1.0, "parameter average decay", "in (0, 1)", decay);
+  require_in(size >= 1, "parameter average size", ">= 1", static_cast<double>(size));
+}
+
+template <class T>
+void ParameterAverage<T>::add(const arma::Col<T>& params) {
+  if (params.n_elem != sum_.n_elem)
+    throw std::logic_error("ParameterAverage::add: " + std::to_string(params.n_elem) +
+                           " parameters, the average holds " + std::to_string(sum_.n_elem));
+  const double keep = decay_, take = 1.0 - decay_;
+  double* s = sum_.memptr();
+  const T* p = params.memptr();
+  for (arma::uword i = 0; i < sum_.n_elem; ++i)
+    s[i] = keep * s[i] + take * static_cast<double>(p[i]);
+  weight_ = keep * weight_ + take;
+  ++count_;
+}
+
+template <class T>
+arma::Col<T> ParameterAverage<T>::mean() const {
+  if (count_ == 0) throw std::logic_error("ParameterAverage::mean: nothing added yet");
+  return arma::conv_to<arma::Col<T>>::from(sum_ / weight_);
+}
+
 // ---- explicit instantiations -----------------------------------------------------------------
 
 template struct OptimizerState<float>;
@@ -347,6 +377,8 @@ template class Optimizer<float>;
 template class Optimizer<double>;
 template class EarlyStopping<float>;
 template class EarlyStopping<double>;
+template class ParameterAverage<float>;
+template class ParameterAverage<double>;
 template double global_norm<float>(const arma::Col<float>&);
 template double global_norm<double>(const arma::Col<double>&);
 template double clip_by_global_norm<float>(arma::Col<float>&, double);

@@ -1,6 +1,6 @@
 // seqlab/models/rnn/optimizer.hpp: what turns gradients into parameter updates during training:
 // first-order optimizers (SGD with momentum / Nesterov, Adam, RMSProp), gradient clipping,
-// learning-rate schedules, reduce-on-plateau and early stopping.
+// learning-rate schedules, reduce-on-plateau, early stopping and parameter averaging.
 //
 // Everything walks ONE flat arma::Col<T> of parameters and one of gradients (same layout), so it
 // knows nothing of layers or parameter names; optimizer state is flat vectors too, so a
@@ -217,6 +217,39 @@ class EarlyStopping {
   std::uint64_t epochs_seen_ = 0;
   std::uint64_t bad_epochs_ = 0;
   arma::Col<T> best_parameters_;
+};
+
+// ---- parameter averaging ---------------------------------------------------------------------
+
+// An exponential moving average of the parameters over the updates. After updates 1..k left
+// the parameters p_1..p_k it holds
+//   mean_k = sum_i w_i p_i / sum_i w_i,   w_i = decay^(k - i),
+// computed as s_k = decay s_{k-1} + (1 - decay) p_k, mean_k = s_k / (1 - decay^k): the starting
+// point p_0 gets no weight, so the first mean is p_1 and no warm-up bias remains. Accumulated in
+// double whatever T is. Why: the last iterate of a noisy optimizer wanders around the region it
+// has converged to; the average sits nearer its middle and usually scores better on held-out
+// data. Training itself goes on from the raw parameters.
+template <class T>
+class ParameterAverage {
+ public:
+  // Requires: decay in (0, 1) and size >= 1 (else UserError naming the field).
+  ParameterAverage(double decay, arma::uword size);
+
+  // Requires: params of `size` elements (else std::logic_error). Ensures: count() grows by one
+  //   and mean() includes params. Cost O(size).
+  void add(const arma::Col<T>& params);
+
+  // Requires: count() >= 1 (else std::logic_error). Ensures: mean_k rounded to T. Cost O(size).
+  arma::Col<T> mean() const;
+
+  std::uint64_t count() const { return count_; }
+  double decay() const { return decay_; }
+
+ private:
+  double decay_;
+  double weight_ = 0.0;  // 1 - decay^k, the total weight of p_1..p_k
+  std::uint64_t count_ = 0;
+  arma::vec sum_;        // s_k
 };
 
 }  // namespace seqlab::rnn

@@ -173,6 +173,9 @@ void validate(const RnnOptions& o) {
     user_error("rnn options: max_seconds must be a finite number >= 0 (0 = no budget)");
   if (o.batch < 1) user_error("rnn options: batch must be >= 1, got 0");
   if (o.valid_every < 1) user_error("rnn options: valid_every must be >= 1, got 0");
+  if (!(o.average_decay >= 0.0 && o.average_decay < 1.0))
+    user_error("rnn options: average_decay must be in [0, 1) (0 = off), got " +
+               std::to_string(o.average_decay));
   if (!(o.learning_rate > 0.0) || !std::isfinite(o.learning_rate))
     user_error("rnn options: learning rate must be a positive number");
   if (!(o.momentum >= 0.0 && o.momentum < 1.0))
@@ -333,6 +336,13 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   std::uint64_t predicted_total = 0;
   bool out_of_steps = false;
   std::vector<std::uint64_t> checked_epochs;  // the epochs whose valid NLL was scored, in order
+  std::optional<rnn::ParameterAverage<float>> average;
+  if (options_.average_decay > 0.0)
+    average.emplace(options_.average_decay, net.params().values().n_elem);
+  // The parameters an epoch ends with, as checked, kept and fitted: the last ones or their average.
+  const auto epoch_parameters = [&]() -> arma::fvec {
+    return average && average->count() > 0 ? average->mean() : net.params().values();
+  };
 
   for (std::uint64_t epoch = 0; epoch < options_.epochs && !out_of_steps; ++epoch) {
     stream.rewind();
@@ -361,6 +371,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         continue;
       }
       ++report_.updates;
+      if (average) average->add(net.params().values());
       if (!fit.quiet && seconds_since(last_progress) > 0.5) {
         last_progress = std::chrono::steady_clock::now();
         const double elapsed = seconds_since(start);
@@ -376,7 +387,8 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     if (epoch_windows == 0) break;
     ++report_.epochs;
     report_.train_nll = epoch_count ? epoch_nll / static_cast<double>(epoch_count) : 0.0;
-    net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
+    const arma::fvec ended_with = epoch_parameters();
+    net_->params().values() = arma::conv_to<arma::vec>::from(ended_with);
     const bool last_epoch = out_of_steps || epoch + 1 >= options_.epochs || budget_spent();
     const bool check =
         valid != nullptr && ((epoch + 1) % options_.valid_every == 0 || last_epoch);
@@ -390,7 +402,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         scorer.emplace(config_);
       }
       const auto scoring_start = std::chrono::steady_clock::now();
-      scorer->params().values() = net.params().values();
+      scorer->params().values() = ended_with;
       valid_nll = -arma::accu(score_set(*scorer, *valid, scoring_window_)) /
                   static_cast<double>(std::max<arma::uword>(1, valid->total_steps()));
       scoring_seconds += seconds_since(scoring_start);
@@ -413,7 +425,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
       say(name + ": valid NLL on a plateau, learning rate now " +
           fmt("%.3g", options_.learning_rate * plateau->rate()));
     if (stopping) {
-      stopping->observe(valid_nll, net.params().values());
+      stopping->observe(valid_nll, ended_with);
       if (stopping->should_stop()) {
         say(name + ": no valid improvement for " + std::to_string(options_.patience) +
             (options_.valid_every == 1 ? " epochs" : " checks") + ", stopping");
@@ -428,10 +440,11 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     if (report_.best_epoch + 1 != report_.epochs)
       say(name + ": restored the parameters of epoch " + std::to_string(report_.best_epoch + 1) +
           " (valid NLL " + fmt("%.4f", report_.best_valid_nll) + " nats)");
+    net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
   } else {
     report_.best_epoch = report_.epochs ? report_.epochs - 1 : 0;
+    net_->params().values() = arma::conv_to<arma::vec>::from(epoch_parameters());
   }
-  net_->params().values() = arma::conv_to<arma::vec>::from(net.params().values());
 }
 
 // ---- scoring ----------------------------------------------------------------------------------

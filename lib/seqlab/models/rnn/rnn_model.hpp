@@ -24,8 +24,9 @@
 // every epoch (or every valid_every-th and the last) the valid split (when given) is scored in
 // float32, the training precision (seqlab eval and log_likelihood() use float64); with patience
 // P >= 1 training stops after P checks without improvement and the best checked epoch's
-// parameters are restored. For a seed and a thread
-// count the result is deterministic.
+// parameters are restored. With average_decay > 0 "the parameters" of an epoch, checked, kept
+// and fitted, are the moving average of the parameters over all updates so far. For a seed and
+// a thread count the result is deterministic.
 //
 // MODEL FILE (docs/formats.md, "Recurrent networks"): root attributes kind, input_size,
 // embedding, hidden, layers, residual, dropout, plus activation (rnn, leaky, jordan), delay
@@ -98,6 +99,11 @@ struct RnnOptions {
   // sequence costs one matrix-vector pass per step, so on a time budget fewer checks leave more
   // of it to training.
   std::uint64_t valid_every = 1;
+  // Parameter averaging (rnn::ParameterAverage): 0 = off; a decay in (0, 1) makes the valid
+  // checks, early stopping and the fitted model use the exponential moving average of the
+  // parameters over the updates instead of the last ones (training goes on from the last ones).
+  // The average's time constant is 1 / (1 - decay) updates, e.g. 0.999: about 1000.
+  double average_decay = 0.0;
 
   // Sampling: logits divided by the temperature; 0 = greedy (most probable value).
   double temperature = 1.0;
