@@ -316,7 +316,11 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   report_.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
   say(name + ": " + std::to_string(num_parameters()) + " parameters, " +
       std::to_string(streams) + " streams x " + std::to_string(window) + " steps, " +
-      std::to_string(per_epoch) + " updates per epoch");
+      std::to_string(per_epoch) + " updates per epoch" +
+      (options_.average_decay > 0.0
+           ? ", valid checks and the result use the parameters' moving average (decay " +
+                 fmt("%g", options_.average_decay) + ")"
+           : std::string()));
 
   const auto start = std::chrono::steady_clock::now();
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
