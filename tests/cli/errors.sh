@@ -119,4 +119,84 @@ else
   bad "an infinite NLL comes with a warning naming the step and the remedy"
 fi
 
+# One rule for options: given for a model type they do not apply to, they are a usage error naming
+# the option and the type (they used to be ignored silently).
+t=$fixtures/tiny.txt
+expect_error "--states for a Markov chain" "^seqlab: error: train: --states applies to --model hmm only \(got --model markov\)$" \
+  "$seqlab" train --model markov --states 4 --data "$t" --out "$tmp/m.h5"
+expect_error "--order for an LSTM" "train: --order applies to --model markov only \(got --model lstm\)" \
+  "$seqlab" train --model lstm --order 9 --data "$t" --out "$tmp/m.h5"
+expect_error "--restarts for an LSTM" "train: --restarts applies to --model hmm only \(got --model lstm\)" \
+  "$seqlab" train --model lstm --restarts 5 --data "$t" --out "$tmp/m.h5"
+expect_error "--pseudo-count for a Markov chain" "train: --pseudo-count applies to --model hmm only \(got --model markov\)" \
+  "$seqlab" train --model markov --pseudo-count 0.1 --data "$t" --out "$tmp/m.h5"
+expect_error "--alpha for an HMM" "train: --alpha applies to --model markov only \(got --model hmm\)" \
+  "$seqlab" train --model hmm --alpha 0.5 --data "$t" --out "$tmp/m.h5"
+expect_error "--task for a Jordan network" "train: --task applies to --model rnn, leaky, lstm or gru only \(got --model jordan\)" \
+  "$seqlab" train --model jordan --task classify --data patterns --out "$tmp/m.h5"
+expect_error "--lr-gamma without a schedule that uses it" \
+  "train: --lr-gamma applies to --schedule step or plateau only \(got --schedule constant\)" \
+  "$seqlab" train --model lstm --lr-gamma 0.3 --data "$t" --out "$tmp/m.h5"
+expect_error "--reader with a registry name" "train: --reader applies to data files; 'casino' is a registry dataset" \
+  "$seqlab" train --model markov --data casino --reader csv --out "$tmp/m.h5"
+expect_error "--reader-option with a registry name" "eval: --reader-option applies to data files; 'casino' is a registry dataset" \
+  "$seqlab" eval --model "$model" --data casino --reader-option level=token
+expect_error "an extra positional argument" "train: unexpected argument 'extra'" \
+  "$seqlab" train --model markov --data "$t" --out "$tmp/m.h5" extra
+expect_error "an extra positional argument to eval" "eval: unexpected argument 'test'" \
+  "$seqlab" eval --model "$model" --data "$t" test
+expect_error "--patience without a valid split" "train: --patience needs a valid split, and training on split 'all' of dataset 'tiny\.txt' has none" \
+  "$seqlab" train --model lstm --patience 2 --data "$t" --split all --out "$tmp/m.h5"
+expect_error "--schedule plateau without a valid split" "train: --schedule plateau follows the valid NLL" \
+  "$seqlab" train --model gru --schedule plateau --data "$t" --split all --out "$tmp/m.h5"
+[ ! -e "$tmp/m.h5" ] && ok "no usage error wrote a model" || bad "a usage error left $tmp/m.h5"
+
+# A sequence of probability 0 has no state path: decode says so explicitly (and warns with the
+# step), for Viterbi and posterior decoding alike, in text, JSON and HDF5 output.
+for method in viterbi posterior; do
+  if "$seqlab" decode --model "$tmp/unseen.h5" --data "$tmp/unseen.txt" --split test --$method \
+       >"$tmp/out" 2>"$tmp/err" && [ "$(cat "$tmp/out")" = "impossible" ] &&
+     grep -q "sequence 0, step 2 has probability 0 under the model (it has no state path); a symbol or transition never seen" "$tmp/err"; then
+    ok "decode --$method of an impossible sequence prints 'impossible' and warns"
+  else
+    bad "decode --$method of an impossible sequence: exit $?, out '$(cat "$tmp/out")', err '$(cat "$tmp/err")'"
+  fi
+  "$seqlab" decode --model "$tmp/unseen.h5" --data "$tmp/unseen.txt" --reader-option sequences=line --split all --$method --json >"$tmp/out" 2>/dev/null
+  if grep -q '^{"sequence": 0, "log_[a-z]*": -[0-9.e+]*, "states": \[0\(,[01]\)*\]}$' "$tmp/out" &&
+     grep -q '^{"sequence": 1, "log_[a-z]*": null, "states": null, "impossible_step": 29}$' "$tmp/out"; then
+    ok "decode --$method --json: a path for the possible sequence, null and the step for the other"
+  else
+    bad "decode --$method --json: $(cat "$tmp/out" | head -c 400)"
+  fi
+done
+: a synthetic set is mapped by symbol
+# text, and a symbol the model never had is an error naming it (not a silent index match).
+printf 'abcdef abc fed cab\nbad face\n' >"$tmp/abcdef.txt"
+"$seqlab" train --model markov --data "$tmp/abcdef.txt" --out "$tmp/abcdef.h5" --quiet
+expect_error "a letter model on the casino's digits" \
+  "^seqlab: error: dataset 'casino', split all, sequence 0, step 0: symbol '[1-6]' is not in the model's alphabet \(8 symbols\)" \
+  "$seqlab" eval --model "$tmp/abcdef.h5" --data casino
+"$seqlab" train --model hmm --states 2 --max-iter 5 --data casino --out "$tmp/casino.h5" --quiet
+expect_error "a casino HMM on brackets" "symbol '[()\$]' is not in the model's alphabet \(6 symbols\)" \
+  "$seqlab" eval --model "$tmp/casino.h5" --data brackets
+expect_error "decode: a casino HMM on brackets" "symbol '[()\$]' is not in the model's alphabet" \
+  "$seqlab" decode --model "$tmp/casino.h5" --data brackets
+# Rolls drawn from that HMM, once as characters (alphabet 1..6, the casino's own order) and once
+# as tokens (alphabet by frequency, another order): order-1 models of the two files must score the
+# casino alike, which they do only when the data go through each model's alphabet.
+"$seqlab" sample --model "$tmp/casino.h5" --length 400 --seed 4 | tr -d '\n' >"$tmp/rolls.txt"
+sed 's/./& /g' "$tmp/rolls.txt" >"$tmp/roll_tokens.txt"
+"$seqlab" train --model markov --order 1 --data "$tmp/rolls.txt" --split all --out "$tmp/rolls-char.h5" --quiet
+"$seqlab" train --model markov --order 1 --data "$tmp/roll_tokens.txt" --reader-option level=token \
+  --split all --out "$tmp/rolls-token.h5" --quiet
+"$seqlab" eval --model "$tmp/rolls-char.h5" --data casino --json >"$tmp/out" 2>"$tmp/err"
+char_nll=$(json_number nll_nats)
+"$seqlab" eval --model "$tmp/rolls-token.h5" --data casino --json >"$tmp/out" 2>"$tmp/err"
+token_nll=$(json_number nll_nats)
+if [ -n "$char_nll" ] && python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(a - b) > 1e-9 * abs(a))" "$char_nll" "$token_nll"; then
+  ok "casino scored through a character and a token alphabet: $char_nll = $token_nll nats/symbol"
+else
+  bad "casino scored through two alphabets differs: '$char_nll' vs '$token_nll'"
+fi
+
 finish

@@ -103,6 +103,18 @@ expect_error "eval a vector model on binary frames" "models vectors, but dataset
   "$seqlab" eval --model "$gauss" --data "$fixtures/roll_eval.txt" --reader pianoroll --split all
 expect_error "decode a piano-roll model on vectors" "models binary_frames, but dataset 'vectors_eval\.csv' holds vectors" \
   "$seqlab" decode --model "$bern" --data "$fixtures/vectors_eval.csv" --split all
+# Rows mean pitches: a roll read with range = observed over other pitches has as many rows, shifted
+# (60..69 vs 62..71). Scoring it would match row 0 (pitch 60) to pitch 62: refused, naming both.
+"$seqlab" train --model hmm --states 2 --emission bernoulli --pseudo-count 0.1 --data "$roll" \
+  --reader pianoroll --reader-option range=observed --split all --out "$tmp/observed.h5" --quiet
+awk '{ if ($0 == "-" || $0 == "") print; else { line = ""; for (i = 1; i <= NF; i++) line = line (i > 1 ? " " : "") ($i + 2); print line } }' \
+  "$roll" >"$tmp/shifted.txt"
+expect_error "a piano-roll model on a roll of other pitches" \
+  "model 'hmm' names row 0 '60', but in dataset 'shifted\.txt' row 0 is '62'" \
+  "$seqlab" eval --model "$tmp/observed.h5" --data "$tmp/shifted.txt" --reader pianoroll \
+  --reader-option range=observed --split all
+expect_ok "the same model scores its own pitches" "$seqlab" eval --model "$tmp/observed.h5" \
+  --data "$fixtures/roll_eval.txt" --reader pianoroll --reader-option range=observed --split all
 expect_error "--prime with a frame model" "--prime is text for symbol models" \
   "$seqlab" sample --model "$gauss" --length 5 --prime "x"
 

@@ -93,7 +93,7 @@ expect_ok "sample piano-roll frames" "$seqlab" sample --model "$tmp/roll.h5" --l
 if [ "$(wc -l <"$tmp/out")" -eq 5 ]; then ok "one line per sampled frame"; else bad "frame sample: $(cat "$tmp/out")"; fi
 
 # --- errors -----------------------------------------------------------------------------------------
-expect_error "--tau for an LSTM" "--tau and --train-tau apply to --model leaky only \(got --model lstm\)" \
+expect_error "--tau for an LSTM" "--tau applies to --model leaky only \(got --model lstm\)" \
   "$seqlab" train --model lstm --tau 2 "${small[@]}" --out "$tmp/x.h5"
 expect_error "--gru-variant for an LSTM" "--gru-variant applies to --model gru only" \
   "$seqlab" train --model lstm --gru-variant cho "${small[@]}" --out "$tmp/x.h5"
@@ -105,7 +105,7 @@ expect_error "--delay for a Jordan network" "--delay applies to --model rnn or l
   "$seqlab" train --model jordan --delay 3 "${small[@]}" --out "$tmp/x.h5"
 expect_error "--delay 1" "--delay must be between 2 and 100000 steps, got 1" \
   "$seqlab" train --model rnn --delay 1 "${small[@]}" --out "$tmp/x.h5"
-expect_error "--delay for a Markov chain" "--delay applies to --model rnn, leaky, jordan, lstm or gru only" \
+expect_error "--delay for a Markov chain" "--delay applies to --model rnn or leaky only \(got --model markov\)" \
   "$seqlab" train --model markov --delay 3 --data "$text" --split all --out "$tmp/x.h5"
 expect_error "--epochs for a Markov chain" "--epochs applies to --model rnn, leaky, jordan, lstm or gru only" \
   "$seqlab" train --model markov --epochs 3 --data "$text" --split all --out "$tmp/x.h5"

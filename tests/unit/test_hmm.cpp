@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "seqlab/core/error.hpp"
@@ -123,6 +124,20 @@ TEST_CASE("a textbook 2-state Viterbi path computed by hand", "[hmm]") {
   CHECK_THAT(hmm.log_likelihood(x), WithinRel(std::log(0.03628), 1e-12));
   // Posterior decoding: gamma_2 = (.007696, .028584) / .03628 -> Fever at t2.
   CHECK(hmm.posterior_decode(x)(2) == 1);
+}
+
+TEST_CASE("a sequence of probability 0 has no Viterbi path and no posteriors", "[hmm]") {
+  // Symbol 2 is never emitted: any sequence holding it is impossible.
+  const CatHmm hmm(arma::vec{0.5, 0.5}, arma::mat{{0.9, 0.1}, {0.2, 0.8}},
+                   CategoricalEmission(arma::mat{{0.7, 0.3, 0.0}, {0.4, 0.6, 0.0}}));
+  const arma::uvec x{0, 1, 2, 0};
+  CHECK(hmm.log_likelihood(x) == -std::numeric_limits<double>::infinity());
+  const ViterbiPath v = hmm.viterbi(x);
+  CHECK(v.states.is_empty());
+  CHECK(v.log_probability == -std::numeric_limits<double>::infinity());
+  CHECK_THROWS_WITH(hmm.posterior_decode(x), Catch::Contains("probability 0"));
+  // A possible sequence still gets its full path.
+  CHECK(hmm.viterbi(arma::uvec{0, 1, 1, 0}).states.n_elem == 4);
 }
 
 TEST_CASE("Viterbi breaks ties toward the lower state index", "[hmm]") {

@@ -289,6 +289,46 @@ TEST_CASE("Kneser-Ney distributions sum to one for seen and unseen contexts", "[
   }
 }
 
+TEST_CASE("evaluate(model, dataset, split) scores only data in the model's own encoding",
+          "[markov]") {
+  // The same text under two alphabets that order the symbols differently: a model trained on one
+  // encoding must score the other only after re-encoding, and then give the same number.
+  SequenceDataset data;
+  data.name = "letters";
+  data.alphabet = Alphabet({"a", "b", "c"});
+  data.all = symbol_set({letters("abcabcaabbccabacbcab"), letters("cabbacbacabcab")});
+  data.apply_split(SplitRule{SplitRule::Method::contiguous, 0.7, 0.0, 0});
+  const MarkovChain model = fitted(data.alphabet, 1, Smoothing::add_alpha, 0.5, data.train.symbols);
+  const double expected = evaluate(model, data.test).log_likelihood;
+
+  SequenceDataset reordered = data;
+  reencode_symbols(reordered, Alphabet({"c", "a", "b"}), UnknownPolicy::error);
+  CHECK(reordered.test.symbols[0](0) != data.test.symbols[0](0));  // the indices did change
+  const MarkovChain other = fitted(reordered.alphabet, 1, Smoothing::add_alpha, 0.5,
+                                   reordered.train.symbols);
+  CHECK_THAT(evaluate(other, reordered, Split::test).log_likelihood, WithinRel(expected, 1e-12));
+
+  // The raw indices of the other encoding would be scored without complaint by the SequenceSet
+  // overload (this is what it cannot check); the dataset overload refuses them.
+  CHECK_THROWS_WITH(evaluate(model, reordered, Split::test),
+                    Catch::StartsWith("dataset 'letters' is encoded with its own alphabet 'c', "
+                                      "'a', 'b' (3 symbols), not the model's 'a', 'b', 'c'"));
+  SequenceDataset back = reordered;
+  reencode_symbols(back, model.alphabet(), UnknownPolicy::error);
+  CHECK(evaluate(model, back, Split::test).log_likelihood == expected);
+
+  SECTION("a symbol the model has never had is named with where it first occurs") {
+    SequenceDataset wider = data;
+    wider.alphabet = Alphabet({"a", "b", "c", "d"});
+    wider.all.symbols[1](3) = 3;
+    wider.test.symbols.back()(0) = 3;
+    CHECK_THROWS_WITH(reencode_symbols(wider, model.alphabet(), UnknownPolicy::error),
+                      "dataset 'letters', split all, sequence 1, step 3: symbol 'd' is not in "
+                      "the model's alphabet (3 symbols)");
+    CHECK(wider.alphabet.size() == 4);  // unchanged after the failure
+  }
+}
+
 TEST_CASE("log_likelihood is the sum of step_log_probs", "[markov]") {
   const auto smoothing = GENERATE(Smoothing::add_alpha, Smoothing::kneser_ney);
   Rng rng = make_rng(11);

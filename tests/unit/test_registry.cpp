@@ -257,6 +257,36 @@ TEST_CASE("open_dataset: registry names, plain paths, typos, missing and corrupt
     CHECK(d.train.size() == 3);
     CHECK(d.train.total_steps() == 60);
   }
+  SECTION("a synthetic entry read with a fixed alphabet gets that alphabet's indices") {
+    // The casino's own alphabet is 1..6 in that order; the model's here is reversed and has one
+    // more symbol. Every index must name the same face as before.
+    const SequenceDataset own = open_dataset("coins", OpenOptions{}, loc);
+    const Alphabet reversed({"x", "6", "5", "4", "3", "2", "1"});
+    OpenOptions o;
+    o.fixed_alphabet = &reversed;
+    const SequenceDataset d = open_dataset("coins", o, loc);
+    CHECK(d.alphabet == reversed);
+    REQUIRE(d.train.size() == own.train.size());
+    for (std::size_t i = 0; i < own.train.size(); ++i)
+      for (arma::uword t = 0; t < own.train.symbols[i].n_elem; ++t)
+        REQUIRE(reversed.symbol(d.train.symbols[i](t)) ==
+                own.alphabet.symbol(own.train.symbols[i](t)));
+    CHECK(d.test.total_steps() == own.test.total_steps());
+  }
+  SECTION("a synthetic entry with a symbol outside the fixed alphabet is refused, or mapped to unk") {
+    const Alphabet letters({"a", "b", "<unk>"});
+    OpenOptions o;
+    o.fixed_alphabet = &letters;
+    const std::string msg = error_of([&] { open_dataset("coins", o, loc); });
+    CHECK_THAT(msg, Catch::StartsWith("dataset 'coins', split all, sequence 0, step 0: symbol '") &&
+                        Catch::EndsWith("' is not in the model's alphabet (3 symbols)"));
+    Alphabet with_unk = letters;
+    with_unk.set_unknown("<unk>");
+    o.fixed_alphabet = &with_unk;
+    o.unknown = UnknownPolicy::map_to_unk;
+    const SequenceDataset d = open_dataset("coins", o, loc);
+    for (const arma::uvec& x : d.all.symbols) CHECK(arma::all(x == 2));
+  }
   SECTION("a plain path uses the given split") {
     test::write_file(mirror / "plain.txt", "xyxyxyxyxy");
     OpenOptions o;

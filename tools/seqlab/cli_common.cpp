@@ -46,7 +46,14 @@ bool parse_command_line(const std::string& command, const std::string& usage,
     po::command_line_parser parser(join_negative_values(args));
     parser.options(desc);
     if (positional) parser.positional(*positional);
-    po::store(parser.run(), vm);
+    const po::parsed_options parsed = parser.run();
+    // A word that no positional name takes would otherwise be dropped without a word.
+    for (const auto& option : parsed.options)
+      if (option.string_key.empty() && option.position_key != -1)
+        user_error(command + ": unexpected argument '" +
+                   (option.original_tokens.empty() ? std::string() : option.original_tokens[0]) +
+                   "' (options start with --; see 'seqlab " + command + " --help')");
+    po::store(parsed, vm);
     if (vm.count("help")) {
       std::cout << "usage: seqlab " << command << " " << usage << "\n\n" << desc << "\n";
       return false;

@@ -330,7 +330,7 @@ int run_floor(const std::vector<std::string>& args) {
     const CategoricalHmm truth(
         d.alphabet,
         Hmm<CategoricalEmission>(p.initial, p.transition, CategoricalEmission(p.emission)));
-    ev = evaluate(truth, part);
+    ev = evaluate(truth, d, parse_split(split));
   } else {
     for (const arma::uvec& x : part.symbols) {
       ev.log_likelihood += generator_log_probability(e.generator, e.options, x).value();

@@ -7,11 +7,13 @@
 // from io/model_file (written atomically).
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -32,6 +34,8 @@
 
 namespace seqlab::cli {
 namespace {
+
+constexpr double kNegativeInfinity = -std::numeric_limits<double>::infinity();
 
 // Options naming the data, shared by train and eval.
 struct DataArgs {
@@ -80,6 +84,13 @@ struct DataSplit {
 DataSplit open_split(const std::string& command, const DataArgs& d, const OpenOptions& options) {
   DataSplit out;
   out.split = parse_split(d.split);
+  if (!d.reader.empty() || !d.reader_options.empty()) {
+    const DataLocations locations = DataLocations::from_environment();
+    if (!locations.registry.empty() && load_registry(locations).find(d.data) != nullptr)
+      user_error(command + ": " + (d.reader.empty() ? "--reader-option" : "--reader") +
+                 " applies to data files; '" + d.data + "' is a registry dataset, whose reader "
+                 "and options the registry sets (see 'seqlab datasets info " + d.data + "')");
+  }
   out.dataset = open_dataset(d.data, options);
   const SequenceSet& set = out.set();
   if (set.empty() || set.total_steps() == 0)
@@ -124,24 +135,16 @@ const EmissionChoice& parse_emission_choice(const std::string& flag) {
              "gaussian_full, gmm or bernoulli)");
 }
 
-// Requires nothing. Ensures: `model` can score the frames of `dataset` (same kind, and for frame
-// models the same number of rows), else a UserError naming the model file and the dataset.
+// Requires nothing. Ensures: `model` can score `dataset` as opened (seqlab::require_model_fits:
+// kind, alphabet, frame rows and row names), else that UserError prefixed with the command and
+// the model file.
 void require_model_fits(const std::string& command, const std::string& model_path,
                         const SequenceModel& model, const SequenceDataset& dataset) {
-  if (dataset.kind != model.kind())
-    user_error(command + ": model " + model_path + " models " + to_string(model.kind()) +
-               ", but dataset '" + dataset.name + "' holds " + to_string(dataset.kind));
-  if (const auto* frames = dynamic_cast<const FrameHmm*>(&model);
-      frames != nullptr && frames->dimension() != dataset.dimension)
-    user_error(command + ": model " + model_path + " models frames of " +
-               std::to_string(frames->dimension()) + " rows, but dataset '" + dataset.name +
-               "' has " + std::to_string(dataset.dimension));
-  if (const auto* network = dynamic_cast<const RnnModel*>(&model);
-      network != nullptr && model.kind() != SequenceKind::symbols &&
-      network->dimension() != dataset.dimension)
-    user_error(command + ": model " + model_path + " models frames of " +
-               std::to_string(network->dimension()) + " rows, but dataset '" + dataset.name +
-               "' has " + std::to_string(dataset.dimension));
+  try {
+    seqlab::require_model_fits(model, dataset);
+  } catch (const UserError& e) {
+    user_error(command + ": " + model_path + ": " + e.what());
+  }
 }
 
 // The recurrent-network options of `seqlab train` (--model rnn|leaky|jordan|lstm|gru).
@@ -209,14 +212,54 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
      "from the last parameters (default: off)");
 }
 
-const char* const kRnnOptionNames[] = {"hidden", "layers", "embedding", "activation", "delay",
-    "tau", "train-tau", "gru-variant", "residual", "dropout", "window", "batch", "epochs",
-    "max-steps", "max-time", "lr", "optimizer", "schedule", "lr-gamma", "warmup", "clip",
-    "clip-value", "patience", "valid-every", "average"};
+// The model types of `seqlab train`.
+const std::vector<std::string> kRecurrentTypes = {"rnn", "leaky", "jordan", "lstm", "gru"};
+const std::vector<std::string> kTaskTypes = {"rnn", "leaky", "lstm", "gru"};
+
+// Options that apply to fewer model types than the rest of their group.
+const std::vector<std::pair<std::string, std::vector<std::string>>> kNarrowOptions = {
+    {"activation", {"rnn", "leaky", "jordan"}},
+    {"delay", {"rnn", "leaky"}},
+    {"tau", {"leaky"}},
+    {"train-tau", {"leaky"}},
+    {"gru-variant", {"gru"}},
+};
+
+// "a", "a or b", "a, b or c".
+std::string joined_with_or(const std::vector<std::string>& words) {
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+  return out;
+}
 
 // True when the user gave option `name` (bool switches count only when on).
 bool given(const po::variables_map& vm, const std::string& name) {
   return vm.count(name) && !vm[name].defaulted();
+}
+
+// A group of `seqlab train` options and the model types it applies to.
+struct OptionScope {
+  const po::options_description* options;
+  std::vector<std::string> models;
+};
+
+// THE rule for every model-specific option: given for a model type it does not apply to, it is a
+// usage error naming the option and the type (never silently ignored). A group's scope is
+// narrowed per option by kNarrowOptions.
+void require_options_apply(const po::variables_map& vm, const std::string& model,
+                           const std::vector<OptionScope>& scopes) {
+  for (const OptionScope& scope : scopes)
+    for (const auto& option : scope.options->options()) {
+      const std::string& name = option->long_name();
+      if (!given(vm, name)) continue;
+      const std::vector<std::string>* models = &scope.models;
+      for (const auto& [narrow, narrow_models] : kNarrowOptions)
+        if (narrow == name) models = &narrow_models;
+      if (std::find(models->begin(), models->end(), model) == models->end())
+        user_error("train: --" + name + " applies to --model " + joined_with_or(*models) +
+                   " only (got --model " + model + ")");
+    }
 }
 
 std::uint64_t non_negative(const std::string& option, std::int64_t value) {
@@ -237,16 +280,6 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
                        const po::variables_map& vm) {
   RnnOptions o;
   o.cell = rnn::parse_model_type(model_name, "train: --model");
-  const std::string model = " (got --model " + model_name + ")";
-  const bool elman_like = o.cell == rnn::CellType::elman || o.cell == rnn::CellType::leaky;
-  if (given(vm, "activation") && !elman_like && o.cell != rnn::CellType::jordan)
-    user_error("train: --activation applies to --model rnn, leaky or jordan only" + model);
-  if (given(vm, "delay") && !elman_like)
-    user_error("train: --delay applies to --model rnn or leaky only" + model);
-  if ((given(vm, "tau") || r.train_tau) && o.cell != rnn::CellType::leaky)
-    user_error("train: --tau and --train-tau apply to --model leaky only" + model);
-  if (given(vm, "gru-variant") && o.cell != rnn::CellType::gru)
-    user_error("train: --gru-variant applies to --model gru only" + model);
   o.hidden = positive("hidden", r.hidden);
   o.layers = positive("layers", r.layers);
   if (given(vm, "embedding")) o.embedding = positive("embedding", r.embedding);
@@ -280,6 +313,9 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
                "'");
   o.reduce_on_plateau = r.schedule == "plateau";
   o.schedule = rnn::schedule_kind_from_name(o.reduce_on_plateau ? "constant" : r.schedule);
+  if (given(vm, "lr-gamma") && r.schedule != "step" && r.schedule != "plateau")
+    user_error("train: --lr-gamma applies to --schedule step or plateau only (got --schedule " +
+               r.schedule + ")");
   if (!(r.lr_gamma > 0.0 && r.lr_gamma <= 1.0))
     user_error("train: --lr-gamma must be in (0, 1], got " + std::to_string(r.lr_gamma));
   if (o.reduce_on_plateau && !(r.lr_gamma < 1.0))
@@ -425,19 +461,21 @@ int run_train(const std::vector<std::string>& args) {
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
   require_option(cmd, vm, "out");
+  const bool recurrent_model =
+      std::find(kRecurrentTypes.begin(), kRecurrentTypes.end(), model_name) != kRecurrentTypes.end();
+  if (model_name != "markov" && model_name != "hmm" && !recurrent_model)
+    user_error("train: unknown --model '" + model_name +
+               "' (expected: markov, hmm, rnn, leaky, jordan, lstm or gru)");
+  require_options_apply(vm, model_name,
+                        {{&markov, {"markov"}}, {&hmm, {"hmm"}}, {&recurrent, kRecurrentTypes},
+                         {&tasks, kTaskTypes}});
   // Fail before any work when the result could not be written.
   require_output_directory(out);
 
-  const bool recurrent_model = model_name == "rnn" || model_name == "leaky" ||
-                               model_name == "jordan" || model_name == "lstm" ||
-                               model_name == "gru";
   if (bidirectional && !given(vm, "task"))
     user_error("train: --bidirectional: a bidirectional network reads the future, so it defines "
                "no left-to-right likelihood; it needs --task classify or --task regress");
   if (given(vm, "task")) {
-    if (!recurrent_model || model_name == "jordan")
-      user_error("train: --task applies to --model rnn, leaky, lstm or gru only (got --model " +
-                 model_name + ")");
     for (const char* name : {"window", "residual", "dropout", "delay"})
       if (given(vm, name))
         user_error("train: --" + std::string(name) + " applies to next-step models; --task "
@@ -462,11 +500,6 @@ int run_train(const std::vector<std::string>& args) {
     request.common = common;
     return train_task(request);
   }
-  if (!recurrent_model)
-    for (const char* name : kRnnOptionNames)
-      if (given(vm, name))
-        user_error("train: --" + std::string(name) + " applies to --model rnn, leaky, jordan, "
-                   "lstm or gru only (got --model " + model_name + ")");
 
   std::unique_ptr<SequenceModel> model;
   DataSplit opened;
@@ -560,6 +593,15 @@ int run_train(const std::vector<std::string>& args) {
   const SequenceSet* valid =
       opened.split == Split::train && !dataset.valid.empty() ? &dataset.valid : nullptr;
   const char* unit = step_unit(dataset.kind);
+  // Options that act on the valid split do nothing without one: say so instead.
+  if (valid == nullptr)
+    for (const char* name : {"patience", "valid-every"})
+      if (given(vm, name))
+        user_error("train: --" + std::string(name) + " needs a valid split, and training on split '" +
+                   data.split + "' of dataset '" + dataset.name + "' has none");
+  if (valid == nullptr && recurrent_model && rnn_args.schedule == "plateau")
+    user_error("train: --schedule plateau follows the valid NLL, and training on split '" +
+               data.split + "' of dataset '" + dataset.name + "' has no valid split");
 
   FitOptions fo;
   fo.seed = common.seed;
@@ -633,23 +675,52 @@ int run_train(const std::vector<std::string>& args) {
   return 0;
 }
 
-// An infinite NLL is a correct answer but rarely the one wanted: it means one step has
-// probability 0 under the model. Says where, and the usual cause, on stderr.
-void warn_impossible_step(const SequenceModel& model, const SequenceSet& set) {
-  for (std::size_t i = 0; i < set.size(); ++i) {
-    const arma::vec steps = set.kind == SequenceKind::symbols ? model.step_log_probs(set.symbols[i])
-                                                              : model.step_log_probs(set.frames[i]);
-    for (arma::uword t = 0; t < steps.n_elem; ++t) {
-      if (!(std::isinf(steps(t)) && steps(t) < 0)) continue;
-      std::fprintf(stderr,
-                   "seqlab: warning: sequence %zu, step %llu has probability 0 under the model "
-                   "(the NLL is infinite); a symbol or transition never seen in training does "
-                   "that to an HMM trained without --pseudo-count: retrain with --pseudo-count "
-                   "0.01 or so\n",
-                   i, static_cast<unsigned long long>(t));
-      return;
+// The first step of sequence i of `set` that has probability 0 under `model`, if any.
+std::optional<arma::uword> first_impossible_step(const SequenceModel& model, const SequenceSet& set,
+                                                 std::size_t i) {
+  const arma::vec steps = set.kind == SequenceKind::symbols ? model.step_log_probs(set.symbols[i])
+                                                            : model.step_log_probs(set.frames[i]);
+  for (arma::uword t = 0; t < steps.n_elem; ++t)
+    if (std::isinf(steps(t)) && steps(t) < 0) return t;
+  return std::nullopt;
+}
+
+// Why a step can get probability 0 under this kind of model, and what to do about it.
+std::string impossible_step_cause(const SequenceModel& model) {
+  const std::string retrain = " does that to an HMM trained without --pseudo-count: retrain with "
+                              "--pseudo-count 0.01 or so";
+  if (model.type() == "hmm") {
+    switch (model.kind()) {
+      case SequenceKind::symbols:
+        return "a symbol or transition never seen in training" + retrain;
+      case SequenceKind::binary_frames:
+        return "a unit that was always off (or always on) in a state, or a transition never "
+               "seen in training," + retrain;
+      case SequenceKind::vectors:
+        return "a transition or initial state never used in training" + retrain +
+               "; values far outside the training data (standardise them) do it too";
     }
   }
+  if (model.type() == "markov") return "a context or symbol with no probability mass left";
+  return "the network puts all of its probability elsewhere (extreme logits, as after a diverged "
+         "or heavily overfit training run)";
+}
+
+void warn_impossible_step(const SequenceModel& model, std::size_t sequence, arma::uword step,
+                          const char* consequence) {
+  std::fprintf(stderr, "seqlab: warning: sequence %zu, step %llu has probability 0 under the model "
+               "(%s); %s\n", sequence, static_cast<unsigned long long>(step), consequence,
+               impossible_step_cause(model).c_str());
+}
+
+// An infinite NLL is a correct answer but rarely the one wanted: it means one step has
+// probability 0 under the model. Says where (the first such step), and the usual cause.
+void warn_first_impossible_step(const SequenceModel& model, const SequenceSet& set) {
+  for (std::size_t i = 0; i < set.size(); ++i)
+    if (const auto t = first_impossible_step(model, set, i)) {
+      warn_impossible_step(model, i, *t, "the NLL is infinite");
+      return;
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -699,8 +770,9 @@ int run_eval(const std::vector<std::string>& args) {
   const DataSplit opened = open_split(cmd, data, oo);
   const SequenceDataset& dataset = opened.dataset;
   require_model_fits(cmd, model_path, *model, dataset);
-  const Evaluation e = evaluate(*model, opened.set());
-  if (std::isinf(e.log_likelihood) && e.log_likelihood < 0) warn_impossible_step(*model, opened.set());
+  const Evaluation e = evaluate(*model, dataset, opened.split);
+  if (std::isinf(e.log_likelihood) && e.log_likelihood < 0)
+    warn_first_impossible_step(*model, opened.set());
 
   if (!common.quiet || !common.json) {
     std::printf("%-16s %s (%s, %s parameters)\n", "model", model_path.c_str(), model->type().c_str(),
@@ -859,7 +931,10 @@ int run_decode(const std::vector<std::string>& args) {
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "an HMM file written by 'seqlab train'")
     ("out,o", po::value(&out)->value_name("PATHS.h5"),
      "write the paths to an HDF5 file instead of printing them: dataset paths/<i> (uint64 states "
-     "of sequence i, attribute score: log p(x, path) or log p(x)); root attributes method, model, data, split")
+     "of sequence i, attribute score: log p(x, path) or log p(x)); root attributes method, model, "
+     "data, split. A sequence of probability 0 under the model has no path: it is printed as "
+     "'impossible' (JSON: states null, impossible_step = its first step of probability 0; "
+     "HDF5: an empty path, score -inf, attribute impossible_step), with a warning")
     ("viterbi", po::bool_switch(&viterbi), "most probable state path (default)")
     ("posterior", po::bool_switch(&posterior), "most probable state at each step (posterior decoding)");
   add_data_options(desc, data, "test");
@@ -884,31 +959,46 @@ int run_decode(const std::vector<std::string>& args) {
   if (!out.empty()) require_output_directory(out);
   std::vector<arma::uvec> paths;
   std::vector<double> scores;
+  std::vector<std::optional<arma::uword>> impossible;  // the first step of probability 0
   // One line per sequence: the state indices separated by spaces; with --json one object per line.
+  // A sequence of probability 0 has no path: the line says "impossible" (JSON: "states": null and
+  // "impossible_step"), and a warning names its first step of probability 0.
   for (std::size_t i = 0; i < set.size(); ++i) {
     arma::uvec path;
     double score = 0.0;
     if (posterior) {
-      path = symbol_hmm ? symbol_hmm->hmm().posterior_decode(set.symbols[i])
-                        : frame_hmm->posterior_decode(set.frames[i]);
       score = symbol_hmm ? symbol_hmm->hmm().log_likelihood(set.symbols[i])
                          : frame_hmm->log_likelihood(set.frames[i]);
+      if (score > kNegativeInfinity)
+        path = symbol_hmm ? symbol_hmm->hmm().posterior_decode(set.symbols[i])
+                          : frame_hmm->posterior_decode(set.frames[i]);
     } else {
       const ViterbiPath v = symbol_hmm ? symbol_hmm->hmm().viterbi(set.symbols[i])
                                        : frame_hmm->viterbi(set.frames[i]);
       path = v.states;
       score = v.log_probability;
     }
+    std::optional<arma::uword> zero_at;
+    if (!(score > kNegativeInfinity)) {
+      zero_at = first_impossible_step(*model, set, i).value_or(0);
+      warn_impossible_step(*model, i, *zero_at, "it has no state path");
+    }
     if (!out.empty()) {
       paths.push_back(std::move(path));
       scores.push_back(score);
+      impossible.push_back(zero_at);
       continue;
     }
     if (common.json) {
       std::string states;
       for (arma::uword t = 0; t < path.n_elem; ++t) states += (t ? "," : "") + std::to_string(path(t));
       std::cout << "{\"sequence\": " << i << ", \"" << (posterior ? "log_likelihood" : "log_probability")
-                << "\": " << json_number(score) << ", \"states\": [" << states << "]}\n";
+                << "\": " << json_number(score) << ", \"states\": "
+                << (zero_at ? "null, \"impossible_step\": " + std::to_string(*zero_at)
+                            : "[" + states + "]")
+                << "}\n";
+    } else if (zero_at) {
+      std::cout << "impossible\n";
     } else {
       for (arma::uword t = 0; t < path.n_elem; ++t) std::cout << (t ? " " : "") << path(t);
       std::cout << "\n";
@@ -928,6 +1018,7 @@ int run_decode(const std::vector<std::string>& args) {
         h5::write_uvec(group, std::to_string(i), paths[i]);
         H5::DataSet d = group.openDataSet(std::to_string(i));
         h5::write_double_attribute(d, "score", scores[i]);
+        if (impossible[i]) h5::write_int_attribute(d, "impossible_step", static_cast<std::int64_t>(*impossible[i]));
       }
     });
     if (!common.quiet)

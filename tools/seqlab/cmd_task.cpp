@@ -31,6 +31,12 @@ void require_model_fits(const std::string& command, const std::string& model_pat
   if (dataset.kind != model.kind())
     user_error(command + ": model " + model_path + " reads " + to_string(model.kind()) +
                ", but dataset '" + dataset.name + "' holds " + to_string(dataset.kind));
+  if (model.kind() == SequenceKind::symbols &&
+      dataset.alphabet.symbols() != model.alphabet().symbols())
+    user_error(command + ": model " + model_path + " has an alphabet of " +
+               std::to_string(model.alphabet().size()) + " symbols, but dataset '" +
+               dataset.name + "' is encoded with another one (" +
+               std::to_string(dataset.alphabet.size()) + " symbols)");
   if (model.kind() != SequenceKind::symbols && model.dimension() != dataset.dimension)
     user_error(command + ": model " + model_path + " reads frames of " +
                std::to_string(model.dimension()) + " rows, but dataset '" + dataset.name +

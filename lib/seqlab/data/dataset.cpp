@@ -1,12 +1,15 @@
-// seqlab/data/dataset.cpp: splits and validation of the data convention.
+// seqlab/data/dataset.cpp: splits, validation of the data convention, re-encoding with another
+// alphabet.
 #include "seqlab/data/dataset.hpp"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/rng.hpp"
+#include "seqlab/data/reader_detail.hpp"
 
 namespace seqlab {
 
@@ -159,6 +162,50 @@ void SequenceDataset::validate() const {
       }
     }
   }
+}
+
+}  // namespace seqlab
+
+namespace seqlab {
+
+void reencode_symbols(SequenceDataset& dataset, const Alphabet& target, UnknownPolicy unknown) {
+  if (dataset.kind != SequenceKind::symbols)
+    throw std::logic_error("reencode_symbols: dataset '" + dataset.name + "' does not hold symbols");
+  constexpr arma::uword kUnmapped = std::numeric_limits<arma::uword>::max();
+  const Alphabet& source = dataset.alphabet;
+  arma::uvec index_of(source.size());
+  bool any_unmapped = false;
+  for (arma::uword i = 0; i < source.size(); ++i) {
+    auto found = target.find(source.symbol(i));
+    if (!found && unknown == UnknownPolicy::map_to_unk) found = target.unknown_index();
+    index_of(i) = found ? *found : kUnmapped;
+    any_unmapped = any_unmapped || !found;
+  }
+  const std::pair<const char*, SequenceSet*> sets[] = {
+      {"all", &dataset.all}, {"train", &dataset.train}, {"valid", &dataset.valid},
+      {"test", &dataset.test}};
+  // Every index is checked before any set is changed, so a failure leaves the dataset as it was.
+  for (const auto& [split, set] : sets)
+    for (std::size_t s = 0; s < set->symbols.size(); ++s)
+      for (arma::uword t = 0; t < set->symbols[s].n_elem; ++t) {
+        const arma::uword symbol = set->symbols[s](t);
+        if (symbol >= source.size())
+          throw std::logic_error("reencode_symbols: dataset '" + dataset.name +
+                                 "' holds an index outside its own alphabet");
+        if (!any_unmapped || index_of(symbol) != kUnmapped) continue;
+        std::string what = "dataset '" + dataset.name + "', split " + split + ", sequence " +
+                           std::to_string(s) + ", step " + std::to_string(t) + ": symbol '" +
+                           detail::quote_symbol(source.symbol(symbol)) +
+                           "' is not in the model's alphabet (" + std::to_string(target.size()) +
+                           " symbols)";
+        if (unknown == UnknownPolicy::map_to_unk)
+          what += " and the alphabet has no unknown symbol to map it to";
+        user_error(what);
+      }
+  for (const auto& entry : sets)
+    for (arma::uvec& sequence : entry.second->symbols)
+      for (arma::uword& symbol : sequence) symbol = index_of(symbol);
+  dataset.alphabet = target;
 }
 
 }  // namespace seqlab

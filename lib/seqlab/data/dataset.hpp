@@ -66,6 +66,12 @@ struct SplitRule {
   std::string describe() const;
 };
 
+// What to do with a symbol outside a FIXED alphabet (evaluating data with a trained model).
+enum class UnknownPolicy {
+  error,        // UserError naming where the symbol first occurs and the symbol
+  map_to_unk,   // map to the alphabet's unknown symbol; error when it has none
+};
+
 class SequenceDataset {
 public:
   std::string name;    // registry name, or the file name for a plain path
@@ -90,5 +96,17 @@ public:
   // std::logic_error naming the first violation (readers must have rejected bad input earlier).
   void validate() const;
 };
+
+// Re-encodes a symbol dataset with another alphabet, matching symbols by their text: what scoring
+// data with a trained model needs when the data were not read with the model's alphabet (a
+// synthetic set, or a file read with its own).
+// Requires: dataset.kind == symbols (else std::logic_error).
+// Ensures: every set (all, train, valid, test) holds indices into `target` and dataset.alphabet ==
+//   target. A symbol that occurs in the data but not in `target` maps to target's unknown symbol
+//   under UnknownPolicy::map_to_unk; otherwise (or when `target` has none) a UserError naming its
+//   first occurrence: "dataset 'NAME', split S, sequence I, step T: symbol 'X' is not in the
+//   model's alphabet (N symbols)". Symbols of dataset.alphabet that never occur do not matter.
+// Cost: O(alphabet sizes + total steps); the sets are rewritten in place.
+void reencode_symbols(SequenceDataset& dataset, const Alphabet& target, UnknownPolicy unknown);
 
 }  // namespace seqlab

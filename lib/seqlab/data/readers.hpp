@@ -92,12 +92,6 @@ struct DatasetFiles {
   bool given_splits() const { return !train.empty() || !valid.empty() || !test.empty(); }
 };
 
-// What to do with a symbol outside a FIXED alphabet (evaluating text with a trained model).
-enum class UnknownPolicy {
-  error,        // UserError naming file:line:column and the symbol
-  map_to_unk,   // map to the alphabet's unknown symbol; error when it has none
-};
-
 // Requires: `reader` is one of reader_names(); files exist (else UserError naming the file).
 // `fixed_alphabet`: when given (symbol readers), symbols are encoded with exactly this alphabet
 //   and `unknown` decides what happens to others; when absent the alphabet is built from the data

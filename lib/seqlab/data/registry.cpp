@@ -442,6 +442,9 @@ SequenceDataset load_entry(const RegistryEntry& entry, const DataLocations& loca
     SequenceDataset d = make_synthetic_dataset(entry.name, entry.generator, entry.options,
                                                entry.seed);
     require_kind(entry, d);
+    // A generator builds its own alphabet; scoring with a model needs the model's indices.
+    if (fixed_alphabet && d.kind == SequenceKind::symbols)
+      reencode_symbols(d, *fixed_alphabet, unknown);
     return d;
   }
   const auto folder = locate(entry, locations);

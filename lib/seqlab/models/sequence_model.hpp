@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "seqlab/core/rng.hpp"
 #include "seqlab/data/dataset.hpp"
@@ -89,13 +90,32 @@ public:
 
   // The alphabet of a symbol model (empty for frame models).
   virtual const Alphabet& alphabet() const;
+  // Frame models: the rows of every frame (0 for symbol models).
+  virtual arma::uword dimension() const { return 0; }
+  // Frame models: the names of the rows when the training data named them (the MIDI pitches of a
+  // piano roll, a CSV header), else empty.
+  virtual const std::vector<std::string>& feature_names() const;
 
   virtual void save(H5::Group& group) const = 0;
   virtual void load(const H5::Group& group) = 0;
 };
 
-// Requires: set.kind == model.kind(). Ensures: the sums over every sequence of `set`.
-// Cost: one model.log_likelihoods(set).
+// Requires: set.kind == model.kind(), and symbol indices that are the MODEL's (data opened with
+//   OpenOptions::fixed_alphabet = &model.alphabet(), or re-encoded by reencode_symbols): a set
+//   carries no alphabet, so this overload cannot tell. Prefer the dataset overload below.
+// Ensures: the sums over every sequence of `set`. Cost: one model.log_likelihoods(set).
 Evaluation evaluate(const SequenceModel& model, const SequenceSet& set);
+
+// Requires nothing. Ensures: `model` can score `dataset` as it is encoded, else a UserError
+//   naming the model type, the dataset and the mismatch: the same kind; symbols: the same
+//   alphabet, symbol for symbol (a dataset read with its own alphabet must be re-encoded first;
+//   the message says how); frames: the model's number of rows, and the same row names where both
+//   have names (a piano roll read with another pitch range has as many rows, shifted).
+// Cost: O(alphabet size + dimension).
+void require_model_fits(const SequenceModel& model, const SequenceDataset& dataset);
+
+// The scoring rule of every comparison: require_model_fits(model, dataset), then
+// evaluate(model, dataset.get(split)).
+Evaluation evaluate(const SequenceModel& model, const SequenceDataset& dataset, Split split);
 
 }  // namespace seqlab

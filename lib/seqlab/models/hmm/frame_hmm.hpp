@@ -72,13 +72,13 @@ class FrameHmm final : public SequenceModel {
   std::string type() const override { return "hmm"; }
   SequenceKind kind() const override { return data_kind(emission()); }
   FrameEmission emission() const;
-  arma::uword dimension() const;
+  arma::uword dimension() const override;
   arma::uword num_states() const;
   const FrameHmmEngine& engine() const { return engine_; }
   // Optional names of the d rows (e.g. MIDI pitches of a piano roll), so that samples can be
   // written back in the data's own format. Requires empty or dimension() names (else UserError).
   void set_feature_names(std::vector<std::string> names);
-  const std::vector<std::string>& feature_names() const { return feature_names_; }
+  const std::vector<std::string>& feature_names() const override { return feature_names_; }
   const FitResult& last_fit() const { return last_fit_; }
 
   // Requires train.kind == kind(), at least one sequence with at least N (N K for gmm_diag)

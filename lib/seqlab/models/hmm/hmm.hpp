@@ -118,8 +118,8 @@ struct Posteriors {
 };
 
 struct ViterbiPath {
-  arma::uvec states;            // T, the most probable state path
-  double log_probability = 0.0; // log p(x, path); -inf when x is impossible
+  arma::uvec states;            // T, the most probable state path; EMPTY when x is impossible
+  double log_probability = 0.0; // log p(x, path); -inf when x is impossible (p(x) = 0)
 };
 
 template <Emission E>
@@ -159,9 +159,11 @@ class Hmm {
   // Ensures: state marginals, expected transition counts and log p(x). Cost O(N^2 T).
   Posteriors posteriors(const Sequence& x) const;
   // Ensures: argmax over paths of log p(x, path). Ties: at every step the predecessor with the
-  //   lowest index wins, and the lowest-index final state. Cost O(N^2 T) time, O(N T) memory.
+  //   lowest index wins, and the lowest-index final state. When p(x) = 0 no path is possible:
+  //   empty states and log_probability -inf. Cost O(N^2 T) time, O(N T) memory.
   ViterbiPath viterbi(const Sequence& x) const;
-  // Ensures: element t = argmax_i gamma(i, t) (lowest index on ties).
+  // Ensures: element t = argmax_i gamma(i, t) (lowest index on ties). When p(x) = 0 the
+  //   posteriors are undefined: a UserError (test log_likelihood(x) first to skip such x).
   arma::uvec posterior_decode(const Sequence& x) const;
 
   // Ensures: state_0 ~ initial, state_{t+1} ~ transition.row(state_t), x_t ~ emission(state_t).

@@ -386,6 +386,11 @@ ViterbiPath Hmm<E>::viterbi(const Sequence& x) const {
       state = i;
     }
   result.log_probability = best;
+  // Every path is impossible: there is no most probable one to return.
+  if (best == kNegInf) {
+    result.states.reset();
+    return result;
+  }
   for (arma::uword t = length; t-- > 0;) {
     result.states(t) = state;
     if (t > 0) state = back[t * n + state];

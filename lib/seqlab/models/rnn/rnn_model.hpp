@@ -168,7 +168,7 @@ public:
   std::uint64_t num_parameters() const override;
   const Alphabet& alphabet() const override { return alphabet_; }
   // d for frame models, 0 for symbol models.
-  arma::uword dimension() const {
+  arma::uword dimension() const override {
     return config_.kind == SequenceKind::symbols ? 0 : config_.input_size;
   }
 
