@@ -151,6 +151,41 @@ expect_error "--schedule plateau without a valid split" "train: --schedule plate
   "$seqlab" train --model gru --schedule plateau --data "$t" --split all --out "$tmp/m.h5"
 [ ! -e "$tmp/m.h5" ] && ok "no usage error wrote a model" || bad "a usage error left $tmp/m.h5"
 
+# --threads is a signed number within 1 .. 4 x the cores (it used to wrap -1 to 4294967295 and
+# hang, and 10000 ended in std::terminate).
+for threads in -1 0 10000; do
+  expect_error "--threads $threads" "^seqlab: error: train: --threads must be between 1 and [0-9]+ \(4 x this machine's cores\), got $threads$" \
+    "$seqlab" train --model markov --threads "$threads" --data "$t" --out "$tmp/m.h5"
+done
+expect_error "--threads that is not a number" "train: .*--threads" \
+  "$seqlab" train --model markov --threads many --data "$t" --out "$tmp/m.h5"
+
+# Help says what exists and offers only what does something.
+"$seqlab" --help >"$tmp/help" 2>&1
+if grep -q "datasets .*list, info, fetch, verify, true-model, floor" "$tmp/help" && ! grep -q describe "$tmp/help"; then
+  ok "top-level help lists the datasets subcommands that exist"
+else
+  bad "top-level help: $(grep datasets "$tmp/help")"
+fi
+"$seqlab" bench --help >"$tmp/help" 2>&1
+if grep -q "blas|hmm|rnn" "$tmp/help"; then ok "bench usage names rnn"; else bad "bench usage: $(head -n 1 "$tmp/help")"; fi
+for what in blas hmm rnn; do
+  "$seqlab" bench "$what" --help >"$tmp/help" 2>&1
+  if [ "$(grep -c "seqlab bench $what" "$tmp/help")" -eq 1 ]; then ok "bench $what usage line is not doubled"
+  else bad "bench $what usage: $(head -n 1 "$tmp/help")"; fi
+done
+for cmd in "eval" "decode" "datasets list" "bench hmm" "bench rnn"; do
+  # shellcheck disable=SC2086
+  "$seqlab" $cmd --help >"$tmp/help" 2>&1
+  if grep -Eq -- "--seed|--threads" "$tmp/help"; then bad "$cmd --help offers --seed or --threads, which do nothing there"
+  else ok "$cmd --help offers no --seed or --threads"; fi
+done
+expect_error "--seed given to eval" "eval: unrecognised option '--seed'|eval: unrecognized option '--seed'" \
+  "$seqlab" eval --model "$model" --data "$t" --seed 3
+"$seqlab" train --model lstm --task classify --hidden 40 --epochs 1 --data patterns --out "$tmp/task.h5" >"$tmp/out" 2>&1
+if grep -Eq "\([0-9]{1,3}(,[0-9]{3})+ parameters\)" "$tmp/out"; then ok "task model parameter count has thousands separators"
+else bad "task model parameter count: $(grep parameters "$tmp/out")"; fi
+
 # A sequence of probability 0 has no state path: decode says so explicitly (and warns with the
 # step), for Viterbi and posterior decoding alike, in text, JSON and HDF5 output.
 for method in viterbi posterior; do

@@ -1,10 +1,16 @@
 // tests/unit/test_core.cpp: core helpers: errors, atomic writes, RNG, log-space maths.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/parallel.hpp"
 #include "seqlab/core/rng.hpp"
 #include "test_support.hpp"
 
@@ -103,4 +109,41 @@ TEST_CASE("log-space helpers are exact at the edges", "[core]") {
   const std::vector<double> v = {-1000.0, -1000.0, -1000.0};
   CHECK_THAT(log_sum_exp(v.begin(), v.end()), WithinRel(-1000.0 + std::log(3.0), 1e-15));
   CHECK_THAT(nats_to_bits(std::log(8.0)), WithinRel(3.0, 1e-15));
+}
+
+TEST_CASE("run_units runs every unit once, also when the system refuses threads", "[core]") {
+  std::vector<int> runs(300, 0);
+  run_units(runs.size(), 4, [&](std::size_t unit, unsigned worker) {
+    REQUIRE(worker < 4);
+    ++runs[unit];  // each unit is taken by one worker only
+  });
+  CHECK(std::count(runs.begin(), runs.end(), 1) == 300);
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("thread refusal not tested under AddressSanitizer (it needs a small address-space limit)");
+#else
+  // In a child whose address space has room for about two more 8 MiB thread stacks, 64 threads
+  // are asked for: the rest must be refused, and the work still done (not std::terminate).
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::ifstream status("/proc/self/status");
+    std::uint64_t size_kib = 0;
+    for (std::string key; status >> key;)
+      if (key == "VmSize:") {
+        status >> size_kib;
+        break;
+      }
+    const rlim_t limit = (size_kib + 20 * 1024) * 1024;
+    const struct rlimit rl{limit, limit};
+    if (size_kib == 0 || ::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(3);
+    std::vector<int> child_runs(200, 0);
+    run_units(child_runs.size(), 64, [&](std::size_t unit, unsigned) { ++child_runs[unit]; });
+    ::_exit(std::count(child_runs.begin(), child_runs.end(), 1) == 200 ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  INFO("wait status " << status);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+#endif
 }

@@ -1,22 +1,37 @@
 // tools/seqlab/cli_common.cpp: shared option handling of the seqlab subcommands.
 #include "cli_common.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "seqlab/core/error.hpp"
 
 namespace seqlab::cli {
 
-void add_common_options(po::options_description& desc, CommonOptions& common, bool with_json) {
-  desc.add_options()
-    ("help,h", "show this help and exit")
-    ("seed", po::value(&common.seed)->default_value(1), "seed of every random choice")
-    ("threads", po::value(&common.threads)->default_value(1), "worker threads")
-    ("quiet,q", po::bool_switch(&common.quiet), "print only results and errors");
-  if (with_json)
+unsigned max_threads() { return std::max(4u, 4u * std::thread::hardware_concurrency()); }
+
+void add_common_options(po::options_description& desc, CommonOptions& common, unsigned which) {
+  desc.add_options()("help,h", "show this help and exit");
+  if (which & kSeed)
+    desc.add_options()("seed", po::value(&common.seed)->default_value(1)->value_name("S"),
+                       "seed of every random choice (same seed, same build => same result)");
+  if (which & kThreads)
+    desc.add_options()(
+        "threads",
+        po::value<std::int64_t>()->default_value(1)->value_name("T")->notifier(
+            [&common](std::int64_t t) {
+              if (t < 1 || t > static_cast<std::int64_t>(max_threads()))
+                user_error("--threads must be between 1 and " + std::to_string(max_threads()) +
+                           " (4 x this machine's cores), got " + std::to_string(t));
+              common.threads = static_cast<unsigned>(t);
+            }),
+        "worker threads");
+  desc.add_options()("quiet,q", po::bool_switch(&common.quiet), "print only results and errors");
+  if (which & kJson)
     desc.add_options()("json", po::bool_switch(&common.json),
                        "print one JSON object with the results as the last line of stdout");
 }
@@ -58,7 +73,11 @@ bool parse_command_line(const std::string& command, const std::string& usage,
       std::cout << "usage: seqlab " << command << " " << usage << "\n\n" << desc << "\n";
       return false;
     }
-    po::notify(vm);
+    try {
+      po::notify(vm);
+    } catch (const UserError& e) {  // from an option's own check: say which command
+      user_error(command + ": " + e.what());
+    }
   } catch (const po::error& e) {
     user_error(command + ": " + e.what() + " (see 'seqlab " + command + " --help')");
   }

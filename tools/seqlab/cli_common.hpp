@@ -30,8 +30,17 @@ struct CommonOptions {
   bool json = false;
 };
 
-// Adds --help, --seed, --threads, --quiet (and --json when `with_json`) to `desc`.
-void add_common_options(po::options_description& desc, CommonOptions& common, bool with_json);
+// The common options a command offers beyond --help and --quiet: only those that do something
+// for it (a --seed that changes nothing would suggest randomness where there is none).
+enum CommonOption : unsigned { kJson = 1u, kSeed = 2u, kThreads = 4u };
+
+// Adds --help, --quiet and those of --json, --seed, --threads that `which` (CommonOption bits)
+// names. --threads takes 1 .. max_threads(); anything else is a UserError naming it.
+void add_common_options(po::options_description& desc, CommonOptions& common, unsigned which);
+
+// The most worker threads a command accepts: 4 x the machine's cores (at least 4). More would
+// only share the same cores and cost memory (one network copy per thread).
+unsigned max_threads();
 
 // Parses `args` against `desc` (positional names optional). Unknown options, missing values and
 // malformed numbers become a UserError naming the option. Returns false when --help was given

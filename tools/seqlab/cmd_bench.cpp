@@ -219,14 +219,14 @@ std::optional<PeerResult> run_pomegranate(const fs::path& peers, const BenchData
 // ---- the commands -----------------------------------------------------------------------------
 
 int bench_blas(const std::vector<std::string>& args) {
-  po::options_description desc("seqlab bench blas options");
+  po::options_description desc("options");
   CommonOptions common;
   arma::uword size = 2048;
   desc.add_options()("size", po::value<arma::uword>(&size)->default_value(2048),
                      "matrix size n of the square DGEMM");
-  add_common_options(desc, common, false);
+  add_common_options(desc, common, kThreads);
   po::variables_map vm;
-  if (!parse_command_line("bench blas", "seqlab bench blas [--size N] [--threads T]", args, desc,
+  if (!parse_command_line("bench blas", "[--size N] [--threads T]", args, desc,
                           nullptr, vm))
     return 0;
   std::cout << "BLAS: " << blas_info().summary() << "\n";
@@ -240,7 +240,7 @@ int bench_blas(const std::vector<std::string>& args) {
 }
 
 int bench_hmm(const std::vector<std::string>& args) {
-  po::options_description desc("seqlab bench hmm options");
+  po::options_description desc("options");
   CommonOptions common;
   std::string states_text, threads_text, peers_text;
   arma::uword sequences = 100, length = 10000;
@@ -257,11 +257,11 @@ int bench_hmm(const std::vector<std::string>& args) {
        "repetitions per timing, median taken (0 = 3 for N <= 64, else 1)")
       ("peers", po::value<std::string>(&peers_text),
        "folder with the peer benchmark scripts (data.py, ghmm_bench.c, bench_pomegranate.py)");
-  add_common_options(desc, common, true);
+  add_common_options(desc, common, kJson);
   po::variables_map vm;
   if (!parse_command_line(
           "bench hmm",
-          "seqlab bench hmm [--states 16,64,256,1024] [--thread-counts 1,2] [--peers DIR]\n"
+          "[--states 16,64,256,1024] [--thread-counts 1,2] [--peers DIR]\n"
           "Seconds per forward pass and per Baum-Welch iteration, scaled to 10^6 symbols.\n"
           "N > 256 runs on 26 sequences (its alpha buffer would not fit otherwise).",
           args, desc, nullptr, vm))
@@ -390,7 +390,7 @@ int bench_hmm(const std::vector<std::string>& args) {
 
 int bench_command(const std::vector<std::string>& args) {
   const std::string usage =
-      "usage: seqlab bench blas|hmm [options]   (seqlab bench <what> --help)\n"
+      "usage: seqlab bench blas|hmm|rnn [options]   (seqlab bench <what> --help)\n"
       "  blas  the machine's DGEMM rate on 1..--threads threads\n"
       "  hmm   forward pass and Baum-Welch iteration for N = 16, 64, 256, 1024, peers with --peers\n"
       "  rnn   recurrent-network training throughput (chars/s), PyTorch with --peers\n";

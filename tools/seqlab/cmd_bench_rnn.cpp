@@ -174,7 +174,7 @@ double measure_torch(const fs::path& peers, const BenchModel& m, unsigned thread
 }  // namespace
 
 int bench_rnn(const std::vector<std::string>& args) {
-  po::options_description desc("seqlab bench rnn options");
+  po::options_description desc("options");
   CommonOptions common;
   std::string models_text, threads_text, peers_text;
   unsigned steps = 0, blocks = 3;
@@ -190,11 +190,11 @@ int bench_rnn(const std::vector<std::string>& args) {
        "timed blocks, the median is reported")
       ("peers", po::value<std::string>(&peers_text),
        "folder with the peer benchmark scripts (bench_torch_rnn.py)");
-  add_common_options(desc, common, true);
+  add_common_options(desc, common, kJson);
   po::variables_map vm;
   if (!parse_command_line(
           "bench rnn",
-          "seqlab bench rnn [--models lstm:256,gru:256] [--thread-counts 1,2] [--peers DIR]\n"
+          "[--models lstm:256,gru:256] [--thread-counts 1,2] [--peers DIR]\n"
           "Training throughput in characters per second (forward + backward + Adam step):\n"
           "65 symbols, embedding 64, one layer, batch 32, window 100, float32.",
           args, desc, nullptr, vm))

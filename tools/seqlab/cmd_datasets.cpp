@@ -51,7 +51,7 @@ Parsed parse(const std::string& sub, const std::vector<std::string>& args, bool 
   Parsed p;
   const std::string command = "datasets " + sub;
   po::options_description desc(summary + "\n\noptions");
-  add_common_options(desc, p.common, false);
+  add_common_options(desc, p.common, 0);
   desc.add_options()("registry", po::value(&p.registry),
                      "registry file to use instead of $SEQLAB_REGISTRY / the installed one");
   po::positional_options_description positional;
@@ -261,7 +261,7 @@ int run_true_model(const std::vector<std::string>& args) {
   po::options_description desc(
       "Write the generating HMM of a synthetic dataset (generators hmm and casino) as a model\n"
       "file, so `seqlab eval` gives the floor a fitted model can reach on its data.\n\noptions");
-  add_common_options(desc, common, false);
+  add_common_options(desc, common, 0);
   desc.add_options()("name", po::value(&name), "dataset name (see 'seqlab datasets list')")(
       "out", po::value(&out), "model file to write (HDF5)")(
       "registry", po::value(&registry_file), "registry file to use instead of $SEQLAB_REGISTRY");
@@ -300,7 +300,7 @@ int run_floor(const std::vector<std::string>& args) {
       "The NLL of a synthetic dataset's split under the process that generated it: the floor\n"
       "no model of that data can beat on average (generators hmm and casino: their true HMM;\n"
       "copy and brackets: the generator's own closed form).\n\noptions");
-  add_common_options(desc, common, true);
+  add_common_options(desc, common, kJson);
   desc.add_options()("name", po::value(&name), "dataset name (see 'seqlab datasets list')")(
       "split", po::value(&split)->default_value("test"), "train, valid or test")(
       "registry", po::value(&registry_file), "registry file to use instead of $SEQLAB_REGISTRY");

@@ -368,12 +368,6 @@ RnnTaskOptions task_options(const RnnOptions& o, bool bidirectional) {
   return t;
 }
 
-std::string with_commas(std::uint64_t n) {
-  std::string s = std::to_string(n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
-  return s;
-}
-
 // `unit` names one predicted step ("symbol" or "frame"); the JSON keys do not change with it.
 void print_evaluation(const std::string& what, const Evaluation& e, const char* unit) {
   std::printf("%-16s %s %ss in %s sequence%s\n", what.c_str(), with_commas(e.symbols).c_str(),
@@ -414,7 +408,7 @@ int run_train(const std::vector<std::string>& args) {
      "model type: markov, hmm, or a recurrent network: rnn (Elman), leaky, jordan, lstm, gru")
     ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model");
   add_data_options(general, data, "train");
-  add_common_options(general, common, true);
+  add_common_options(general, common, kJson | kSeed | kThreads);
   po::options_description markov("Markov chain (--model markov)");
   markov.add_options()
     ("order", po::value(&order)->default_value(3)->value_name("K"),
@@ -736,7 +730,7 @@ int run_eval(const std::vector<std::string>& args) {
      "a symbol outside the model's alphabet: stop with an error, or score it as <unk> (only when "
      "the model has an <unk> symbol)");
   add_data_options(desc, data, "test");
-  add_common_options(desc, common, true);
+  add_common_options(desc, common, kJson);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model FILE.h5 --data NAME|PATH [--split test] [--json]", args, desc,
                           nullptr, vm))
@@ -878,7 +872,7 @@ int run_sample(const std::vector<std::string>& args) {
     ("temperature", po::value(&temperature)->value_name("X"),
      "recurrent models: divide the logits by X before drawing; 0 = always the most probable "
      "value (default 1)");
-  add_common_options(desc, common, false);
+  add_common_options(desc, common, kSeed);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model FILE.h5 --length N [--seed S] [--prime TEXT]", args, desc,
                           nullptr, vm))
@@ -938,7 +932,7 @@ int run_decode(const std::vector<std::string>& args) {
     ("viterbi", po::bool_switch(&viterbi), "most probable state path (default)")
     ("posterior", po::bool_switch(&posterior), "most probable state at each step (posterior decoding)");
   add_data_options(desc, data, "test");
-  add_common_options(desc, common, true);
+  add_common_options(desc, common, kJson);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model HMM.h5 --data NAME|PATH [--split test] [--viterbi|--posterior]",
                           args, desc, nullptr, vm))

@@ -119,7 +119,7 @@ int train_task(const TaskTrainRequest& r) {
   if (valid != nullptr) on_valid = model.evaluate(*valid);
   if (!r.common.quiet) {
     std::printf("trained %s (%s parameters) on %s [%s] in %.2f s; wrote %s\n",
-                model_words(model).c_str(), std::to_string(model.num_parameters()).c_str(),
+                model_words(model).c_str(), with_commas(model.num_parameters()).c_str(),
                 ds.name.c_str(), r.split_name.c_str(), seconds, r.out.c_str());
     std::printf("%-16s %s\n", "note", kNote);
     print_metrics("train", on_train);
@@ -148,7 +148,7 @@ int eval_task(const RnnTaskModel& model, const std::string& model_path,
   const TaskMetrics m = model.evaluate(set);
   if (!common.quiet || !common.json) {
     std::printf("%-16s %s (%s, %s parameters)\n", "model", model_path.c_str(),
-                model_words(model).c_str(), std::to_string(model.num_parameters()).c_str());
+                model_words(model).c_str(), with_commas(model.num_parameters()).c_str());
     std::printf("%-16s %s [%s]\n", "data", dataset.name.c_str(), split_name.c_str());
     std::printf("%-16s %s\n", "note", kNote);
     print_metrics("scored", m);

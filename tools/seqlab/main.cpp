@@ -19,7 +19,7 @@ namespace seqlab::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       // datasets
-      {"datasets", "list, describe, fetch and verify the registered datasets", datasets_command},
+      {"datasets", "the registered datasets: list, info, fetch, verify, true-model, floor", datasets_command},
       // train / eval / sample
       {"train", "fit a model to a dataset split and save it (HDF5)", train_command},
       {"eval", "score a dataset split with a saved model: NLL in nats and bits, perplexity",

@@ -63,3 +63,13 @@ std::string printable(const std::string& bytes, std::size_t max_chars) {
 }
 
 }  // namespace seqlab
+
+namespace seqlab {
+
+std::string with_commas(std::uint64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+  return s;
+}
+
+}  // namespace seqlab

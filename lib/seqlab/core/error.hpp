@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -38,5 +39,8 @@ void require_readable_file(const std::filesystem::path& file, const std::string&
 // A short printable rendering of a byte string for messages: non-printable bytes as \xNN,
 // cut to `max_chars` with "..." appended.
 std::string printable(const std::string& bytes, std::size_t max_chars = 40);
+
+// A count with thousands separators ("1,234,567"): how every message and report prints counts.
+std::string with_commas(std::uint64_t n);
 
 }  // namespace seqlab

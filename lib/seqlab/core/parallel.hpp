@@ -13,7 +13,8 @@ namespace seqlab {
 // Ensures: work(unit, worker) ran exactly once for every unit = 0..units-1, with
 //   worker < max(1, threads) naming the thread (for per-thread scratch space); with threads <= 1
 //   or units <= 1 everything runs on the calling thread, in unit order. If any call throws, the
-//   first exception in UNIT order is rethrown after every thread has joined.
+//   first exception in UNIT order is rethrown after every thread has joined. When the system
+//   refuses to start a thread, the threads started so far (at least the calling one) do the work.
 // Cost: starts min(threads, units) threads per call (tens of microseconds): meant for units of
 //   milliseconds or more.
 void run_units(std::size_t units, unsigned threads,

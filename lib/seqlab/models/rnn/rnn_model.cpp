@@ -314,7 +314,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
 
   report_ = RnnFitReport{};
   report_.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
-  say(name + ": " + std::to_string(num_parameters()) + " parameters, " +
+  say(name + ": " + with_commas(num_parameters()) + " parameters, " +
       std::to_string(streams) + " streams x " + std::to_string(window) + " steps, " +
       std::to_string(per_epoch) + " updates per epoch" +
       (options_.average_decay > 0.0

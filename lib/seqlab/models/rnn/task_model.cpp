@@ -359,7 +359,7 @@ void RnnTaskModel::fit(const SequenceSet& train, const SequenceSet* valid, const
 
   report_ = RnnTaskFitReport{};
   report_.best_valid_objective = std::numeric_limits<double>::quiet_NaN();
-  say(name + ": " + std::to_string(num_parameters()) + " parameters, minibatches of " +
+  say(name + ": " + with_commas(num_parameters()) + " parameters, minibatches of " +
       std::to_string(options_.batch) + " whole sequences, " + std::to_string(per_epoch) +
       " updates per epoch; task metric, not a sequence likelihood");
   const auto start = std::chrono::steady_clock::now();
