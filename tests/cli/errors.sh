@@ -160,6 +160,23 @@ done
 expect_error "--threads that is not a number" "train: .*--threads" \
   "$seqlab" train --model markov --threads many --data "$t" --out "$tmp/m.h5"
 
+# Hostile sizes are refused before anything is allocated, with the estimate (they used to end in
+# std::bad_alloc, exit 2). SEQLAB_MEMORY_LIMIT makes the limit the same on every machine.
+SEQLAB_MEMORY_LIMIT=16G expect_error "--states 100000" "^seqlab: error: hmm: states = 100000 \(an N x N transition matrix .*\) needs at least 74\.5 GiB of memory, more than the" \
+  "$seqlab" train --model hmm --states 100000 --data casino --out "$tmp/m.h5"
+SEQLAB_MEMORY_LIMIT=16G expect_error "--hidden 100000000" "lstm: hidden = 100000000, layers = 1 \(at least .* parameters\) needs at least .* of memory" \
+  "$seqlab" train --model lstm --hidden 100000000 --data casino --out "$tmp/m.h5"
+SEQLAB_MEMORY_LIMIT=16G expect_error "--layers 1000000" "lstm: hidden = 128, layers = 1000000 \(at least 131,071,968,448 parameters\) needs at least 976\.6 GiB" \
+  "$seqlab" train --model lstm --layers 1000000 --data casino --out "$tmp/m.h5"
+SEQLAB_MEMORY_LIMIT=100M expect_error "Baum-Welch beyond the memory limit" \
+  "hmm: Baum-Welch with states = 3000 on 50 sequences needs at least 755\.9 MiB of memory, more than the 100\.0 MiB available \(SEQLAB_MEMORY_LIMIT\)" \
+  "$seqlab" train --model hmm --states 3000 --data casino --out "$tmp/m.h5"
+SEQLAB_MEMORY_LIMIT=64M expect_error "RNN training beyond the memory limit" \
+  "gru: training with hidden = 1500, layers = 1, window = 300, batch = 32 on 1 thread\(s\) needs at least .* more than the 64\.0 MiB available" \
+  "$seqlab" train --model gru --hidden 1500 --window 0 --data casino --out "$tmp/m.h5"
+SEQLAB_MEMORY_LIMIT=lots expect_error "a malformed SEQLAB_MEMORY_LIMIT" "SEQLAB_MEMORY_LIMIT: expected a positive number of bytes" \
+  "$seqlab" train --model hmm --states 2 --data casino --out "$tmp/m.h5"
+
 # Help says what exists and offers only what does something.
 "$seqlab" --help >"$tmp/help" 2>&1
 if grep -q "datasets .*list, info, fetch, verify, true-model, floor" "$tmp/help" && ! grep -q describe "$tmp/help"; then

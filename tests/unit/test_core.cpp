@@ -10,6 +10,7 @@
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/memory.hpp"
 #include "seqlab/core/parallel.hpp"
 #include "seqlab/core/rng.hpp"
 #include "test_support.hpp"
@@ -146,4 +147,38 @@ TEST_CASE("run_units runs every unit once, also when the system refuses threads"
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
 #endif
+}
+
+TEST_CASE("memory checks: byte formatting, the limit's sources, refusal before allocation",
+          "[core]") {
+  CHECK(format_bytes(812) == "812 B");
+  CHECK(format_bytes(1536) == "1.5 KiB");
+  CHECK(format_bytes(74.5L * 1024 * 1024 * 1024) == "74.5 GiB");
+  CHECK(format_bytes(4e17L) == "355.3 PiB");
+  CHECK(format_bytes(4e20L) == "4.0e+20 bytes");
+  const char* old = std::getenv("SEQLAB_MEMORY_LIMIT");
+  const std::string saved = old ? old : "";
+  SECTION("SEQLAB_MEMORY_LIMIT lowers the limit and is named in the refusal") {
+    ::setenv("SEQLAB_MEMORY_LIMIT", "3M", 1);
+    CHECK(memory_limit_bytes() == 3u * 1024 * 1024);
+    CHECK_NOTHROW(require_memory(3.0L * 1024 * 1024, "exactly the limit"));
+    CHECK_THROWS_WITH(require_memory(3.0L * 1024 * 1024 + 1, "a model"),
+                      "a model needs at least 3.0 MiB of memory, more than the 3.0 MiB available "
+                      "(SEQLAB_MEMORY_LIMIT)");
+    ::setenv("SEQLAB_MEMORY_LIMIT", "4096", 1);
+    CHECK(memory_limit_bytes() == 4096);
+  }
+  SECTION("a malformed SEQLAB_MEMORY_LIMIT is a user error naming it") {
+    for (const char* bad : {"lots", "-5", "0", "5X", "3MB", "99999999999999999999T"}) {
+      ::setenv("SEQLAB_MEMORY_LIMIT", bad, 1);
+      CAPTURE(bad);
+      CHECK_THROWS_WITH(memory_limit_bytes(), Catch::StartsWith("SEQLAB_MEMORY_LIMIT: expected"));
+    }
+  }
+  SECTION("without it, the machine's memory bounds the estimate") {
+    ::unsetenv("SEQLAB_MEMORY_LIMIT");
+    CHECK(memory_limit_bytes() > 0);
+    CHECK_THROWS_WITH(require_memory(1e30L, "x"), Catch::Contains("of memory, more than the"));
+  }
+  if (old) ::setenv("SEQLAB_MEMORY_LIMIT", saved.c_str(), 1); else ::unsetenv("SEQLAB_MEMORY_LIMIT");
 }

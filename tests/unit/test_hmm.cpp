@@ -140,6 +140,16 @@ TEST_CASE("a sequence of probability 0 has no Viterbi path and no posteriors", "
   CHECK(hmm.viterbi(arma::uvec{0, 1, 1, 0}).states.n_elem == 4);
 }
 
+TEST_CASE("Baum-Welch's memory estimate counts parameters, batch statistics and buffers", "[hmm]") {
+  // N = 10, 3 numbers per state, two sequences of 100 steps: two batches of one sequence each.
+  // Model and copies 4 N^2 + 2 N K = 460; per batch N^2 + N K = 130 (x 2); one worker's forward
+  // and emission buffers 2 N C = 2000 (two workers: 4000). Bytes = 8 x the sum.
+  CHECK(baum_welch_bytes(10, 3, {100, 100}, 1) == 8.0L * (460 + 260 + 2000));
+  CHECK(baum_welch_bytes(10, 3, {100, 100}, 2) == 8.0L * (460 + 260 + 4000));
+  // 100000 states: far beyond any machine, computed without overflow.
+  CHECK(baum_welch_bytes(100000, 6, {50}, 1) > 8.0L * 4e10L);
+}
+
 TEST_CASE("Viterbi breaks ties toward the lower state index", "[hmm]") {
   // Two identical states: every path has the same probability.
   const CatHmm hmm(arma::vec{0.5, 0.5}, arma::mat{{0.5, 0.5}, {0.5, 0.5}},

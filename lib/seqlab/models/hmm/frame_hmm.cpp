@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "seqlab/core/error.hpp"
+#include "seqlab/core/memory.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/hmm/kmeans.hpp"
 
@@ -207,6 +208,16 @@ FrameHmm::FrameHmm(arma::uword dimension, FrameHmmOptions options) : options_(op
   if (!(options_.init_concentration > 0.0))
     user_error("hmm: init_concentration must be positive");
   if (options_.train.restarts == 0) user_error("hmm: zero restarts, expected --restarts R >= 1");
+  const long double n = static_cast<long double>(options_.states);
+  const long double d = static_cast<long double>(dimension);
+  const long double per_state =
+      options_.emission == FrameEmission::gaussian_full ? d + d * d
+      : options_.emission == FrameEmission::gmm_diag
+          ? static_cast<long double>(options_.mixtures) * (1 + 2 * d)
+          : 2 * d;
+  require_memory(8.0L * (n * n + n * per_state),
+                 "hmm: states = " + std::to_string(options_.states) + " over frames of " +
+                     std::to_string(dimension) + " rows (the transition matrix and the emission)");
   engine_ = neutral_engine(dimension, options_);
 }
 
@@ -234,8 +245,16 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
                ", cannot fit on " + to_string(train.kind) + " data");
   if (train.empty()) user_error("hmm: no training sequences, expected at least one");
   const arma::uword d = dimension();
-  for (std::size_t s = 0; s < train.frames.size(); ++s)
+  std::vector<arma::uword> lengths(train.size());
+  for (std::size_t s = 0; s < train.frames.size(); ++s) {
     detail::require_rows(train.frames[s], d, "hmm: training sequence " + std::to_string(s));
+    lengths[s] = train.frames[s].n_cols;
+  }
+  // Before the random starts (k-means and Dirichlet draws over N states).
+  const arma::uword n = num_states();
+  require_baum_welch_memory(n, (std::visit([](const auto& h) { return h.emission().num_parameters(); },
+                                           engine_) + n - 1) / n,
+                            lengths, std::max(1u, options.threads));
 
   // Restarts are run here rather than by Hmm::fit so that every restart also draws a fresh
   // emission; the engine's own restarts would reuse the mixture / Bernoulli start.

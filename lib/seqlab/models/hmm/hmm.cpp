@@ -1,7 +1,9 @@
 // seqlab/models/hmm/hmm.cpp: the shared non-template parts of the HMM engine, the explicit
 // instantiation of Hmm<CategoricalEmission>, and CategoricalHmm (the SequenceModel "hmm").
+#include <algorithm>
 #include <functional>
 
+#include "seqlab/core/memory.hpp"
 #include "seqlab/models/hmm/hmm_impl.hpp"
 
 namespace seqlab {
@@ -84,6 +86,10 @@ namespace {
 Hmm<CategoricalEmission> uniform_hmm(arma::uword states, arma::uword symbols) {
   if (states == 0) user_error("hmm: zero states, expected --states N >= 1");
   if (symbols == 0) user_error("hmm: the alphabet is empty, expected at least one symbol");
+  const long double size = static_cast<long double>(states);
+  require_memory(8.0L * (size * size + size * static_cast<long double>(symbols)),
+                 "hmm: states = " + std::to_string(states) + " (an N x N transition matrix and an N x " +
+                     std::to_string(symbols) + " emission table)");
   const double n = static_cast<double>(states);
   return Hmm<CategoricalEmission>(
       arma::vec(states, arma::fill::value(1.0 / n)),
@@ -116,6 +122,10 @@ void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
   Rng rng = make_rng(derive_seed(options.seed, 0));
   const arma::uword n = options_.states;
   const arma::uword m = alphabet_.size();
+  std::vector<arma::uword> lengths(train.size());
+  for (std::size_t s = 0; s < train.size(); ++s) lengths[s] = train.length(s);
+  // Before the random start, which alone draws N^2 numbers.
+  require_baum_welch_memory(n, m, lengths, std::max(1u, options.threads));
   const arma::vec concentration(n, arma::fill::value(options_.init_concentration));
   arma::vec initial = sample_dirichlet(concentration, rng);
   arma::mat transition(n, n);
@@ -192,6 +202,37 @@ void CategoricalHmm::load(const H5::Group& group) {
   alphabet_ = std::move(alphabet);
   hmm_ = std::move(hmm);
   options_.states = hmm_.num_states();
+}
+
+}  // namespace seqlab
+
+namespace seqlab {
+
+long double baum_welch_bytes(arma::uword states, arma::uword emission_numbers,
+                             const std::vector<arma::uword>& lengths, unsigned threads) {
+  const long double n = static_cast<long double>(states);
+  const long double k = static_cast<long double>(emission_numbers);
+  const auto batches = hmm_detail::make_batches(lengths, states);
+  std::vector<long double> columns;
+  for (const auto& batch : batches) {
+    long double c = 0;
+    for (arma::uword s : batch) c += static_cast<long double>(lengths[s]);
+    columns.push_back(c);
+  }
+  std::sort(columns.begin(), columns.end(), std::greater<>());
+  const std::size_t workers = std::min<std::size_t>(std::max(1u, threads), columns.size());
+  long double buffers = 0;
+  for (std::size_t w = 0; w < workers; ++w) buffers += 2 * n * columns[w];
+  const long double per_batch = n * n + n * k;
+  return 8.0L * (4 * n * n + 2 * n * k + static_cast<long double>(batches.size()) * per_batch +
+                 buffers);
+}
+
+void require_baum_welch_memory(arma::uword states, arma::uword emission_numbers,
+                               const std::vector<arma::uword>& lengths, unsigned threads) {
+  require_memory(baum_welch_bytes(states, emission_numbers, lengths, threads),
+                 "hmm: Baum-Welch with states = " + std::to_string(states) + " on " +
+                     std::to_string(lengths.size()) + " sequences");
 }
 
 }  // namespace seqlab

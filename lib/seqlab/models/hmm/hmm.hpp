@@ -105,6 +105,18 @@ struct HmmWorkspace {
   std::vector<Worker> workers;
 };
 
+// A lower bound on the bytes Baum-Welch holds for `states` = N states, an emission storing
+// `emission_numbers` numbers per state, and sequences of `lengths` steps on `threads` workers: the
+// parameters and the copies training keeps (four N x N matrices), one set of statistics per batch
+// (batches as the E-step cuts them), and each busy worker's N x C forward and emission buffers for
+// its batch of C steps. Cost O(S log S) for S sequences.
+long double baum_welch_bytes(arma::uword states, arma::uword emission_numbers,
+                             const std::vector<arma::uword>& lengths, unsigned threads);
+// Requires nothing. Ensures: returns when baum_welch_bytes(...) fits in the machine's memory,
+// else a UserError naming the states, the sequences and the estimate (core/memory.hpp).
+void require_baum_welch_memory(arma::uword states, arma::uword emission_numbers,
+                               const std::vector<arma::uword>& lengths, unsigned threads);
+
 template <class Sequence>
 struct SampledPath {
   arma::uvec states;     // T

@@ -17,6 +17,7 @@
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/memory.hpp"
 #include "seqlab/core/parallel.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/hmm/forward_backward.hpp"
@@ -519,8 +520,13 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
   if (!(options.tolerance >= 0.0)) user_error("HMM: tolerance must be >= 0");
   if (!(options.initial_pseudo_count >= 0.0) || !(options.transition_pseudo_count >= 0.0))
     user_error("HMM: pseudo-counts must be >= 0");
-  for (std::size_t s = 0; s < data.size(); ++s)
+  std::vector<arma::uword> lengths(data.size());
+  for (std::size_t s = 0; s < data.size(); ++s) {
     check_sequence(data[s], "training sequence " + std::to_string(s));
+    lengths[s] = sequence_length(data[s]);
+  }
+  const arma::uword n = num_states();
+  require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, options.threads);
   const arma::uvec initial_free = initial_ > 0.0;
   const arma::umat transition_free = transition_ > 0.0;
   const Hmm start = *this;

@@ -2,11 +2,13 @@
 // cells, residual connections, dropout, head) over time-major windows.
 #include "seqlab/models/rnn/network.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
 #include "seqlab/core/error.hpp"
+#include "seqlab/core/memory.hpp"
 #include "seqlab/models/rnn/embedding.hpp"
 #include "seqlab/models/rnn/init.hpp"
 
@@ -50,6 +52,16 @@ CellType parse_model_type(const std::string& name, const std::string& key) {
              "' (expected rnn, leaky, jordan, lstm or gru)");
 }
 
+namespace {
+// "1,234,567" below 10^15, else "1.2e+17".
+std::string format_parameter_count(long double n) {
+  if (n < 1e15L) return with_commas(static_cast<std::uint64_t>(n));
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1Le", n);
+  return buffer;
+}
+}  // namespace
+
 void validate(const NetworkConfig& c) {
   if (c.input_size == 0)
     user_error(std::string(c.kind == SequenceKind::symbols ? "the alphabet is empty"
@@ -69,6 +81,24 @@ void validate(const NetworkConfig& c) {
   if (c.delay == 1 || c.delay > kMaxDelay)
     user_error("delay must be 0 (none) or between 2 and " + std::to_string(kMaxDelay) +
                " steps, got " + std::to_string(c.delay));
+  // Values and gradients, 4 bytes each at least, before anything is allocated.
+  require_memory(8.0L * parameter_lower_bound(c),
+                 model_type_name(c.cell) + ": hidden = " + std::to_string(c.hidden) +
+                     ", layers = " + std::to_string(c.layers) + " (at least " +
+                     format_parameter_count(parameter_lower_bound(c)) + " parameters)");
+}
+
+long double parameter_lower_bound(const NetworkConfig& c) {
+  const long double h = static_cast<long double>(c.hidden);
+  const long double g = static_cast<long double>(gate_blocks(c.cell));
+  const long double v = static_cast<long double>(c.input_size);
+  const bool symbols = c.kind == SequenceKind::symbols;
+  const long double first_input = symbols ? static_cast<long double>(c.embedding) : v;
+  long double total = symbols ? first_input * (v + 1) : 0;
+  total += g * h * (first_input + h);
+  total += static_cast<long double>(c.layers - (c.layers > 0 ? 1 : 0)) * g * h * (h + h);
+  total += v * h;  // the head: at least V (or d) outputs
+  return total;
 }
 
 template <class T>

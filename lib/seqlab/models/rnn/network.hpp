@@ -89,8 +89,13 @@ struct NetworkConfig {
 inline constexpr arma::uword kMaxDelay = 100000;
 
 // Requires nothing. Ensures: returns if the sizes are >= 1 where required, dropout in [0, 1)
-// and delay 0 or 2..kMaxDelay on an elman or leaky cell, else UserError naming the field.
+// and delay 0 or 2..kMaxDelay on an elman or leaky cell, and the parameters (values and
+// gradients) fit in the machine's memory, else UserError naming the field or the sizes.
 void validate(const NetworkConfig& config);
+
+// A lower bound on the trainable scalars of a network of `config` (embedding, every layer's
+// input and recurrent weights, head), in long double so hostile sizes cannot overflow. Cost O(L).
+long double parameter_lower_bound(const NetworkConfig& config);
 
 // What a network carries from one window to the next, for B streams.
 template <class T>

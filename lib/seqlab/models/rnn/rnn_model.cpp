@@ -13,6 +13,7 @@
 
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
+#include "seqlab/core/memory.hpp"
 #include "seqlab/data/batching.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/rnn/trainer.hpp"
@@ -270,6 +271,24 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   const unsigned threads = std::max(1u, fit.threads);
   const arma::uword streams = std::min<arma::uword>(
       options_.batch, train.size() == 1 ? train.total_steps() : options_.batch);
+  arma::uword window = options_.window;
+  if (window == 0)  // full BPTT: every sequence in one window
+    for (std::size_t i = 0; i < train.size(); ++i) window = std::max(window, train.length(i));
+  {
+    // float32 values, gradients and optimizer moments, one network copy per thread, and every
+    // layer's activations over a window (gates plus state and output per unit).
+    const long double parameters = rnn::parameter_lower_bound(config_);
+    const long double activations = static_cast<long double>(window) *
+                                    static_cast<long double>(streams) *
+                                    static_cast<long double>(config_.hidden) *
+                                    static_cast<long double>(config_.layers) *
+                                    static_cast<long double>(rnn::gate_blocks(config_.cell) + 2);
+    require_memory(4.0L * (parameters * (4 + 2 * static_cast<long double>(threads)) + activations),
+                   name + ": training with hidden = " + std::to_string(config_.hidden) +
+                       ", layers = " + std::to_string(config_.layers) + ", window = " +
+                       std::to_string(window) + ", batch = " + std::to_string(streams) +
+                       " on " + std::to_string(threads) + " thread(s)");
+  }
   rnn::OptimizerOptions oo;
   oo.kind = options_.optimizer;
   oo.momentum = options_.momentum;
@@ -284,9 +303,6 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   net.init(init_rng);
   trainer.sync_parameters();
 
-  arma::uword window = options_.window;
-  if (window == 0)  // full BPTT: every sequence in one window
-    for (std::size_t i = 0; i < train.size(); ++i) window = std::max(window, train.length(i));
   WindowStream stream(train, streams, window);
   const std::uint64_t per_epoch = stream.window_count();
   std::uint64_t planned = per_epoch * options_.epochs;
