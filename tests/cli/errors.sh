@@ -177,6 +177,34 @@ SEQLAB_MEMORY_LIMIT=64M expect_error "RNN training beyond the memory limit" \
 SEQLAB_MEMORY_LIMIT=lots expect_error "a malformed SEQLAB_MEMORY_LIMIT" "SEQLAB_MEMORY_LIMIT: expected a positive number of bytes" \
   "$seqlab" train --model hmm --states 2 --data casino --out "$tmp/m.h5"
 
+# Every numeric option is range-checked before any work, naming it.
+expect_error "--alpha 1e308" "^seqlab: error: train: --alpha must be a number in \(0, 1e\+06\], got 1e\+308$" \
+  "$seqlab" train --model markov --smoothing add --alpha 1e308 --data "$t" --out "$tmp/m.h5"
+expect_error "--alpha with Kneser-Ney" "train: --alpha applies to --smoothing add only \(got --smoothing kn\)" \
+  "$seqlab" train --model markov --alpha 0.5 --data "$t" --out "$tmp/m.h5"
+expect_error "--pseudo-count inf" "train: --pseudo-count must be a number in \[0, 1e\+06\], got inf" \
+  "$seqlab" train --model hmm --pseudo-count inf --data "$t" --out "$tmp/m.h5"
+expect_error "--tol inf" "train: --tol must be a number in \[0, 1e\+300\], got inf" \
+  "$seqlab" train --model hmm --tol inf --data "$t" --out "$tmp/m.h5"
+expect_error "--variance-floor 1e308" "train: --variance-floor must be a number in \(0, 1e\+100\], got 1e\+308" \
+  "$seqlab" train --model hmm --emission gaussian --variance-floor 1e308 --data adding --out "$tmp/m.h5"
+expect_error "--restarts 1e11" "train: --restarts must be between 1 and 10000, got 100000000000" \
+  "$seqlab" train --model hmm --restarts 100000000000 --data "$t" --out "$tmp/m.h5"
+expect_error "--epochs 1e14" "train: --epochs must be between 0 and 1000000000, got 100000000000000" \
+  "$seqlab" train --model lstm --epochs 100000000000000 --data "$t" --out "$tmp/m.h5"
+expect_error "--seed -1" "train: --seed must be an integer between 0 and 18446744073709551615, got '-1'" \
+  "$seqlab" train --model markov --seed -1 --data "$t" --out "$tmp/m.h5"
+expect_error "--seed 2^64" "sample: --seed must be an integer between 0 and 18446744073709551615, got '18446744073709551616'" \
+  "$seqlab" sample --model "$model" --length 3 --seed 18446744073709551616
+# --epochs 0 saves the initial network: its training NLL was never measured, and says so.
+"$seqlab" train --model lstm --hidden 4 --epochs 0 --data casino --out "$tmp/e0.h5" --json >"$tmp/out" 2>"$tmp/err"
+if grep -q "^train NLL  *not measured: no training epoch ran" "$tmp/out" && ! grep -q "0\.000000 nats" "$tmp/out" &&
+   tail -n 1 "$tmp/out" | grep -q '"train_epoch_nll_nats": null'; then
+  ok "--epochs 0 reports no training NLL instead of 0"
+else
+  bad "--epochs 0 output: $(head -c 300 "$tmp/out")"
+fi
+
 # Help says what exists and offers only what does something.
 "$seqlab" --help >"$tmp/help" 2>&1
 if grep -q "datasets .*list, info, fetch, verify, true-model, floor" "$tmp/help" && ! grep -q describe "$tmp/help"; then

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -17,8 +18,19 @@ unsigned max_threads() { return std::max(4u, 4u * std::thread::hardware_concurre
 void add_common_options(po::options_description& desc, CommonOptions& common, unsigned which) {
   desc.add_options()("help,h", "show this help and exit");
   if (which & kSeed)
-    desc.add_options()("seed", po::value(&common.seed)->default_value(1)->value_name("S"),
-                       "seed of every random choice (same seed, same build => same result)");
+    desc.add_options()(
+        "seed",
+        po::value<std::string>()->default_value("1")->value_name("S")->notifier(
+            [&common](const std::string& text) {
+              // Strictly 0 .. 2^64-1: a stream parser would wrap "-1" to 2^64-1 silently.
+              std::uint64_t seed = 0;
+              const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seed);
+              if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+                user_error("--seed must be an integer between 0 and 18446744073709551615, got '" +
+                           printable(text) + "'");
+              common.seed = seed;
+            }),
+        "seed of every random choice (same seed, same build => same result)");
   if (which & kThreads)
     desc.add_options()(
         "threads",

@@ -274,6 +274,25 @@ arma::uword positive(const std::string& option, std::int64_t value) {
   return static_cast<arma::uword>(value);
 }
 
+// "1e-06" / "0.5" / "inf": a number as the user would recognise it in a message.
+std::string shown(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", x);
+  return buffer;
+}
+
+// Requires nothing. Ensures: `value` is a finite number in [lo, hi] (the bounds themselves
+// excluded where `open_low` / `open_high`), else a UserError naming the option and the range.
+double in_range(const std::string& option, double value, double lo, double hi, bool open_low,
+                bool open_high) {
+  const bool ok = std::isfinite(value) && (open_low ? value > lo : value >= lo) &&
+                  (open_high ? value < hi : value <= hi);
+  if (!ok)
+    user_error("train: --" + option + " must be a number in " + (open_low ? "(" : "[") +
+               shown(lo) + ", " + shown(hi) + (open_high ? ")" : "]") + ", got " + shown(value));
+  return value;
+}
+
 // Requires: model_name one of rnn, leaky, jordan, lstm, gru. Ensures: the RnnOptions the flags
 // ask for; an option that belongs to another cell type is a one-line UserError.
 RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
@@ -304,6 +323,8 @@ RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
   o.max_steps = non_negative("max-steps", r.max_steps);
   if (!(r.lr > 0.0) || !std::isfinite(r.lr)) user_error("train: --lr must be a positive number");
   o.learning_rate = r.lr;
+  if (r.epochs > 1'000'000'000)
+    user_error("train: --epochs must be between 0 and 1000000000, got " + std::to_string(r.epochs));
   if (r.optimizer != "adam" && r.optimizer != "sgd" && r.optimizer != "rmsprop")
     user_error("train: --optimizer must be adam, sgd or rmsprop, got '" + r.optimizer + "'");
   o.optimizer = rnn::optimizer_kind_from_name(r.optimizer);
@@ -368,23 +389,36 @@ RnnTaskOptions task_options(const RnnOptions& o, bool bidirectional) {
   return t;
 }
 
-// `unit` names one predicted step ("symbol" or "frame"); the JSON keys do not change with it.
+// "%.6f", or "%.6e" where fixed notation would print dozens of digits.
+std::string number(double x) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, std::abs(x) < 1e9 || !std::isfinite(x) ? "%.6f" : "%.6e", x);
+  return buffer;
+}
+
+// `unit` names one predicted step: "symbol" or "frame". Perplexity is printed for symbols only:
+// for frames the likelihood is a density (vectors) or spread over 2^d outcomes (binary frames),
+// and exp(NLL) is no "effective number of choices".
 void print_evaluation(const std::string& what, const Evaluation& e, const char* unit) {
   std::printf("%-16s %s %ss in %s sequence%s\n", what.c_str(), with_commas(e.symbols).c_str(),
               unit, with_commas(e.sequences).c_str(), e.sequences == 1 ? "" : "s");
-  std::printf("%-16s %.6f nats\n", "log-likelihood", e.log_likelihood);
-  std::printf("%-16s %.6f nats/%s   %.6f bits/%s\n", "NLL", e.nats_per_symbol(), unit,
-              e.bits_per_symbol(), unit);
-  std::printf("%-16s %.6f\n", "perplexity", e.perplexity());
+  std::printf("%-16s %s nats\n", "log-likelihood", number(e.log_likelihood).c_str());
+  std::printf("%-16s %s nats/%s   %s bits/%s\n", "NLL", number(e.nats_per_symbol()).c_str(), unit,
+              number(e.bits_per_symbol()).c_str(), unit);
+  if (std::string(unit) == "symbol")
+    std::printf("%-16s %s\n", "perplexity", number(e.perplexity()).c_str());
 }
 
-void add_evaluation_json(JsonObject& j, const Evaluation& e) {
+// The keys name the step unit: "symbols" and "perplexity" for symbol models, "frames" (and no
+// perplexity) for frame models.
+void add_evaluation_json(JsonObject& j, const Evaluation& e, SequenceKind kind) {
+  const bool symbols = kind == SequenceKind::symbols;
   j.add("log_likelihood", e.log_likelihood);
-  j.add("symbols", static_cast<std::uint64_t>(e.symbols));
+  j.add(symbols ? "symbols" : "frames", static_cast<std::uint64_t>(e.symbols));
   j.add("sequences", static_cast<std::uint64_t>(e.sequences));
   j.add("nll_nats", e.nats_per_symbol());
   j.add("nll_bits", e.bits_per_symbol());
-  j.add("perplexity", e.perplexity());
+  if (symbols) j.add("perplexity", e.perplexity());
 }
 
 // ------------------------------------------------------------------------------------------
@@ -521,7 +555,11 @@ int run_train(const std::vector<std::string>& args) {
       mo.smoothing = MarkovOptions::Smoothing::add_alpha;
     else
       user_error("train: --smoothing must be kn or add, got '" + smoothing + "'");
-    mo.alpha = alpha;
+    // Beyond 10^6 add-alpha is the uniform distribution, and V alpha overflows long before
+    // 10^308 (the probabilities then become 0 and the NLL infinite).
+    if (given(vm, "alpha") && smoothing != "add")
+      user_error("train: --alpha applies to --smoothing add only (got --smoothing " + smoothing + ")");
+    mo.alpha = in_range("alpha", alpha, 0.0, 1e6, true, false);
     opened = open_split(cmd, data, open_options(data));
     if (opened.dataset.kind != SequenceKind::symbols)
       user_error("train: a Markov chain models symbol sequences; dataset '" + opened.dataset.name +
@@ -530,10 +568,14 @@ int run_train(const std::vector<std::string>& args) {
   } else if (model_name == "hmm") {
     if (states < 1 || states > 100000)
       user_error("train: --states must be between 1 and 100000, got " + std::to_string(states));
-    if (max_iter < 0) user_error("train: --max-iter must be >= 0, got " + std::to_string(max_iter));
-    if (restarts < 1) user_error("train: --restarts must be >= 1, got " + std::to_string(restarts));
-    if (!(tol >= 0)) user_error("train: --tol must be >= 0");
-    if (!(pseudo_count >= 0)) user_error("train: --pseudo-count must be >= 0");
+    if (max_iter < 0 || max_iter > 1'000'000'000)
+      user_error("train: --max-iter must be between 0 and 1000000000, got " +
+                 std::to_string(max_iter));
+    if (restarts < 1 || restarts > 10000)
+      user_error("train: --restarts must be between 1 and 10000, got " + std::to_string(restarts));
+    // A pseudo-count far above any count only flattens every distribution to uniform.
+    in_range("tol", tol, 0.0, 1e300, false, false);
+    in_range("pseudo-count", pseudo_count, 0.0, 1e6, false, false);
     if (chunk < 0) user_error("train: --chunk must be >= 0, got " + std::to_string(chunk));
     const EmissionChoice& choice = parse_emission_choice(emission);
     if (vm.count("mixtures") && choice.frame != FrameEmission::gmm_diag)
@@ -544,8 +586,7 @@ int run_train(const std::vector<std::string>& args) {
     if (vm.count("variance-floor") && !gaussian)
       user_error("train: --variance-floor applies to --emission gaussian, gaussian_full or gmm only "
                  "(got --emission " + emission + ")");
-    if (!(variance_floor > 0) || !std::isfinite(variance_floor))
-      user_error("train: --variance-floor must be a positive number");
+    in_range("variance-floor", variance_floor, 0.0, 1e100, true, false);
     TrainOptions to;
     to.max_iterations = static_cast<arma::uword>(max_iter);
     to.tolerance = tol;
@@ -621,7 +662,11 @@ int run_train(const std::vector<std::string>& args) {
       std::cerr << m << "\n";
     };
   const auto t0 = std::chrono::steady_clock::now();
-  model->fit(train, valid, fo, &observer);
+  try {
+    model->fit(train, valid, fo, &observer);
+  } catch (const UserError& e) {  // the data's fault or the options': say which data
+    user_error("train on dataset '" + dataset.name + "' [" + data.split + "]: " + e.what());
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   save_model(out, *model);
 
@@ -639,6 +684,9 @@ int run_train(const std::vector<std::string>& args) {
                 data.split.c_str(), seconds, out.c_str());
     if (on_train)
       print_evaluation("train", *on_train, unit);
+    else if (!std::isfinite(rnn_model->last_fit().train_nll))
+      std::printf("%-16s not measured: no training epoch ran (the saved network is its random "
+                  "initialisation)\n", "train NLL");
     else
       std::printf("%-16s %.6f nats/%s   %.6f bits/%s (during the last epoch, training mode)\n",
                   "train NLL", rnn_model->last_fit().train_nll, unit,
@@ -780,7 +828,7 @@ int run_eval(const std::vector<std::string>& args) {
     j.add("file", model_path);
     j.add("data", dataset.name);
     j.add("split", data.split);
-    add_evaluation_json(j, e);
+    add_evaluation_json(j, e, model->kind());
     std::cout << j.str() << std::endl;
   }
   return 0;

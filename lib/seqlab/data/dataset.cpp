@@ -3,6 +3,7 @@
 #include "seqlab/data/dataset.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -206,6 +207,29 @@ void reencode_symbols(SequenceDataset& dataset, const Alphabet& target, UnknownP
     for (arma::uvec& sequence : entry.second->symbols)
       for (arma::uword& symbol : sequence) symbol = index_of(symbol);
   dataset.alphabet = target;
+}
+
+}  // namespace seqlab
+
+namespace seqlab {
+
+void require_frame_magnitude(const SequenceSet& set, double limit, const std::string& who,
+                             const std::string& why) {
+  for (std::size_t i = 0; i < set.frames.size(); ++i) {
+    const arma::mat& f = set.frames[i];
+    if (arma::abs(f).max() <= limit) continue;  // NaN would compare false: readers reject it
+    for (arma::uword t = 0; t < f.n_cols; ++t)
+      for (arma::uword r = 0; r < f.n_rows; ++r) {
+        if (std::abs(f(r, t)) <= limit) continue;
+        char value[32], bound[32];
+        std::snprintf(value, sizeof value, "%g", f(r, t));
+        std::snprintf(bound, sizeof bound, "%g", limit);
+        user_error(who + ": sequence " + std::to_string(i) + ", step " + std::to_string(t) +
+                   ", row " + std::to_string(r) + " holds " + value + ", beyond +-" + bound +
+                   " (" + why + "); standardise the data (per row: subtract the mean, divide by "
+                   "the standard deviation)");
+      }
+  }
 }
 
 }  // namespace seqlab

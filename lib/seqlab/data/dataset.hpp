@@ -97,6 +97,14 @@ public:
   void validate() const;
 };
 
+// Requires nothing. Ensures: every value of the frames of `set` (vectors or binary frames) has
+//   |x| <= limit, else a UserError naming the first one: "<who>: sequence I, step T, row R holds
+//   X, beyond +-LIMIT (<why>); standardise the data (per row: subtract the mean, divide by the
+//   standard deviation)". For models whose arithmetic overflows on huge values (squared
+//   distances, float32 networks). Cost O(values).
+void require_frame_magnitude(const SequenceSet& set, double limit, const std::string& who,
+                             const std::string& why);
+
 // Re-encodes a symbol dataset with another alphabet, matching symbols by their text: what scoring
 // data with a trained model needs when the data were not read with the model's alphabet (a
 // synthetic set, or a file read with its own).

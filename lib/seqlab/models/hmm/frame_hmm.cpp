@@ -250,6 +250,11 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     detail::require_rows(train.frames[s], d, "hmm: training sequence " + std::to_string(s));
     lengths[s] = train.frames[s].n_cols;
   }
+  // Squared distances and variance sums of values beyond 1e100 leave the double range: the
+  // densities would be inf or NaN, and k-means++ would have no finite distance to draw from.
+  if (kind() == SequenceKind::vectors)
+    require_frame_magnitude(train, 1e100, "hmm: training data",
+                            "Gaussian densities square the values, which would overflow");
   // Before the random starts (k-means and Dirichlet draws over N states).
   const arma::uword n = num_states();
   require_baum_welch_memory(n, (std::visit([](const auto& h) { return h.emission().num_parameters(); },

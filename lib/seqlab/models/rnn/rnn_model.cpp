@@ -264,6 +264,14 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   if (valid != nullptr && valid->kind != kind())
     user_error(name + ": the validation split holds " + to_string(valid->kind) + ", expected " +
                to_string(kind()));
+  // Training and the valid checks run in float32 (largest 3.4e38): a Gaussian head squares the
+  // values, so beyond about 1e15 the loss is inf or NaN.
+  if (kind() == SequenceKind::vectors) {
+    const std::string why = "the network trains in float32, where the squares of such values "
+                            "overflow";
+    require_frame_magnitude(train, 1e15, name + ": training data", why);
+    if (valid != nullptr) require_frame_magnitude(*valid, 1e15, name + ": valid data", why);
+  }
   const auto say = [&](const std::string& m) {
     if (observer != nullptr && observer->on_message) observer->on_message(m);
   };
@@ -406,7 +414,8 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     }
     if (epoch_windows == 0) break;
     ++report_.epochs;
-    report_.train_nll = epoch_count ? epoch_nll / static_cast<double>(epoch_count) : 0.0;
+    report_.train_nll = epoch_count ? epoch_nll / static_cast<double>(epoch_count)
+                                    : std::numeric_limits<double>::quiet_NaN();
     const arma::fvec ended_with = epoch_parameters();
     net_->params().values() = arma::conv_to<arma::vec>::from(ended_with);
     const bool last_epoch = out_of_steps || epoch + 1 >= options_.epochs || budget_spent();

@@ -39,6 +39,7 @@
 
 #include <armadillo>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,7 +120,8 @@ struct RnnFitReport {
   std::uint64_t epochs = 0;         // epochs run
   std::uint64_t updates = 0;        // optimizer steps taken
   std::uint64_t skipped = 0;        // updates skipped for a non-finite gradient norm
-  double train_nll = 0.0;           // mean NLL per step of the last epoch (training mode)
+  double train_nll = std::numeric_limits<double>::quiet_NaN();  // mean NLL per step of the
+                                    // last epoch (training mode); NaN when no epoch ran
   double best_valid_nll = 0.0;      // nats per step; NaN without a valid split
   std::uint64_t best_epoch = 0;     // 0-based epoch whose parameters were kept
 };
