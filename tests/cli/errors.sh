@@ -177,6 +177,22 @@ SEQLAB_MEMORY_LIMIT=64M expect_error "RNN training beyond the memory limit" \
 SEQLAB_MEMORY_LIMIT=lots expect_error "a malformed SEQLAB_MEMORY_LIMIT" "SEQLAB_MEMORY_LIMIT: expected a positive number of bytes" \
   "$seqlab" train --model hmm --states 2 --data casino --out "$tmp/m.h5"
 
+# sample -> file -> eval round-trips: no newline is added to a file (the model's alphabet may not
+# have one); a terminal still gets its final newline.
+printf 'abcabbcacbabcabcaabc' >"$tmp/no_newline.txt"
+"$seqlab" train --model markov --order 1 --data "$tmp/no_newline.txt" --split all --out "$tmp/abc.h5" --quiet
+"$seqlab" sample --model "$tmp/abc.h5" --length 30 --seed 2 >"$tmp/s.txt"
+if [ "$(wc -c <"$tmp/s.txt")" -eq 30 ]; then ok "sample to a file prints exactly the 30 symbols"; else bad "sample file: $(od -c "$tmp/s.txt" | tail -n 3)"; fi
+expect_ok "the sample reads back with eval" "$seqlab" eval --model "$tmp/abc.h5" --data "$tmp/s.txt" --split all
+if command -v script >/dev/null 2>&1; then
+  script -qec "'$seqlab' sample --model '$tmp/abc.h5' --length 30 --seed 2" /dev/null >"$tmp/tty" 2>&1
+  if [ "$(tr -d '\r' <"$tmp/tty" | head -c 30)" = "$(cat "$tmp/s.txt")" ] && [ "$(tr -d '\r' <"$tmp/tty" | wc -l)" -eq 1 ]; then
+    ok "sample on a terminal prints the same symbols and a final newline"
+  else
+    bad "sample on a terminal: $(od -c "$tmp/tty" | head -n 3)"
+  fi
+fi
+
 # Every numeric option is range-checked before any work, naming it.
 expect_error "--alpha 1e308" "^seqlab: error: train: --alpha must be a number in \(0, 1e\+06\], got 1e\+308$" \
   "$seqlab" train --model markov --smoothing add --alpha 1e308 --data "$t" --out "$tmp/m.h5"

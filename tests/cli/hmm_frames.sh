@@ -78,6 +78,9 @@ expect_ok "sample 40 piano-roll steps" "$seqlab" sample --model "$bern" --length
 check "sample prints piano-roll lines (pitches or '-')" \
   bash -c '[ "$(wc -l <"$1")" -eq 40 ] && ! grep -Evq "^(-|[0-9]+( [0-9]+)*)$" "$1"' _ "$tmp/out"
 cp "$tmp/out" "$tmp/sample_roll.txt"
+expect_error "a sampled roll read as text says which reader to use" \
+  "eval: .*bern\.h5: model 'hmm' models binary_frames, but dataset 'sample_roll\.txt' holds symbols \(read binary frames with --reader pianoroll" \
+  "$seqlab" eval --model "$bern" --data "$tmp/sample_roll.txt" --split all
 expect_ok "the sampled roll reads back with the piano-roll reader" \
   "$seqlab" eval --model "$bern" --data "$tmp/sample_roll.txt" --reader pianoroll --split all --json
 check "score of the read-back roll counts 40 frames" grep -Eq '"frames": 40,' "$tmp/out"

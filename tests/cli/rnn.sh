@@ -167,4 +167,22 @@ else
   cat "$tmp/full.out"
 fi
 
+# In a log (stderr not a terminal) the progress line is written every --log-every seconds as an
+# ordinary line, so a long first epoch shows it is alive; never with carriage returns.
+for i in 1 2 3 4; do cat "$2/../../README.md"; done >"$tmp/long.txt"
+"$seqlab" train --model lstm --hidden 192 --epochs 1 --data "$tmp/long.txt" --log-every 0 --out "$tmp/long.h5" >/dev/null 2>"$tmp/log"
+if grep -q "^lstm: epoch 1 window [0-9]*/[0-9]*, train NLL" "$tmp/log" && ! grep -q $'\r' "$tmp/log"; then
+  ok "--log-every 0 writes progress lines to a log, without carriage returns"
+else
+  bad "progress in a log: $(head -c 300 "$tmp/log")"
+fi
+"$seqlab" train --model lstm --hidden 192 --epochs 1 --data "$tmp/long.txt" --out "$tmp/long.h5" >/dev/null 2>"$tmp/log"
+if ! grep -q "window" "$tmp/log" && grep -q "^lstm: epoch 1/1" "$tmp/log"; then
+  ok "by default a run shorter than 10 s logs the start and epoch lines only"
+else
+  bad "default log: $(head -c 300 "$tmp/log")"
+fi
+expect_error "--log-every -1" "train: --log-every must be a number in \[0, 1e\+09\], got -1" \
+  "$seqlab" train --model lstm --log-every -1 --data "$tmp/long.txt" --out "$tmp/long.h5"
+
 finish

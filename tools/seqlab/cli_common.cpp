@@ -1,12 +1,16 @@
 // tools/seqlab/cli_common.cpp: shared option handling of the seqlab subcommands.
 #include "cli_common.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <chrono>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "seqlab/core/error.hpp"
@@ -100,6 +104,39 @@ void require_option(const std::string& command, const po::variables_map& vm,
                     const std::string& name) {
   if (!vm.count(name))
     user_error(command + ": --" + name + " is required (see 'seqlab " + command + " --help')");
+}
+
+FitObserver progress_observer(bool quiet, double log_every_seconds) {
+  FitObserver observer;
+  if (quiet) return observer;
+  struct State {
+    bool terminal = ::isatty(STDERR_FILENO) != 0;
+    std::size_t width = 0;  // of the in-place line on screen, 0 = none
+    std::chrono::steady_clock::time_point last_logged = std::chrono::steady_clock::now();
+  };
+  auto state = std::make_shared<State>();
+  observer.on_message = [state, log_every_seconds](const std::string& m) {
+    if (!m.empty() && m[0] == '\r') {
+      if (!state->terminal) {
+        const auto now = std::chrono::steady_clock::now();
+        if (std::chrono::duration<double>(now - state->last_logged).count() < log_every_seconds)
+          return;
+        state->last_logged = now;
+        std::string line = m.substr(1);
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        std::cerr << line << std::endl;
+        return;
+      }
+      std::cerr << m << std::string(state->width > m.size() ? state->width - m.size() : 0, ' ')
+                << std::flush;
+      state->width = m.size();
+      return;
+    }
+    if (state->width > 0) std::cerr << '\r' << std::string(state->width, ' ') << '\r';
+    state->width = 0;
+    std::cerr << m << std::endl;
+  };
+  return observer;
 }
 
 }  // namespace seqlab::cli

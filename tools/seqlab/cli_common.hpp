@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "seqlab/models/sequence_model.hpp"
+
 namespace seqlab::cli {
 
 namespace po = boost::program_options;
@@ -53,6 +55,13 @@ bool parse_command_line(const std::string& command, const std::string& usage,
 // Requires the option to have been given, else a UserError "<command>: --<name> is required".
 void require_option(const std::string& command, const po::variables_map& vm,
                     const std::string& name);
+
+// How training progress reaches stderr. A message starting with '\r' is an in-place progress
+// line: on a terminal it overwrites the previous one and is cleared before the next ordinary
+// line; in a log (stderr not a terminal) it is written as an ordinary line at most once every
+// `log_every_seconds` (0 = every one), so a long first epoch still shows it is alive. Ordinary
+// messages are always written. Nothing is written when `quiet`.
+FitObserver progress_observer(bool quiet, double log_every_seconds);
 
 // One JSON object on one line (machine-readable output of --json). Numbers keep 17 significant
 // digits so that a result read back is the double that was printed; non-finite numbers are null.

@@ -143,7 +143,14 @@ void require_model_fits(const std::string& command, const std::string& model_pat
   try {
     seqlab::require_model_fits(model, dataset);
   } catch (const UserError& e) {
-    user_error(command + ": " + model_path + ": " + e.what());
+    // Frames written to a .txt file (as 'seqlab sample' does) are read as text unless told.
+    std::string hint;
+    if (dataset.kind == SequenceKind::symbols && model.kind() == SequenceKind::binary_frames)
+      hint = " (read binary frames with --reader pianoroll, the format 'seqlab sample' writes "
+             "for piano-roll models, or --reader patterns)";
+    else if (dataset.kind == SequenceKind::symbols && model.kind() == SequenceKind::vectors)
+      hint = " (read vectors with --reader csv, the format 'seqlab sample' writes for them)";
+    user_error(command + ": " + model_path + ": " + e.what() + hint);
   }
 }
 
@@ -180,7 +187,9 @@ void add_rnn_options(po::options_description& desc, RnnArgs& r) {
     ("window", po::value(&r.window)->value_name("K"),
      "truncated-BPTT window in steps; 0 = full BPTT over whole sequences (default 100)")
     ("batch", po::value(&r.batch)->value_name("B"), "parallel streams per update (default 32)")
-    ("epochs", po::value(&r.epochs)->value_name("N"), "passes over the training split (default 10)")
+    ("epochs", po::value(&r.epochs)->value_name("N"),
+     "passes over the training split (default 10). Training stops at the FIRST of --epochs, "
+     "--max-steps, --max-time and early stopping (--patience)")
     ("max-steps", po::value(&r.max_steps)->value_name("S"),
      "stop after S updates in total (default: no limit)")
     ("max-time", po::value(&r.max_time)->value_name("SECONDS"),
@@ -435,12 +444,16 @@ int run_train(const std::vector<std::string>& args) {
   RnnArgs rnn_args;
   std::string task_name;
   bool bidirectional = false;
+  double log_every = 10.0;
 
   po::options_description general("Options");
   general.add_options()
     ("model", po::value(&model_name)->value_name("TYPE"),
      "model type: markov, hmm, or a recurrent network: rnn (Elman), leaky, jordan, lstm, gru")
-    ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model");
+    ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model")
+    ("log-every", po::value(&log_every)->default_value(10)->value_name("SECONDS"),
+     "when stderr is not a terminal (a log file), write the progress line at most this often "
+     "(0 = every time it changes, about twice a second)");
   add_data_options(general, data, "train");
   add_common_options(general, common, kJson | kSeed | kThreads);
   po::options_description markov("Markov chain (--model markov)");
@@ -489,6 +502,7 @@ int run_train(const std::vector<std::string>& args) {
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
   require_option(cmd, vm, "out");
+  in_range("log-every", log_every, 0.0, 1e9, false, false);
   const bool recurrent_model =
       std::find(kRecurrentTypes.begin(), kRecurrentTypes.end(), model_name) != kRecurrentTypes.end();
   if (model_name != "markov" && model_name != "hmm" && !recurrent_model)
@@ -526,6 +540,7 @@ int run_train(const std::vector<std::string>& args) {
     request.split_name = data.split;
     request.out = out;
     request.common = common;
+    request.log_every = log_every;
     return train_task(request);
   }
 
@@ -642,25 +657,7 @@ int run_train(const std::vector<std::string>& args) {
   fo.seed = common.seed;
   fo.threads = common.threads;
   fo.quiet = common.quiet;
-  FitObserver observer;
-  // A message starting with '\r' is an in-place progress line: it is overwritten by the next one
-  // and cleared before the next ordinary line. Where stderr is not a terminal (a log file) the
-  // in-place lines are left out: the per-epoch lines say the same once an epoch.
-  std::size_t progress_width = 0;
-  const bool terminal = ::isatty(STDERR_FILENO) != 0;
-  if (!common.quiet)
-    observer.on_message = [&progress_width, terminal](const std::string& m) {
-      if (!m.empty() && m[0] == '\r') {
-        if (!terminal) return;
-        std::cerr << m << std::string(progress_width > m.size() ? progress_width - m.size() : 0, ' ')
-                  << std::flush;
-        progress_width = m.size();
-        return;
-      }
-      if (progress_width > 0) std::cerr << '\r' << std::string(progress_width, ' ') << '\r';
-      progress_width = 0;
-      std::cerr << m << "\n";
-    };
+  FitObserver observer = progress_observer(common.quiet, log_every);
   const auto t0 = std::chrono::steady_clock::now();
   try {
     model->fit(train, valid, fo, &observer);
@@ -914,7 +911,8 @@ int run_sample(const std::vector<std::string>& args) {
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
     ("length,n", po::value(&length)->value_name("N"),
      "number of symbols (or frames, one per line: piano-roll lines for binary frames with pitch "
-     "rows, else comma-separated values) to draw")
+     "rows, else comma-separated values) to draw. Symbols are printed exactly, with no newline "
+     "added unless stdout is a terminal, so the output reads back with 'seqlab eval'")
     ("prime", po::value(&prime)->value_name("TEXT"),
      "symbol models: text the sample continues (printed first)")
     ("temperature", po::value(&temperature)->value_name("X"),
@@ -957,7 +955,9 @@ int run_sample(const std::vector<std::string>& args) {
   if (!text.empty() && drawn.n_elem > 0) text += alphabet.separator();
   text += alphabet.decode(drawn);
   std::cout << text;
-  if (text.empty() || text.back() != '\n') std::cout << "\n";
+  // A terminal gets a final newline for the prompt; a file or a pipe gets exactly the sample, so
+  // that 'seqlab sample > s.txt' reads back with the model's alphabet (which may lack "\n").
+  if (::isatty(STDOUT_FILENO) != 0 && (text.empty() || text.back() != '\n')) std::cout << "\n";
   return 0;
 }
 

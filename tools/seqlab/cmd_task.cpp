@@ -106,8 +106,7 @@ int train_task(const TaskTrainRequest& r) {
   fo.seed = r.common.seed;
   fo.threads = r.common.threads;
   fo.quiet = r.common.quiet;
-  FitObserver observer;
-  if (!r.common.quiet) observer.on_message = [](const std::string& m) { std::cerr << m << "\n"; };
+  FitObserver observer = progress_observer(r.common.quiet, r.log_every);
   const auto t0 = std::chrono::steady_clock::now();
   model.fit(train, valid, fo, &observer);
   const double seconds =

@@ -21,6 +21,7 @@ struct TaskTrainRequest {
   std::string split_name;                    // as the user wrote it
   std::string out;                           // model file to write
   CommonOptions common;
+  double log_every = 10.0;                   // seconds between progress lines in a log
 };
 
 // Requires: request.dataset not null. Ensures: a model trained on the split (early stopping on

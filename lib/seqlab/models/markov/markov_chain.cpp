@@ -369,8 +369,10 @@ arma::uvec MarkovChain::sample_symbols(arma::uword length, Rng& rng,
                                        const arma::uvec& prime) const {
   check_symbols(prime, "prime");
   if (alphabet_.empty()) user_error("markov: cannot sample from a model without an alphabet");
+  if (length == 0) return arma::uvec();
   arma::uvec history(prime.n_elem + length);
-  history.head(prime.n_elem) = prime;
+  // (head(0) of a vector would alias no memory at all: only copy a non-empty prime.)
+  if (prime.n_elem > 0) history.head(prime.n_elem) = prime;
   std::vector<std::uint32_t> ids;
   arma::vec p(alphabet_.size());
   for (arma::uword t = prime.n_elem; t < history.n_elem; ++t) {
