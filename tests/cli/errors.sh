@@ -29,6 +29,30 @@ hmm=$tmp/hmm.h5
 expect_ok "train a 2-state HMM" "$seqlab" train --model hmm --states 2 --restarts 2 --data "$fixtures/tiny.txt" \
   --split all --out "$hmm" --quiet
 expect_ok "eval the HMM" "$seqlab" eval --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --json
+# eval --per-sequence: one log-likelihood per sequence, summing to the total (the casino set's
+# test split holds several sequences); a table without --json.
+"$seqlab" train --model hmm --states 2 --max-iter 5 --data casino --out "$tmp/casino.h5" --quiet
+expect_ok "eval --per-sequence --json" "$seqlab" eval --model "$tmp/casino.h5" --data casino --per-sequence --json
+if tail -n 1 "$tmp/out" | python3 -c '
+import json, math, sys
+j = json.loads(sys.stdin.read())
+items = j["per_sequence"]
+assert len(items) == j["sequences"] > 1, (len(items), j["sequences"])
+assert [i["sequence"] for i in items] == list(range(len(items)))
+assert sum(i["symbols"] for i in items) == j["symbols"]
+total = math.fsum(i["log_likelihood"] for i in items)
+assert abs(total - j["log_likelihood"]) <= 1e-9 * abs(total), (total, j["log_likelihood"])
+' 2>"$tmp/py"; then
+  ok "eval --per-sequence --json: per-sequence log-likelihoods sum to the total"
+else
+  bad "eval --per-sequence --json: $(cat "$tmp/py") $(tail -n 1 "$tmp/out" | head -c 300)"
+fi
+expect_ok "eval --per-sequence table" "$seqlab" eval --model "$tmp/casino.h5" --data casino --per-sequence
+if grep -Eq '^ +0 +[0-9]+ +-[0-9.e+]+ +[0-9.]+ +[0-9.]+$' "$tmp/out" && grep -q "bits/step" "$tmp/out"; then
+  ok "eval --per-sequence prints a table with nats and bits per step"
+else
+  bad "eval --per-sequence table: $(head -c 400 "$tmp/out")"
+fi
 expect_ok "decode --viterbi" "$seqlab" decode --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --viterbi
 if [ "$(wc -l <"$tmp/out")" -eq 1 ] && [ "$(wc -w <"$tmp/out")" -eq "$(wc -m <"$fixtures/tiny_eval.txt")" ]; then
   ok "decode prints one state per symbol"

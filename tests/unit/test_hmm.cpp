@@ -248,8 +248,9 @@ TEST_CASE("one Baum-Welch step on ragged batches equals the M-step of per-sequen
   TrainOptions options;
   options.max_iterations = 1;
   options.tolerance = 0.0;
-  options.threads = threads;
-  trained.fit(data, options);
+  FitOptions run;
+  run.threads = threads;
+  trained.fit(data, options, run);
   CHECK_THAT(trained.initial(), IsNear(expected_initial, 1e-12));
   CHECK_THAT(trained.transition(), IsNear(expected_transition, 1e-12));
   CHECK_THAT(trained.emission().probabilities(), IsNear(expected_emission, 1e-12));
@@ -391,10 +392,11 @@ TEST_CASE("training is identical for any thread count", "[hmm]") {
   options.max_iterations = 5;
   options.restarts = 2;
   CatHmm one = random_hmm(3, 4, 23), two = one;
-  options.threads = 1;
-  const FitResult r1 = one.fit(data, options);
-  options.threads = 2;
-  const FitResult r2 = two.fit(data, options);
+  FitOptions run;
+  run.threads = 1;
+  const FitResult r1 = one.fit(data, options, run);
+  run.threads = 2;
+  const FitResult r2 = two.fit(data, options, run);
   CHECK(r1.restarts[1].log_likelihood == r2.restarts[1].log_likelihood);
   CHECK(arma::all(arma::vectorise(one.transition() == two.transition())));
 }

@@ -181,6 +181,9 @@ void JsonObject::add(const std::string& key, double value) {
 void JsonObject::add(const std::string& key, std::uint64_t value) {
   fields_.push_back(json_escape(key) + ": " + std::to_string(value));
 }
+void JsonObject::add_raw(const std::string& key, const std::string& json) {
+  fields_.push_back(json_escape(key) + ": " + json);
+}
 std::string JsonObject::str() const {
   std::string out = "{";
   for (std::size_t i = 0; i < fields_.size(); ++i) out += (i ? ", " : "") + fields_[i];

@@ -71,6 +71,8 @@ public:
   void add(const std::string& key, const char* value) { add(key, std::string(value)); }
   void add(const std::string& key, double value);
   void add(const std::string& key, std::uint64_t value);
+  // `json` must already be valid JSON (an array or object built by the caller).
+  void add_raw(const std::string& key, const std::string& json);
   std::string str() const;
 
 private:

@@ -318,16 +318,17 @@ int bench_hmm(const std::vector<std::string>& args) {
     for (unsigned t : thread_counts) {
       double ll = 0.0;
       const double forward = time_median(r, [&] { ll = arma::accu(model.log_likelihoods(subset, t)); });
-      TrainOptions options;
-      options.threads = t;
+      const TrainOptions options;
+      FitOptions run;
+      run.threads = t;
       // A training loop keeps its scratch buffers between iterations: time the steady state.
       HmmWorkspace workspace;
       CatHmm copy = model;
       reset_peak_memory();
-      copy.em_step(subset, options, &workspace);
+      copy.em_step(subset, options, run, &workspace);
       const double em = time_median(r, [&] {
         copy = model;
-        copy.em_step(subset, options, &workspace);
+        copy.em_step(subset, options, run, &workspace);
       });
       if (t == thread_counts.front()) peak_mib = peak_memory_mib();
       ours[t] = {forward * per_million, em * per_million};

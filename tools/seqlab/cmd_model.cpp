@@ -23,6 +23,7 @@
 #include "commands.hpp"
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
+#include "seqlab/core/logmath.hpp"
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/utf8.hpp"
 #include "seqlab/io/hdf5.hpp"
@@ -768,17 +769,21 @@ int run_eval(const std::vector<std::string>& args) {
   CommonOptions common;
   DataArgs data;
   std::string model_path, unknown;
+  bool per_sequence = false;
   po::options_description desc("Options");
   desc.add_options()
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
+    ("per-sequence", po::bool_switch(&per_sequence),
+     "also give each sequence's log-likelihood (nats) and length: a table, or with --json the "
+     "array \"per_sequence\"")
     ("unknown", po::value(&unknown)->default_value("error")->value_name("error|unk"),
      "a symbol outside the model's alphabet: stop with an error, or score it as <unk> (only when "
      "the model has an <unk> symbol)");
   add_data_options(desc, data, "test");
   add_common_options(desc, common, kJson);
   po::variables_map vm;
-  if (!parse_command_line(cmd, "--model FILE.h5 --data NAME|PATH [--split test] [--json]", args, desc,
-                          nullptr, vm))
+  if (!parse_command_line(cmd, "--model FILE.h5 --data NAME|PATH [--split test] [--json] [--per-sequence]",
+                          args, desc, nullptr, vm))
     return 0;
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
@@ -795,6 +800,9 @@ int run_eval(const std::vector<std::string>& args) {
     return oo;
   };
   if (is_task_model_file(model_path)) {
+    if (per_sequence)
+      user_error("eval: --per-sequence applies to models with a likelihood; " + model_path +
+                 " is a --task model");
     const RnnTaskModel task_model = load_task_model(model_path);
     const OpenOptions oo = task_model.kind() == SequenceKind::symbols
                                ? with_alphabet(task_model.alphabet())
@@ -819,6 +827,19 @@ int run_eval(const std::vector<std::string>& args) {
     std::printf("%-16s %s [%s]\n", "data", dataset.name.c_str(), data.split.c_str());
     print_evaluation("scored", e, step_unit(model->kind()));
   }
+  const SequenceSet& set = opened.set();
+  const bool symbols = model->kind() == SequenceKind::symbols;
+  if (per_sequence && !common.json) {
+    std::printf("\n%8s %12s %24s %12s %12s\n", "sequence", symbols ? "symbols" : "frames",
+                "log-likelihood (nats)", "nats/step", "bits/step");
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      const double steps = static_cast<double>(set.length(i));
+      const double nats = steps > 0 ? -e.per_sequence(i) / steps : 0.0;
+      std::printf("%8zu %12llu %24.10g %12.6f %12.6f\n", i,
+                  static_cast<unsigned long long>(set.length(i)), e.per_sequence(i), nats,
+                  nats_to_bits(nats));
+    }
+  }
   if (common.json) {
     JsonObject j;
     j.add("model", model->type());
@@ -826,6 +847,17 @@ int run_eval(const std::vector<std::string>& args) {
     j.add("data", dataset.name);
     j.add("split", data.split);
     add_evaluation_json(j, e, model->kind());
+    if (per_sequence) {
+      std::string items = "[";
+      for (std::size_t i = 0; i < set.size(); ++i) {
+        JsonObject item;
+        item.add("sequence", static_cast<std::uint64_t>(i));
+        item.add(symbols ? "symbols" : "frames", static_cast<std::uint64_t>(set.length(i)));
+        item.add("log_likelihood", e.per_sequence(i));
+        items += (i ? ", " : "") + item.str();
+      }
+      j.add_raw("per_sequence", items + "]");
+    }
     std::cout << j.str() << std::endl;
   }
   return 0;
@@ -989,12 +1021,11 @@ int run_decode(const std::vector<std::string>& args) {
   require_option(cmd, vm, "data");
   if (viterbi && posterior) user_error("decode: give --viterbi or --posterior, not both");
   const auto model = load_model(model_path);
-  const auto* symbol_hmm = dynamic_cast<const CategoricalHmm*>(model.get());
-  const auto* frame_hmm = dynamic_cast<const FrameHmm*>(model.get());
-  if (!symbol_hmm && !frame_hmm)
+  if (!model->has_hidden_states())
     input_error(model_path, "is a '" + model->type() + "' model, expected an HMM (decode needs hidden states)");
+  const bool symbols = model->kind() == SequenceKind::symbols;
   OpenOptions oo = open_options(data);
-  if (symbol_hmm) oo.fixed_alphabet = &model->alphabet();
+  if (symbols) oo.fixed_alphabet = &model->alphabet();
   const DataSplit opened = open_split(cmd, data, oo);
   require_model_fits(cmd, model_path, *model, opened.dataset);
   const SequenceSet& set = opened.set();
@@ -1009,14 +1040,12 @@ int run_decode(const std::vector<std::string>& args) {
     arma::uvec path;
     double score = 0.0;
     if (posterior) {
-      score = symbol_hmm ? symbol_hmm->hmm().log_likelihood(set.symbols[i])
-                         : frame_hmm->log_likelihood(set.frames[i]);
+      score = symbols ? model->log_likelihood(set.symbols[i]) : model->log_likelihood(set.frames[i]);
       if (score > kNegativeInfinity)
-        path = symbol_hmm ? symbol_hmm->hmm().posterior_decode(set.symbols[i])
-                          : frame_hmm->posterior_decode(set.frames[i]);
+        path = symbols ? model->posterior_decode(set.symbols[i])
+                       : model->posterior_decode(set.frames[i]);
     } else {
-      const ViterbiPath v = symbol_hmm ? symbol_hmm->hmm().viterbi(set.symbols[i])
-                                       : frame_hmm->viterbi(set.frames[i]);
+      const ViterbiPath v = symbols ? model->viterbi(set.symbols[i]) : model->viterbi(set.frames[i]);
       path = v.states;
       score = v.log_probability;
     }

@@ -34,6 +34,15 @@ arma::uvec SequenceModel::sample_symbols(arma::uword, Rng&, const arma::uvec&) c
 arma::mat SequenceModel::sample_frames(arma::uword, Rng&, const arma::mat&) const {
   user_error("model '" + type() + "' does not sample frame sequences");
 }
+namespace {
+[[noreturn]] void no_hidden_states(const SequenceModel& model) {
+  user_error("model '" + model.type() + "' has no hidden states to decode (decoding needs an HMM)");
+}
+}  // namespace
+ViterbiPath SequenceModel::viterbi(const arma::uvec&) const { no_hidden_states(*this); }
+ViterbiPath SequenceModel::viterbi(const arma::mat&) const { no_hidden_states(*this); }
+arma::uvec SequenceModel::posterior_decode(const arma::uvec&) const { no_hidden_states(*this); }
+arma::uvec SequenceModel::posterior_decode(const arma::mat&) const { no_hidden_states(*this); }
 const Alphabet& SequenceModel::alphabet() const {
   static const Alphabet none;
   return none;
@@ -48,9 +57,9 @@ Evaluation evaluate(const SequenceModel& model, const SequenceSet& set) {
     user_error("cannot evaluate model '" + model.type() + "' (" + to_string(model.kind()) +
                ") on data of kind " + to_string(set.kind));
   Evaluation e;
-  const arma::vec per_sequence = model.log_likelihoods(set);
+  e.per_sequence = model.log_likelihoods(set);
   for (std::size_t i = 0; i < set.size(); ++i) {
-    e.log_likelihood += per_sequence(i);
+    e.log_likelihood += e.per_sequence(i);
     e.symbols += set.length(i);
     ++e.sequences;
   }

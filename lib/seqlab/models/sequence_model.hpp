@@ -17,6 +17,9 @@
 //   sample(length, rng, prime)
 //                     draws `length` further steps, optionally continuing from `prime`.
 //   num_parameters()  free parameters (for AIC/BIC and reports).
+//   has_hidden_states(), viterbi(seq), posterior_decode(seq)
+//                     models with hidden states (HMMs) decode a sequence into states; the
+//                     defaults say the model has none (a UserError naming its type).
 //   save(group)/load(group)
 //                     parameters into/out of an HDF5 group (format: docs/formats.md).
 // Bidirectional networks do not define a left-to-right likelihood and do not implement this.
@@ -55,9 +58,16 @@ struct Evaluation {
   double log_likelihood = 0.0;   // total, nats (sum over sequences)
   std::uint64_t symbols = 0;     // predicted steps (symbols or frames), the first included
   std::uint64_t sequences = 0;
+  arma::vec per_sequence;        // log p of each sequence (nats), in the set's order
   double nats_per_symbol() const;
   double bits_per_symbol() const;
   double perplexity() const;      // exp(nats_per_symbol)
+};
+
+// The most probable hidden-state path of one sequence (Viterbi).
+struct ViterbiPath {
+  arma::uvec states;            // T, the most probable state path; EMPTY when x is impossible
+  double log_probability = 0.0; // log p(x, path); -inf when x is impossible (p(x) = 0)
 };
 
 class SequenceModel {
@@ -88,6 +98,17 @@ public:
 
   virtual std::uint64_t num_parameters() const = 0;
 
+  // Decoding, for models with hidden states (HMMs over symbols or frames). Requires
+  // has_hidden_states() and a sequence the model scores (as log_likelihood). viterbi: the most
+  // probable path (empty, log_probability -inf, when p(x) = 0). posterior_decode: the most
+  // probable state at each step; UserError when p(x) = 0. The defaults throw a UserError naming
+  // the model type. Cost: O(N^2 T) for N states.
+  virtual bool has_hidden_states() const { return false; }
+  virtual ViterbiPath viterbi(const arma::uvec& symbols) const;
+  virtual ViterbiPath viterbi(const arma::mat& frames) const;
+  virtual arma::uvec posterior_decode(const arma::uvec& symbols) const;
+  virtual arma::uvec posterior_decode(const arma::mat& frames) const;
+
   // The alphabet of a symbol model (empty for frame models).
   virtual const Alphabet& alphabet() const;
   // Frame models: the rows of every frame (0 for symbol models).
@@ -103,7 +124,8 @@ public:
 // Requires: set.kind == model.kind(), and symbol indices that are the MODEL's (data opened with
 //   OpenOptions::fixed_alphabet = &model.alphabet(), or re-encoded by reencode_symbols): a set
 //   carries no alphabet, so this overload cannot tell. Prefer the dataset overload below.
-// Ensures: the sums over every sequence of `set`. Cost: one model.log_likelihoods(set).
+// Ensures: the sums over every sequence of `set`, and each sequence's log-likelihood in
+//   per_sequence. Cost: one model.log_likelihoods(set).
 Evaluation evaluate(const SequenceModel& model, const SequenceSet& set);
 
 // Requires nothing. Ensures: `model` can score `dataset` as it is encoded, else a UserError

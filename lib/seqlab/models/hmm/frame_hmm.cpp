@@ -265,15 +265,16 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   // emission; the engine's own restarts would reuse the mixture / Bernoulli start.
   TrainOptions once = options_.train;
   once.restarts = 1;
-  once.threads = std::max(1u, options.threads);
+  FitOptions run = options;
+  run.threads = std::max(1u, options.threads);
   FitResult combined;
   std::optional<FrameHmmEngine> best;
   for (arma::uword r = 0; r < options_.train.restarts; ++r) {
     Rng rng = make_rng(derive_seed(options.seed, 2 * r));
-    once.seed = derive_seed(options.seed, 2 * r + 1);
+    run.seed = derive_seed(options.seed, 2 * r + 1);
     FrameHmmEngine candidate = random_engine(train.frames, d, options_, rng);
     const FitResult result = std::visit(
-        [&](auto& hmm) { return hmm.fit(train.frames, once); }, candidate);
+        [&](auto& hmm) { return hmm.fit(train.frames, once, run); }, candidate);
     combined.restarts.push_back(result.restarts.front());
     if (!best || result.log_likelihood > combined.log_likelihood) {
       combined.log_likelihood = result.log_likelihood;

@@ -110,8 +110,9 @@ class FrameHmm final : public SequenceModel {
 
   // The most probable state path (Viterbi) and the per-step most probable states (posterior
   // decoding) of x, as Hmm<E>::viterbi / posterior_decode. Requires x as for log_likelihood.
-  ViterbiPath viterbi(const arma::mat& frames) const;
-  arma::uvec posterior_decode(const arma::mat& frames) const;
+  bool has_hidden_states() const override { return true; }
+  ViterbiPath viterbi(const arma::mat& frames) const override;
+  arma::uvec posterior_decode(const arma::mat& frames) const override;
 
   // Root attribute `emission` = to_string(emission()), then the engine's datasets (initial,
   // transition, emission/...; docs/formats.md) and `feature_names` when there are any. load() picks the engine from that attribute and

@@ -133,17 +133,17 @@ void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
   CategoricalEmission emission =
       CategoricalEmission::random(n, m, options_.init_concentration, rng);
   hmm_ = Hmm<CategoricalEmission>(std::move(initial), std::move(transition), std::move(emission));
-  TrainOptions train_options = options_.train;
-  train_options.seed = derive_seed(options.seed, 1);
-  train_options.threads = std::max(1u, options.threads);
+  FitOptions run = options;
+  run.seed = derive_seed(options.seed, 1);
+  run.threads = std::max(1u, options.threads);
   if (options_.train_chunk == 0) {
-    last_fit_ = hmm_.fit(train.symbols, train_options);
+    last_fit_ = hmm_.fit(train.symbols, options_.train, run);
   } else {
     std::vector<arma::uvec> pieces;
     for (const arma::uvec& x : train.symbols)
       for (arma::uword begin = 0; begin < x.n_elem; begin += options_.train_chunk)
         pieces.push_back(x.subvec(begin, std::min(x.n_elem, begin + options_.train_chunk) - 1));
-    last_fit_ = hmm_.fit(pieces, train_options);
+    last_fit_ = hmm_.fit(pieces, options_.train, run);
   }
   if (observer != nullptr && observer->on_message) {
     observer->on_message("hmm: restart " + std::to_string(last_fit_.best_restart) + " kept: " +
@@ -162,6 +162,14 @@ double CategoricalHmm::log_likelihood(const arma::uvec& symbols) const {
 
 arma::vec CategoricalHmm::step_log_probs(const arma::uvec& symbols) const {
   return hmm_.step_log_probs(symbols);
+}
+
+ViterbiPath CategoricalHmm::viterbi(const arma::uvec& symbols) const {
+  return hmm_.viterbi(symbols);
+}
+
+arma::uvec CategoricalHmm::posterior_decode(const arma::uvec& symbols) const {
+  return hmm_.posterior_decode(symbols);
 }
 
 arma::uvec CategoricalHmm::sample_symbols(arma::uword length, Rng& rng,

@@ -61,11 +61,12 @@ inline arma::uword sequence_length(const arma::mat& x) { return x.n_cols; }
 //   Threads: sequences are cut into fixed batches (sorted by length; independent of `threads`),
 //   each batch's statistics are computed by some thread and merged in batch order, so results
 //   are bit-identical for any thread count.
+//   The seed and the thread count are not training hyper-parameters: like every model's fit(),
+//   Hmm<E>::fit takes them from FitOptions, their one place.
 struct TrainOptions {
   arma::uword max_iterations = 100;
   double tolerance = 1e-4;              // nats of total log-likelihood gain
   arma::uword restarts = 1;             // >= 1
-  std::uint64_t seed = 1;
   double initial_pseudo_count = 0.0;    // >= 0
   double transition_pseudo_count = 0.0; // >= 0
   EmissionPrior emission_prior;
@@ -73,7 +74,6 @@ struct TrainOptions {
   bool train_transition = true;
   bool train_emission = true;
   double dead_state_mass = 1e-8;        // expected occupancy below which a state is re-seeded
-  unsigned threads = 1;                 // >= 1
 };
 
 // The whole history of one Baum-Welch run.
@@ -129,11 +129,6 @@ struct Posteriors {
   double log_likelihood = 0.0;
 };
 
-struct ViterbiPath {
-  arma::uvec states;            // T, the most probable state path; EMPTY when x is impossible
-  double log_probability = 0.0; // log p(x, path); -inf when x is impossible (p(x) = 0)
-};
-
 template <Emission E>
 class Hmm {
  public:
@@ -184,18 +179,20 @@ class Hmm {
   // Baum-Welch (see TrainOptions). Requires: data non-empty (else UserError "no training
   //   sequences"), every sequence fitting the emission, the data possible under the starting
   //   parameters of every restart (else UserError naming the sequence).
+  //   run.seed drives the restarts, run.threads >= 1 the E-steps (run.quiet is unused here).
   // Ensures: the parameters of the best restart; its history in the result.
   // Cost per iteration: forward + backward over all data (O(N^2 C) in GEMMs) plus the M-step.
-  FitResult fit(const std::vector<Sequence>& data, const TrainOptions& options);
+  FitResult fit(const std::vector<Sequence>& data, const TrainOptions& options,
+                const FitOptions& run = {});
 
   // One Baum-Welch iteration: E-step with statistics on all data, then the M-step with `options`
   //   (pseudo-counts, frozen groups; entries that are 0 now stay 0). No restarts, no re-seeding,
   //   no convergence test: the building block for custom training loops and for timing.
   // Requires: as fit(). Ensures: the log-likelihood of `data` under the parameters BEFORE the
   //   step. Cost: one forward-backward over all data plus the M-step.
-  //   `workspace` (optional) keeps the scratch buffers for the next call.
+  //   `workspace` (optional) keeps the scratch buffers for the next call; run.threads >= 1.
   double em_step(const std::vector<Sequence>& data, const TrainOptions& options,
-                 HmmWorkspace* workspace = nullptr);
+                 const FitOptions& run = {}, HmmWorkspace* workspace = nullptr);
 
   // Supervised training by counting. Requires: states[s] has the length of data[s], indices < N.
   // Ensures: initial / transition = normalised counts (+ pseudo-counts on non-structural entries,
@@ -222,8 +219,9 @@ class Hmm {
   EStep expectation(const std::vector<Sequence>& data, unsigned threads, bool statistics,
                     HmmWorkspace* workspace = nullptr) const;
   ConvergenceMonitor baum_welch(const std::vector<Sequence>& data, const TrainOptions& options,
-                                const arma::umat& transition_free, const arma::uvec& initial_free,
-                                Rng& rng, HmmWorkspace& workspace);
+                                unsigned threads, const arma::umat& transition_free,
+                                const arma::uvec& initial_free, Rng& rng,
+                                HmmWorkspace& workspace);
   void maximize(const EStep& stats, const TrainOptions& options, const arma::umat& transition_free,
                 const arma::uvec& initial_free);
 
@@ -244,7 +242,7 @@ struct CategoricalHmmOptions {
   // thread); pieces restore the batched GEMMs and the threads. Every piece starts from `initial`,
   // so the fit is that of the pieces (the usual practice for corpora); scoring is unaffected.
   arma::uword train_chunk = 0;
-  TrainOptions train;             // seed and threads are taken from FitOptions in fit()
+  TrainOptions train;             // Baum-Welch; seed and threads come from FitOptions in fit()
 };
 
 // An HMM with categorical emissions as a SequenceModel (type "hmm"). File layout: docs/formats.md.
@@ -275,6 +273,10 @@ class CategoricalHmm final : public SequenceModel {
   //   first hidden state is drawn from the filtered distribution after prime (initial when empty).
   arma::uvec sample_symbols(arma::uword length, Rng& rng, const arma::uvec& prime) const override;
   std::uint64_t num_parameters() const override { return hmm_.num_parameters(); }
+  // As Hmm<E>::viterbi / posterior_decode; requires symbols as for log_likelihood.
+  bool has_hidden_states() const override { return true; }
+  ViterbiPath viterbi(const arma::uvec& symbols) const override;
+  arma::uvec posterior_decode(const arma::uvec& symbols) const override;
   void save(H5::Group& group) const override;
   void load(const H5::Group& group) override;
 

@@ -451,7 +451,7 @@ void Hmm<E>::maximize(const EStep& st, const TrainOptions& options,
 
 template <Emission E>
 ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
-                                      const TrainOptions& options,
+                                      const TrainOptions& options, unsigned threads,
                                       const arma::umat& transition_free,
                                       const arma::uvec& initial_free, Rng& rng,
                                       HmmWorkspace& workspace) {
@@ -459,7 +459,7 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
   for (arma::uword iteration = 0;; ++iteration) {
     // At the iteration cap only the score of the final parameters is needed.
     const EStep st =
-        expectation(data, options.threads, iteration < options.max_iterations, &workspace);
+        expectation(data, threads, iteration < options.max_iterations, &workspace);
     const double total = arma::accu(st.log_likelihood);
     monitor.log_likelihood.push_back(total);
     if (iteration > 0) {
@@ -512,11 +512,12 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
 }
 
 template <Emission E>
-FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& options) {
+FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& options,
+                      const FitOptions& run) {
   if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
   if (data.empty()) user_error("HMM: no training sequences, expected at least one");
   if (options.restarts == 0) user_error("HMM: restarts must be at least 1");
-  if (options.threads == 0) user_error("HMM: threads must be at least 1");
+  if (run.threads == 0) user_error("HMM: threads must be at least 1");
   if (!(options.tolerance >= 0.0)) user_error("HMM: tolerance must be >= 0");
   if (!(options.initial_pseudo_count >= 0.0) || !(options.transition_pseudo_count >= 0.0))
     user_error("HMM: pseudo-counts must be >= 0");
@@ -526,7 +527,7 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
     lengths[s] = sequence_length(data[s]);
   }
   const arma::uword n = num_states();
-  require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, options.threads);
+  require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, run.threads);
   const arma::uvec initial_free = initial_ > 0.0;
   const arma::umat transition_free = transition_ > 0.0;
   const Hmm start = *this;
@@ -536,7 +537,7 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
   Hmm best = *this;
   double best_ll = kNegInf;
   for (arma::uword r = 0; r < options.restarts; ++r) {
-    Rng rng = make_rng(derive_seed(options.seed, r));
+    Rng rng = make_rng(derive_seed(run.seed, r));
     Hmm candidate = start;
     if (r > 0) {
       if (options.train_initial)
@@ -550,7 +551,8 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
       }
     }
     ConvergenceMonitor monitor =
-        candidate.baum_welch(data, options, transition_free, initial_free, rng, workspace);
+        candidate.baum_welch(data, options, run.threads, transition_free, initial_free, rng,
+                             workspace);
     const double ll = monitor.log_likelihood.back();
     result.restarts.push_back(std::move(monitor));
     if (ll > best_ll || r == 0) {
@@ -566,13 +568,13 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
 
 template <Emission E>
 double Hmm<E>::em_step(const std::vector<Sequence>& data, const TrainOptions& options,
-                       HmmWorkspace* workspace) {
+                       const FitOptions& run, HmmWorkspace* workspace) {
   if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
   if (data.empty()) user_error("HMM: no training sequences, expected at least one");
-  if (options.threads == 0) user_error("HMM: threads must be at least 1");
+  if (run.threads == 0) user_error("HMM: threads must be at least 1");
   for (std::size_t s = 0; s < data.size(); ++s)
     check_sequence(data[s], "training sequence " + std::to_string(s));
-  const EStep st = expectation(data, options.threads, true, workspace);
+  const EStep st = expectation(data, run.threads, true, workspace);
   maximize(st, options, arma::umat(transition_ > 0.0), arma::uvec(initial_ > 0.0));
   return arma::accu(st.log_likelihood);
 }
