@@ -319,4 +319,17 @@ else
   bad "casino scored through two alphabets differs: '$char_nll' vs '$token_nll'"
 fi
 
+# --- model files holding what no training run writes (forged with the raw HDF5 API; regenerate
+# with unit_tests "[regenerate-model-fixture]") ---------------------------------------------------
+forged=$2/models
+expect_error "markov unigram counts that wrap around 2^64 (scored 0.70 nats instead of failing)" \
+  "forged_markov_count_overflow.h5: /counts/order_0/counts: sum to more than 2\^53 symbols" \
+  "$seqlab" eval --model "$forged/forged_markov_count_overflow.h5" --data "$fixtures/tiny_eval.txt" --split all
+expect_error "an HMM file with states = -1" \
+  "forged_hmm_states_negative.h5: attribute 'states' is -1, expected a positive number of states" \
+  "$seqlab" eval --model "$forged/forged_hmm_states_negative.h5" --data "$fixtures/tiny_eval.txt" --split all
+expect_error "an LSTM file with residual = 5" \
+  "forged_lstm_residual_5.h5: attribute 'residual' is 5, expected 0 or 1" \
+  "$seqlab" sample --model "$forged/forged_lstm_residual_5.h5" --length 5
+
 finish

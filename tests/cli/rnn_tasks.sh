@@ -61,6 +61,15 @@ expect_error "--bidirectional without --task" \
 expect_error "--task classify on a set without labels" \
   "dataset 'copy' \(split train\) has no class labels \(expected one label per sequence to classify\)" \
   "$seqlab" train --model lstm --task classify --data copy --out "$tmp/x.h5"
+# Class labels are class indices: 10^9 or 2^63-1 would size a softmax head of that many classes
+# (std::bad_alloc, or a signed overflow computing the class count).
+for label in 1000000000 9223372036854775807; do
+  printf '0,1,0,1,%s\n1,0,1,0,1\n0,0,1,1,0\n1,1,0,0,1\n' "$label" >"$tmp/labels.csv"
+  expect_error "a class label of $label" \
+    "sequence [0-9]+ has class label $label, expected class indices 0 to 999999" \
+    "$seqlab" train --model lstm --task classify --data "$tmp/labels.csv" --reader patterns \
+    --split all --out "$tmp/x.h5"
+done
 expect_error "--task regress on a set without targets" \
   "dataset 'patterns' \(split train\) has no regression targets" \
   "$seqlab" train --model gru --task regress --data patterns --out "$tmp/x.h5"

@@ -7,7 +7,9 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -179,10 +181,46 @@ TEST_CASE("the checked-in markov fixture still loads with its hand-computed like
   CHECK(model->num_parameters() == 5);
 }
 
-TEST_CASE("regenerate the markov model fixture", "[regenerate-model-fixture][.]") {
+TEST_CASE("regenerate the model fixtures", "[regenerate-model-fixture][.]") {
   MarkovChain m(Alphabet({"a", "b"}), MarkovOptions{1, Smoothing::add_alpha, 0.5});
   m.fit(symbol_set({arma::uvec{0, 1, 0, 0, 1}}), nullptr, FitOptions{}, nullptr);
   save_model(test::fixture("models/markov_abaab_order1.h5"), m);
+
+  // Forged files for the CLI's bad-input catalogue (tests/cli/errors.sh).
+  const fs::path overflow = test::fixture("models/forged_markov_count_overflow.h5");
+  save_model(overflow, m);
+  {
+    // Unigram counts 2^63 + 2 and 2^63 + 1: their sum wraps around to 3.
+    H5::H5File f(overflow.string(), H5F_ACC_RDWR);
+    H5::Group g = f.openGroup("counts/order_0");
+    g.unlink("counts");
+    const std::vector<std::uint64_t> counts = {(std::uint64_t{1} << 63) + 2,
+                                               (std::uint64_t{1} << 63) + 1};
+    const hsize_t n = counts.size();
+    H5::DataSpace space(1, &n);
+    g.createDataSet("counts", H5::PredType::STD_U64LE, space)
+        .write(counts.data(), H5::PredType::NATIVE_UINT64);
+  }
+  CategoricalHmmOptions hmm_options;
+  hmm_options.states = 2;
+  const fs::path states = test::fixture("models/forged_hmm_states_negative.h5");
+  save_model(states, CategoricalHmm(Alphabet({"a", "b"}), hmm_options));
+  {
+    H5::H5File f(states.string(), H5F_ACC_RDWR);
+    H5::Group root = f.openGroup("/");
+    h5::write_int_attribute(root, "states", -1);
+  }
+  RnnOptions rnn_options;
+  rnn_options.cell = rnn::CellType::lstm;
+  rnn_options.hidden = 2;
+  rnn_options.embedding = 2;
+  const fs::path residual = test::fixture("models/forged_lstm_residual_5.h5");
+  save_model(residual, RnnModel(Alphabet({"a", "b"}), rnn_options));
+  {
+    H5::H5File f(residual.string(), H5F_ACC_RDWR);
+    H5::Group root = f.openGroup("/");
+    h5::write_int_attribute(root, "residual", 5);
+  }
 }
 
 TEST_CASE("bad model files give one-line errors naming the file and what was expected",
@@ -311,4 +349,156 @@ TEST_CASE("an interrupted save leaves the old model file intact", "[model_file]"
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
   CHECK(entries == 1);
   CHECK_THROWS_WITH(save_model(dir / "no_such_dir" / "m.h5", original), Contains("does not exist"));
+}
+
+namespace {
+
+// Replaces dataset `name` in `group` by a 1-D uint64 one holding `values`.
+void replace_counts(H5::Group group, const std::vector<std::uint64_t>& values) {
+  group.unlink("counts");
+  const hsize_t n = values.size();
+  H5::DataSpace space(1, &n);
+  group.createDataSet("counts", H5::PredType::STD_U64LE, space)
+      .write(values.data(), H5::PredType::NATIVE_UINT64);
+}
+
+std::vector<std::uint64_t> counts_of(const H5::Group& group) {
+  H5::DataSet ds = group.openDataSet("counts");
+  std::vector<std::uint64_t> values(ds.getSpace().getSimpleExtentNpoints());
+  ds.read(values.data(), H5::PredType::NATIVE_UINT64);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("model files holding what no training run writes are refused, naming the attribute "
+          "or dataset", "[model_file]") {
+  test::ScratchDir dir;
+  const fs::path file = dir / "m.h5";
+
+  SECTION("markov counts that wrap around 2^64 when summed") {
+    // Before the check, counts 2^63 + 2^63 + 3 summed to 3 and the model scored 0.70 nats
+    // per symbol on data whose truth under the file's own counts is undefined.
+    save_model(file, trained_markov(0, Smoothing::add_alpha, 2));
+    {
+      H5::H5File f = open_rw(file);
+      std::vector<std::uint64_t> counts = counts_of(f.openGroup("counts/order_0"));
+      REQUIRE(counts.size() == 5);
+      counts[0] = counts[1] = std::uint64_t{1} << 63;
+      replace_counts(f.openGroup("counts/order_0"), counts);
+    }
+    CHECK_THAT(error_of(file), Contains("m.h5: /counts/order_0/counts: sum to more than 2^53"));
+  }
+  SECTION("an n-gram counted more often than its prefix") {
+    save_model(file, trained_markov(2, Smoothing::kneser_ney, 3));
+    {
+      H5::H5File f = open_rw(file);
+      std::vector<std::uint64_t> counts = counts_of(f.openGroup("counts/order_2"));
+      counts[0] += 1000000;
+      replace_counts(f.openGroup("counts/order_2"), counts);
+    }
+    CHECK_THAT(error_of(file), Contains("m.h5: /counts/order_2/counts: entry 0 makes its n-grams "
+                                        "occur more often") &&
+                                   Contains("than their shorter prefix"));
+  }
+  SECTION("an untouched markov file passes both count laws") {
+    const MarkovChain m = trained_markov(5, Smoothing::kneser_ney, 4, 6000);
+    save_model(file, m);
+    const arma::uvec probe = {0, 1, 2, 3, 4, 0, 0};
+    CHECK(load_model(file)->log_likelihood(probe) == m.log_likelihood(probe));
+  }
+
+  SECTION("an HMM's 'states' attribute") {
+    CategoricalHmmOptions o;
+    o.states = 2;
+    save_model(file, CategoricalHmm(Alphabet({"a", "b", "c"}), o));
+    H5::H5File f = open_rw(file);
+    H5::Group root = f.openGroup("/");
+    SECTION("negative") {
+      h5::write_int_attribute(root, "states", -1);
+      f.close();
+      CHECK_THAT(error_of(file),
+                 Contains("m.h5: attribute 'states' is -1, expected a positive number of states"));
+    }
+    SECTION("a string") {
+      h5::write_string_attribute(root, "states", "two");
+      f.close();
+      CHECK_THAT(error_of(file), Contains("m.h5: attribute 'states' has the wrong type, expected "
+                                          "a scalar integer"));
+    }
+    SECTION("disagreeing with the arrays") {
+      h5::write_int_attribute(root, "states", 3);
+      f.close();
+      CHECK_THAT(error_of(file), Contains("m.h5: /initial: has 2 entries, expected 3 "
+                                          "(attribute 'states')"));
+    }
+  }
+
+  SECTION("recurrent models' 0/1 attributes and sizes") {
+    RnnOptions o;
+    o.cell = rnn::CellType::leaky;
+    o.hidden = 3;
+    o.embedding = 2;
+    o.tau = 2.0;
+    RnnModel model(Alphabet({"a", "b"}), o);
+    model.initialize(7);
+    save_model(file, model);
+    H5::H5File f = open_rw(file);
+    H5::Group root = f.openGroup("/");
+    SECTION("residual 5") {
+      h5::write_int_attribute(root, "residual", 5);
+      f.close();
+      CHECK_THAT(error_of(file), Contains("m.h5: attribute 'residual' is 5, expected 0 or 1"));
+    }
+    SECTION("train_tau -1") {
+      h5::write_int_attribute(root, "train_tau", -1);
+      f.close();
+      CHECK_THAT(error_of(file), Contains("m.h5: attribute 'train_tau' is -1, expected 0 or 1"));
+    }
+    SECTION("a million layers") {
+      h5::write_int_attribute(root, "layers", 1000000);
+      f.close();
+      CHECK_THAT(error_of(file),
+                 Contains("m.h5: attribute 'layers' is 1000000, expected 1 to 1000"));
+    }
+  }
+
+  SECTION("a billion hidden units, refused before allocating their weights") {
+    RnnOptions o;
+    o.cell = rnn::CellType::lstm;
+    o.hidden = 3;
+    o.embedding = 2;
+    save_model(file, RnnModel(Alphabet({"a", "b"}), o));
+    {
+      H5::H5File f = open_rw(file);
+      H5::Group root = f.openGroup("/");
+      h5::write_int_attribute(root, "hidden", 1000000000);
+    }
+    CHECK_THAT(error_of(file), Contains("m.h5") && Contains("needs at least") &&
+                                   Contains("of memory"));
+  }
+
+  SECTION("a dataset whose declared size the file does not hold") {
+    CategoricalHmmOptions o;
+    o.states = 2;
+    save_model(file, CategoricalHmm(Alphabet({"a", "b"}), o));
+    H5::H5File f = open_rw(file);
+    H5::Group root = f.openGroup("/");
+    root.unlink("initial");
+    // Chunked and never written: HDF5 would hand out fill values for all of it.
+    const hsize_t n = GENERATE(hsize_t{1} << 20, hsize_t{1} << 40);
+    CAPTURE(n);
+    const hsize_t chunk = 1024;
+    H5::DSetCreatPropList plist;
+    plist.setChunk(1, &chunk);
+    H5::DataSpace space(1, &n);
+    root.createDataSet("initial", H5::PredType::IEEE_F64LE, space, plist);
+    f.close();
+    if (n == hsize_t{1} << 20)
+      CHECK_THAT(error_of(file), Contains("m.h5: /initial: declares 1048576 elements but the "
+                                          "file stores only 0 B of data for it"));
+    else
+      CHECK_THAT(error_of(file), Contains("m.h5: /initial (1099511627776 elements) needs at least "
+                                          "8.0 TiB of memory"));
+  }
 }

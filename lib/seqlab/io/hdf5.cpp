@@ -7,6 +7,7 @@
 #include <set>
 
 #include "seqlab/core/error.hpp"
+#include "seqlab/core/memory.hpp"
 #include "seqlab/data/alphabet.hpp"
 
 namespace seqlab::h5 {
@@ -60,15 +61,40 @@ H5::DataSet open_dataset(const H5::Group& group, const std::string& name,
   }
 }
 
-// The dims of `dataset`, which must have rank `rank`.
+// Deflate cannot shrink data by more than about 1032:1; a filtered dataset claiming more than
+// this many bytes per stored byte is not one an HDF5 writer produced.
+constexpr long double kMaxCompressionRatio = 1100.0L;
+
+// The dims of `dataset`, which must have rank `rank`. Before anyone allocates for them: the
+// elements (at `memory_bytes_per_element` each once read) must fit in memory (require_memory),
+// and the file must actually store them. A damaged or hostile file can declare 2^60 elements in
+// a few bytes; refusing it here keeps a reader from allocating gigabytes or reading fill values
+// for a minute before noticing.
 std::vector<hsize_t> dims_of(const H5::Group& group, const std::string& name,
-                             const H5::DataSet& dataset, int rank, const std::string& expected) {
+                             const H5::DataSet& dataset, int rank, const std::string& expected,
+                             std::size_t memory_bytes_per_element) {
   const H5::DataSpace space = dataset.getSpace();
   const int actual = space.getSimpleExtentNdims();
   if (actual != rank)
     format_error(group, name, "has rank " + std::to_string(actual) + ", expected " + expected);
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   if (rank > 0) space.getSimpleExtentDims(dims.data());
+  long double elements = 1.0L;
+  std::string shape;
+  for (hsize_t d : dims) {
+    elements *= static_cast<long double>(d);
+    shape += (shape.empty() ? "" : " x ") + std::to_string(d);
+  }
+  if (elements == 0.0L) return dims;
+  require_memory(elements * static_cast<long double>(memory_bytes_per_element),
+                 where(group, name) + " (" + shape + " elements)");
+  const long double declared = elements * static_cast<long double>(dataset.getDataType().getSize());
+  const auto stored = static_cast<long double>(dataset.getStorageSize());
+  const bool filtered = dataset.getCreatePlist().getNfilters() > 0;
+  if (stored == 0.0L || stored * (filtered ? kMaxCompressionRatio : 1.0L) < declared)
+    format_error(group, name,
+                 "declares " + shape + " elements but the file stores only " +
+                     format_bytes(stored) + " of data for it (a damaged or hand-edited file)");
   return dims;
 }
 
@@ -115,7 +141,7 @@ std::vector<std::int64_t> read_nonnegative_integers(const H5::Group& group, cons
                                                     std::vector<hsize_t>& dims) {
   const H5::DataSet dataset = open_dataset(group, name, expected);
   require_class(group, name, dataset, {H5T_INTEGER}, expected);
-  dims = dims_of(group, name, dataset, rank, expected);
+  dims = dims_of(group, name, dataset, rank, expected, sizeof(std::int64_t));
   std::vector<std::int64_t> values(element_count(dims));
   if (!values.empty())
     guarded_read(group, name, [&] { dataset.read(values.data(), H5::PredType::NATIVE_INT64); });
@@ -275,7 +301,8 @@ std::vector<std::string> read_strings(const H5::Group& group, const std::string&
   const std::string expected = "a 1-D array of strings";
   const H5::DataSet dataset = open_dataset(group, name, expected);
   require_class(group, name, dataset, {H5T_STRING}, expected);
-  const auto dims = dims_of(group, name, dataset, 1, expected);
+  const auto dims = dims_of(group, name, dataset, 1, expected,
+                          sizeof(std::string) + sizeof(char*) + dataset.getDataType().getSize());
   const std::size_t n = dims[0];
   std::vector<std::string> values;
   values.reserve(n);
@@ -311,7 +338,7 @@ arma::vec read_vec(const H5::Group& group, const std::string& name) {
   const std::string expected = "a 1-D array of numbers";
   const H5::DataSet dataset = open_dataset(group, name, expected);
   require_class(group, name, dataset, {H5T_FLOAT, H5T_INTEGER}, expected);
-  const auto dims = dims_of(group, name, dataset, 1, expected);
+  const auto dims = dims_of(group, name, dataset, 1, expected, sizeof(double));
   arma::vec values(dims[0]);
   if (values.n_elem > 0)
     guarded_read(group, name, [&] { dataset.read(values.memptr(), H5::PredType::NATIVE_DOUBLE); });
@@ -330,7 +357,7 @@ arma::mat read_mat(const H5::Group& group, const std::string& name) {
   const std::string expected = "a 2-D array of numbers";
   const H5::DataSet dataset = open_dataset(group, name, expected);
   require_class(group, name, dataset, {H5T_FLOAT, H5T_INTEGER}, expected);
-  const auto dims = dims_of(group, name, dataset, 2, expected);
+  const auto dims = dims_of(group, name, dataset, 2, expected, 2 * sizeof(double));
   arma::mat transposed(dims[1], dims[0]);
   // Armadillo's transpose of an empty 0xN matrix touches element (0,0): return the shape directly.
   if (transposed.n_elem == 0) return arma::mat(dims[0], dims[1]);

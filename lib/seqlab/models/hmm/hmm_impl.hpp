@@ -654,7 +654,17 @@ void Hmm<E>::load(const H5::Group& group) {
   if (type != emission.name())
     h5::format_error(group, "", "attribute 'emission' is '" + printable(type) + "', expected '" +
                                     emission.name() + "'");
+  // 'states' says how many states the arrays below must describe; read first so that a file
+  // whose arrays disagree with it is refused by name instead of loading as a different model.
+  const std::int64_t states = h5::read_int_attribute(group, "states");
+  if (states < 1 || states > std::int64_t{1} << 32)
+    h5::format_error(group, "", "attribute 'states' is " + std::to_string(states) +
+                                    ", expected a positive number of states");
   arma::vec initial = h5::read_vec(group, "initial");
+  if (initial.n_elem != static_cast<arma::uword>(states))
+    h5::format_error(group, "initial", "has " + std::to_string(initial.n_elem) +
+                                           " entries, expected " + std::to_string(states) +
+                                           " (attribute 'states')");
   arma::mat transition = h5::read_mat(group, "transition");
   try {
     hmm_detail::validate_initial(initial);

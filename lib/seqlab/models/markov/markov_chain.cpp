@@ -530,9 +530,35 @@ void MarkovChain::load(const H5::Group& group) {
     }
     shorter = ColumnIndex(std::move(columns));  // ids of the file's rows = ids in the level
   }
+  // Counts from a corpus obey two laws that a damaged or hand-made file may break, and a broken
+  // law gives plausible wrong probabilities (a sum that wraps around 2^64 scores 0.70 nats where
+  // the truth is 1.79): the symbols number at most 2^53 (every count is then exact as a double),
+  // and the n-grams extending one (m-1)-gram occur at most as often as it does (each occurrence
+  // of "abc" is one of "ab" followed by something). Checking them bounds every sum below too.
+  constexpr std::uint64_t kMaxTotal = std::uint64_t{1} << 53;
   std::uint64_t total = 0;
-  for (std::uint64_t c : loaded.levels_[1].count) total += c;
+  for (std::uint64_t c : loaded.levels_[1].count) {
+    if (c > kMaxTotal - total)
+      h5::format_error(counts, "order_0/counts",
+                       "sum to more than 2^53 symbols, expected counts of a real corpus");
+    total += c;
+  }
   loaded.levels_[0].count[0] = total;
+  for (std::size_t m = 2; m <= k + 1; ++m) {
+    const Level& level = loaded.levels_[m];
+    const std::vector<std::uint64_t>& prefix_count = loaded.levels_[m - 1].count;
+    std::vector<std::uint64_t> extended(prefix_count.size(), 0);
+    for (std::size_t e = 0; e < level.count.size(); ++e) {
+      const std::uint32_t p = level.context[e];
+      if (level.count[e] > prefix_count[p] - extended[p])
+        h5::format_error(counts, "order_" + std::to_string(m - 1) + "/counts",
+                         "entry " + std::to_string(e) + " makes its n-grams occur more often (" +
+                             "with the entries before it) than their shorter prefix, which "
+                             "occurs " + std::to_string(prefix_count[p]) +
+                             " times; expected counts of a real corpus");
+      extended[p] += level.count[e];
+    }
+  }
 
   if (options.smoothing == MarkovOptions::Smoothing::kneser_ney) {
     const H5::Group kn = h5::open_group(group, "kneser_ney");

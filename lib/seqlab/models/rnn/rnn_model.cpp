@@ -664,7 +664,8 @@ void RnnModel::load(const H5::Group& group) {
   const arma::uword input_size = shared.input_size;
   RnnOptions o;
   shared.copy_to(o);
-  o.residual = h5::has_attribute(group, "residual") && h5::read_int_attribute(group, "residual");
+  o.residual = h5::has_attribute(group, "residual") &&
+               rnn::weight_file::read_flag(group, "residual", where);
   o.dropout = h5::has_attribute(group, "dropout") ? h5::read_double_attribute(group, "dropout")
                                                    : 0.0;
   if (!(o.dropout >= 0.0 && o.dropout < 1.0))
@@ -690,7 +691,13 @@ void RnnModel::load(const H5::Group& group) {
   }
   rnn::NetworkConfig config = config_from(o, kind, input_size);
   config.layer_tau = layer_tau;
-  auto net = std::make_unique<rnn::Network<double>>(config);
+  // The sizes come from the file: a refusal (e.g. the memory they would need) names it.
+  std::unique_ptr<rnn::Network<double>> net;
+  try {
+    net = std::make_unique<rnn::Network<double>>(config);
+  } catch (const UserError& e) {
+    user_error(where + ": " + e.what());
+  }
   rnn::ParameterSet<double>& p = net->params();
   const arma::uword h = o.hidden;
   if (kind == SequenceKind::symbols)

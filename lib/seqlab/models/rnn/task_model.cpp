@@ -192,10 +192,15 @@ void require_task_data(const SequenceSet& set, Task task, const std::string& wha
   if (task == Task::classify) {
     if (set.labels.size() != set.size() || set.empty())
       user_error(what + " has no class labels (expected one label per sequence to classify)");
-    for (std::size_t i = 0; i < set.labels.size(); ++i)
+    for (std::size_t i = 0; i < set.labels.size(); ++i) {
       if (set.labels[i] < 0)
         user_error(what + ": sequence " + std::to_string(i) + " has no class label (expected a "
                    "label >= 0 for every sequence to classify)");
+      if (set.labels[i] > kMaxClassLabel)
+        user_error(what + ": sequence " + std::to_string(i) + " has class label " +
+                   std::to_string(set.labels[i]) + ", expected class indices 0 to " +
+                   std::to_string(kMaxClassLabel));
+    }
     return;
   }
   if (set.targets.size() != set.size() || set.empty())
@@ -523,11 +528,7 @@ void RnnTaskModel::load(const H5::Group& group) {
   shared.copy_to(o);
   const Task task =
       rnn::parse_task(h5::read_string_attribute(group, "task"), where + ": attribute 'task'");
-  const std::int64_t bidirectional = h5::read_int_attribute(group, "bidirectional");
-  if (bidirectional != 0 && bidirectional != 1)
-    user_error(where + ": attribute 'bidirectional' is " + std::to_string(bidirectional) +
-               ", expected 0 or 1");
-  o.bidirectional = bidirectional == 1;
+  o.bidirectional = rnn::weight_file::read_flag(group, "bidirectional", where);
   const arma::uword outputs = h5::read_size_attribute(group, "outputs");
   if (task == Task::classify && outputs < 2)
     user_error(where + ": attribute 'outputs' is 1, expected at least 2 classes");
@@ -543,7 +544,13 @@ void RnnTaskModel::load(const H5::Group& group) {
   }
   rnn::TaskNetworkConfig config = config_from(o, task, kind, input_size, outputs);
   config.cell_tau = cell_tau;
-  auto net = std::make_unique<rnn::TaskNetwork<double>>(config);
+  // The sizes come from the file: a refusal (e.g. the memory they would need) names it.
+  std::unique_ptr<rnn::TaskNetwork<double>> net;
+  try {
+    net = std::make_unique<rnn::TaskNetwork<double>>(config);
+  } catch (const UserError& e) {
+    user_error(where + ": " + e.what());
+  }
   rnn::ParameterSet<double>& p = net->params();
   if (kind == SequenceKind::symbols)
     rnn::weight_file::read_embedding(group, p, input_size, config.embedding, "one row per symbol");

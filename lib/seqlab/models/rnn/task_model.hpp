@@ -78,8 +78,13 @@ struct RnnTaskOptions {
 // the cell, else a UserError naming the option (the wording of validate(RnnOptions)).
 void validate(const RnnTaskOptions& options);
 
+// The largest class label a classification set may carry (labels are 0-based class indices; a
+// million classes is far past any sequence-classification corpus, and a larger label is a typo
+// or a damaged file whose softmax head alone would need gigabytes).
+inline constexpr arma::sword kMaxClassLabel = 999999;
+
 // Requires nothing. Ensures: returns when `set` carries what `task` learns from: classify, one
-// label >= 0 per sequence; regress, one finite target vector per sequence, all of one length.
+// label in 0..kMaxClassLabel per sequence; regress, one finite target vector per sequence, all of one length.
 // Else a one-line UserError starting with `what` (e.g. "train: dataset 'copy'") saying what is
 // missing and what was expected.
 void require_task_data(const SequenceSet& set, rnn::Task task, const std::string& what);

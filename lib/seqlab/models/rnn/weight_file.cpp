@@ -18,6 +18,14 @@ SequenceKind read_kind(const H5::Group& group, const std::string& where) {
              "', expected symbols, vectors or binary_frames");
 }
 
+bool read_flag(const H5::Group& group, const std::string& name, const std::string& where) {
+  const std::int64_t value = h5::read_int_attribute(group, name);
+  if (value != 0 && value != 1)
+    user_error(where + ": attribute '" + name + "' is " + std::to_string(value) +
+               ", expected 0 or 1");
+  return value == 1;
+}
+
 SharedAttributes read_shared_attributes(const H5::Group& group, const std::string& where) {
   SharedAttributes a;
   a.cell = parse_model_type(h5::read_string_attribute(group, "model"),
@@ -26,7 +34,9 @@ SharedAttributes read_shared_attributes(const H5::Group& group, const std::strin
   a.input_size = h5::read_size_attribute(group, "input_size");
   a.hidden = h5::read_size_attribute(group, "hidden");
   a.layers = h5::read_size_attribute(group, "layers");
-  if (a.layers > 1000) user_error(where + ": attribute 'layers' is too large");
+  if (a.layers > kMaxLayers)
+    user_error(where + ": attribute 'layers' is " + std::to_string(a.layers) + ", expected 1 to " +
+               std::to_string(kMaxLayers));
   if (a.cell == CellType::elman || a.cell == CellType::leaky || a.cell == CellType::jordan)
     a.activation = parse_activation(h5::read_string_attribute(group, "activation"),
                                     where + ": attribute 'activation'");
@@ -34,8 +44,7 @@ SharedAttributes read_shared_attributes(const H5::Group& group, const std::strin
     a.gru_variant = parse_gru_variant(h5::read_string_attribute(group, "gru_variant"),
                                       where + ": attribute 'gru_variant'");
   if (a.cell == CellType::leaky)
-    a.train_tau = h5::has_attribute(group, "train_tau") &&
-                  h5::read_int_attribute(group, "train_tau");
+    a.train_tau = h5::has_attribute(group, "train_tau") && read_flag(group, "train_tau", where);
   if (a.kind == SequenceKind::symbols) {
     a.embedding = h5::read_size_attribute(group, "embedding");
     a.alphabet = h5::read_alphabet(group);

@@ -23,12 +23,20 @@ class Group;
 
 namespace seqlab::rnn::weight_file {
 
+// The most layers a model file may claim (a deeper recurrent stack is not a model anyone trains;
+// a larger number is a damaged file, and would cost a loop per layer before any size check).
+inline constexpr arma::uword kMaxLayers = 1000;
+
+// A 0/1 integer attribute (e.g. 'residual', 'train_tau'); any other value is a UserError
+// "<where>: attribute '<name>' is <v>, expected 0 or 1".
+bool read_flag(const H5::Group& group, const std::string& name, const std::string& where);
+
 // The 'kind' attribute of `group`: symbols, vectors or binary_frames.
 SequenceKind read_kind(const H5::Group& group, const std::string& where);
 
 // The root attributes both model types have, read and checked in one place: 'model' (the cell),
 // 'kind', 'input_size', 'hidden', 'layers' (at most 1000), 'activation' (rnn, leaky, jordan),
-// 'gru_variant' (gru), 'train_tau' (leaky; absent = 0) and, for symbol data, 'embedding' and
+// 'gru_variant' (gru), 'train_tau' (leaky; 0 or 1, absent = 0) and, for symbol data, 'embedding' and
 // the alphabet, whose size must equal input_size.
 struct SharedAttributes {
   CellType cell = CellType::lstm;
