@@ -1,9 +1,12 @@
 // tests/unit/test_core.cpp: core helpers: errors, atomic writes, RNG, log-space maths.
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -60,6 +63,101 @@ TEST_CASE("write_atomically keeps the old file when the writer fails", "[core]")
     write_text_atomically(target, "better");
     CHECK(test::read_file(target) == "better");
   }
+}
+
+TEST_CASE("require_output_path accepts a new path or a regular file and nothing else", "[core]") {
+  test::ScratchDir dir;
+  namespace fs = std::filesystem;
+  test::write_file(dir / "old.txt", "x");
+  CHECK_NOTHROW(require_output_path(dir / "new.txt"));
+  CHECK_NOTHROW(require_output_path(dir / "old.txt"));
+  CHECK_THROWS_WITH(require_output_path(""), Catch::Contains("the output path is empty"));
+  CHECK_THROWS_WITH(require_output_path((dir / "new.txt").string() + "/"),
+                    Catch::Contains("ends in '/'"));
+  CHECK_THROWS_WITH(require_output_path(dir.path()), Catch::Contains("is a directory"));
+  CHECK_THROWS_WITH(require_output_path(dir / "missing" / "x.txt"),
+                    Catch::Contains("output directory") && Catch::Contains("does not exist"));
+  CHECK_THROWS_WITH(require_output_path(dir / "old.txt" / "x.txt"),
+                    Catch::Contains("is not a directory"));
+  REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(require_output_path(dir / "fifo"),
+                    Catch::Contains("fifo: is a FIFO (named pipe), expected a regular file"));
+  fs::create_symlink("old.txt", dir / "link.txt");
+  fs::create_symlink("nowhere.txt", dir / "dangling.txt");
+  CHECK_THROWS_WITH(require_output_path(dir / "link.txt"), Catch::Contains("is a symbolic link"));
+  CHECK_THROWS_WITH(require_output_path(dir / "dangling.txt"),
+                    Catch::Contains("is a symbolic link"));
+  CHECK_THROWS_WITH(write_text_atomically(dir / "link.txt", "y"),
+                    Catch::Contains("is a symbolic link"));
+  CHECK(fs::is_symlink(dir / "link.txt"));
+  CHECK(test::read_file(dir / "old.txt") == "x");
+  CHECK_THROWS_WITH(require_output_path("/dev/null"),
+                    Catch::Contains("/dev/null: is a character device"));
+  // An output that is one of the inputs, however it is spelled.
+  const auto again = dir.path() / ".." / dir.path().filename() / "old.txt";
+  CHECK_THROWS_WITH(require_distinct_output(again, "--out", {{"--data", dir / "old.txt"}}),
+                    Catch::Contains("--out names the same file as --data"));
+  CHECK_NOTHROW(require_distinct_output(dir / "new.txt", "--out", {{"--data", dir / "old.txt"}}));
+  CHECK_NOTHROW(require_distinct_output(dir / "old.txt", "--out", {{"--data", "casino"}}));
+}
+
+TEST_CASE("a write that fails keeps the old file, removes the temp and says why", "[core]") {
+  // A file-size limit makes write(2) fail with EFBIG once SIGXFSZ is ignored: the same path
+  // through the writer as a full disk, without needing one. Run in a child: limits are per
+  // process.
+  test::ScratchDir dir;
+  const auto target = dir / "out.txt";
+  write_text_atomically(target, "good");
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const struct rlimit rl{4096, 4096};
+    if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(3);
+    int code = 4;
+    try {
+      write_text_atomically(target, std::string(100000, 'x'));
+    } catch (const UserError& e) {
+      const std::string m = e.what();
+      code = m == target.string() + ": cannot write: File too large (an existing file there is "
+                                    "left unchanged)" ? 0 : 5;
+      if (code) std::fprintf(stderr, "message: %s\n", m.c_str());
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  INFO("wait status " << status);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(test::read_file(target) == "good");
+  int files = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++files;
+  CHECK(files == 1);
+}
+
+TEST_CASE("temp files of dead processes are removed when their target is written", "[core]") {
+  test::ScratchDir dir;
+  const auto target = dir / "m.h5";
+  // A pid that has just exited (a child reaped here), one alive (this process's parent).
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  const std::string dead = std::to_string(child), alive = std::to_string(::getppid());
+  test::write_file(dir / ("m.h5.tmp." + dead), "stale");
+  test::write_file(dir / ("m.h5.tmp." + alive), "in progress");
+  test::write_file(dir / ("other.h5.tmp." + dead), "another target");
+  test::write_file(dir / "m.h5.tmp.notapid", "not ours");
+  write_text_atomically(target, "new");
+  namespace fs = std::filesystem;
+  CHECK_FALSE(fs::exists(dir / ("m.h5.tmp." + dead)));
+  CHECK(fs::exists(dir / ("m.h5.tmp." + alive)));
+  CHECK(fs::exists(dir / ("other.h5.tmp." + dead)));
+  CHECK(fs::exists(dir / "m.h5.tmp.notapid"));
+  CHECK(test::read_file(target) == "new");
+  CHECK(remove_stale_temp_files(target) == 0);
 }
 
 TEST_CASE("the RNG stream is a pure function of the seed", "[core]") {

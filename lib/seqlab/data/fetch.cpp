@@ -88,8 +88,8 @@ void download_verified(const std::string& url, const std::filesystem::path& targ
       const std::string why = error_text[0] ? error_text : curl_easy_strerror(rc);
       user_error("download of " + url + " failed: " + why);
     }
-    if (std::fflush(file.get()) != 0) input_error(temp, "write failed (disk full?)");
-    file.reset();
+    if (std::fflush(file.get()) != 0) input_error(target, "cannot write: the download could not be flushed (disk full?)");
+    if (std::fclose(file.release()) != 0) input_error(target, "cannot write: the download could not be closed (disk full?)");
     const std::string got = sink.hash.finish();
     if (got != expected_sha256)
       user_error(url + ": downloaded " + std::to_string(sink.bytes) +
