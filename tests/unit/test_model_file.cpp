@@ -3,6 +3,7 @@
 #include <H5Cpp.h>
 
 #include <fstream>
+#include <limits>
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
@@ -349,6 +350,56 @@ TEST_CASE("an interrupted save leaves the old model file intact", "[model_file]"
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
   CHECK(entries == 1);
   CHECK_THROWS_WITH(save_model(dir / "no_such_dir" / "m.h5", original), Contains("does not exist"));
+}
+
+TEST_CASE("a model with a non-finite parameter is never written", "[model_file]") {
+  test::ScratchDir dir;
+  const fs::path file = dir / "model.h5";
+  std::vector<std::string> symbols = {"a", "b", "c"};
+  RnnOptions options;
+  options.hidden = 4;
+  RnnModel model{Alphabet(symbols), options};
+  model.initialize(3);
+  save_model(file, model);
+  const std::string before = test::read_file(file);
+  arma::vec values = arma::conv_to<arma::vec>::from(model.network().params().values());
+  values(values.n_elem / 2) = std::numeric_limits<double>::quiet_NaN();
+  model.set_parameters(values);
+  try {
+    save_model(file, model);
+    FAIL("a model holding NaN was saved");
+  } catch (const h5::NonFiniteValue& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find("model.h5") != std::string::npos);
+    CHECK(std::string(e.what()).find("non-finite") != std::string::npos);
+    CHECK(e.dataset().rfind('/', 0) == 0);  // an object path inside the file
+  }
+  CHECK(test::read_file(file) == before);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
+  CHECK(entries == 1);
+  // Infinity too, and no file appears at a new path.
+  values(0) = std::numeric_limits<double>::infinity();
+  values(values.n_elem / 2) = 0.0;
+  model.set_parameters(values);
+  CHECK_THROWS_AS(save_model(dir / "new.h5", model), h5::NonFiniteValue);
+  CHECK_FALSE(fs::exists(dir / "new.h5"));
+}
+
+TEST_CASE("model files built in memory read back like files written in place", "[model_file]") {
+  // The writer builds the HDF5 file with the core driver and writes its image: the result must
+  // be an ordinary HDF5 file that the library (and h5py) opens.
+  test::ScratchDir dir;
+  const MarkovChain original = trained_markov(2, Smoothing::kneser_ney, 3);
+  save_model(dir / "m.h5", original);
+  CHECK(H5::H5File::isHdf5((dir / "m.h5").string()));
+  const auto reloaded = load_model(dir / "m.h5");
+  const arma::uvec probe = {0, 1, 2, 1, 0};
+  CHECK(reloaded->log_likelihood(probe) == original.log_likelihood(probe));
+  // The output path rules apply to model files too.
+  fs::create_symlink("m.h5", dir / "link.h5");
+  CHECK_THROWS_WITH(save_model(dir / "link.h5", original), Contains("is a symbolic link"));
+  CHECK(fs::is_symlink(dir / "link.h5"));
 }
 
 namespace {

@@ -661,10 +661,13 @@ void replace_dataset(H5::Group& root, const std::string& group, const std::strin
                      const arma::mat& value) {
   H5::Group g = root.openGroup(group);
   g.unlink(name);
-  if (value.n_cols == 1)
-    h5::write_vec(g, name, arma::vec(value));
-  else
-    h5::write_mat(g, name, value);
+  // Raw HDF5 rather than h5::write_mat: seqlab's writers refuse the non-finite values that
+  // forged files need. A column is stored 1-D, a matrix 2-D in the file's row-major layout.
+  const hsize_t dims[2] = {value.n_rows, value.n_cols};
+  const H5::DataSpace space(value.n_cols == 1 ? 1 : 2, dims);
+  const arma::mat row_major = value.t();
+  g.createDataSet(name, H5::PredType::IEEE_F64LE, space)
+      .write(row_major.memptr(), H5::PredType::NATIVE_DOUBLE);
 }
 }  // namespace
 

@@ -106,6 +106,12 @@ void require_option(const std::string& command, const po::variables_map& vm,
     user_error(command + ": --" + name + " is required (see 'seqlab " + command + " --help')");
 }
 
+void training_diverged(const std::string& out, const std::string& dataset,
+                       const std::string& hint) {
+  input_error(out, "training diverged (non-finite parameters in '" + dataset +
+                       "'): the model was not written; " + hint);
+}
+
 FitObserver progress_observer(bool quiet, double log_every_seconds) {
   FitObserver observer;
   if (quiet) return observer;

@@ -56,6 +56,12 @@ bool parse_command_line(const std::string& command, const std::string& usage,
 void require_option(const std::string& command, const po::variables_map& vm,
                     const std::string& name);
 
+// Throws the UserError of a training run whose parameters became non-finite (h5::NonFiniteValue
+// from the model writer): "<out>: training diverged (non-finite parameters in '<dataset>'): the
+// model was not written; <hint>". Nothing was written: the model is built in memory first.
+[[noreturn]] void training_diverged(const std::string& out, const std::string& dataset,
+                                    const std::string& hint);
+
 // How training progress reaches stderr. A message starting with '\r' is an in-place progress
 // line: on a terminal it overwrites the previous one and is cleared before the next ordinary
 // line; in a log (stderr not a terminal) it is written as an ordinary line at most once every

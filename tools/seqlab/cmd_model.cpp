@@ -666,7 +666,14 @@ int run_train(const std::vector<std::string>& args) {
     user_error("train on dataset '" + dataset.name + "' [" + data.split + "]: " + e.what());
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  save_model(out, *model);
+  try {
+    save_model(out, *model);
+  } catch (const h5::NonFiniteValue& e) {
+    training_diverged(out, e.dataset(),
+                      recurrent_model ? "try a lower --lr or a smaller --clip"
+                                      : "standardise the data (zero mean, unit variance) or raise "
+                                        "--variance-floor");
+  }
 
   // A recurrent network already measured its training NLL during the last epoch; scoring a long
   // training text again in float64 would take minutes (it is one sequential pass), so it reports
@@ -1076,9 +1083,7 @@ int run_decode(const std::vector<std::string>& args) {
     }
   }
   if (!out.empty()) {
-    write_atomically(out, [&](const std::filesystem::path& temp) {
-      H5::H5File file(temp.string(), H5F_ACC_TRUNC);
-      H5::Group root = file.openGroup("/");
+    h5::write_file_atomically(out, [&](H5::Group& root) {
       h5::write_string_attribute(root, "method", posterior ? "posterior" : "viterbi");
       h5::write_string_attribute(root, "model", model_path);
       h5::write_string_attribute(root, "data", data.data);

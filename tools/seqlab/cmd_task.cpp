@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "seqlab/core/error.hpp"
+#include "seqlab/io/hdf5.hpp"
 
 namespace seqlab::cli {
 namespace {
@@ -111,7 +112,11 @@ int train_task(const TaskTrainRequest& r) {
   model.fit(train, valid, fo, &observer);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  save_task_model(r.out, model);
+  try {
+    save_task_model(r.out, model);
+  } catch (const h5::NonFiniteValue& e) {
+    training_diverged(r.out, e.dataset(), "try a lower --lr or a smaller --clip");
+  }
 
   const TaskMetrics on_train = model.evaluate(train);
   std::optional<TaskMetrics> on_valid;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 
+#include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/memory.hpp"
 #include "seqlab/data/alphabet.hpp"
@@ -329,7 +330,46 @@ std::vector<std::string> read_strings(const H5::Group& group, const std::string&
   return values;
 }
 
+namespace {
+// Model parameters are finite; a NaN or an infinity means the run that made them diverged.
+void require_finite(const H5::Group& group, const std::string& name, const arma::mat& values) {
+  if (values.is_finite()) return;
+  throw NonFiniteValue(where(group, name) + ": holds a non-finite value (NaN or infinity); a "
+                       "model with non-finite parameters is not written",
+                       join(object_path(group), name));
+}
+}  // namespace
+
+void write_file_atomically(const std::filesystem::path& path,
+                           const std::function<void(H5::Group& root)>& fill) {
+  quiet_errors();
+  require_output_path(path);
+  std::vector<char> image;
+  try {
+    // The core driver keeps the whole file in memory (growing by 1 MiB); without a backing
+    // store nothing touches the disk until the finished image is written in one checked pass.
+    H5::FileAccPropList access;
+    access.setCore(std::size_t{1} << 20, false);
+    H5::H5File file(path.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
+    {
+      H5::Group root = file.openGroup("/");
+      fill(root);
+    }
+    file.flush(H5F_SCOPE_GLOBAL);
+    const ssize_t size = H5Fget_file_image(file.getId(), nullptr, 0);
+    if (size < 0) throw H5::FileIException("H5Fget_file_image", "cannot size the file image");
+    image.resize(static_cast<std::size_t>(size));
+    if (size > 0 && H5Fget_file_image(file.getId(), image.data(), image.size()) != size)
+      throw H5::FileIException("H5Fget_file_image", "cannot copy the file image");
+    file.close();
+  } catch (const H5::Exception& e) {
+    input_error(path, "cannot build the HDF5 file (" + describe(e) + ")");
+  }
+  write_bytes_atomically(path, image.data(), image.size());
+}
+
 void write_vec(H5::Group& group, const std::string& name, const arma::vec& values) {
+  require_finite(group, name, values);
   H5::DataSet dataset = create_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_elem});
   if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_DOUBLE);
 }
@@ -346,6 +386,7 @@ arma::vec read_vec(const H5::Group& group, const std::string& name) {
 }
 
 void write_mat(H5::Group& group, const std::string& name, const arma::mat& values) {
+  require_finite(group, name, values);
   H5::DataSet dataset =
       create_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_rows, values.n_cols});
   if (values.n_elem == 0) return;

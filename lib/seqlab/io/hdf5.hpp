@@ -19,14 +19,41 @@
 #include <armadillo>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "seqlab/core/error.hpp"
 
 namespace seqlab {
 class Alphabet;
 }
 
 namespace seqlab::h5 {
+
+// Thrown by write_vec and write_mat when asked to store a NaN or an infinity: every float64
+// dataset seqlab writes is a model parameter, and a non-finite parameter means training
+// diverged. The message names the file and the dataset; dataset() gives the object path inside
+// the file (e.g. "/layers/weight_hh_l0") so a caller can word the cause and the cure.
+class NonFiniteValue : public UserError {
+public:
+  NonFiniteValue(const std::string& message, std::string dataset)
+      : UserError(message), dataset_(std::move(dataset)) {}
+  const std::string& dataset() const { return dataset_; }
+
+private:
+  std::string dataset_;
+};
+
+// Requires: `fill` writes the file's content into the root group it is given and throws on
+//   failure (UserError, NonFiniteValue or H5::Exception).
+// Ensures: the file is built in memory (HDF5 core driver, no backing store), then its bytes are
+//   written with write_bytes_atomically: checked writes, fsync, close, rename. `path` itself is
+//   checked first (require_output_path) and untouched by any failure, which becomes a one-line
+//   UserError naming it (NonFiniteValue is passed on as it is). Cost: the file's size in memory,
+//   twice for a moment (the in-memory file and its image).
+void write_file_atomically(const std::filesystem::path& path,
+                           const std::function<void(H5::Group& root)>& fill);
 
 // Ensures: HDF5 no longer prints its error stack on failures (seqlab reports its own one-line
 // errors). Idempotent; cheap.
@@ -73,7 +100,8 @@ void write_strings(H5::Group& group, const std::string& name,
                    const std::vector<std::string>& values);
 std::vector<std::string> read_strings(const H5::Group& group, const std::string& name);
 
-// float64, 1-D (n) and 2-D (n_rows, n_cols) as described in MATRIX LAYOUT.
+// float64, 1-D (n) and 2-D (n_rows, n_cols) as described in MATRIX LAYOUT. The writers refuse
+// non-finite values (NonFiniteValue) before creating the dataset.
 void write_vec(H5::Group& group, const std::string& name, const arma::vec& values);
 arma::vec read_vec(const H5::Group& group, const std::string& name);
 void write_mat(H5::Group& group, const std::string& name, const arma::mat& values);

@@ -4,7 +4,6 @@
 #include <functional>
 #include <map>
 
-#include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
@@ -99,20 +98,11 @@ std::vector<std::string> known_model_types() {
 }
 
 void save_model(const std::filesystem::path& path, const SequenceModel& model) {
-  h5::quiet_errors();
-  write_atomically(path, [&](const std::filesystem::path& temp) {
-    try {
-      H5::H5File file(temp.string(), H5F_ACC_TRUNC);
-      H5::Group root = file.openGroup("/");
-      h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
-      h5::write_string_attribute(root, "model", model.type());
-      h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
-      model.save(root);
-      root.close();
-      file.close();
-    } catch (const H5::Exception& e) {
-      input_error(path, "cannot write the model file (" + h5::describe(e) + ")");
-    }
+  h5::write_file_atomically(path, [&](H5::Group& root) {
+    h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
+    h5::write_string_attribute(root, "model", model.type());
+    h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
+    model.save(root);
   });
 }
 

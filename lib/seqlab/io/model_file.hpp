@@ -18,10 +18,12 @@ namespace seqlab {
 
 inline constexpr int kModelFormatVersion = 1;
 
-// Requires: the parent directory of `path` exists.
-// Ensures: `path` holds the model, written ATOMICALLY (temp file + rename): if model.save() or
-//   HDF5 fails, any old file at `path` is left untouched and the exception propagates (HDF5
-//   failures as a UserError naming the path).
+// Requires: `path` passes require_output_path (a new path or a regular file, in a writable
+//   directory).
+// Ensures: `path` holds the model, built in memory and written ATOMICALLY (checked writes, fsync,
+//   rename; see core/atomic_file.hpp): if model.save(), HDF5 or the disk fails, any old file at
+//   `path` is left untouched, no temp file remains and a UserError naming the path propagates.
+//   A model with a non-finite parameter is never written: h5::NonFiniteValue names the dataset.
 void save_model(const std::filesystem::path& path, const SequenceModel& model);
 
 // Requires nothing. Ensures: the model stored in `path`, loaded by the class its 'model' attribute

@@ -12,7 +12,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/batching.hpp"
@@ -577,20 +576,11 @@ void RnnTaskModel::load(const H5::Group& group) {
 }
 
 void save_task_model(const std::filesystem::path& path, const RnnTaskModel& model) {
-  h5::quiet_errors();
-  write_atomically(path, [&](const std::filesystem::path& temp) {
-    try {
-      H5::H5File file(temp.string(), H5F_ACC_TRUNC);
-      H5::Group root = file.openGroup("/");
-      h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
-      h5::write_string_attribute(root, "model", model.type());
-      h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
-      model.save(root);
-      root.close();
-      file.close();
-    } catch (const H5::Exception& e) {
-      input_error(path, "cannot write the model file (" + h5::describe(e) + ")");
-    }
+  h5::write_file_atomically(path, [&](H5::Group& root) {
+    h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
+    h5::write_string_attribute(root, "model", model.type());
+    h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
+    model.save(root);
   });
 }
 

@@ -196,8 +196,9 @@ private:
   RnnTaskFitReport report_;
 };
 
-// Requires: the parent directory of `path` exists. Ensures: `path` holds the model (envelope as
-// every model file, plus the model's save()), written atomically.
+// Requires: `path` passes require_output_path. Ensures: `path` holds the model (envelope as
+// every model file, plus the model's save()), written as save_model writes (built in memory,
+// checked atomic write; a non-finite parameter throws h5::NonFiniteValue and writes nothing).
 void save_task_model(const std::filesystem::path& path, const RnnTaskModel& model);
 
 // Requires nothing. Ensures: true when `path` is a readable seqlab model file whose root carries
