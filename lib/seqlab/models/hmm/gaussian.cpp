@@ -415,6 +415,13 @@ void GaussianFullEmission::maximize(const Stats& s, const EmissionPrior& prior) 
       covariance = eigenvectors * arma::diagmat(eigenvalues) * eigenvectors.t();
       covariance = 0.5 * (covariance + covariance.t());
     }
+    // A covariance whose eigenvalues span more than float64 resolves (data on wildly different
+    // scales) stays indefinite after flooring: the run has diverged, and refresh() would fail.
+    arma::mat factor;
+    if (!arma::chol(factor, arma::symmatl(covariance), "lower"))
+      user_error("training diverged: the full covariance of state " + std::to_string(i) +
+                 " is no longer positive definite in float64 (the data's scales are too far "
+                 "apart); standardise the data (zero mean, unit variance) or raise --variance-floor");
     means_.col(i) = s.shift + shifted_mean;
     covariances_.slice(i) = covariance;
   }
