@@ -10,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/sha256.hpp"
@@ -273,6 +274,7 @@ int run_true_model(const std::vector<std::string>& args) {
     return 0;
   if (name.empty()) user_error("datasets true-model: a dataset NAME is required");
   require_option("datasets true-model", vm, "out");
+  require_output_path(out);
   DataLocations loc = DataLocations::from_environment();
   if (!registry_file.empty()) loc.registry = registry_file;
   const Registry registry = load_registry(loc);

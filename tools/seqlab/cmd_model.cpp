@@ -512,8 +512,9 @@ int run_train(const std::vector<std::string>& args) {
   require_options_apply(vm, model_name,
                         {{&markov, {"markov"}}, {&hmm, {"hmm"}}, {&recurrent, kRecurrentTypes},
                          {&tasks, kTaskTypes}});
-  // Fail before any work when the result could not be written.
-  require_output_directory(out);
+  // Fail before any work when the result could not be written or would replace an input.
+  require_output_path(out);
+  require_distinct_output(out, "--out", {{"--data", data.data}});
 
   if (bidirectional && !given(vm, "task"))
     user_error("train: --bidirectional: a bidirectional network reads the future, so it defines "
@@ -1027,6 +1028,11 @@ int run_decode(const std::vector<std::string>& args) {
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
   if (viterbi && posterior) user_error("decode: give --viterbi or --posterior, not both");
+  // Before any reading: the paths file must be writable and must not replace an input.
+  if (vm.count("out")) {
+    require_output_path(out);
+    require_distinct_output(out, "--out", {{"--model", model_path}, {"--data", data.data}});
+  }
   const auto model = load_model(model_path);
   if (!model->has_hidden_states())
     input_error(model_path, "is a '" + model->type() + "' model, expected an HMM (decode needs hidden states)");
@@ -1036,7 +1042,6 @@ int run_decode(const std::vector<std::string>& args) {
   const DataSplit opened = open_split(cmd, data, oo);
   require_model_fits(cmd, model_path, *model, opened.dataset);
   const SequenceSet& set = opened.set();
-  if (!out.empty()) require_output_directory(out);
   std::vector<arma::uvec> paths;
   std::vector<double> scores;
   std::vector<std::optional<arma::uword>> impossible;  // the first step of probability 0

@@ -1,8 +1,16 @@
 // tools/seqlab/main.cpp: the `seqlab` program: git-style subcommands over libseqlab.
 // Exit codes: 0 success, 1 user error (one line on stderr), 2 internal error.
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -46,6 +54,79 @@ void print_usage() {
   std::cout << "\nseqlab " << SEQLAB_VERSION << "\n";
 }
 
+// The reason a write to standard output failed, when errno no longer tells (stdio keeps only a
+// flag, and the command went on after the failed write): the conditions that make such writes
+// fail persist, so they can still be seen. 0 when none of them holds.
+int persisting_write_failure() {
+  struct stat st {};
+  if (::fstat(STDOUT_FILENO, &st) != 0) return errno;
+  if (S_ISCHR(st.st_mode) && gnu_dev_major(st.st_rdev) == 1 &&
+      gnu_dev_minor(st.st_rdev) == 7)
+    return ENOSPC;  // /dev/full
+  if (!S_ISREG(st.st_mode)) return 0;
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      static_cast<rlim_t>(st.st_size) >= limit.rlim_cur)
+    return EFBIG;
+  struct statvfs fs {};
+  if (::fstatvfs(STDOUT_FILENO, &fs) == 0 && fs.f_bavail == 0) return ENOSPC;
+  return 0;
+}
+
+// Everything printed must reach standard output: a full disk or /dev/full loses it silently
+// unless the stream is flushed, checked and closed before exit. Ensures: `status` when all went
+// well (or an error was already reported), else one error line and exit code 1.
+int finish_standard_output(int status) {
+  // A write that failed earlier (at a flush inside the command) left its reason in errno, and
+  // stdio keeps only a flag: take errno along when it is a reason a write gives.
+  const int earlier = errno;
+  const bool write_reason = earlier == ENOSPC || earlier == EFBIG || earlier == EIO ||
+                            earlier == EDQUOT || earlier == EPIPE || earlier == EBADF ||
+                            earlier == EROFS || earlier == ENXIO;
+  errno = 0;
+  std::cout.flush();  // std::cout writes through C's stdout (synchronised with stdio)
+  bool failed = !std::cout.good() || std::ferror(stdout) != 0;
+  failed = std::fflush(stdout) != 0 || failed;
+  int error = errno != 0 ? errno : write_reason ? earlier : 0;
+  if (failed && error == 0) error = persisting_write_failure();
+  // close(2) can report what the writes did not (e.g. on network file systems). A standard
+  // output that was never open (EBADF) had nothing written to it, or the flush failed already.
+  if (!failed && ::close(STDOUT_FILENO) != 0 && errno != EBADF && errno != EINTR) {
+    failed = true;
+    error = errno;
+  }
+  if (!failed || status != 0) return status;
+  std::cerr << "seqlab: error: cannot write to standard output: "
+            << (error != 0 ? std::strerror(error) : "an earlier write failed") << "\n";
+  return 1;
+}
+
+int run(std::vector<std::string> args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage();
+    return args.empty() ? 1 : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "seqlab " << SEQLAB_VERSION << "\n";
+    return 0;
+  }
+  const std::string name = args[0];
+  args.erase(args.begin());
+  try {
+    for (const auto& c : seqlab::cli::commands())
+      if (c.name == name) return c.run(args);
+    seqlab::user_error("unknown command '" + name + "' (see 'seqlab --help')");
+  } catch (const seqlab::UserError& e) {
+    std::cout.flush();  // what the command printed before the error comes first
+    std::cerr << "seqlab: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "seqlab: internal error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
 }  // namespace
 
 // OpenBLAS chose a generic kernel on a CPU it did not recognise (see core/blas.hpp): run again,
@@ -63,26 +144,8 @@ int main(int argc, char** argv) {
   // The engines run their own worker threads (--threads); BLAS threads are opted into per
   // command, never stacked under ours by accident.
   seqlab::set_blas_threads(1);
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    print_usage();
-    return args.empty() ? 1 : 0;
-  }
-  if (args[0] == "--version") {
-    std::cout << "seqlab " << SEQLAB_VERSION << "\n";
-    return 0;
-  }
-  const std::string name = args[0];
-  args.erase(args.begin());
-  try {
-    for (const auto& c : seqlab::cli::commands())
-      if (c.name == name) return c.run(args);
-    seqlab::user_error("unknown command '" + name + "' (see 'seqlab --help')");
-  } catch (const seqlab::UserError& e) {
-    std::cerr << "seqlab: error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "seqlab: internal error: " << e.what() << "\n";
-    return 2;
-  }
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, reported as an error,
+  // instead of killing the process in the middle of it.
+  std::signal(SIGXFSZ, SIG_IGN);
+  return finish_standard_output(run(std::vector<std::string>(argv + 1, argv + argc)));
 }
