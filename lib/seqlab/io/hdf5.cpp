@@ -331,12 +331,21 @@ std::vector<std::string> read_strings(const H5::Group& group, const std::string&
 }
 
 namespace {
+NonFiniteValue non_finite(const std::string& file, const std::string& dataset) {
+  return NonFiniteValue(file + ": " + dataset + ": holds a non-finite value (NaN or infinity); a "
+                        "model with non-finite parameters is not written", dataset);
+}
+
 // Model parameters are finite; a NaN or an infinity means the run that made them diverged.
 void require_finite(const H5::Group& group, const std::string& name, const arma::mat& values) {
   if (values.is_finite()) return;
-  throw NonFiniteValue(where(group, name) + ": holds a non-finite value (NaN or infinity); a "
-                       "model with non-finite parameters is not written",
-                       join(object_path(group), name));
+  std::string file;
+  try {
+    file = group.getFileName();
+  } catch (const H5::Exception&) {
+    file = "<hdf5 file>";
+  }
+  throw non_finite(file, join(object_path(group), name));
 }
 }  // namespace
 
@@ -348,12 +357,25 @@ void write_file_atomically(const std::filesystem::path& path,
   try {
     // The core driver keeps the whole file in memory (growing by 1 MiB); without a backing
     // store nothing touches the disk until the finished image is written in one checked pass.
+    // The in-memory file is named after this process's temp file, not the target: HDF5 first
+    // tries to open an existing file of that name (and the core driver would read all of it).
+    const std::string memory_name = temp_path_for(path).string();
     H5::FileAccPropList access;
     access.setCore(std::size_t{1} << 20, false);
-    H5::H5File file(path.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
+    H5::H5File file(memory_name, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
     {
       H5::Group root = file.openGroup("/");
-      fill(root);
+      // Messages name the target, not the in-memory file.
+      try {
+        fill(root);
+      } catch (const NonFiniteValue& e) {
+        throw non_finite(path.string(), e.dataset());
+      } catch (const UserError& e) {
+        std::string message = e.what();
+        if (message.compare(0, memory_name.size(), memory_name) == 0)
+          message.replace(0, memory_name.size(), path.string());
+        throw UserError(message);
+      }
     }
     file.flush(H5F_SCOPE_GLOBAL);
     const ssize_t size = H5Fget_file_image(file.getId(), nullptr, 0);
