@@ -4,6 +4,10 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# `make fuzz`: seconds per target, and which targets (tests/fuzz/README.md).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= text fasta csv pianoroll patterns registry model_file
 MESON_OPTS ?= --buildtype=release --werror
 # Real datasets are read from a local mirror when one sits beside the checkout.
 SHARED_DATA := $(abspath ../shared/datasets)
@@ -11,7 +15,8 @@ export SEQLAB_DATA_PATH ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 # Peer benchmark scripts (GHMM, pomegranate, ...) when a folder of them sits beside the checkout.
 PEERS ?= $(abspath ../shared/bench/peers)
 
-.PHONY: all deps build build-asan test test-unit test-asan test-slow demo bench clean
+.PHONY: all deps fuzz-deps build build-asan build-fuzz test test-unit test-asan test-slow demo \
+  bench fuzz clean
 
 all: build
 
@@ -38,9 +43,26 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 # under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: build build-asan
 	@echo "SEQLAB_DATA_PATH=$(SEQLAB_DATA_PATH)"
-	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli --suite install
+	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli --suite install \
+	  --suite fuzz
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs --suite unit
+	  meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs --suite unit --suite fuzz
+
+# Fuzzing (tests/fuzz/README.md): clang 14 + libFuzzer, the library instrumented and under
+# ASan + UBSan, in $(FUZZ_BUILD)/; each target runs FUZZ_SECONDS from its seed corpus.
+fuzz-deps:
+	@bash scripts/install-fuzz-deps.sh
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang-14 CXX=clang++-14 meson setup $(FUZZ_BUILD) --buildtype=plain -Doptimization=1 \
+	  -Ddebug=true --werror -Dfuzz=true -Dtests=disabled -Ddefault_library=static \
+	  -Db_sanitize=address,undefined -Db_lundef=false
+
+build-fuzz: deps fuzz-deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $(addprefix tests/fuzz/fuzz_,$(FUZZ_TARGETS))
+
+fuzz: build-fuzz
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 test-slow: build
 	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite slow
@@ -55,4 +77,4 @@ bench: build
 	$(BUILD)/tools/seqlab bench rnn $(if $(wildcard $(PEERS)/bench_torch_rnn.py),--peers $(PEERS),)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

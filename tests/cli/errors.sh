@@ -93,6 +93,10 @@ expect_error "unknown dataset suggests the nearest" "did you mean 'tinyshakespea
   "$seqlab" train --model markov --data tinyshakspeare --out "$tmp/m.h5"
 expect_error "invalid UTF-8" "bad_utf8\.txt:1:9: .*UTF-8" \
   "$seqlab" train --model markov --data "$fixtures/bad_utf8.txt" --out "$tmp/m.h5"
+printf 'ab\ncd\0e\n' >"$tmp/nul.txt"
+expect_error "NUL byte in text" "nul\.txt:2:3: NUL byte \(0x00\) is not allowed in text$" \
+  "$seqlab" train --model markov --data "$tmp/nul.txt" --split all --out "$tmp/nul.h5"
+if [ -e "$tmp/nul.h5" ]; then bad "a refused training run left a model file"; else ok "no model file after the NUL refusal"; fi
 expect_error "symbol outside the model's alphabet" "outside_alphabet\.txt:1:23: .*'!'.*alphabet" \
   "$seqlab" eval --model "$model" --data "$fixtures/outside_alphabet.txt" --split all
 expect_error "--order -1" "--order must be between 0 and [0-9]+, got -1" \

@@ -270,6 +270,19 @@ TEST_CASE("bad model files give one-line errors naming the file and what was exp
                                         "gru, hmm, jordan, leaky, lstm, markov, rnn)"));
     CHECK_THROWS_WITH(peek_model_type(good), Contains("unknown model type 'transformer'"));
   }
+  SECTION("a 'model' attribute stored as a null variable-length string") {
+    // HDF5 stores a null char* as a "NULL string"; reading it must not dereference it.
+    {
+      H5::H5File f((dir / "null_string.h5").string(), H5F_ACC_TRUNC);
+      H5::Group root = f.openGroup("/");
+      h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
+      const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+      const char* null_string = nullptr;
+      root.createAttribute("model", type, H5::DataSpace(H5S_SCALAR)).write(type, &null_string);
+    }
+    CHECK_THAT(error_of(dir / "null_string.h5"),
+               Contains("null_string.h5: unknown model type ''"));
+  }
   SECTION("a 'model' attribute of the wrong type") {
     {
       H5::H5File f = open_rw(good);

@@ -312,6 +312,47 @@ TEST_CASE("text reader, spaced and ptb_char layouts", "[readers]") {
 }
 
 // --------------------------------------------------------------------------------------------
+TEST_CASE("symbol readers refuse NUL bytes at their place", "[readers]") {
+  // A symbol holding NUL trains but cannot be stored: a model file keeps its alphabet as HDF5
+  // strings, which end at NUL ("/alphabet: symbol 0 is empty" on reading the model back).
+  test::ScratchDir dir;
+  const std::string expected_what = ": NUL byte (0x00) is not allowed in text";
+  SECTION("text: every level and layout, at the first NUL, in that file's own lines") {
+    const fs::path p = dir / "nul.txt";
+    test::write_file(p, std::string("ab\ncd ef\n g\0h\0\n", 15));  // first NUL: line 3, column 3
+    const std::string expected = at(p, ":3:3" + expected_what);
+    for (const auto& options :
+         {make_options({}), make_options({{"sequences", "line"}}),
+          make_options({{"format", "ptb_char"}}), make_options({{"level", "token"}}),
+          make_options({{"level", "token"}, {"sequences", "line"}})}) {
+      CHECK_THAT(error_of([&] { read_all("text", {fx("hello.txt"), p}, options); }),
+                 Equals(expected));
+    }
+    const fs::path spaced = dir / "nul_spaced.txt";
+    test::write_file(spaced, std::string("a b \0 ", 6));
+    CHECK_THAT(error_of([&] { read_all("text", {spaced}, make_options({{"format", "spaced"}})); }),
+               Equals(at(spaced, ":1:5" + expected_what)));
+    // Also with a model's alphabet (evaluation), whatever the unknown-symbol policy.
+    Alphabet fixed({"a", "b", "<unk>"});
+    fixed.set_unknown("<unk>");
+    CHECK_THAT(error_of([&] { read_all("text", {p}, Options(), &fixed, UnknownPolicy::map_to_unk); }),
+               Equals(expected));
+  }
+  SECTION("fasta: in a header or among the bases") {
+    const fs::path header = dir / "nul_header.fa";
+    test::write_file(header, std::string(">ab\0c\nACGT\n", 11));
+    CHECK_THAT(error_of([&] { read_all("fasta", {header}); }), Equals(at(header, ":1:4" + expected_what)));
+    const fs::path bases = dir / "nul_bases.fa";
+    test::write_file(bases, std::string(">r\nAC\0GT\n", 9));
+    CHECK_THAT(error_of([&] { read_all("fasta", {bases}, make_options({{"non_acgt", "keep"}})); }),
+               Equals(at(bases, ":2:3" + expected_what)));
+  }
+  SECTION("an alphabet never holds a symbol with NUL") {
+    CHECK_THROWS_AS(Alphabet({"a", std::string("\0", 1)}), std::invalid_argument);
+    CHECK_THROWS_AS(Alphabet({std::string("x\0y", 3)}), std::invalid_argument);
+  }
+}
+
 TEST_CASE("given splits: all is train + valid + test, alphabet over every file", "[readers]") {
   DatasetFiles files;
   files.train = {fx("no_newline.txt")};

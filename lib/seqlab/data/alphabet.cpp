@@ -8,6 +8,8 @@ namespace seqlab {
 Alphabet::Alphabet(std::vector<std::string> symbols) {
   for (auto& s : symbols) {
     if (s.empty()) throw std::invalid_argument("Alphabet: empty symbol");
+    if (s.find('\0') != std::string::npos)
+      throw std::invalid_argument("Alphabet: symbol with a NUL byte (a model file cannot store it)");
     if (contains(s)) throw std::invalid_argument("Alphabet: duplicate symbol '" + s + "'");
     add(s);
   }

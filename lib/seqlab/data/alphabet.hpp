@@ -17,7 +17,8 @@ namespace seqlab {
 class Alphabet {
 public:
   Alphabet() = default;
-  // Requires: symbols distinct and non-empty (else std::invalid_argument).
+  // Requires: symbols distinct, non-empty and without NUL bytes (else std::invalid_argument;
+  //   readers refuse NUL in their input first, so this is a program error).
   explicit Alphabet(std::vector<std::string> symbols);
 
   // Appends `symbol` if absent. Ensures: returns its index. Cost: O(1) expected.

@@ -85,6 +85,7 @@ ReadResult read_fasta(const ReadRequest& request) {
     std::vector<std::vector<Id>> sequences;
     for (const auto& path : files) {
       const SourceFile src = load_source(path);
+      require_no_nul(src);
       read_fasta_file(src, table.add_file(path), policy, table, sequences);
     }
     raw_parts.push_back(std::move(sequences));

@@ -32,6 +32,12 @@ struct SourceFile {
 };
 SourceFile load_source(const std::filesystem::path& file);
 
+// For the readers whose bytes become symbols (text, fasta). Requires nothing. Ensures: `src`
+// holds no NUL byte; otherwise UserError "FILE:LINE:COL: NUL byte (0x00) is not allowed in text"
+// at the first one. A symbol holding NUL could be trained on but not stored: a model file keeps
+// its alphabet as HDF5 strings, which end at the first NUL. Cost: one scan.
+void require_no_nul(const SourceFile& src);
+
 // ' ', '\t', '\n', '\r', '\v', '\f' (ASCII whitespace; other code points are content).
 inline bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';

@@ -33,6 +33,13 @@ SourceFile load_source(const fs::path& file) {
   return source;
 }
 
+void require_no_nul(const SourceFile& src) {
+  const std::size_t at = src.bytes.find('\0');
+  if (at == std::string::npos) return;
+  const TextPosition where = locate_offset(src.bytes, at);
+  input_error(src.path, where.line, where.column, "NUL byte (0x00) is not allowed in text");
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);

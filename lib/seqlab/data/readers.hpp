@@ -18,6 +18,8 @@
 //     one sequence over the whole stream.
 //   * Alphabets, vocabularies and observed pitch ranges are computed over ALL files of the
 //     dataset (every split), so train/valid/test share one encoding.
+//   * The symbol readers (text, fasta) refuse a NUL byte anywhere in a file, at the first one:
+//     "FILE:LINE:COL: NUL byte (0x00) is not allowed in text" (a model file could not store it).
 //   * `fixed_alphabet` is used by the symbol readers (text, fasta) and ignored by the others.
 //     A symbol outside it is reported at its FIRST occurrence in the stream (train, valid, test):
 //     "FILE:LINE:COL: symbol 'X' is not in the model's alphabet (N symbols)".

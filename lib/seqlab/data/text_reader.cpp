@@ -350,6 +350,7 @@ ReadResult read_text(const ReadRequest& request) {
     SequenceBuilder builder(settings.by_line);
     for (const auto& path : files) {
       const SourceFile src = load_source(path);
+      require_no_nul(src);
       const std::uint32_t file = table.add_file(path);
       if (settings.token_level) {
         tokenize(src, table, file, builder, settings);

@@ -278,8 +278,21 @@ std::string read_string_attribute(const H5::H5Object& object, const std::string&
     format_error(object, "", "attribute '" + name + "' has the wrong type, expected " + expected);
   const H5::StrType file_type = attribute.getStrType();
   std::string value;
-  // The C++ API reads both variable- and fixed-length strings into a std::string.
-  guarded_read(object, "", [&] { attribute.read(file_type, value); });
+  if (file_type.isVariableStr()) {
+    // Read through a pointer: a variable-length string may be stored as a null pointer (HDF5's
+    // "NULL string"), on which the C++ API's std::string overload calls strlen and crashes.
+    // It reads as "", which the caller then refuses as it would any other wrong value.
+    H5::StrType memory_type(H5::PredType::C_S1, H5T_VARIABLE);
+    memory_type.setCset(file_type.getCset());
+    char* pointer = nullptr;
+    guarded_read(object, "", [&] { attribute.read(memory_type, static_cast<void*>(&pointer)); });
+    if (pointer != nullptr) {
+      value = pointer;
+      H5free_memory(pointer);
+    }
+  } else {
+    guarded_read(object, "", [&] { attribute.read(file_type, value); });
+  }
   // Fixed-length strings may carry NUL padding.
   const auto end = value.find('\0');
   if (end != std::string::npos) value.resize(end);

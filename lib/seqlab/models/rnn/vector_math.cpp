@@ -1,14 +1,15 @@
 // seqlab/models/rnn/vector_math.cpp: array sigmoid/tanh/exp (vector_math.hpp). The float paths
 // call glibc's libmvec through its x86-64 vector function ABI names (_ZGVeN16v_* = AVX-512, 16
 // floats; _ZGVdN8v_* = AVX2, 8 floats); tails are handled with masked loads and stores so no
-// element is read or written outside [0, n).
+// element is read or written outside [0, n). Those paths are GCC's (its vector ABI declarations
+// and target pragmas); other compilers (clang, for the fuzz build) use the plain loops.
 #include "seqlab/models/rnn/vector_math.hpp"
 
 #include <cmath>
 
 #include "seqlab/models/rnn/cell_kernels.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define SEQLAB_HAVE_LIBMVEC 1
 #include <immintrin.h>
 #endif
