@@ -95,6 +95,19 @@ for emission in gaussian gaussian_full gmm; do
 done
 expect_error "an RNN on values near 1e154" "lstm: training data: sequence 0, step 1, row 0 holds 1e\+154, beyond \+-1e\+15 \(the network trains in float32" \
   "$seqlab" train --model lstm --hidden 4 --data "$tmp/huge.csv" --out "$tmp/m.h5"
+# Rows on scales from 1e-3 to 1e99 (legal values): states end up 1e99 apart with variances near
+# 1e-6, where the GEMM form of the diagonal log density cancelled to any value (a GMM reported an
+# NLL of -1.3e187 nats per frame, a Gaussian HMM "probability 0"). Such banks are scored term by
+# term; the NLL must be an ordinary positive number (the 1e99 rows alone cost about 230 nats).
+awk 'BEGIN { split("1e-3 1 1e50 1e99", sc, " "); for (s = 0; s < 4; s++) { for (i = 0; i < 200; i++) { k = sc[(i * 7 + s) % 4 + 1]; printf "%.17g,%.17g,%g\n", ((i * 37 + s) % 11 - 5) * k, ((i * 53 + s) % 13 - 6) * k, 5 + ((i * 17) % 7 - 3) / 3 } print "" } }' >"$tmp/scales.csv"
+for emission in gaussian gmm:2 gmm:4; do
+  mixtures=()
+  [ "${emission#gmm:}" != "$emission" ] && mixtures=(--mixtures "${emission#gmm:}")
+  expect_ok "a $emission HMM on rows of scales 1e-3 to 1e99 trains" \
+    "$seqlab" train --model hmm --emission "${emission%:*}" "${mixtures[@]}" --states 3 --data "$tmp/scales.csv" --out "$tmp/scales.h5" --json
+  nll=$(json_number valid_nll_nats)
+  check "its valid NLL ($nll nats/frame) is between 100 and 1000" awk -v v="$nll" 'BEGIN { exit !(v > 100 && v < 1000) }'
+done
 # Scored with a model of ordinary values, they have density 0: the warning names that cause, not
 # unseen symbols.
 "$seqlab" eval --model "$gauss" --data "$tmp/huge.csv" --split all >"$tmp/out" 2>"$tmp/err"

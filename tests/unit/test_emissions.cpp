@@ -330,6 +330,51 @@ TEST_CASE("M-step gives the weighted estimates; statistics merge exactly", "[emi
   }
 }
 
+TEST_CASE("means far apart next to their variances are scored and estimated term by term",
+          "[emission]") {
+  // States 1e6 apart with variances 1e-6: (mu - centre)^2 / v is 2.5e17, so the expanded
+  // (GEMM) form would carry an error of about 50 nats, either sign, and its moments about the
+  // common centre would lose the variance entirely (2.5e11 - 2.5e11).
+  const arma::mat means = {{0.0, 1e6}, {5.0, -5.0}};
+  const arma::mat variances = {{1e-6, 1e-6}, {1.0, 4.0}};
+  const arma::mat x = {{1e-3, 1e6 + 1e-3, 1e6 - 2e-3, 1e6, 0.5e6},
+                       {5.5, -4.0, -6.0, -5.0, 0.0}};
+  arma::mat expected(2, x.n_cols);
+  for (arma::uword i = 0; i < 2; ++i)
+    for (arma::uword t = 0; t < x.n_cols; ++t)
+      expected(i, t) = static_cast<double>(direct_diag(x.col(t), means.col(i), variances.col(i)));
+
+  SECTION("diagonal Gaussian") {
+    const GaussianDiagEmission e(means, variances);
+    CHECK_THAT(all_log_probs(e, x), test::IsNear(expected, 1e-12, 1e-9));
+  }
+  SECTION("diagonal mixture: one state of two components") {
+    const GmmDiagEmission e(arma::mat(arma::vec{0.25, 0.75}), means, variances);
+    const arma::mat got = all_log_probs(e, x);
+    for (arma::uword t = 0; t < x.n_cols; ++t) {
+      const double a = std::log(0.25) + expected(0, t), b = std::log(0.75) + expected(1, t);
+      const double hi = std::max(a, b);
+      CAPTURE(t);
+      CHECK_THAT(got(0, t), WithinRel(hi + std::log1p(std::exp(std::min(a, b) - hi)), 1e-12));
+    }
+  }
+  SECTION("moments about each state's own mean keep the variance") {
+    GaussianDiagEmission e(means, variances);
+    auto s = e.make_stats();
+    // State 1 gets the three points near 1e6, state 0 the first point and the midpoint.
+    const arma::mat gamma = {{1, 0, 0, 0, 1}, {0, 1, 1, 1, 0}};
+    e.accumulate(x, gamma, s);
+    e.maximize(s, EmissionPrior{.pseudo_count = 0.0, .variance_floor = 1e-12});
+    arma::vec mean, var;
+    weighted_moments(x, gamma.row(1), mean, var);
+    CHECK_THAT(e.means()(0, 1), WithinRel(mean(0), 1e-15));
+    CHECK_THAT(e.variances()(0, 1), WithinRel(var(0), 1e-9));  // 1.5556e-6
+    CHECK_THAT(e.variances()(1, 1), WithinRel(var(1), 1e-12));
+    weighted_moments(x, gamma.row(0), mean, var);
+    CHECK_THAT(e.variances()(0, 0), WithinRel(var(0), 1e-9));
+  }
+}
+
 TEST_CASE("variance floor and states without mass", "[emission]") {
   // Dimension 1 is constant: its MLE variance is 0 and must come out as the floor.
   const arma::mat x = {{1.0, 2.0, 3.0, 4.0}, {5.0, 5.0, 5.0, 5.0}};

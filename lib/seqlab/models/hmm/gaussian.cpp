@@ -19,18 +19,44 @@ void DiagGaussianBank::set(const arma::mat& means, const arma::mat& variances,
                            const arma::vec& log_weights) {
   const double d = static_cast<double>(means.n_rows);
   centre_ = arma::mean(means, 1);
+  means_ = means;
   const arma::mat shifted = means.each_col() - centre_;
   const arma::mat precision = 1.0 / variances;
   neg_half_precision_ = -0.5 * precision;
   shifted_mean_precision_ = shifted % precision;
-  constant_ = log_weights -
-              0.5 * (d * std::log(2.0 * std::numbers::pi) + arma::sum(arma::log(variances), 0).t() +
-                     arma::sum(shifted % shifted_mean_precision_, 0).t());
+  const arma::mat spread = shifted % shifted_mean_precision_;  // (mu - c)^2 / v
+  peak_ = log_weights -
+          0.5 * (d * std::log(2.0 * std::numbers::pi) + arma::sum(arma::log(variances), 0).t());
+  constant_ = peak_ - 0.5 * arma::sum(spread, 0).t();
+  term_by_term_ = !spread.is_empty() && !(spread.max() <= kDirectConditioning);
+}
+
+arma::mat DiagGaussianBank::stats_shift() const {
+  if (term_by_term_) return means_;
+  return arma::repmat(centre_, 1, means_.n_cols);
 }
 
 void DiagGaussianBank::score(const arma::mat& x, arma::uword begin, arma::uword end,
                              arma::mat& out) const {
   const arma::uword width = end - begin;
+  if (term_by_term_) {
+    const arma::uword d = means_.n_rows, count = means_.n_cols;
+    out.set_size(count, width);
+    for (arma::uword t = 0; t < width; ++t) {
+      const double* xt = x.colptr(begin + t);
+      for (arma::uword m = 0; m < count; ++m) {
+        const double* mu = means_.colptr(m);
+        const double* h = neg_half_precision_.colptr(m);
+        double sum = 0.0;
+        for (arma::uword k = 0; k < d; ++k) {
+          const double delta = xt[k] - mu[k];
+          sum += h[k] * (delta * delta);
+        }
+        out(m, t) = peak_(m) + sum;
+      }
+    }
+    return;
+  }
   // The shifted window, reused for its square: one scratch buffer per thread, so threads that
   // score concurrently never share it, and it is reallocated only when the window grows.
   thread_local arma::mat scratch;
@@ -42,13 +68,37 @@ void DiagGaussianBank::score(const arma::mat& x, arma::uword begin, arma::uword 
   out.each_col() += constant_;
 }
 
-void accumulate_diag_moments(const arma::mat& x, const arma::vec& shift, const arma::mat& weights,
+void accumulate_diag_moments(const arma::mat& x, const arma::mat& shift, const arma::mat& weights,
                              arma::vec& mass, arma::mat& sum_x, arma::mat& sum_xx) {
-  if (weights.n_rows != sum_x.n_cols || weights.n_cols != x.n_cols || x.n_rows != shift.n_elem)
-    throw std::invalid_argument("accumulate: weights must be M x T and x must be d x T");
+  if (weights.n_rows != sum_x.n_cols || weights.n_cols != x.n_cols || x.n_rows != shift.n_rows ||
+      shift.n_cols != sum_x.n_cols || shift.n_cols == 0)
+    throw std::invalid_argument("accumulate: weights must be M x T, x d x T and shift d x M");
   if (x.n_cols == 0) return;
+  bool common_shift = true;
+  for (arma::uword m = 1; m < shift.n_cols && common_shift; ++m)
+    common_shift = arma::all(shift.col(m) == shift.col(0));
+  if (!common_shift) {
+    const arma::uword d = x.n_rows;
+    mass += arma::sum(weights, 1);
+    for (arma::uword t = 0; t < x.n_cols; ++t) {
+      const double* xt = x.colptr(t);
+      for (arma::uword m = 0; m < shift.n_cols; ++m) {
+        const double w = weights(m, t);
+        if (w == 0.0) continue;
+        const double* c = shift.colptr(m);
+        double* sx = sum_x.colptr(m);
+        double* sxx = sum_xx.colptr(m);
+        for (arma::uword k = 0; k < d; ++k) {
+          const double delta = xt[k] - c[k];
+          sx[k] += w * delta;
+          sxx[k] += w * (delta * delta);
+        }
+      }
+    }
+    return;
+  }
   thread_local arma::mat scratch;
-  subtract_column(x, shift, scratch);
+  subtract_column(x, shift.col(0), scratch);
   mass += arma::sum(weights, 1);
   sum_x += scratch * weights.t();
   scratch %= scratch;
@@ -56,13 +106,13 @@ void accumulate_diag_moments(const arma::mat& x, const arma::vec& shift, const a
 }
 
 void maximize_diag(const arma::vec& mass, const arma::mat& sum_x, const arma::mat& sum_xx,
-                   const arma::vec& shift, double floor, arma::mat& means, arma::mat& variances) {
+                   const arma::mat& shift, double floor, arma::mat& means, arma::mat& variances) {
   for (arma::uword m = 0; m < mass.n_elem; ++m) {
     if (!(mass(m) > kNoMass)) continue;
     const arma::vec shifted_mean = sum_x.col(m) / mass(m);
     arma::vec variance = sum_xx.col(m) / mass(m) - arma::square(shifted_mean);
     variance.transform([floor](double v) { return v < floor ? floor : v; });
-    means.col(m) = shift + shifted_mean;
+    means.col(m) = shift.col(m) + shifted_mean;
     variances.col(m) = variance;
   }
 }
@@ -177,8 +227,8 @@ std::string covariance_problem(const arma::mat& c) {
   return {};
 }
 
-void check_same(const arma::vec& a, const arma::vec& b, const char* what) {
-  if (a.n_elem != b.n_elem || arma::any(a != b))
+void check_same(const arma::mat& a, const arma::mat& b, const char* what) {
+  if (arma::size(a) != arma::size(b) || arma::any(arma::vectorise(a != b)))
     throw std::invalid_argument(std::string(what) +
                                 ": statistics about different shifts cannot be merged");
 }
@@ -220,7 +270,7 @@ GaussianDiagEmission::Stats GaussianDiagEmission::make_stats() const {
   s.mass.zeros(num_states());
   s.sum_x.zeros(dimension(), num_states());
   s.sum_xx.zeros(dimension(), num_states());
-  s.shift = bank_.centre();
+  s.shift = bank_.stats_shift();
   return s;
 }
 

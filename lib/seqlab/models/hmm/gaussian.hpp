@@ -10,12 +10,18 @@
 //       diagonal: log N(x; mu, diag v) = c - 0.5 sum_k (x_k - mu_k)^2 / v_k, expanded into two
 //       GEMMs over the window. To keep the expansion from cancelling when the data sit far from
 //       the origin, data and means are first shifted by the average of the state means (the
-//       "centre"); the remaining absolute error is about eps * (spread of the means)^2 / v.
+//       "centre"); the remaining absolute error is about eps * (spread of the means)^2 / v. When
+//       that bound, max (mu - centre)^2 / v, exceeds kDirectConditioning (means far apart next
+//       to their variances, as on data mixing scales of 1e-3 and 1e99), the expansion could give
+//       any value, even a log density far above its maximum; such banks are scored term by term,
+//       (x_k - mu_k)^2 / v_k, at the same flop count but without BLAS.
 //       full: Sigma = L L^T with the lower Cholesky factor L cached at construction / maximize();
 //       one triangular solve (no explicit inverse) per state over the window; log det Sigma =
 //       2 sum log L_kk.
 //   * Statistics are accumulated about a fixed shift (the centre at make_stats() time, stored in
 //     the Stats), so variances come from differences of moderate numbers, not of huge raw moments.
+//     For a bank scored term by term each state (component) has its own shift, its mean at
+//     make_stats() time, for the same reason.
 //
 // M-STEP (maximize). Weighted maximum likelihood. The variance floor of EmissionPrior is applied to
 // every diagonal variance, and for full covariances to every eigenvalue (a covariance whose
@@ -46,6 +52,10 @@ inline constexpr double kNoMass = 1e-300;
 
 namespace detail {
 
+// Above this max (mu - centre)^2 / v a diagonal bank is scored term by term (see NUMERICS): the
+// expanded form's error, about 2e-16 times this, would exceed 2e-10 nats.
+inline constexpr double kDirectConditioning = 1e6;
+
 // M diagonal Gaussians in d dimensions, each with an additive log weight, scored together:
 // out(m, t) = log_weight(m) + log N(x_t; mean_m, diag variance_m). Shared by the diagonal
 // Gaussian emission (M = N, log weights 0) and the diagonal mixture (M = N K).
@@ -54,29 +64,37 @@ public:
   // Requires means and variances d x M, variances > 0 and finite, log_weights of M entries.
   void set(const arma::mat& means, const arma::mat& variances, const arma::vec& log_weights);
   // Requires begin < end <= x.n_cols and x.n_rows == d. Ensures out is M x (end-begin) as above;
-  // no reallocation of `out` when it already has that shape. Cost: 2 GEMMs of M x d x (end-begin).
+  // no reallocation of `out` when it already has that shape. Cost: 2 GEMMs of M x d x (end-begin)
+  // (the same flops without BLAS when term_by_term()).
   void score(const arma::mat& x, arma::uword begin, arma::uword end, arma::mat& out) const;
-  // The shift applied to data and means (average of the means), d entries.
-  const arma::vec& centre() const { return centre_; }
+  // Whether the means are too far apart for the expanded form (see kDirectConditioning).
+  bool term_by_term() const { return term_by_term_; }
+  // The shifts to accumulate statistics about, d x M: every column the centre (the average of
+  // the means), or each Gaussian's own mean when term_by_term().
+  arma::mat stats_shift() const;
 
 private:
   arma::vec centre_;
+  arma::mat means_;                  // d x M
   arma::mat neg_half_precision_;     // d x M: -0.5 / v
   arma::mat shifted_mean_precision_; // d x M: (mu - centre) / v
   arma::vec constant_;               // M: log w - 0.5 (d log 2 pi + sum log v + sum (mu-c)^2/v)
+  arma::vec peak_;                   // M: log w - 0.5 (d log 2 pi + sum log v), the maximum
+  bool term_by_term_ = false;
 };
 
-// Weighted first and second (diagonal) moments of the columns of x about `shift`.
-// Requires weights M x T (T = x.n_cols), shapes of the sums d x M / M.
-// Ensures mass += row sums of weights, sum_x += (x - shift) weights^T,
-// sum_xx += (x - shift)^2 weights^T. Cost: 2 GEMMs of d x T x M.
-void accumulate_diag_moments(const arma::mat& x, const arma::vec& shift, const arma::mat& weights,
+// Weighted first and second (diagonal) moments of the columns of x, column m about shift.col(m).
+// Requires weights M x T (T = x.n_cols), shift and the sums d x M, mass M.
+// Ensures mass += row sums of weights, sum_x.col(m) += sum_t w(m,t) (x_t - shift_m),
+// sum_xx.col(m) += sum_t w(m,t) (x_t - shift_m)^2. Cost: 2 GEMMs of d x T x M when all shifts are
+// equal, else the same flops without BLAS.
+void accumulate_diag_moments(const arma::mat& x, const arma::mat& shift, const arma::mat& weights,
                              arma::vec& mass, arma::mat& sum_x, arma::mat& sum_xx);
 
-// The weighted MLE of means and diagonal variances from moments about `shift`, variances floored
-// at `floor`; columns whose mass <= kNoMass are left unchanged.
+// The weighted MLE of means and diagonal variances from moments about `shift` (d x M, as above),
+// variances floored at `floor`; columns whose mass <= kNoMass are left unchanged.
 void maximize_diag(const arma::vec& mass, const arma::mat& sum_x, const arma::mat& sum_xx,
-                   const arma::vec& shift, double floor, arma::mat& means, arma::mat& variances);
+                   const arma::mat& shift, double floor, arma::mat& means, arma::mat& variances);
 
 // UserError "<where>: ..." unless x has d rows and only finite values (names the step = column).
 void validate_real_frames(const arma::mat& x, arma::uword d, const std::string& where);
@@ -112,12 +130,12 @@ class GaussianDiagEmission {
 public:
   using Sequence = arma::mat;
 
-  // Weighted sufficient statistics of N states, about the fixed vector `shift`.
+  // Weighted sufficient statistics of N states, state i about the fixed vector shift.col(i).
   struct Stats {
     arma::vec mass;    // N: sum_t gamma(i, t)
-    arma::mat sum_x;   // d x N: sum_t gamma(i, t) (x_t - shift)
-    arma::mat sum_xx;  // d x N: sum_t gamma(i, t) (x_t - shift)^2 (element-wise)
-    arma::vec shift;   // d
+    arma::mat sum_x;   // d x N: sum_t gamma(i, t) (x_t - shift_i)
+    arma::mat sum_xx;  // d x N: sum_t gamma(i, t) (x_t - shift_i)^2 (element-wise)
+    arma::mat shift;   // d x N (DiagGaussianBank::stats_shift)
     // Requires equal shapes and shift (statistics made by the same emission). Adds the sums.
     Stats& operator+=(const Stats& other);
     // Ensures every sum is zero; shapes and shift are kept.

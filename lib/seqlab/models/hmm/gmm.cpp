@@ -81,12 +81,12 @@ GmmDiagEmission::Stats GmmDiagEmission::make_stats() const {
   s.mass.zeros(means_.n_cols);
   s.sum_x.zeros(dimension(), means_.n_cols);
   s.sum_xx.zeros(dimension(), means_.n_cols);
-  s.shift = bank_.centre();
+  s.shift = bank_.stats_shift();
   return s;
 }
 
 GmmDiagEmission::Stats& GmmDiagEmission::Stats::operator+=(const Stats& other) {
-  if (shift.n_elem != other.shift.n_elem || arma::any(shift != other.shift))
+  if (arma::size(shift) != arma::size(other.shift) || arma::any(arma::vectorise(shift != other.shift)))
     throw std::invalid_argument("GmmDiagEmission::Stats: statistics about different shifts");
   mass += other.mass;
   sum_x += other.sum_x;
@@ -130,7 +130,7 @@ void GmmDiagEmission::maximize(const Stats& s, const EmissionPrior& prior) {
     weights_.col(i) = (s.mass.subvec(first, last) + a) / (state_mass + a * k_count);
     arma::mat means = means_.cols(first, last), variances = variances_.cols(first, last);
     detail::maximize_diag(s.mass.subvec(first, last), s.sum_x.cols(first, last),
-                          s.sum_xx.cols(first, last), s.shift, prior.variance_floor, means,
+                          s.sum_xx.cols(first, last), s.shift.cols(first, last), prior.variance_floor, means,
                           variances);
     means_.cols(first, last) = means;
     variances_.cols(first, last) = variances;

@@ -41,9 +41,9 @@ public:
 
   struct Stats {
     arma::vec mass;    // N K: sum_t r_ikt, component c = i K + k
-    arma::mat sum_x;   // d x N K: sum_t r_ikt (x_t - shift)
-    arma::mat sum_xx;  // d x N K: sum_t r_ikt (x_t - shift)^2
-    arma::vec shift;   // d
+    arma::mat sum_x;   // d x N K: sum_t r_ikt (x_t - shift_c)
+    arma::mat sum_xx;  // d x N K: sum_t r_ikt (x_t - shift_c)^2
+    arma::mat shift;   // d x N K (DiagGaussianBank::stats_shift)
     Stats& operator+=(const Stats& other);  // requires equal shapes and shift
     void clear();
   };
