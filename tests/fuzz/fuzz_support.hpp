@@ -10,8 +10,6 @@
 // replay_main.cpp (every build), which replays the checked-in corpora and crash inputs.
 #pragma once
 
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

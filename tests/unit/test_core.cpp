@@ -14,6 +14,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
 #include "seqlab/core/memory.hpp"
+#include "seqlab/core/one_line.hpp"
 #include "seqlab/core/parallel.hpp"
 #include "seqlab/core/rng.hpp"
 #include "test_support.hpp"
@@ -28,6 +29,14 @@ TEST_CASE("error messages name the file, line and column", "[core]") {
   CHECK(location("a.txt", 3, 7) == "a.txt:3:7");
   CHECK_THROWS_WITH(input_error("x.csv", 2, 5, "expected a number"), "x.csv:2:5: expected a number");
   CHECK(printable("a\nb\x01") == "a\\nb\\x01");
+}
+
+TEST_CASE("error messages are one line, whatever input they quote", "[core]") {
+  CHECK(one_line("plain\ttext") == "plain\ttext");
+  CHECK(one_line(std::string("a\nb\r\x01\x7f\0z", 8)) == "a\\nb\\r\\x01\\x7F\\x00z");
+  CHECK(one_line("caf\xC3\xA9") == "caf\xC3\xA9");  // UTF-8 is kept
+  CHECK_THROWS_WITH(input_error("x.toml", 2, 1, "saw 'f\n'"), "x.toml:2:1: saw 'f\\n'");
+  CHECK_THROWS_WITH(user_error("key 'a\r\nb'"), "key 'a\\r\\nb'");
 }
 
 TEST_CASE("require_readable_file tells missing, directory and file apart", "[core]") {

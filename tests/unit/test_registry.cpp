@@ -117,6 +117,15 @@ TEST_CASE("registry parse errors name the file, the line and the key", "[registr
     const std::string msg = error_of([] { Registry::load(test::fixture("registry/malformed.toml")); });
     CHECK_THAT(msg, Catch::Contains("malformed.toml:4") && Catch::Contains("malformed TOML"));
   }
+  SECTION("a parser message quoting a line break stays one line (found by fuzzing)") {
+    // toml++ quotes what it saw, here 'f' and the line break after it.
+    const std::string msg = error_of([] { Registry::parse("[tiny]\ndescription = f\n", "r.toml"); });
+    CHECK_THAT(msg, Catch::StartsWith("r.toml:2:") && Catch::Contains("malformed TOML"));
+    CHECK(msg.find('\n') == std::string::npos);
+    // A quoted key may hold any character; the message names it escaped.
+    const std::string key = error_of([] { Registry::parse("[tiny]\n\"col\\nour\" = 1\n", "r.toml"); });
+    CHECK_THAT(key, Catch::Contains("unknown key 'col\\nour'"));
+  }
   SECTION("missing required key: the entry's header line") {
     const std::string msg = error_of([] { Registry::load(test::fixture("registry/missing_key.toml")); });
     CHECK_THAT(msg, Catch::Contains("missing_key.toml:3:") &&

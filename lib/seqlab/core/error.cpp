@@ -5,6 +5,8 @@
 #include <fstream>
 #include <system_error>
 
+#include "seqlab/core/one_line.hpp"
+
 namespace seqlab {
 
 std::string location(const std::filesystem::path& file, std::size_t line, std::size_t column) {
@@ -16,16 +18,36 @@ std::string location(const std::filesystem::path& file, std::size_t line, std::s
   return s;
 }
 
+std::string one_line(const std::string& message) {
+  std::string out;
+  out.reserve(message.size());
+  for (const char ch : message) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 void input_error(const std::filesystem::path& file, std::size_t line, std::size_t column,
                  const std::string& what) {
-  throw UserError(location(file, line, column) + ": " + what);
+  throw UserError(one_line(location(file, line, column) + ": " + what));
 }
 
 void input_error(const std::filesystem::path& file, const std::string& what) {
   input_error(file, 0, 0, what);
 }
 
-void user_error(const std::string& what) { throw UserError(what); }
+void user_error(const std::string& what) { throw UserError(one_line(what)); }
 
 void require_readable_file(const std::filesystem::path& file, const std::string& role) {
   std::error_code ec;

@@ -9,6 +9,7 @@
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/memory.hpp"
+#include "seqlab/core/one_line.hpp"
 #include "seqlab/data/alphabet.hpp"
 
 namespace seqlab::h5 {
@@ -171,7 +172,7 @@ std::string where(const H5::H5Location& location, const std::string& child) {
 
 void format_error(const H5::H5Location& location, const std::string& child,
                   const std::string& what) {
-  throw UserError(where(location, child) + ": " + what);
+  throw UserError(one_line(where(location, child) + ": " + what));
 }
 
 std::string describe(const H5::Exception& e) {
