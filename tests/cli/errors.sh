@@ -336,4 +336,21 @@ expect_error "an LSTM file with residual = 5" \
   "forged_lstm_residual_5.h5: attribute 'residual' is 5, expected 0 or 1" \
   "$seqlab" sample --model "$forged/forged_lstm_residual_5.h5" --length 5
 
+# Damaged files on which libhdf5 itself segfaults, aborts or loops (found by fuzzing, kept in
+# tests/fuzz/upstream): the file is read first in a child process, so every one is a single line
+# (timeout: a hang fails the check instead of the suite).
+printf 'x\ny\n' >"$tmp/xy.txt"
+for damaged in "$2"/../fuzz/upstream/model_file/*.h5.gz; do
+  name=$(basename "$damaged" .h5.gz)
+  zcat "$damaged" >"$tmp/$name.h5"
+  for verb in "sample --length 3" "eval --data $tmp/xy.txt" "decode --data $tmp/xy.txt"; do
+    # shellcheck disable=SC2086 # the verb's words are meant to split
+    SEQLAB_LOAD_TIMEOUT=5 expect_error "${verb%% *} of the damaged model $name" "$name\.h5: " \
+      timeout 60 "$seqlab" $verb --model "$tmp/$name.h5"
+  done
+done
+expect_error "a SEQLAB_LOAD_TIMEOUT that is not a number of seconds" \
+  "SEQLAB_LOAD_TIMEOUT must be a number of seconds in \(0, 1e6\], got 'soon'" \
+  env SEQLAB_LOAD_TIMEOUT=soon "$seqlab" sample --model "$forged/markov_abaab_order1.h5" --length 3
+
 finish

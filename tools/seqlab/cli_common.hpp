@@ -85,6 +85,13 @@ private:
   std::vector<std::string> fields_;
 };
 
+// Reads the model file at `path` once in a child process (fork) before this process opens it, so
+// that a damaged file on which libhdf5 itself crashes or hangs (tests/fuzz/README.md lists such
+// inputs) ends in one line naming the file, exit 1, instead of a segfault or a hang. A file the
+// child reads, or refuses with an error, is left to the caller's own load (which then reports
+// the same error). Time limit: SEQLAB_LOAD_TIMEOUT seconds (default 60). Cost: one extra load.
+void check_model_file_loads(const std::string& path);
+
 std::string json_escape(const std::string& s);
 // A double with 17 significant digits, or null when not finite.
 std::string json_number(double x);

@@ -807,6 +807,7 @@ int run_eval(const std::vector<std::string>& args) {
       user_error("eval: --unknown must be error or unk, got '" + unknown + "'");
     return oo;
   };
+  check_model_file_loads(model_path);
   if (is_task_model_file(model_path)) {
     if (per_sequence)
       user_error("eval: --per-sequence applies to models with a likelihood; " + model_path +
@@ -967,6 +968,7 @@ int run_sample(const std::vector<std::string>& args) {
   require_option(cmd, vm, "length");
   if (length < 0 || length > 100'000'000)
     user_error("sample: --length must be between 0 and 100000000, got " + std::to_string(length));
+  check_model_file_loads(model_path);
   const auto model = load_model(model_path);
   if (vm.count("temperature")) {
     auto* network = dynamic_cast<RnnModel*>(model.get());
@@ -1033,6 +1035,7 @@ int run_decode(const std::vector<std::string>& args) {
     require_output_path(out);
     require_distinct_output(out, "--out", {{"--model", model_path}, {"--data", data.data}});
   }
+  check_model_file_loads(model_path);
   const auto model = load_model(model_path);
   if (!model->has_hidden_states())
     input_error(model_path, "is a '" + model->type() + "' model, expected an HMM (decode needs hidden states)");
