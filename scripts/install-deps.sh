@@ -2,8 +2,12 @@
 # scripts/install-deps.sh: installs the Debian 12 packages seqlab needs to build, test and run its
 # demo. This is the ONE place they are listed. Installs only what is missing; needs root (or sudo)
 # only when something is missing, and says so plainly.
+#   scripts/install-deps.sh        what build, test and demo need
+#   scripts/install-deps.sh fuzz   what `make fuzz` needs on top (clang 14, libFuzzer; the
+#                                  sanitizer runtimes come with them)
 set -euo pipefail
 
+label=deps
 PACKAGES=(
   g++ meson ninja-build pkg-config      # toolchain and build
   libarmadillo-dev libopenblas-dev      # linear algebra (Armadillo on OpenBLAS)
@@ -17,6 +21,13 @@ PACKAGES=(
   gnuplot-nox                           # figures
   python3                               # small helper scripts
 )
+if [ "${1:-}" = fuzz ]; then
+  label="fuzz deps"
+  PACKAGES=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
+elif [ $# -gt 0 ]; then
+  echo "usage: $0 [fuzz]" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,17 +37,17 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all ${#PACKAGES[@]} Debian packages present"
+  echo "$label: all ${#PACKAGES[@]} Debian packages present"
   exit 0
 fi
 
-echo "deps: installing missing Debian packages: ${missing[*]}"
+echo "$label: installing missing Debian packages: ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   SUDO=(sudo -n)
 else
-  echo "deps: installing packages needs root. Run as root or with sudo:" >&2
+  echo "$label: installing packages needs root. Run as root or with sudo:" >&2
   echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
