@@ -18,6 +18,7 @@
 #include "seqlab/data/readers.hpp"
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/synthetic.hpp"
+#include "seqlab/io/history.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"

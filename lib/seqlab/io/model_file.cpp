@@ -6,6 +6,7 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/io/history.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
@@ -97,13 +98,28 @@ std::vector<std::string> known_model_types() {
   return names;
 }
 
-void save_model(const std::filesystem::path& path, const SequenceModel& model) {
+void save_model(const std::filesystem::path& path, const SequenceModel& model,
+                const TrainingHistory* history) {
   h5::write_file_atomically(path, [&](H5::Group& root) {
     h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
     h5::write_string_attribute(root, "model", model.type());
     h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
     model.save(root);
+    if (history != nullptr)
+      write_history(root, *history, model.kind() == SequenceKind::symbols ? "symbol" : "frame");
   });
+}
+
+TrainingHistory load_history(const std::filesystem::path& path) {
+  H5::H5File file = open_model_file(path);
+  try {
+    const H5::Group root = file.openGroup("/");
+    checked_model_type(path, root);
+    if (!has_history(root)) return {};
+    return read_history(root);
+  } catch (const H5::Exception& e) {
+    input_error(path, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");
+  }
 }
 
 std::unique_ptr<SequenceModel> load_model(const std::filesystem::path& path) {

@@ -24,7 +24,13 @@ inline constexpr int kModelFormatVersion = 1;
 //   rename; see core/atomic_file.hpp): if model.save(), HDF5 or the disk fails, any old file at
 //   `path` is left untouched, no temp file remains and a UserError naming the path propagates.
 //   A model with a non-finite parameter is never written: h5::NonFiniteValue names the dataset.
-void save_model(const std::filesystem::path& path, const SequenceModel& model);
+//   With `history`, the file also holds it as the root's `history/` group (io/history.hpp).
+void save_model(const std::filesystem::path& path, const SequenceModel& model,
+                const TrainingHistory* history = nullptr);
+
+// Requires nothing. Ensures: the `history/` group of the model file at `path` (empty when the file
+//   has none), with the checks of load_model's envelope and of read_history.
+TrainingHistory load_history(const std::filesystem::path& path);
 
 // Requires nothing. Ensures: the model stored in `path`, loaded by the class its 'model' attribute
 //   names. Throws UserError "<path>: ..." when the path is missing or a directory, is not HDF5,

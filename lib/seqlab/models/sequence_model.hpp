@@ -28,6 +28,7 @@
 #include <armadillo>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,9 +49,36 @@ struct FitOptions {
   bool quiet = false;
 };
 
-// Receives progress from fit() (training curves, terminal progress). All members optional.
+// One point of a learning curve: what fit() knew at the end of an epoch (networks) or of an
+// EM iteration (HMMs). NLLs are natural-log, per predicted step (symbol or frame), over the
+// whole split; NaN marks a field that this kind of model or this epoch does not have.
+struct EpochRecord {
+  std::uint64_t epoch = 0;       // 1-based epoch (networks) or EM iteration (HMMs) of this run
+  std::uint64_t restart = 0;     // 0-based random restart this iteration belongs to (HMMs; else 0)
+  std::uint64_t updates = 0;     // optimizer updates (networks) / EM iterations (HMMs) so far,
+                                 // over all restarts
+  double seconds = 0.0;          // wall-clock seconds since fit() began
+  double train_nll = std::numeric_limits<double>::quiet_NaN();  // nats per step on train
+  // nats per step on the valid split; NaN where not scored at this epoch
+  double valid_nll = std::numeric_limits<double>::quiet_NaN();
+  double learning_rate = std::numeric_limits<double>::quiet_NaN();  // rate of the last update
+  // mean global gradient norm (before clipping) over the epoch's updates
+  double gradient_norm = std::numeric_limits<double>::quiet_NaN();
+  // EM: total train log-likelihood (nats) minus the previous iteration's; NaN on the first
+  double log_likelihood_change = std::numeric_limits<double>::quiet_NaN();
+};
+
+// A run's learning curve in the order fit() reported it.
+using TrainingHistory = std::vector<EpochRecord>;
+
+// Receives progress from fit(). All members optional.
+//   on_message  human-readable progress lines (a '\r' prefix marks a line that the next one
+//               overwrites on a terminal)
+//   on_epoch    one typed record per epoch / EM iteration, in order, as soon as it is known:
+//               the data behind learning curves (never parse on_message for numbers)
 struct FitObserver {
   std::function<void(const std::string& message)> on_message;
+  std::function<void(const EpochRecord& record)> on_epoch;
 };
 
 // The result of scoring a split. Natural logs inside; bits only for reporting.

@@ -1,0 +1,35 @@
+// seqlab/io/history.hpp: a learning curve (TrainingHistory) as the `history/` group of a model or
+// results file (docs/formats.md, "Training history").
+//
+// LAYOUT. Group `history` with attribute `unit` ("symbol" or "frame": what the NLLs are per) and
+// one 1-D dataset per EpochRecord field, all of the same length (one element per record):
+//   epoch, restart, updates            uint64
+//   seconds, train_nll, valid_nll,     float64; NLLs in nats per step; NaN = not measured
+//   learning_rate, gradient_norm,
+//   log_likelihood_change
+// An empty history is a group of zero-length datasets.
+#pragma once
+
+#include <string>
+
+#include "seqlab/models/sequence_model.hpp"
+
+namespace H5 {
+class Group;
+}
+
+namespace seqlab {
+
+// Requires: `parent` has no child named "history"; unit "symbol" or "frame"; no record with an
+//   infinite value. Ensures: the layout above under parent/history. Cost: O(records).
+void write_history(H5::Group& parent, const TrainingHistory& history, const std::string& unit);
+
+// True when `parent` holds a `history` group.
+bool has_history(const H5::Group& parent);
+
+// Requires nothing. Ensures: the records stored under parent/history, else a UserError naming the
+//   file, the object and what was expected (a missing or mis-shaped dataset, lengths that
+//   differ). `unit` (when not null) receives the group's unit attribute.
+TrainingHistory read_history(const H5::Group& parent, std::string* unit = nullptr);
+
+}  // namespace seqlab
