@@ -122,7 +122,7 @@ expect_error "categorical on vectors" "--emission categorical models symbols, bu
   "$seqlab" train --model hmm --emission categorical --data "$vectors" --out "$tmp/m.h5"
 expect_error "bernoulli on vectors" "--emission bernoulli models binary_frames, but dataset 'vectors\.csv' holds vectors" \
   "$seqlab" train --model hmm --emission bernoulli --data "$vectors" --out "$tmp/m.h5"
-expect_error "unknown emission" "unknown --emission 'poisson' \(expected categorical, gaussian, gaussian_full, gmm or bernoulli\)" \
+expect_error "unknown emission" "--emission must be categorical, gaussian, gaussian_full, gmm or bernoulli, got 'poisson'" \
   "$seqlab" train --model hmm --emission poisson --data "$vectors" --out "$tmp/m.h5"
 expect_error "--mixtures without gmm" "--mixtures applies to --emission gmm only \(got --emission gaussian\)" \
   "$seqlab" train --model hmm --emission gaussian --mixtures 3 --data "$vectors" --out "$tmp/m.h5"

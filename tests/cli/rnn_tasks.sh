@@ -75,7 +75,7 @@ expect_error "--task regress on a set without targets" \
   "$seqlab" train --model gru --task regress --data patterns --out "$tmp/x.h5"
 expect_error "--task for a Markov chain" "--task applies to --model rnn, leaky, lstm or gru only" \
   "$seqlab" train --model markov --task classify --data patterns --out "$tmp/x.h5"
-expect_error "an unknown task" "train: --task: unknown task 'tag' \(expected classify or regress\)" \
+expect_error "an unknown task" "train: --task must be none, classify or regress, got 'tag'" \
   "$seqlab" train --model lstm --task tag --data patterns --out "$tmp/x.h5"
 expect_error "--window with --task" "--window applies to next-step models; --task trains on whole sequences" \
   "$seqlab" train --model lstm --task classify --window 5 --data patterns --out "$tmp/x.h5"

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -31,6 +32,7 @@
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
+#include "seqlab/models/model_registry.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
 
 namespace seqlab::cli {
@@ -102,40 +104,6 @@ DataSplit open_split(const std::string& command, const DataArgs& d, const OpenOp
 // The unit one predicted step is reported in: a symbol, or a frame (a vector or binary frame).
 const char* step_unit(SequenceKind kind) { return kind == SequenceKind::symbols ? "symbol" : "frame"; }
 
-// The --emission values of `seqlab train --model hmm`, and the data kind each one models.
-struct EmissionChoice {
-  const char* flag;
-  std::optional<FrameEmission> frame;  // nullopt: categorical (CategoricalHmm)
-  SequenceKind kind;
-};
-constexpr EmissionChoice kEmissionChoices[] = {
-    {"categorical", std::nullopt, SequenceKind::symbols},
-    {"gaussian", FrameEmission::gaussian_diag, SequenceKind::vectors},
-    {"gaussian_full", FrameEmission::gaussian_full, SequenceKind::vectors},
-    {"gmm", FrameEmission::gmm_diag, SequenceKind::vectors},
-    {"bernoulli", FrameEmission::bernoulli, SequenceKind::binary_frames},
-};
-
-// "symbols: categorical; vectors: gaussian, gaussian_full, gmm; binary_frames: bernoulli"
-std::string emissions_by_kind() {
-  std::string out;
-  for (SequenceKind kind :
-       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}) {
-    std::string names;
-    for (const auto& c : kEmissionChoices)
-      if (c.kind == kind) names += (names.empty() ? "" : ", ") + std::string(c.flag);
-    out += (out.empty() ? "" : "; ") + to_string(kind) + ": " + names;
-  }
-  return out;
-}
-
-const EmissionChoice& parse_emission_choice(const std::string& flag) {
-  for (const auto& c : kEmissionChoices)
-    if (flag == c.flag) return c;
-  user_error("train: unknown --emission '" + flag + "' (expected categorical, gaussian, "
-             "gaussian_full, gmm or bernoulli)");
-}
-
 // Requires nothing. Ensures: `model` can score `dataset` as opened (seqlab::require_model_fits:
 // kind, alphabet, frame rows and row names), else that UserError prefixed with the command and
 // the model file.
@@ -155,92 +123,40 @@ void require_model_fits(const std::string& command, const std::string& model_pat
   }
 }
 
-// The recurrent-network options of `seqlab train` (--model rnn|leaky|jordan|lstm|gru).
-struct RnnArgs {
-  std::int64_t hidden = 128, layers = 1, embedding = 0, window = 100, batch = 32, epochs = 10,
-               max_steps = 0, patience = 3, delay = 0, warmup = 0, valid_every = 1;
-  std::string activation = "tanh", gru_variant = "cho", optimizer = "adam",
-              schedule = "constant";
-  double tau = 2.0, dropout = 0.0, lr = 2e-3, clip = 5.0, clip_value = 0.0, lr_gamma = 0.5,
-         max_time = 0.0, average = 0.0;
-  bool train_tau = false, residual = false;
+// The model options of `seqlab train` come from the model registry (model_registry.hpp): one flag
+// per option, grouped by help section, values parsed and checked by the registry.
+struct ModelFlags {
+  std::vector<std::unique_ptr<po::options_description>> sections;
+  std::map<std::string, bool> switches;  // flag options: set by po::bool_switch
 };
 
-void add_rnn_options(po::options_description& desc, RnnArgs& r) {
-  desc.add_options()
-    ("hidden", po::value(&r.hidden)->value_name("H"), "units per layer (default 128)")
-    ("layers", po::value(&r.layers)->value_name("L"), "stacked recurrent layers (default 1)")
-    ("embedding", po::value(&r.embedding)->value_name("E"),
-     "symbol embedding size (default min(H, 64); symbol data only)")
-    ("activation", po::value(&r.activation)->value_name("tanh|relu"),
-     "rnn, leaky, jordan: the squashing function of the hidden units (default tanh)")
-    ("delay", po::value(&r.delay)->value_name("D"),
-     "rnn, leaky: also feed each layer its own state from D >= 2 steps back, through a separate "
-     "weight matrix (default: no such connection)")
-    ("tau", po::value(&r.tau)->value_name("X"),
-     "leaky: time constant of every unit in steps, >= 1 (default 2; > 1 with --train-tau)")
-    ("train-tau", po::bool_switch(&r.train_tau), "leaky: learn each unit's time constant")
-    ("gru-variant", po::value(&r.gru_variant)->value_name("cho|pytorch"),
-     "gru: where the reset gate acts (default cho; pytorch = torch.nn.GRU)")
-    ("residual", po::bool_switch(&r.residual), "add each layer's input to its output (layers >= 2)")
-    ("dropout", po::value(&r.dropout)->value_name("P"),
-     "dropout between layers and before the head while training, in [0, 1) (default 0)")
-    ("window", po::value(&r.window)->value_name("K"),
-     "truncated-BPTT window in steps; 0 = full BPTT over whole sequences (default 100)")
-    ("batch", po::value(&r.batch)->value_name("B"), "parallel streams per update (default 32)")
-    ("epochs", po::value(&r.epochs)->value_name("N"),
-     "passes over the training split (default 10). Training stops at the FIRST of --epochs, "
-     "--max-steps, --max-time and early stopping (--patience)")
-    ("max-steps", po::value(&r.max_steps)->value_name("S"),
-     "stop after S updates in total (default: no limit)")
-    ("max-time", po::value(&r.max_time)->value_name("SECONDS"),
-     "stop training after this much wall-clock time, then keep the best epoch as usual "
-     "(default: no limit; the result then depends on the machine's speed)")
-    ("lr", po::value(&r.lr)->value_name("X"), "learning rate (default 0.002)")
-    ("optimizer", po::value(&r.optimizer)->value_name("adam|sgd|rmsprop"), "default adam")
-    ("schedule", po::value(&r.schedule)->value_name("constant|step|cosine|plateau"),
-     "learning-rate schedule: step multiplies it by --lr-gamma after each epoch, cosine decays it "
-     "to 0 over the planned updates, plateau multiplies it by --lr-gamma when the valid NLL stops "
-     "improving for 2 epochs (default constant)")
-    ("lr-gamma", po::value(&r.lr_gamma)->value_name("X"),
-     "factor of the step and plateau schedules, in (0, 1] (default 0.5)")
-    ("warmup", po::value(&r.warmup)->value_name("S"),
-     "raise the learning rate linearly over the first S updates (default 0)")
-    ("clip", po::value(&r.clip)->value_name("X"),
-     "clip the global gradient norm to X; 0 = off (default 5)")
-    ("clip-value", po::value(&r.clip_value)->value_name("X"),
-     "clamp every gradient element to [-X, X] before the norm clip; 0 = off (default)")
-    ("patience", po::value(&r.patience)->value_name("P"),
-     "stop after P epochs without a better valid NLL and keep the best epoch; 0 = off "
-     "(default 3; needs a valid split)")
-    ("valid-every", po::value(&r.valid_every)->value_name("K"),
-     "score the valid split after every K-th epoch and after the last one; --patience and the "
-     "plateau schedule then count these checks (default 1)")
-    ("average", po::value(&r.average)->value_name("DECAY"),
-     "score, keep and save the moving average of the parameters over the updates, with this "
-     "decay per update in (0, 1), e.g. 0.999 (averages about the last 1000); training goes on "
-     "from the last parameters (default: off)");
+std::string default_shown(const OptionSpec& spec) {
+  if (spec.type == OptionType::flag) return "";
+  if (spec.zero_is_off && option_text(spec.default_value) == "0") return " (default 0 = off)";
+  return " (default " + option_text(spec.default_value) + ")";
 }
 
-// The model types of `seqlab train`.
-const std::vector<std::string> kRecurrentTypes = {"rnn", "leaky", "jordan", "lstm", "gru"};
-const std::vector<std::string> kTaskTypes = {"rnn", "leaky", "lstm", "gru"};
-
-// Options that apply to fewer model types than the rest of their group.
-const std::vector<std::pair<std::string, std::vector<std::string>>> kNarrowOptions = {
-    {"activation", {"rnn", "leaky", "jordan"}},
-    {"delay", {"rnn", "leaky"}},
-    {"tau", {"leaky"}},
-    {"train-tau", {"leaky"}},
-    {"gru-variant", {"gru"}},
-};
-
-// "a", "a or b", "a, b or c".
-std::string joined_with_or(const std::vector<std::string>& words) {
-  std::string out;
-  for (std::size_t i = 0; i < words.size(); ++i)
-    out += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
-  return out;
+void add_model_flags(po::options_description& all, ModelFlags& flags) {
+  std::map<std::string, po::options_description*> by_section;
+  for (const OptionSpec& spec : model_options()) {
+    po::options_description*& section = by_section[spec.section];
+    if (section == nullptr) {
+      flags.sections.push_back(std::make_unique<po::options_description>(spec.section));
+      section = flags.sections.back().get();
+    }
+    const std::string help = spec.help + default_shown(spec);
+    if (spec.type == OptionType::flag) {
+      flags.switches[spec.name] = false;
+      section->add_options()(spec.name.c_str(), po::bool_switch(&flags.switches[spec.name]),
+                             help.c_str());
+    } else {
+      section->add_options()(spec.name.c_str(),
+                             po::value<std::string>()->value_name(
+                                 spec.value_name.empty() ? "X" : spec.value_name),
+                             help.c_str());
+    }
+  }
+  for (const auto& section : flags.sections) all.add(*section);
 }
 
 // True when the user gave option `name` (bool switches count only when on).
@@ -248,133 +164,29 @@ bool given(const po::variables_map& vm, const std::string& name) {
   return vm.count(name) && !vm[name].defaulted();
 }
 
-// A group of `seqlab train` options and the model types it applies to.
-struct OptionScope {
-  const po::options_description* options;
-  std::vector<std::string> models;
-};
+// The spelling of `seqlab train`'s messages: "train: --lr-gamma ...".
+OptionSpelling train_spelling() {
+  OptionSpelling s;
+  s.name = [](const std::string& option) { return "--" + option; };
+  s.fail = [](const std::string&, const std::string& message) { user_error("train: " + message); };
+  return s;
+}
 
-// THE rule for every model-specific option: given for a model type it does not apply to, it is a
-// usage error naming the option and the type (never silently ignored). A group's scope is
-// narrowed per option by kNarrowOptions.
-void require_options_apply(const po::variables_map& vm, const std::string& model,
-                           const std::vector<OptionScope>& scopes) {
-  for (const OptionScope& scope : scopes)
-    for (const auto& option : scope.options->options()) {
-      const std::string& name = option->long_name();
-      if (!given(vm, name)) continue;
-      const std::vector<std::string>* models = &scope.models;
-      for (const auto& [narrow, narrow_models] : kNarrowOptions)
-        if (narrow == name) models = &narrow_models;
-      if (std::find(models->begin(), models->end(), model) == models->end())
-        user_error("train: --" + name + " applies to --model " + joined_with_or(*models) +
-                   " only (got --model " + model + ")");
+// The model options the user gave on the command line, parsed (not yet range-checked).
+OptionValues given_model_options(const po::variables_map& vm, const ModelFlags& flags,
+                                 const OptionSpelling& spelling) {
+  OptionValues values;
+  for (const OptionSpec& spec : model_options()) {
+    if (spec.type == OptionType::flag) {
+      if (flags.switches.at(spec.name)) values[spec.name] = true;
+    } else if (given(vm, spec.name)) {
+      values[spec.name] = parse_option_text(spec, vm[spec.name].as<std::string>(), spelling);
     }
-}
-
-std::uint64_t non_negative(const std::string& option, std::int64_t value) {
-  if (value < 0) user_error("train: --" + option + " must be >= 0, got " + std::to_string(value));
-  return static_cast<std::uint64_t>(value);
-}
-
-arma::uword positive(const std::string& option, std::int64_t value) {
-  if (value < 1 || value > 100'000'000)
-    user_error("train: --" + option + " must be between 1 and 100000000, got " +
-               std::to_string(value));
-  return static_cast<arma::uword>(value);
-}
-
-// "1e-06" / "0.5" / "inf": a number as the user would recognise it in a message.
-std::string shown(double x) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%g", x);
-  return buffer;
-}
-
-// Requires nothing. Ensures: `value` is a finite number in [lo, hi] (the bounds themselves
-// excluded where `open_low` / `open_high`), else a UserError naming the option and the range.
-double in_range(const std::string& option, double value, double lo, double hi, bool open_low,
-                bool open_high) {
-  const bool ok = std::isfinite(value) && (open_low ? value > lo : value >= lo) &&
-                  (open_high ? value < hi : value <= hi);
-  if (!ok)
-    user_error("train: --" + option + " must be a number in " + (open_low ? "(" : "[") +
-               shown(lo) + ", " + shown(hi) + (open_high ? ")" : "]") + ", got " + shown(value));
-  return value;
-}
-
-// Requires: model_name one of rnn, leaky, jordan, lstm, gru. Ensures: the RnnOptions the flags
-// ask for; an option that belongs to another cell type is a one-line UserError.
-RnnOptions rnn_options(const std::string& model_name, const RnnArgs& r,
-                       const po::variables_map& vm) {
-  RnnOptions o;
-  o.cell = rnn::parse_model_type(model_name, "train: --model");
-  o.hidden = positive("hidden", r.hidden);
-  o.layers = positive("layers", r.layers);
-  if (given(vm, "embedding")) o.embedding = positive("embedding", r.embedding);
-  if (given(vm, "activation")) o.activation = rnn::parse_activation(r.activation, "train: --activation");
-  if (given(vm, "delay")) {
-    if (r.delay < 2 || r.delay > static_cast<std::int64_t>(rnn::kMaxDelay))
-      user_error("train: --delay must be between 2 and " + std::to_string(rnn::kMaxDelay) +
-                 " steps, got " + std::to_string(r.delay));
-    o.delay = static_cast<arma::uword>(r.delay);
   }
-  if (given(vm, "tau") || r.train_tau) o.tau = r.tau;
-  o.train_tau = r.train_tau;
-  if (given(vm, "gru-variant")) o.gru_variant = rnn::parse_gru_variant(r.gru_variant, "train: --gru-variant");
-  if (r.residual && o.layers < 2) user_error("train: --residual needs --layers 2 or more");
-  o.residual = r.residual;
-  o.dropout = r.dropout;
-  if (!(r.dropout >= 0.0 && r.dropout < 1.0))
-    user_error("train: --dropout must be in [0, 1), got " + std::to_string(r.dropout));
-  o.window = r.window == 0 ? 0 : positive("window", r.window);
-  o.batch = positive("batch", r.batch);
-  o.epochs = non_negative("epochs", r.epochs);
-  o.max_steps = non_negative("max-steps", r.max_steps);
-  if (!(r.lr > 0.0) || !std::isfinite(r.lr)) user_error("train: --lr must be a positive number");
-  o.learning_rate = r.lr;
-  if (r.epochs > 1'000'000'000)
-    user_error("train: --epochs must be between 0 and 1000000000, got " + std::to_string(r.epochs));
-  if (r.optimizer != "adam" && r.optimizer != "sgd" && r.optimizer != "rmsprop")
-    user_error("train: --optimizer must be adam, sgd or rmsprop, got '" + r.optimizer + "'");
-  o.optimizer = rnn::optimizer_kind_from_name(r.optimizer);
-  if (r.schedule != "constant" && r.schedule != "step" && r.schedule != "cosine" &&
-      r.schedule != "plateau")
-    user_error("train: --schedule must be constant, step, cosine or plateau, got '" + r.schedule +
-               "'");
-  o.reduce_on_plateau = r.schedule == "plateau";
-  o.schedule = rnn::schedule_kind_from_name(o.reduce_on_plateau ? "constant" : r.schedule);
-  if (given(vm, "lr-gamma") && r.schedule != "step" && r.schedule != "plateau")
-    user_error("train: --lr-gamma applies to --schedule step or plateau only (got --schedule " +
-               r.schedule + ")");
-  if (!(r.lr_gamma > 0.0 && r.lr_gamma <= 1.0))
-    user_error("train: --lr-gamma must be in (0, 1], got " + std::to_string(r.lr_gamma));
-  if (o.reduce_on_plateau && !(r.lr_gamma < 1.0))
-    user_error("train: --schedule plateau needs --lr-gamma below 1 (the factor of each cut)");
-  o.lr_gamma = r.lr_gamma;
-  o.warmup = non_negative("warmup", r.warmup);
-  if (!(r.clip >= 0.0) || !std::isfinite(r.clip))
-    user_error("train: --clip must be a number >= 0 (0 = off)");
-  o.clip = r.clip;
-  if (!(r.clip_value >= 0.0) || !std::isfinite(r.clip_value))
-    user_error("train: --clip-value must be a number >= 0 (0 = off)");
-  o.clip_value = r.clip_value;
-  if (!(r.max_time >= 0.0) || !std::isfinite(r.max_time))
-    user_error("train: --max-time must be a number of seconds >= 0 (0 = no limit)");
-  o.max_seconds = r.max_time;
-  o.patience = non_negative("patience", r.patience);
-  o.valid_every = positive("valid-every", r.valid_every);
-  if (given(vm, "average")) {
-    if (!(r.average > 0.0 && r.average < 1.0))
-      user_error("train: --average must be a decay in (0, 1), e.g. 0.999, got " +
-                 std::to_string(r.average));
-    o.average_decay = r.average;
-  }
-  validate(o);
-  return o;
+  return values;
 }
 
-// The options of a task model: the recurrent ones already checked by rnn_options().
+// The options of a task model: the recurrent ones already checked by the registry.
 RnnTaskOptions task_options(const RnnOptions& o, bool bidirectional) {
   RnnTaskOptions t;
   t.cell = o.cell;
@@ -397,6 +209,13 @@ RnnTaskOptions task_options(const RnnOptions& o, bool bidirectional) {
   t.lr_gamma = o.lr_gamma;
   t.patience = o.patience;
   return t;
+}
+
+// "1e-06" / "0.5" / "inf": a number as the user would recognise it in a message.
+std::string shown(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", x);
+  return buffer;
 }
 
 // "%.6f", or "%.6e" where fixed notation would print dozens of digits.
@@ -436,66 +255,23 @@ int run_train(const std::vector<std::string>& args) {
   const std::string cmd = "train";
   CommonOptions common;
   DataArgs data;
-  std::string model_name, out, smoothing;
-  std::int64_t order = 3;
-  double alpha = 1.0;
-  std::int64_t states = 8, max_iter = 100, restarts = 1, mixtures = 2, chunk = 0;
-  double tol = 1e-4, pseudo_count = 0.0, variance_floor = EmissionPrior{}.variance_floor;
-  std::string emission;
-  RnnArgs rnn_args;
-  std::string task_name;
-  bool bidirectional = false;
+  std::string model_name, out;
   double log_every = 10.0;
 
   po::options_description general("Options");
   general.add_options()
     ("model", po::value(&model_name)->value_name("TYPE"),
-     "model type: markov, hmm, or a recurrent network: rnn (Elman), leaky, jordan, lstm, gru")
+     ("model type: " + model_type_list()).c_str())
     ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model")
     ("log-every", po::value(&log_every)->default_value(10)->value_name("SECONDS"),
      "when stderr is not a terminal (a log file), write the progress line at most this often "
      "(0 = every time it changes, about twice a second)");
   add_data_options(general, data, "train");
   add_common_options(general, common, kJson | kSeed | kThreads);
-  po::options_description markov("Markov chain (--model markov)");
-  markov.add_options()
-    ("order", po::value(&order)->default_value(3)->value_name("K"),
-     "context length in symbols (0 = unigram)")
-    ("smoothing", po::value(&smoothing)->default_value("kn")->value_name("kn|add"),
-     "interpolated Kneser-Ney (kn) or add-alpha (add)")
-    ("alpha", po::value(&alpha)->default_value(1.0)->value_name("A"), "add-alpha pseudo-count");
-  po::options_description hmm("Hidden Markov model (--model hmm)");
-  hmm.add_options()
-    ("states", po::value(&states)->default_value(8)->value_name("N"), "number of hidden states")
-    ("emission", po::value(&emission)->default_value("categorical")->value_name("TYPE"),
-     "categorical (symbols); gaussian, gaussian_full or gmm (vectors: diagonal, full covariance, "
-     "diagonal mixture); bernoulli (binary frames)")
-    ("mixtures", po::value(&mixtures)->value_name("K"),
-     "Gaussian components per state (--emission gmm only; default 2)")
-    ("variance-floor", po::value(&variance_floor)->value_name("X"),
-     "lower bound of every variance (gaussian, gaussian_full, gmm; default 1e-6)")
-    ("max-iter", po::value(&max_iter)->default_value(100)->value_name("K"), "Baum-Welch iteration cap")
-    ("tol", po::value(&tol)->default_value(1e-4)->value_name("X"),
-     "stop when an iteration gains less than X nats of total log-likelihood")
-    ("restarts", po::value(&restarts)->default_value(1)->value_name("R"),
-     "random restarts; the best (highest training likelihood) is kept")
-    ("pseudo-count", po::value(&pseudo_count)->default_value(0.0)->value_name("C"),
-     "Dirichlet pseudo-count added to initial, transition and emission counts (categorical, "
-     "gmm weights, bernoulli units)")
-    ("chunk", po::value(&chunk)->default_value(0)->value_name("L"),
-     "train on pieces of at most L symbols (0 = whole sequences; categorical only): a corpus "
-     "that is one long text then trains in batches and on every --threads thread");
-  po::options_description recurrent("Recurrent networks (--model rnn, leaky, jordan, lstm or gru)");
-  add_rnn_options(recurrent, rnn_args);
-  po::options_description tasks("Sequence-level tasks (--model rnn, leaky, lstm or gru)");
-  tasks.add_options()
-    ("task", po::value(&task_name)->value_name("classify|regress"),
-     "learn one output per whole sequence instead of next-step prediction: the set's class "
-     "labels (classify) or real targets (regress); reports task metrics, not a likelihood")
-    ("bidirectional", po::bool_switch(&bidirectional),
-     "--task only: read every sequence in both directions (--batch whole sequences per update)");
   po::options_description all;
-  all.add(general).add(markov).add(hmm).add(recurrent).add(tasks);
+  all.add(general);
+  ModelFlags flags;
+  add_model_flags(all, flags);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model TYPE --data NAME|PATH --out FILE.h5 [options]", args, all,
                           nullptr, vm))
@@ -503,38 +279,37 @@ int run_train(const std::vector<std::string>& args) {
   require_option(cmd, vm, "model");
   require_option(cmd, vm, "data");
   require_option(cmd, vm, "out");
-  in_range("log-every", log_every, 0.0, 1e9, false, false);
-  const bool recurrent_model =
-      std::find(kRecurrentTypes.begin(), kRecurrentTypes.end(), model_name) != kRecurrentTypes.end();
-  if (model_name != "markov" && model_name != "hmm" && !recurrent_model)
-    user_error("train: unknown --model '" + model_name +
-               "' (expected: markov, hmm, rnn, leaky, jordan, lstm or gru)");
-  require_options_apply(vm, model_name,
-                        {{&markov, {"markov"}}, {&hmm, {"hmm"}}, {&recurrent, kRecurrentTypes},
-                         {&tasks, kTaskTypes}});
+  if (!(std::isfinite(log_every) && log_every >= 0.0 && log_every <= 1e9))
+    user_error("train: --log-every must be a number in [0, 1e+09], got " + shown(log_every));
+  const OptionSpelling spelling = train_spelling();
+  const ResolvedOptions options =
+      resolve_options(model_name, given_model_options(vm, flags, spelling), spelling);
+  const bool recurrent_model = model_family(model_name) == "RNN";
   // Fail before any work when the result could not be written or would replace an input.
   require_output_path(out);
   require_distinct_output(out, "--out", {{"--data", data.data}});
 
-  if (bidirectional && !given(vm, "task"))
+  const bool task = options.was_given("task") && options.text("task") != "none";
+  if (options.was_given("bidirectional") && !task)
     user_error("train: --bidirectional: a bidirectional network reads the future, so it defines "
                "no left-to-right likelihood; it needs --task classify or --task regress");
-  if (given(vm, "task")) {
+  if (task) {
     for (const char* name : {"window", "residual", "dropout", "delay"})
-      if (given(vm, name))
+      if (options.was_given(name))
         user_error("train: --" + std::string(name) + " applies to next-step models; --task "
                    "trains on whole sequences, without residual connections, dropout or delays");
     for (const char* name : {"warmup", "clip-value", "max-time", "valid-every", "average"})
-      if (given(vm, name))
+      if (options.was_given(name))
         user_error("train: --" + std::string(name) + " applies to next-step models only, not "
                    "to --task");
-    if (rnn_args.schedule == "plateau")
+    if (options.text("schedule") == "plateau")
       user_error("train: --schedule plateau applies to next-step models only, not to --task");
     TaskTrainRequest request;
-    request.task = rnn::parse_task(task_name, "train: --task");
-    request.options = task_options(rnn_options(model_name, rnn_args, vm), bidirectional);
+    request.task = rnn::parse_task(options.text("task"), "train: --task");
+    request.options =
+        task_options(rnn_options_for(options, spelling), options.flag("bidirectional"));
     const DataSplit opened = open_split(cmd, data, open_options(data));
-    if (opened.dataset.kind != SequenceKind::symbols && given(vm, "embedding"))
+    if (opened.dataset.kind != SequenceKind::symbols && options.was_given("embedding"))
       user_error("train: --embedding applies to symbol data; dataset '" + opened.dataset.name +
                  "' holds " + to_string(opened.dataset.kind));
     request.dataset = &opened.dataset;
@@ -546,99 +321,8 @@ int run_train(const std::vector<std::string>& args) {
     return train_task(request);
   }
 
-  std::unique_ptr<SequenceModel> model;
-  DataSplit opened;
-  if (recurrent_model) {
-    const RnnOptions ro = rnn_options(model_name, rnn_args, vm);
-    opened = open_split(cmd, data, open_options(data));
-    const SequenceDataset& ds = opened.dataset;
-    if (ds.kind == SequenceKind::symbols) {
-      model = std::make_unique<RnnModel>(ds.alphabet, ro);
-    } else {
-      if (given(vm, "embedding"))
-        user_error("train: --embedding applies to symbol data; dataset '" + ds.name + "' holds " +
-                   to_string(ds.kind));
-      model = std::make_unique<RnnModel>(ds.kind, ds.dimension, ro);
-    }
-  } else if (model_name == "markov") {
-    if (order < 0 || order > MarkovChain::kMaxOrder)
-      user_error("train: --order must be between 0 and " + std::to_string(MarkovChain::kMaxOrder) +
-                 ", got " + std::to_string(order));
-    MarkovOptions mo;
-    mo.order = static_cast<int>(order);
-    if (smoothing == "kn")
-      mo.smoothing = MarkovOptions::Smoothing::kneser_ney;
-    else if (smoothing == "add")
-      mo.smoothing = MarkovOptions::Smoothing::add_alpha;
-    else
-      user_error("train: --smoothing must be kn or add, got '" + smoothing + "'");
-    // Beyond 10^6 add-alpha is the uniform distribution, and V alpha overflows long before
-    // 10^308 (the probabilities then become 0 and the NLL infinite).
-    if (given(vm, "alpha") && smoothing != "add")
-      user_error("train: --alpha applies to --smoothing add only (got --smoothing " + smoothing + ")");
-    mo.alpha = in_range("alpha", alpha, 0.0, 1e6, true, false);
-    opened = open_split(cmd, data, open_options(data));
-    if (opened.dataset.kind != SequenceKind::symbols)
-      user_error("train: a Markov chain models symbol sequences; dataset '" + opened.dataset.name +
-                 "' holds " + to_string(opened.dataset.kind));
-    model = std::make_unique<MarkovChain>(opened.dataset.alphabet, mo);
-  } else if (model_name == "hmm") {
-    if (states < 1 || states > 100000)
-      user_error("train: --states must be between 1 and 100000, got " + std::to_string(states));
-    if (max_iter < 0 || max_iter > 1'000'000'000)
-      user_error("train: --max-iter must be between 0 and 1000000000, got " +
-                 std::to_string(max_iter));
-    if (restarts < 1 || restarts > 10000)
-      user_error("train: --restarts must be between 1 and 10000, got " + std::to_string(restarts));
-    // A pseudo-count far above any count only flattens every distribution to uniform.
-    in_range("tol", tol, 0.0, 1e300, false, false);
-    in_range("pseudo-count", pseudo_count, 0.0, 1e6, false, false);
-    if (chunk < 0) user_error("train: --chunk must be >= 0, got " + std::to_string(chunk));
-    const EmissionChoice& choice = parse_emission_choice(emission);
-    if (vm.count("mixtures") && choice.frame != FrameEmission::gmm_diag)
-      user_error("train: --mixtures applies to --emission gmm only (got --emission " + emission + ")");
-    if (mixtures < 1 || mixtures > 1000)
-      user_error("train: --mixtures must be between 1 and 1000, got " + std::to_string(mixtures));
-    const bool gaussian = choice.kind == SequenceKind::vectors;
-    if (vm.count("variance-floor") && !gaussian)
-      user_error("train: --variance-floor applies to --emission gaussian, gaussian_full or gmm only "
-                 "(got --emission " + emission + ")");
-    in_range("variance-floor", variance_floor, 0.0, 1e100, true, false);
-    TrainOptions to;
-    to.max_iterations = static_cast<arma::uword>(max_iter);
-    to.tolerance = tol;
-    to.restarts = static_cast<arma::uword>(restarts);
-    to.initial_pseudo_count = pseudo_count;
-    to.transition_pseudo_count = pseudo_count;
-    to.emission_prior.pseudo_count = pseudo_count;
-    to.emission_prior.variance_floor = variance_floor;
-    opened = open_split(cmd, data, open_options(data));
-    const SequenceDataset& ds = opened.dataset;
-    if (ds.kind != choice.kind)
-      user_error("train: --emission " + emission + " models " + to_string(choice.kind) +
-                 ", but dataset '" + ds.name + "' holds " + to_string(ds.kind) + " (" +
-                 emissions_by_kind() + ")");
-    if (!choice.frame) {
-      CategoricalHmmOptions ho;
-      ho.states = static_cast<arma::uword>(states);
-      ho.train_chunk = static_cast<arma::uword>(chunk);
-      ho.train = to;
-      model = std::make_unique<CategoricalHmm>(ds.alphabet, ho);
-    } else {
-      if (chunk != 0) user_error("train: --chunk applies to --emission categorical only");
-      FrameHmmOptions fo;
-      fo.states = static_cast<arma::uword>(states);
-      fo.emission = *choice.frame;
-      fo.mixtures = static_cast<arma::uword>(mixtures);
-      fo.train = to;
-      auto frame_model = std::make_unique<FrameHmm>(ds.dimension, fo);
-      if (ds.feature_names.size() == ds.dimension) frame_model->set_feature_names(ds.feature_names);
-      model = std::move(frame_model);
-    }
-  } else {
-    user_error("train: unknown --model '" + model_name +
-               "' (expected: markov, hmm, rnn, leaky, jordan, lstm or gru)");
-  }
+  const DataSplit opened = open_split(cmd, data, open_options(data));
+  std::unique_ptr<SequenceModel> model = build_model(options, opened.dataset, spelling);
 
   const SequenceSet& train = opened.set();
   const SequenceDataset& dataset = opened.dataset;
@@ -648,10 +332,10 @@ int run_train(const std::vector<std::string>& args) {
   // Options that act on the valid split do nothing without one: say so instead.
   if (valid == nullptr)
     for (const char* name : {"patience", "valid-every"})
-      if (given(vm, name))
+      if (options.was_given(name))
         user_error("train: --" + std::string(name) + " needs a valid split, and training on split '" +
                    data.split + "' of dataset '" + dataset.name + "' has none");
-  if (valid == nullptr && recurrent_model && rnn_args.schedule == "plateau")
+  if (valid == nullptr && recurrent_model && options.text("schedule") == "plateau")
     user_error("train: --schedule plateau follows the valid NLL, and training on split '" +
                data.split + "' of dataset '" + dataset.name + "' has no valid split");
 

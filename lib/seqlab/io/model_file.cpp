@@ -1,52 +1,17 @@
-// seqlab/io/model_file.cpp: the model-file envelope (root attributes) and the type factory.
+// seqlab/io/model_file.cpp: the model-file envelope (root attributes); the class that loads a
+// file comes from the model registry (models/model_registry.hpp).
 #include "seqlab/io/model_file.hpp"
 
-#include <functional>
-#include <map>
+#include <algorithm>
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/history.hpp"
-#include "seqlab/models/hmm/frame_hmm.hpp"
-#include "seqlab/models/hmm/hmm.hpp"
-#include "seqlab/models/markov/markov_chain.hpp"
-#include "seqlab/models/rnn/rnn_model.hpp"
+#include "seqlab/models/model_registry.hpp"
 #include "seqlab_config.hpp"
 
 namespace seqlab {
 namespace {
-
-// Ensures: the empty instance that load() fills; it may look at the file's root attributes.
-using Factory = std::function<std::unique_ptr<SequenceModel>(const std::filesystem::path& path,
-                                                             const H5::Group& root)>;
-
-// An HMM file says which emission it holds (root attribute `emission`, written by Hmm::save):
-// symbols go to CategoricalHmm, vectors and binary frames to FrameHmm.
-std::unique_ptr<SequenceModel> empty_hmm(const std::filesystem::path& path, const H5::Group& root) {
-  if (!h5::has_attribute(root, "emission"))
-    input_error(path, "an 'hmm' model file without the root attribute 'emission'");
-  const std::string emission = h5::read_string_attribute(root, "emission");
-  if (emission == CategoricalEmission().name()) return std::make_unique<CategoricalHmm>();
-  if (parse_frame_emission(emission)) return std::make_unique<FrameHmm>();
-  std::string accepted = CategoricalEmission().name();
-  for (const auto& name : frame_emission_names()) accepted += ", " + name;
-  input_error(path, "unknown HMM emission '" + printable(emission) + "' (root attribute "
-                    "'emission'; accepted: " + accepted + ")");
-}
-
-// One line per model type.
-const std::map<std::string, Factory>& factories() {
-  static const std::map<std::string, Factory> table = {
-      {"markov", [](const auto&, const auto&) { return std::make_unique<MarkovChain>(); }},
-      {"hmm", empty_hmm},
-      {"rnn", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
-      {"leaky", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
-      {"jordan", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
-      {"lstm", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
-      {"gru", [](const auto&, const auto&) { return std::make_unique<RnnModel>(); }},
-  };
-  return table;
-}
 
 std::string joined_known_types() {
   std::string s;
@@ -84,7 +49,8 @@ std::string checked_model_type(const std::filesystem::path& path, const H5::Grou
                           " is not supported (this seqlab reads format " +
                           std::to_string(kModelFormatVersion) + ")");
   const std::string type = h5::read_string_attribute(root, "model");
-  if (!factories().count(type))
+  const std::vector<std::string> known = file_model_types();
+  if (std::find(known.begin(), known.end(), type) == known.end())
     input_error(path, "unknown model type '" + printable(type) +
                           "' (known types: " + joined_known_types() + ")");
   return type;
@@ -93,9 +59,7 @@ std::string checked_model_type(const std::filesystem::path& path, const H5::Grou
 }  // namespace
 
 std::vector<std::string> known_model_types() {
-  std::vector<std::string> names;
-  for (const auto& entry : factories()) names.push_back(entry.first);
-  return names;
+  return file_model_types();
 }
 
 void save_model(const std::filesystem::path& path, const SequenceModel& model,
@@ -132,7 +96,7 @@ std::unique_ptr<SequenceModel> load_model(const std::filesystem::path& path) {
       input_error(path, "holds a sequence-level task model (task '" +
                             printable(h5::read_string_attribute(root, "task")) +
                             "'): it gives task metrics, not a sequence likelihood");
-    std::unique_ptr<SequenceModel> model = factories().at(type)(path, root);
+    std::unique_ptr<SequenceModel> model = empty_model_for_file(type, path, root);
     model->load(root);
     return model;
   } catch (const H5::Exception& e) {

@@ -1,0 +1,682 @@
+// seqlab/models/model_registry.cpp: the model types, their options and their factories.
+#include "seqlab/models/model_registry.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+#include "seqlab/core/error.hpp"
+#include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/hmm/frame_hmm.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
+#include "seqlab/models/markov/markov_chain.hpp"
+#include "seqlab/models/rnn/network.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
+
+namespace seqlab {
+namespace {
+
+constexpr double kIntegerMax = 9.2e18;  // below 2^63: every integer range fits in int64
+const std::vector<std::string> kRecurrent = {"rnn", "leaky", "jordan", "lstm", "gru"};
+
+// "a", "a or b", "a, b or c".
+std::string joined_with_or(const std::vector<std::string>& words) {
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+  return out;
+}
+
+// "1e-06" / "0.5" / "inf": a number as the user would recognise it in a message.
+std::string shown(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", x);
+  return buffer;
+}
+
+// The --emission values of an HMM, and the data kind each one models.
+struct EmissionChoice {
+  const char* name;
+  std::optional<FrameEmission> frame;  // nullopt: categorical (CategoricalHmm)
+  SequenceKind kind;
+};
+constexpr EmissionChoice kEmissionChoices[] = {
+    {"categorical", std::nullopt, SequenceKind::symbols},
+    {"gaussian", FrameEmission::gaussian_diag, SequenceKind::vectors},
+    {"gaussian_full", FrameEmission::gaussian_full, SequenceKind::vectors},
+    {"gmm", FrameEmission::gmm_diag, SequenceKind::vectors},
+    {"bernoulli", FrameEmission::bernoulli, SequenceKind::binary_frames},
+};
+
+// "symbols: categorical; vectors: gaussian, gaussian_full, gmm; binary_frames: bernoulli"
+std::string emissions_by_kind() {
+  std::string out;
+  for (SequenceKind kind :
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}) {
+    std::string names;
+    for (const auto& c : kEmissionChoices)
+      if (c.kind == kind) names += (names.empty() ? "" : ", ") + std::string(c.name);
+    out += (out.empty() ? "" : "; ") + to_string(kind) + ": " + names;
+  }
+  return out;
+}
+
+// Builders of the option table, one per option type.
+OptionSpec integer(std::string name, std::int64_t def, double lo, double hi, std::string section,
+                   std::vector<std::string> models, std::string value_name, std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::integer;
+  s.default_value = def;
+  s.min = lo;
+  s.max = hi;
+  s.section = std::move(section);
+  s.models = std::move(models);
+  s.value_name = std::move(value_name);
+  s.help = std::move(help);
+  return s;
+}
+OptionSpec real(std::string name, double def, double lo, double hi, bool open_lo, bool open_hi,
+                std::string section, std::vector<std::string> models, std::string value_name,
+                std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::real;
+  s.default_value = def;
+  s.min = lo;
+  s.max = hi;
+  s.open_min = open_lo;
+  s.open_max = open_hi;
+  s.section = std::move(section);
+  s.models = std::move(models);
+  s.value_name = std::move(value_name);
+  s.help = std::move(help);
+  return s;
+}
+OptionSpec text(std::string name, std::string def, std::vector<std::string> choices,
+                std::string section, std::vector<std::string> models, std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::text;
+  s.default_value = std::move(def);
+  s.choices = std::move(choices);
+  s.section = std::move(section);
+  s.models = std::move(models);
+  std::string value_name;
+  for (const auto& c : s.choices) value_name += (value_name.empty() ? "" : "|") + c;
+  s.value_name = value_name;
+  s.help = std::move(help);
+  return s;
+}
+OptionSpec flag(std::string name, std::string section, std::vector<std::string> models,
+                std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::flag;
+  s.default_value = false;
+  s.section = std::move(section);
+  s.models = std::move(models);
+  s.help = std::move(help);
+  return s;
+}
+OptionSpec with_range_text(OptionSpec s, std::string range_text) {
+  s.range_text = std::move(range_text);
+  return s;
+}
+OptionSpec when(OptionSpec s, std::string option, std::vector<std::string> values) {
+  s.when = OptionCondition{std::move(option), std::move(values)};
+  return s;
+}
+OptionSpec as_budget(OptionSpec s) {
+  s.budget = true;
+  return s;
+}
+
+std::vector<OptionSpec> make_options() {
+  const std::string markov = "Markov chain (--model markov)";
+  const std::string hmm = "Hidden Markov model (--model hmm)";
+  const std::string rnn = "Recurrent networks (--model rnn, leaky, jordan, lstm or gru)";
+  const std::string budget = "Budget (every iterative model)";
+  const std::string task = "Sequence-level tasks (--model rnn, leaky, lstm or gru)";
+  const std::vector<std::string> hmm_only = {"hmm"};
+  std::vector<OptionSpec> o;
+  // --- Markov chain
+  o.push_back(integer("order", 3, 0, MarkovChain::kMaxOrder, markov, {"markov"}, "K",
+                      "context length in symbols (0 = unigram)"));
+  o.push_back(text("smoothing", "kn", {"kn", "add"}, markov, {"markov"},
+                   "interpolated Kneser-Ney (kn) or add-alpha (add)"));
+  o.push_back(when(real("alpha", 1.0, 0.0, 1e6, true, false, markov, {"markov"}, "A",
+                        "add-alpha pseudo-count (--smoothing add)"),
+                   "smoothing", {"add"}));
+  // --- HMM
+  o.push_back(integer("states", 8, 1, 100000, hmm, hmm_only, "N", "number of hidden states"));
+  o.push_back(text("emission", "categorical",
+                   {"categorical", "gaussian", "gaussian_full", "gmm", "bernoulli"}, hmm, hmm_only,
+                   "categorical (symbols); gaussian, gaussian_full or gmm (vectors: diagonal, full "
+                   "covariance, diagonal mixture); bernoulli (binary frames)"));
+  o.push_back(when(integer("mixtures", 2, 1, 1000, hmm, hmm_only, "K",
+                           "Gaussian components per state (--emission gmm only)"),
+                   "emission", {"gmm"}));
+  o.push_back(when(real("variance-floor", EmissionPrior{}.variance_floor, 0.0, 1e100, true, false,
+                        hmm, hmm_only, "X",
+                        "lower bound of every variance (gaussian, gaussian_full, gmm)"),
+                   "emission", {"gaussian", "gaussian_full", "gmm"}));
+  o.push_back(as_budget(integer("max-iter", 100, 0, 1e9, hmm, hmm_only, "K",
+                                "Baum-Welch iteration cap")));
+  o.push_back(real("tol", 1e-4, 0.0, 1e300, false, false, hmm, hmm_only, "X",
+                   "stop when an iteration gains less than X nats of total log-likelihood"));
+  o.push_back(integer("restarts", 1, 1, 10000, hmm, hmm_only, "R",
+                      "random restarts; the best (highest training likelihood) is kept"));
+  o.push_back(real("pseudo-count", 0.0, 0.0, 1e6, false, false, hmm, hmm_only, "C",
+                   "Dirichlet pseudo-count added to initial, transition and emission counts "
+                   "(categorical, gmm weights, bernoulli units)"));
+  o.push_back(when(integer("chunk", 0, 0, 1e12, hmm, hmm_only, "L",
+                           "train on pieces of at most L symbols (0 = whole sequences; categorical "
+                           "only): a corpus that is one long text then trains in batches and on "
+                           "every --threads thread"),
+                   "emission", {"categorical"}));
+  // --- recurrent networks: architecture
+  o.push_back(integer("hidden", 128, 1, 1e8, rnn, kRecurrent, "H", "units per layer"));
+  o.push_back(integer("layers", 1, 1, 1e8, rnn, kRecurrent, "L", "stacked recurrent layers"));
+  {
+    OptionSpec e = integer("embedding", 0, 1, 1e8, rnn, kRecurrent, "E",
+                           "symbol embedding size (0 = min(H, 64); symbol data only)");
+    e.zero_is_off = true;
+    o.push_back(e);
+  }
+  o.push_back(text("activation", "tanh", {"tanh", "relu"}, rnn, {"rnn", "leaky", "jordan"},
+                   "the squashing function of the hidden units"));
+  {
+    OptionSpec d = integer("delay", 0, 2, static_cast<double>(rnn::kMaxDelay), rnn,
+                           {"rnn", "leaky"}, "D",
+                           "also feed each layer its own state from D >= 2 steps back, through a "
+                           "separate weight matrix (0 = no such connection)");
+    d.zero_is_off = true;
+    d.unit = "steps";
+    o.push_back(d);
+  }
+  o.push_back(with_range_text(
+      real("tau", 2.0, 1.0, 1e9, false, false, rnn, {"leaky"}, "X",
+           "time constant of every unit in steps, >= 1 (> 1 with --train-tau)"),
+      "a finite number >= 1 (and <= 1e9)"));
+  o.push_back(flag("train-tau", rnn, {"leaky"}, "learn each unit's time constant"));
+  o.push_back(text("gru-variant", "cho", {"cho", "pytorch"}, rnn, {"gru"},
+                   "where the reset gate acts (pytorch = torch.nn.GRU)"));
+  o.push_back(flag("residual", rnn, kRecurrent, "add each layer's input to its output (layers >= 2)"));
+  o.push_back(with_range_text(real("dropout", 0.0, 0.0, 1.0, false, true, rnn, kRecurrent, "P",
+                                   "dropout between layers and before the head while training"),
+                              "in [0, 1)"));
+  // --- recurrent networks: training
+  o.push_back(integer("window", 100, 0, 1e8, rnn, kRecurrent, "K",
+                      "truncated-BPTT window in steps; 0 = full BPTT over whole sequences"));
+  o.push_back(integer("batch", 32, 1, 1e8, rnn, kRecurrent, "B", "parallel streams per update"));
+  o.push_back(as_budget(integer("epochs", 10, 0, 1e9, rnn, kRecurrent, "N",
+                                "passes over the training split. Training stops at the FIRST of "
+                                "--epochs, --max-steps, --max-time and early stopping "
+                                "(--patience)")));
+  o.push_back(as_budget(integer("max-steps", 0, 0, kIntegerMax, rnn, kRecurrent, "S",
+                                "stop after S updates in total (0 = no limit)")));
+  o.push_back(as_budget(with_range_text(
+      real("max-time", 0.0, 0.0, 1e12, false, false, budget, kRecurrent, "SECONDS",
+           "stop training after this much wall-clock time, then keep the best epoch as usual "
+           "(0 = no limit; the result then depends on the machine's speed)"),
+      "a number of seconds >= 0 (0 = no limit)")));
+  o.push_back(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn, kRecurrent, "X",
+                                   "learning rate"),
+                              "a positive number"));
+  o.push_back(text("optimizer", "adam", {"adam", "sgd", "rmsprop"}, rnn, kRecurrent, ""));
+  o.push_back(text("schedule", "constant", {"constant", "step", "cosine", "plateau"}, rnn,
+                   kRecurrent,
+                   "learning-rate schedule: step multiplies it by --lr-gamma after each epoch, "
+                   "cosine decays it to 0 over the planned updates, plateau multiplies it by "
+                   "--lr-gamma when the valid NLL stops improving for 2 epochs"));
+  o.push_back(when(real("lr-gamma", 0.5, 0.0, 1.0, true, false, rnn, kRecurrent, "X",
+                        "factor of the step and plateau schedules, in (0, 1]"),
+                   "schedule", {"step", "plateau"}));
+  o.push_back(integer("warmup", 0, 0, kIntegerMax, rnn, kRecurrent, "S",
+                      "raise the learning rate linearly over the first S updates"));
+  o.push_back(with_range_text(real("clip", 5.0, 0.0, 1e300, false, false, rnn, kRecurrent, "X",
+                                   "clip the global gradient norm to X; 0 = off"),
+                              "a number >= 0 (0 = off)"));
+  o.push_back(with_range_text(
+      real("clip-value", 0.0, 0.0, 1e300, false, false, rnn, kRecurrent, "X",
+           "clamp every gradient element to [-X, X] before the norm clip; 0 = off"),
+      "a number >= 0 (0 = off)"));
+  o.push_back(as_budget(integer("patience", 3, 0, kIntegerMax, rnn, kRecurrent, "P",
+                                "stop after P checks without a better valid NLL and keep the best "
+                                "epoch; 0 = off (needs a valid split)")));
+  o.push_back(integer("valid-every", 1, 1, 1e8, rnn, kRecurrent, "K",
+                      "score the valid split after every K-th epoch and after the last one; "
+                      "--patience and the plateau schedule then count these checks"));
+  {
+    OptionSpec a = with_range_text(
+        real("average", 0.0, 0.0, 1.0, true, true, rnn, kRecurrent, "DECAY",
+             "score, keep and save the moving average of the parameters over the updates, with "
+             "this decay per update in (0, 1), e.g. 0.999 (averages about the last 1000); "
+             "training goes on from the last parameters (0 = off)"),
+        "a decay in (0, 1), e.g. 0.999");
+    a.zero_is_off = true;
+    o.push_back(a);
+  }
+  // --- sequence-level tasks
+  o.push_back(text("task", "none", {"none", "classify", "regress"}, task,
+                   {"rnn", "leaky", "lstm", "gru"},
+                   "learn one output per whole sequence instead of next-step prediction: the "
+                   "set's class labels (classify) or real targets (regress); reports task "
+                   "metrics, not a likelihood"));
+  o.push_back(flag("bidirectional", task, {"rnn", "leaky", "lstm", "gru"},
+                   "--task only: read every sequence in both directions (--batch whole sequences "
+                   "per update)"));
+  return o;
+}
+
+}  // namespace
+
+// ---- tables -------------------------------------------------------------------------------
+
+const std::vector<ModelType>& model_types() {
+  static const std::vector<ModelType> types = {
+      {"markov", "n-gram", "order-k Markov chain over symbols (Kneser-Ney or add-alpha)",
+       {SequenceKind::symbols}},
+      {"hmm", "HMM", "hidden Markov model (categorical, Gaussian, GMM or Bernoulli emissions)",
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
+      {"rnn", "RNN", "Elman network", {SequenceKind::symbols, SequenceKind::vectors,
+                                       SequenceKind::binary_frames}},
+      {"leaky", "RNN", "leaky-integrator units", {SequenceKind::symbols, SequenceKind::vectors,
+                                                  SequenceKind::binary_frames}},
+      {"jordan", "RNN", "Jordan network (output fed back)",
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
+      {"lstm", "RNN", "long short-term memory", {SequenceKind::symbols, SequenceKind::vectors,
+                                                 SequenceKind::binary_frames}},
+      {"gru", "RNN", "gated recurrent units", {SequenceKind::symbols, SequenceKind::vectors,
+                                               SequenceKind::binary_frames}},
+  };
+  return types;
+}
+
+const ModelType* find_model_type(const std::string& name) {
+  for (const auto& t : model_types())
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::string model_type_list() {
+  std::vector<std::string> names;
+  for (const auto& t : model_types()) names.push_back(t.name);
+  return joined_with_or(names);
+}
+
+std::string model_family(const std::string& model) {
+  const ModelType* t = find_model_type(model);
+  return t ? t->family : std::string();
+}
+
+const std::vector<OptionSpec>& model_options() {
+  static const std::vector<OptionSpec> options = make_options();
+  return options;
+}
+
+const OptionSpec* find_option(const std::string& name) {
+  for (const auto& o : model_options())
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+bool option_applies_to(const OptionSpec& spec, const std::string& model) {
+  return std::find(spec.models.begin(), spec.models.end(), model) != spec.models.end();
+}
+
+void OptionSpelling::error(const std::string& option, const std::string& message) const {
+  fail(option, message);
+  throw UserError(message);  // a fail() that returned: still never go on
+}
+
+// ---- values -------------------------------------------------------------------------------
+
+std::string option_text(const OptionValue& value) {
+  if (const auto* i = std::get_if<std::int64_t>(&value)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&value)) {
+    char buffer[32];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *d);
+    (void)ec;
+    return std::string(buffer, end);
+  }
+  if (const auto* s = std::get_if<std::string>(&value)) return *s;
+  return std::get<bool>(value) ? "true" : "false";
+}
+
+OptionValue parse_option_text(const OptionSpec& spec, const std::string& text,
+                              const OptionSpelling& spelling) {
+  const std::string name = spelling.name(spec.name);
+  switch (spec.type) {
+    case OptionType::integer: {
+      std::int64_t v = 0;
+      const char* first = text.data();
+      const char* last = text.data() + text.size();
+      if (first != last && *first == '+') ++first;
+      const auto [end, ec] = std::from_chars(first, last, v);
+      if (text.empty() || ec != std::errc() || end != last)
+        spelling.error(spec.name, name + " must be an integer, got '" + printable(text) + "'");
+      return v;
+    }
+    case OptionType::real: {
+      char* end = nullptr;
+      const double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size())
+        spelling.error(spec.name, name + " must be a number, got '" + printable(text) + "'");
+      return v;
+    }
+    case OptionType::text:
+      return text;
+    case OptionType::flag:
+      if (text == "true" || text == "1") return true;
+      if (text == "false" || text == "0") return false;
+      spelling.error(spec.name, name + " must be true or false, got '" + printable(text) + "'");
+  }
+  return text;
+}
+
+namespace {
+
+// Ensures: `value` has the type of `spec` (an integer for a real option becomes a double) and
+// lies in its range, else spelling.fail.
+OptionValue checked_value(const OptionSpec& spec, const OptionValue& value,
+                          const OptionSpelling& spelling) {
+  const std::string name = spelling.name(spec.name);
+  switch (spec.type) {
+    case OptionType::integer: {
+      const auto* i = std::get_if<std::int64_t>(&value);
+      if (i == nullptr)
+        spelling.error(spec.name, name + " must be an integer, got " + option_text(value));
+      const bool off = spec.zero_is_off && *i == 0;
+      if (!off && (static_cast<double>(*i) < spec.min || static_cast<double>(*i) > spec.max))
+        spelling.error(spec.name, name + " must be between " + option_text(std::int64_t(spec.min)) +
+                                      " and " + option_text(std::int64_t(spec.max)) +
+                                      (spec.unit.empty() ? "" : " " + spec.unit) + ", got " +
+                                      std::to_string(*i));
+      return *i;
+    }
+    case OptionType::real: {
+      double v = 0.0;
+      if (const auto* i = std::get_if<std::int64_t>(&value))
+        v = static_cast<double>(*i);
+      else if (const auto* d = std::get_if<double>(&value))
+        v = *d;
+      else
+        spelling.error(spec.name, name + " must be a number, got " + option_text(value));
+      const bool off = spec.zero_is_off && v == 0.0;
+      const bool ok = std::isfinite(v) && (spec.open_min ? v > spec.min : v >= spec.min) &&
+                      (spec.open_max ? v < spec.max : v <= spec.max);
+      if (!off && !ok)
+        spelling.error(spec.name,
+                       name + " must be " +
+                           (spec.range_text.empty()
+                                ? "a number in " + std::string(spec.open_min ? "(" : "[") +
+                                      shown(spec.min) + ", " + shown(spec.max) +
+                                      (spec.open_max ? ")" : "]")
+                                : spec.range_text) +
+                           ", got " + shown(v));
+      return v;
+    }
+    case OptionType::text: {
+      const auto* s = std::get_if<std::string>(&value);
+      if (s == nullptr)
+        spelling.error(spec.name, name + " must be a string, one of " +
+                                      joined_with_or(spec.choices) + ", got " +
+                                      option_text(value));
+      if (!spec.choices.empty() &&
+          std::find(spec.choices.begin(), spec.choices.end(), *s) == spec.choices.end())
+        spelling.error(spec.name, name + " must be " + joined_with_or(spec.choices) + ", got '" +
+                                      printable(*s) + "'");
+      return *s;
+    }
+    case OptionType::flag: {
+      const auto* b = std::get_if<bool>(&value);
+      if (b == nullptr)
+        spelling.error(spec.name, name + " must be true or false, got " + option_text(value));
+      return *b;
+    }
+  }
+  return value;
+}
+
+// True when spec's condition (if any) holds under `values`.
+bool condition_holds(const OptionSpec& spec, const OptionValues& values) {
+  if (!spec.when) return true;
+  const auto it = values.find(spec.when->option);
+  if (it == values.end()) return false;
+  const std::string current = option_text(it->second);
+  return std::find(spec.when->values.begin(), spec.when->values.end(), current) !=
+         spec.when->values.end();
+}
+
+}  // namespace
+
+ResolvedOptions resolve_options(const std::string& model, const OptionValues& given,
+                                const OptionSpelling& spelling) {
+  if (find_model_type(model) == nullptr)
+    spelling.error("model", "unknown " + spelling.name("model") + " '" + printable(model) +
+                                "' (expected: " + model_type_list() + ")");
+  ResolvedOptions r;
+  r.model = model;
+  // Unconditional options first, so that conditions see their values (given or default).
+  for (const auto& [name, value] : given) {
+    const OptionSpec* spec = find_option(name);
+    if (spec == nullptr) spelling.error(name, "unknown option " + spelling.name(name));
+    if (!option_applies_to(*spec, model))
+      spelling.error(name, spelling.name(name) + " applies to " + spelling.name("model") + " " +
+                               joined_with_or(spec->models) + " only (got " +
+                               spelling.name("model") + " " + model + ")");
+    r.values[name] = checked_value(*spec, value, spelling);
+    r.given.insert(name);
+  }
+  for (const auto& spec : model_options())
+    if (option_applies_to(spec, model) && !r.values.count(spec.name) && !spec.when)
+      r.values[spec.name] = spec.default_value;
+  for (const auto& spec : model_options()) {
+    if (!option_applies_to(spec, model) || !spec.when) continue;
+    if (condition_holds(spec, r.values)) {
+      if (!r.values.count(spec.name)) r.values[spec.name] = spec.default_value;
+    } else if (r.given.count(spec.name)) {
+      const auto it = r.values.find(spec.when->option);
+      spelling.error(spec.name, spelling.name(spec.name) + " applies to " +
+                                    spelling.name(spec.when->option) + " " +
+                                    joined_with_or(spec.when->values) + " only (got " +
+                                    spelling.name(spec.when->option) + " " +
+                                    (it == r.values.end() ? "none" : option_text(it->second)) +
+                                    ")");
+    }
+  }
+  // Checks across options that need no data (residual with one layer, a plateau that never
+  // cuts, ...): before any data is read.
+  if (model_family(model) == "RNN") (void)rnn_options_for(r, spelling);
+  return r;
+}
+
+std::int64_t ResolvedOptions::integer(const std::string& option) const {
+  return std::get<std::int64_t>(values.at(option));
+}
+double ResolvedOptions::real(const std::string& option) const {
+  return std::get<double>(values.at(option));
+}
+const std::string& ResolvedOptions::text(const std::string& option) const {
+  return std::get<std::string>(values.at(option));
+}
+bool ResolvedOptions::flag(const std::string& option) const {
+  return std::get<bool>(values.at(option));
+}
+
+// ---- factories ----------------------------------------------------------------------------
+namespace {
+
+std::unique_ptr<SequenceModel> build_markov(const ResolvedOptions& o, const SequenceDataset& data,
+                                            const OptionSpelling& spelling) {
+  if (data.kind != SequenceKind::symbols)
+    spelling.error("model", "a Markov chain models symbol sequences; dataset '" + data.name +
+                                "' holds " + to_string(data.kind));
+  MarkovOptions mo;
+  mo.order = static_cast<int>(o.integer("order"));
+  mo.smoothing = o.text("smoothing") == "add" ? MarkovOptions::Smoothing::add_alpha
+                                              : MarkovOptions::Smoothing::kneser_ney;
+  if (o.values.count("alpha")) mo.alpha = o.real("alpha");
+  return std::make_unique<MarkovChain>(data.alphabet, mo);
+}
+
+std::unique_ptr<SequenceModel> build_hmm(const ResolvedOptions& o, const SequenceDataset& data,
+                                         const OptionSpelling& spelling) {
+  const std::string emission = o.text("emission");
+  const EmissionChoice* choice = nullptr;
+  for (const auto& c : kEmissionChoices)
+    if (emission == c.name) choice = &c;
+  if (choice == nullptr) throw std::logic_error("build_hmm: emission not checked");
+  if (data.kind != choice->kind)
+    spelling.error("emission", spelling.name("emission") + " " + emission + " models " +
+                                   to_string(choice->kind) + ", but dataset '" + data.name +
+                                   "' holds " + to_string(data.kind) + " (" + emissions_by_kind() +
+                                   ")");
+  const double pseudo_count = o.real("pseudo-count");
+  TrainOptions to;
+  to.max_iterations = static_cast<arma::uword>(o.integer("max-iter"));
+  to.tolerance = o.real("tol");
+  to.restarts = static_cast<arma::uword>(o.integer("restarts"));
+  to.initial_pseudo_count = pseudo_count;
+  to.transition_pseudo_count = pseudo_count;
+  to.emission_prior.pseudo_count = pseudo_count;
+  if (o.values.count("variance-floor")) to.emission_prior.variance_floor = o.real("variance-floor");
+  const auto states = static_cast<arma::uword>(o.integer("states"));
+  if (!choice->frame) {
+    CategoricalHmmOptions ho;
+    ho.states = states;
+    ho.train_chunk = static_cast<arma::uword>(o.integer("chunk"));
+    ho.train = to;
+    return std::make_unique<CategoricalHmm>(data.alphabet, ho);
+  }
+  FrameHmmOptions fo;
+  fo.states = states;
+  fo.emission = *choice->frame;
+  if (o.values.count("mixtures")) fo.mixtures = static_cast<arma::uword>(o.integer("mixtures"));
+  fo.train = to;
+  auto model = std::make_unique<FrameHmm>(data.dimension, fo);
+  if (data.feature_names.size() == data.dimension) model->set_feature_names(data.feature_names);
+  return model;
+}
+
+// Requires: a recurrent model type. Ensures: the RnnOptions the values ask for.
+RnnOptions rnn_options_from(const ResolvedOptions& o, const OptionSpelling& spelling) {
+  const auto has = [&](const char* name) { return o.values.count(name) > 0; };
+  RnnOptions r;
+  r.cell = rnn::parse_model_type(o.model, spelling.name("model"));
+  r.hidden = static_cast<arma::uword>(o.integer("hidden"));
+  r.layers = static_cast<arma::uword>(o.integer("layers"));
+  r.embedding = static_cast<arma::uword>(o.integer("embedding"));
+  if (has("activation"))
+    r.activation = rnn::parse_activation(o.text("activation"), spelling.name("activation"));
+  if (has("delay") && o.integer("delay") != 0)
+    r.delay = static_cast<arma::uword>(o.integer("delay"));
+  if (has("tau")) r.tau = o.real("tau");
+  if (has("train-tau")) r.train_tau = o.flag("train-tau");
+  if (has("gru-variant"))
+    r.gru_variant = rnn::parse_gru_variant(o.text("gru-variant"), spelling.name("gru-variant"));
+  r.residual = o.flag("residual");
+  if (r.residual && r.layers < 2)
+    spelling.error("residual", spelling.name("residual") + " needs " + spelling.name("layers") +
+                                   " 2 or more");
+  r.dropout = o.real("dropout");
+  r.window = static_cast<arma::uword>(o.integer("window"));
+  r.batch = static_cast<arma::uword>(o.integer("batch"));
+  r.epochs = static_cast<arma::uword>(o.integer("epochs"));
+  r.max_steps = static_cast<std::uint64_t>(o.integer("max-steps"));
+  r.learning_rate = o.real("lr");
+  r.optimizer = rnn::optimizer_kind_from_name(o.text("optimizer"));
+  const std::string schedule = o.text("schedule");
+  r.reduce_on_plateau = schedule == "plateau";
+  r.schedule = rnn::schedule_kind_from_name(r.reduce_on_plateau ? "constant" : schedule);
+  if (has("lr-gamma")) r.lr_gamma = o.real("lr-gamma");
+  if (r.reduce_on_plateau && !(r.lr_gamma < 1.0))
+    spelling.error("lr-gamma", spelling.name("schedule") + " plateau needs " +
+                                   spelling.name("lr-gamma") + " below 1 (the factor of each cut)");
+  r.warmup = static_cast<std::uint64_t>(o.integer("warmup"));
+  r.clip = o.real("clip");
+  r.clip_value = o.real("clip-value");
+  r.max_seconds = o.real("max-time");
+  r.patience = static_cast<std::uint64_t>(o.integer("patience"));
+  r.valid_every = static_cast<std::uint64_t>(o.integer("valid-every"));
+  r.average_decay = o.real("average");
+  try {
+    validate(r);
+  } catch (const UserError& e) {
+    spelling.error("model", e.what());
+  }
+  return r;
+}
+
+std::unique_ptr<SequenceModel> build_rnn(const ResolvedOptions& o, const SequenceDataset& data,
+                                         const OptionSpelling& spelling) {
+  const RnnOptions r = rnn_options_from(o, spelling);
+  if (data.kind == SequenceKind::symbols) return std::make_unique<RnnModel>(data.alphabet, r);
+  if (o.was_given("embedding") && o.integer("embedding") != 0)
+    spelling.error("embedding", spelling.name("embedding") + " applies to symbol data; dataset '" +
+                                    data.name + "' holds " + to_string(data.kind));
+  return std::make_unique<RnnModel>(data.kind, data.dimension, r);
+}
+
+}  // namespace
+
+RnnOptions rnn_options_for(const ResolvedOptions& options, const OptionSpelling& spelling) {
+  return rnn_options_from(options, spelling);
+}
+
+std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
+                                           const SequenceDataset& data,
+                                           const OptionSpelling& spelling) {
+  const std::string& m = options.model;
+  if (m == "markov") return build_markov(options, data, spelling);
+  if (m == "hmm") return build_hmm(options, data, spelling);
+  if (std::find(kRecurrent.begin(), kRecurrent.end(), m) != kRecurrent.end())
+    return build_rnn(options, data, spelling);
+  spelling.error("model", "unknown " + spelling.name("model") + " '" + printable(m) +
+                              "' (expected: " + model_type_list() + ")");
+}
+
+// ---- model files ----------------------------------------------------------------------------
+namespace {
+
+// An HMM file says which emission it holds (root attribute `emission`, written by Hmm::save):
+// symbols go to CategoricalHmm, vectors and binary frames to FrameHmm.
+std::unique_ptr<SequenceModel> empty_hmm(const std::filesystem::path& path, const H5::Group& root) {
+  if (!h5::has_attribute(root, "emission"))
+    input_error(path, "an 'hmm' model file without the root attribute 'emission'");
+  const std::string emission = h5::read_string_attribute(root, "emission");
+  if (emission == CategoricalEmission().name()) return std::make_unique<CategoricalHmm>();
+  if (parse_frame_emission(emission)) return std::make_unique<FrameHmm>();
+  std::string accepted = CategoricalEmission().name();
+  for (const auto& name : frame_emission_names()) accepted += ", " + name;
+  input_error(path, "unknown HMM emission '" + printable(emission) + "' (root attribute "
+                    "'emission'; accepted: " + accepted + ")");
+}
+
+}  // namespace
+
+std::unique_ptr<SequenceModel> empty_model_for_file(const std::string& type,
+                                                    const std::filesystem::path& path,
+                                                    const H5::Group& root) {
+  if (type == "markov") return std::make_unique<MarkovChain>();
+  if (type == "hmm") return empty_hmm(path, root);
+  if (std::find(kRecurrent.begin(), kRecurrent.end(), type) != kRecurrent.end())
+    return std::make_unique<RnnModel>();
+  std::string known;
+  for (const auto& name : file_model_types()) known += (known.empty() ? "" : ", ") + name;
+  input_error(path, "unknown model type '" + printable(type) + "' (known types: " + known + ")");
+}
+
+std::vector<std::string> file_model_types() {
+  std::vector<std::string> names;
+  for (const auto& t : model_types()) names.push_back(t.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace seqlab
