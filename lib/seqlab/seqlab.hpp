@@ -21,6 +21,7 @@
 #include "seqlab/io/history.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/model_registry.hpp"
+#include "seqlab/experiment/plan.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"

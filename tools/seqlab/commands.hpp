@@ -16,6 +16,9 @@ int train_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);
 int sample_command(const std::vector<std::string>& args);
 int decode_command(const std::vector<std::string>& args);
+// --- experiments ---
+// `seqlab run EXPERIMENT.toml` (cmd_run.cpp).
+int run_command(const std::vector<std::string>& args);
 // --- bench ---
 // `seqlab bench blas | hmm | rnn` (cmd_bench.cpp; rnn: cmd_bench_rnn.cpp).
 int bench_command(const std::vector<std::string>& args);

@@ -34,6 +34,9 @@ const std::vector<Command>& commands() {
        eval_command},
       {"sample", "draw a sequence from a saved model", sample_command},
       {"decode", "hidden-state paths of an HMM: Viterbi or posterior decoding", decode_command},
+      // experiments
+      {"run", "run an experiment file (TOML): models x datasets x seeds into a results folder",
+       run_command},
       // bench
       {"bench", "measure speed against the machine's GEMM rate and against peer libraries",
        bench_command},

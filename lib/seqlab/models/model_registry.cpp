@@ -379,11 +379,7 @@ OptionValue parse_option_text(const OptionSpec& spec, const std::string& text,
   return text;
 }
 
-namespace {
-
-// Ensures: `value` has the type of `spec` (an integer for a real option becomes a double) and
-// lies in its range, else spelling.fail.
-OptionValue checked_value(const OptionSpec& spec, const OptionValue& value,
+OptionValue check_option_value(const OptionSpec& spec, const OptionValue& value,
                           const OptionSpelling& spelling) {
   const std::string name = spelling.name(spec.name);
   switch (spec.type) {
@@ -443,6 +439,8 @@ OptionValue checked_value(const OptionSpec& spec, const OptionValue& value,
   return value;
 }
 
+namespace {
+
 // True when spec's condition (if any) holds under `values`.
 bool condition_holds(const OptionSpec& spec, const OptionValues& values) {
   if (!spec.when) return true;
@@ -470,7 +468,7 @@ ResolvedOptions resolve_options(const std::string& model, const OptionValues& gi
       spelling.error(name, spelling.name(name) + " applies to " + spelling.name("model") + " " +
                                joined_with_or(spec->models) + " only (got " +
                                spelling.name("model") + " " + model + ")");
-    r.values[name] = checked_value(*spec, value, spelling);
+    r.values[name] = check_option_value(*spec, value, spelling);
     r.given.insert(name);
   }
   for (const auto& spec : model_options())

@@ -110,6 +110,11 @@ OptionValue parse_option_text(const OptionSpec& spec, const std::string& text,
 // as it is, flags true/false. Two settings are the same exactly when their texts are.
 std::string option_text(const OptionValue& value);
 
+// Ensures: `value` with the type of `spec` (an integer given for a real option becomes a double),
+// in its range or choices; else spelling.fail naming the option.
+OptionValue check_option_value(const OptionSpec& spec, const OptionValue& value,
+                               const OptionSpelling& spelling);
+
 // Options with every default filled in, and which ones the user gave.
 struct ResolvedOptions {
   std::string model;

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# tests/cli/experiments.sh: `seqlab run` on experiment files: the plan of a good file (--dry-run),
+# and a catalogue of bad files, each refused with one line naming file:line:column, exit 1,
+# before anything is written.
+# usage: experiments.sh SEQLAB FIXTURE_DIR
+seqlab=$1
+. "$(dirname "$0")/lib.sh"
+
+# A small valid experiment on synthetic data.
+cat >"$tmp/good.toml" <<'TOML'
+# two datasets, a grid, two seeds
+[experiment]
+name = "small"
+seeds = [1, 2]
+
+[budget]
+max-iter = 5
+epochs = 1
+
+[[datasets]]
+name = "casino"
+
+[[models]]
+model = "markov"
+order = [1, 2]
+
+[[models]]
+model = "hmm"
+states = 2
+
+[[models]]
+model = "gru"
+hidden = 8
+TOML
+expect_ok "dry run of a good file" "$seqlab" run "$tmp/good.toml" --dry-run
+grep -q "experiment small .*: 8 runs on 1 dataset, seeds 1, 2" "$tmp/out" && ok "the plan counts 8 runs" ||
+  bad "plan header: $(head -n 1 "$tmp/out")"
+[ "$(grep -cE '^  [0-9a-f]{16}  ' "$tmp/out")" -eq 8 ] && ok "one line per run with its id" ||
+  bad "run lines: $(cat "$tmp/out")"
+grep -qE "markov order=2 +2 " "$tmp/out" && ok "grid points are named in the label" ||
+  bad "labels: $(cat "$tmp/out")"
+[ ! -e results ] && ok "a dry run writes nothing" || bad "a dry run made ./results"
+
+# The same settings in another order and spelling are the same runs (identity hash).
+cat >"$tmp/reordered.toml" <<'TOML'
+[[models]]
+hidden = 8
+model = "gru"
+epochs = 1
+lr = 0.002
+
+[[datasets]]
+name = "casino"
+
+[experiment]
+seeds = [2, 1]
+TOML
+"$seqlab" run "$tmp/good.toml" --dry-run | grep -E "gru" | awk '{print $1}' | sort >"$tmp/a"
+"$seqlab" run "$tmp/reordered.toml" --dry-run | grep -E "gru" | awk '{print $1}' | sort >"$tmp/b"
+if [ -s "$tmp/a" ] && cmp -s "$tmp/a" "$tmp/b"; then ok "run ids do not depend on order, defaults written out, or file"
+else bad "run ids differ: $(cat "$tmp/a") vs $(cat "$tmp/b")"; fi
+"$seqlab" run "$tmp/good.toml" --dry-run --threads 2 | grep -E "gru" | awk '{print $1}' | sort >"$tmp/c"
+if ! cmp -s "$tmp/a" "$tmp/c"; then ok "threads are part of a run's identity"
+else bad "--threads 2 kept the run ids"; fi
+
+# bad NAME REGEX: the file $tmp/bad.toml (written by the caller) is refused.
+bad_file() {
+  expect_error "$1" "^seqlab: error: .*bad\.toml:$2" "$seqlab" run "$tmp/bad.toml" --out "$tmp/res"
+  [ ! -e "$tmp/res" ] || { bad "$1: wrote $tmp/res"; rm -rf "$tmp/res"; }
+}
+base='[[datasets]]
+name = "casino"
+'
+printf '%s\n[[models]]\nmodel = "hmm"\nstaets = 4\n' "$base" >"$tmp/bad.toml"
+bad_file "unknown key" "6:1: unknown key 'staets' in \[\[models\]\] \(did you mean 'states'\?\)"
+printf '%s\n[[models]]\nmodel = "lstn"\n' "$base" >"$tmp/bad.toml"
+bad_file "typo'd model" "5:9: unknown model 'lstn' \(did you mean 'lstm'\?\)"
+printf '[experiment]\nthreads = [1, 2]\n%s\n[[models]]\nmodel = "hmm"\n' "$base" >"$tmp/bad.toml"
+bad_file "list where a number is needed" "2:11: threads must be an integer, got a list"
+printf '[budget]\nmax-time = -5\n%s\n[[models]]\nmodel = "hmm"\n' "$base" >"$tmp/bad.toml"
+bad_file "negative budget" "2:1: max-time must be a number of seconds >= 0 \(0 = no limit\), got -5"
+printf '[[datasets]]\nname = "casnio"\n\n[[models]]\nmodel = "hmm"\n' >"$tmp/bad.toml"
+bad_file "unknown dataset" "2:1: unknown dataset 'casnio' \(did you mean 'casino'\?"
+printf '%s\n[[models]]\nmodel = "lstm"\ntau = 3.0\n' "$base" >"$tmp/bad.toml"
+bad_file "option of another model type" "6:1: tau applies to model leaky only \(got model lstm\)"
+printf '%s\n[[models]]\nmodel = "hmm"\nstates = []\n' "$base" >"$tmp/bad.toml"
+bad_file "empty grid" "6:10: states is an empty list: an empty grid gives no runs"
+printf '%s\n[[models]]\nmodel = "hmm"\nstates = 4\n\n[[models]]\nmodel = "hmm"\nstates = [8, 4]\n' "$base" >"$tmp/bad.toml"
+bad_file "duplicate run" "8:1: duplicate run: hmm states=4 on 'casino' with seed 1 has the same settings as hmm from the \[\[models\]\] table at line 4"
+printf '%s\n[[models]]\nmodel = "hmm"\nstates = 0\n' "$base" >"$tmp/bad.toml"
+bad_file "value out of range" "6:1: states must be between 1 and 100000, got 0"
+printf '%s\n[[models]]\nmodel = "hmm"\nstates = [4, 0]\n' "$base" >"$tmp/bad.toml"
+bad_file "value out of range inside a grid" "6:14: states must be between 1 and 100000, got 0"
+printf '%s\n[[models]]\nmodel = "hmm"\nmixtures = 3\n' "$base" >"$tmp/bad.toml"
+bad_file "option whose condition fails" "6:1: mixtures applies to emission gmm only \(got emission categorical\)"
+printf '%s\n[[models]]\nmodel = "hmm"\nemission = "gaussian"\n' "$base" >"$tmp/bad.toml"
+bad_file "emission for another kind of data" "6:1: emission gaussian models vectors, but dataset 'casino' holds symbols.*\(dataset 'casino'\)"
+printf '%s\n[[models]]\nmodel = "markov"\n[budget]\nepochs = 3\n' "$base" >"$tmp/bad.toml"
+bad_file "budget no model takes" "7:1: epochs in \[budget\] applies to model rnn, leaky, jordan, lstm or gru only, and no model of this experiment is one"
+printf '%s\n[[models]]\nmodel = "hmm"\nstates = 4\nstates = 5\n' "$base" >"$tmp/bad.toml"
+bad_file "malformed TOML" "7:[0-9]+: malformed TOML: "
+printf '[experiment]\nseeds = []\n%s\n[[models]]\nmodel = "hmm"\n' "$base" >"$tmp/bad.toml"
+bad_file "no seeds" "2:9: seeds is an empty list"
+printf '%s\n[[models]]\nmodel = "hmm"\ndatasets = ["dice"]\n' "$base" >"$tmp/bad.toml"
+bad_file "a model naming an unknown dataset entry" "6:13: datasets names 'dice', which no \[\[datasets\]\] entry is"
+printf '[[datasets]]\nname = "casino"\nsplit-ratios = [80, 10, 10]\n\n[[models]]\nmodel = "hmm"\n' >"$tmp/bad.toml"
+bad_file "split ratios for a registry dataset" "3:1: split-ratios applies to data files"
+printf '[[models]]\nmodel = "hmm"\n' >"$tmp/bad.toml"
+bad_file "no datasets" "1:1: no \[\[datasets\]\]"
+printf 'x' >"$tmp/bad.toml"
+bad_file "not TOML at all" "1:2: malformed TOML"
+expect_error "missing experiment file" "missing\.toml" "$seqlab" run "$tmp/missing.toml"
+expect_error "no experiment file" "run: an experiment file is required" "$seqlab" run
+expect_error "--jobs 0" "run: --jobs must be between 1 and 1024, got 0" "$seqlab" run "$tmp/good.toml" --jobs 0
+
+finish
