@@ -113,4 +113,21 @@ expect_error "missing experiment file" "missing\.toml" "$seqlab" run "$tmp/missi
 expect_error "no experiment file" "run: an experiment file is required" "$seqlab" run
 expect_error "--jobs 0" "run: --jobs must be between 1 and 1024, got 0" "$seqlab" run "$tmp/good.toml" --jobs 0
 
+# --split-ratios on the command line: the same rule as in experiment files.
+python3 -c "print('ab' * 200, end='')" >"$tmp/ab.txt"
+"$seqlab" train --model markov --order 1 --data "$tmp/ab.txt" --split-ratios 50,25,25 \
+  --out "$tmp/m.h5" --quiet
+expect_ok "eval --split-ratios 50,25,25" "$seqlab" eval --model "$tmp/m.h5" --data "$tmp/ab.txt" \
+  --split-ratios 50,25,25 --split test --json
+[ "$(json_number symbols)" = 100 ] && ok "--split-ratios 50,25,25 leaves 100 of 400 symbols for test" ||
+  bad "test symbols: $(tail -n 1 "$tmp/out")"
+expect_ok "eval --split-ratios 80,10,10" "$seqlab" eval --model "$tmp/m.h5" --data "$tmp/ab.txt" \
+  --split-ratios 80,10,10 --split test --json
+[ "$(json_number symbols)" = 40 ] && ok "--split-ratios 80,10,10 leaves 40 for test" ||
+  bad "test symbols: $(tail -n 1 "$tmp/out")"
+expect_error "--split-ratios with two parts" "--split-ratios: expected three numbers" \
+  "$seqlab" train --model markov --data "$tmp/ab.txt" --split-ratios 80,20 --out "$tmp/x.h5"
+expect_error "--split-by for a registry dataset" "train: --split-by applies to data files; 'casino' is a registry dataset" \
+  "$seqlab" train --model markov --data casino --split-by sequence --out "$tmp/x.h5"
+
 finish

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -46,6 +47,8 @@ struct DataArgs {
   std::string split;
   std::string reader;
   std::vector<std::string> reader_options;  // key=value
+  std::string split_ratios;                 // "80,10,10"
+  std::string split_by;                     // position | sequence
 };
 
 void add_data_options(po::options_description& desc, DataArgs& d, const std::string& default_split) {
@@ -57,7 +60,12 @@ void add_data_options(po::options_description& desc, DataArgs& d, const std::str
     ("reader", po::value(&d.reader)->value_name("READER"),
      "for a file path: text, fasta, csv, pianoroll or patterns (default: by extension)")
     ("reader-option", po::value(&d.reader_options)->composing()->value_name("KEY=VALUE"),
-     "for a file path: a reader option, e.g. level=token (repeatable)");
+     "for a file path: a reader option, e.g. level=token (repeatable)")
+    ("split-ratios", po::value(&d.split_ratios)->value_name("TRAIN,VALID,TEST"),
+     "for a file path: split by these proportions, e.g. 80,10,10 (default 90,5,5)")
+    ("split-by", po::value(&d.split_by)->value_name("position|sequence"),
+     "for a file path: cut every sequence by position (default), or assign whole sequences to "
+     "the splits after a seeded shuffle (split seed 0)");
 }
 
 OpenOptions open_options(const DataArgs& d) {
@@ -69,6 +77,38 @@ OpenOptions open_options(const DataArgs& d) {
     if (eq == std::string::npos || eq == 0)
       user_error("--reader-option: expected KEY=VALUE, got '" + kv + "'");
     o.reader_options.set(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (!d.split_ratios.empty()) {
+    double parts[3];
+    std::size_t count = 0;
+    std::string rest = d.split_ratios;
+    while (count < 3) {
+      const auto comma = rest.find(',');
+      const std::string item = rest.substr(0, comma);
+      char* end = nullptr;
+      parts[count] = std::strtod(item.c_str(), &end);
+      if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(parts[count]) ||
+          parts[count] < 0.0)
+        break;
+      ++count;
+      if (comma == std::string::npos) {
+        rest.clear();
+        break;
+      }
+      rest = rest.substr(comma + 1);
+    }
+    if (count != 3 || !rest.empty() || !(parts[0] > 0.0))
+      user_error("--split-ratios: expected three numbers >= 0 with a train part above 0, e.g. "
+                 "80,10,10, got '" + d.split_ratios + "'");
+    const double sum = parts[0] + parts[1] + parts[2];
+    o.split.train = parts[0] / sum;
+    o.split.valid = parts[1] / sum;
+  }
+  if (!d.split_by.empty()) {
+    if (d.split_by != "position" && d.split_by != "sequence")
+      user_error("--split-by must be position or sequence, got '" + d.split_by + "'");
+    o.split.method = d.split_by == "sequence" ? SplitRule::Method::shuffle
+                                              : SplitRule::Method::contiguous;
   }
   return o;
 }
@@ -87,12 +127,17 @@ struct DataSplit {
 DataSplit open_split(const std::string& command, const DataArgs& d, const OpenOptions& options) {
   DataSplit out;
   out.split = parse_split(d.split);
-  if (!d.reader.empty() || !d.reader_options.empty()) {
+  if (!d.reader.empty() || !d.reader_options.empty() || !d.split_ratios.empty() ||
+      !d.split_by.empty()) {
     const DataLocations locations = DataLocations::from_environment();
+    const std::string flag = !d.reader.empty()           ? "--reader"
+                             : !d.reader_options.empty() ? "--reader-option"
+                             : !d.split_ratios.empty()   ? "--split-ratios"
+                                                         : "--split-by";
     if (!locations.registry.empty() && load_registry(locations).find(d.data) != nullptr)
-      user_error(command + ": " + (d.reader.empty() ? "--reader-option" : "--reader") +
-                 " applies to data files; '" + d.data + "' is a registry dataset, whose reader "
-                 "and options the registry sets (see 'seqlab datasets info " + d.data + "')");
+      user_error(command + ": " + flag +
+                 " applies to data files; '" + d.data + "' is a registry dataset, whose reader, "
+                 "options and split the registry sets (see 'seqlab datasets info " + d.data + "')");
   }
   out.dataset = open_dataset(d.data, options);
   const SequenceSet& set = out.set();

@@ -1,0 +1,37 @@
+// seqlab/experiment/runner.hpp: one planned run, carried out in this process: build the model
+// from its settings, fit it (recording its learning curve), score the plan's splits, draw
+// samples, take the inspection snapshot, and write the run file atomically. `seqlab run` calls
+// it once per run in a worker process; a library user can call it directly.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "seqlab/experiment/plan.hpp"
+#include "seqlab/io/results_file.hpp"
+
+namespace seqlab {
+
+// Where a run's file lives in a results folder: <dir>/runs/<run id>.h5.
+std::filesystem::path run_file_path(const std::filesystem::path& results_dir,
+                                    const PlannedRun& run);
+
+// Requires: `run` from `plan`; `data` = open_planned_dataset(plan.datasets[run.dataset]).
+// Ensures: the run carried out as described above; its file written to `run_file` atomically
+//   (an existing file there is replaced only by a complete new one) and its result returned.
+//   `progress` (optional) receives fit()'s messages and records as they come. A model that
+//   diverged is not written (h5::NonFiniteValue, a UserError naming the parameter).
+// Cost: the run's training and one scoring pass per split.
+RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
+                      const SequenceDataset& data, const std::filesystem::path& run_file,
+                      const FitObserver* progress = nullptr);
+
+// Requires: `spec` and `data` from a plan (data opened from spec). Ensures: the mean NLL per
+// step (nats) of `split` under the process that generated the data, where seqlab knows it in
+// closed form (registry datasets made by the generators hmm, casino, copy and brackets);
+// nullopt for every other dataset. Cost: one scoring pass over the split.
+std::optional<Evaluation> generating_floor(const DatasetSpec& spec, const SequenceDataset& data,
+                                           Split split);
+
+}  // namespace seqlab
