@@ -97,3 +97,33 @@ TEST_CASE("experiment files are checked at file:line:column", "[experiment]") {
   CHECK_THAT(error_of(kCasino + "[[models]]\nmodel = \"hmm\"\n[[models]]\n"),
              StartsWith("exp.toml:5:1: a [[models]] table needs model"));
 }
+
+TEST_CASE("a list of model types is a grid axis; optional datasets may be missing",
+          "[experiment]") {
+  SECTION("model types") {
+    const ExperimentPlan p =
+        plan_of(kCasino + "[[models]]\nmodel = [\"rnn\", \"gru\"]\nhidden = [4, 8]\n");
+    REQUIRE(p.runs.size() == 4);
+    CHECK(p.runs[0].label == "rnn hidden=4");
+    CHECK(p.runs[1].label == "rnn hidden=8");
+    CHECK(p.runs[2].label == "gru hidden=4");
+    CHECK(p.runs[2].options.model == "gru");
+    CHECK_THAT(error_of(kCasino + "[[models]]\nmodel = [\"rnn\", \"gru\"]\ndelay = 2\n"),
+               Equals("exp.toml:5:1: delay applies to model rnn or leaky only (got model gru)"));
+  }
+  SECTION("an optional dataset that is not there is left out with a note") {
+    const ExperimentPlan p =
+        plan_of(kCasino + "[[datasets]]\nname = \"no-such-set\"\noptional = true\n"
+                          "[[models]]\nmodel = \"markov\"\n"
+                          "[[models]]\nmodel = \"hmm\"\ndatasets = [\"no-such-set\"]\n");
+    REQUIRE(p.runs.size() == 1);
+    CHECK(p.runs[0].dataset == 0);
+    REQUIRE(p.notes.size() == 1);
+    CHECK_THAT(p.notes[0], StartsWith("dataset 'no-such-set' (optional) left out: unknown dataset"));
+    CHECK_FALSE(p.datasets[1].available);
+  }
+  SECTION("a dataset that is not optional must be there") {
+    CHECK_THAT(error_of("[[datasets]]\nname = \"no-such-set\"\n[[models]]\nmodel = \"hmm\"\n"),
+               StartsWith("exp.toml:2:1: unknown dataset 'no-such-set'"));
+  }
+}

@@ -36,6 +36,7 @@ void print_plan(const ExperimentPlan& plan, const std::string& out_dir) {
               datasets.size(), datasets.size() == 1 ? "" : "s", plan.seeds.size() == 1 ? "" : "s",
               seeds.c_str());
   std::printf("results folder: %s\n", out_dir.c_str());
+  for (const auto& note : plan.notes) std::printf("note: %s\n", note.c_str());
   std::size_t label_width = 5, dataset_width = 7;
   for (const auto& run : plan.runs) {
     label_width = std::max(label_width, run.label.size());

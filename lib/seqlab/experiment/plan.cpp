@@ -25,7 +25,7 @@ const std::vector<std::string> kTopKeys = {"experiment", "budget", "datasets", "
 const std::vector<std::string> kExperimentKeys = {"name", "description", "seeds", "seed",
                                                   "splits", "figures", "threads", "jobs",
                                                   "samples"};
-const std::vector<std::string> kDatasetKeys = {"name", "path", "label", "reader",
+const std::vector<std::string> kDatasetKeys = {"name", "path", "label", "optional", "reader",
                                                "reader-options", "split-ratios", "split-by",
                                                "split-seed"};
 const std::vector<std::string> kModelKeys = {"model", "label", "datasets"};
@@ -464,7 +464,24 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
     for (const auto& other : plan.datasets)
       if (other.key == d.key)
         r.at(t, "dataset '" + d.key + "' is listed twice (give one of them a label)");
-    opened.push_back(open_at(r, t, d));
+    if (const toml::node* v = t.get("optional")) {
+      if (!v->is_boolean()) r.at(*v, std::string("optional must be true or false, got ") + node_kind(*v));
+      d.optional = v->as_boolean()->get();
+    }
+    if (d.optional) {
+      try {
+        opened.push_back(open_planned_dataset(d));
+      } catch (const UserError& e) {
+        d.available = false;
+        plan.notes.push_back("dataset '" + d.key + "' (optional) left out: " + e.what());
+        opened.emplace_back();
+        plan.datasets.push_back(d);
+        dataset_nodes.push_back(&t);
+        continue;
+      }
+    } else {
+      opened.push_back(open_at(r, t, d));
+    }
     d.identity = dataset_identity(d);
     plan.datasets.push_back(d);
     dataset_nodes.push_back(&t);
@@ -485,16 +502,31 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
     const toml::node* type_node = t.get("model");
     if (type_node == nullptr)
       r.at(t, "a [[models]] table needs model = \"TYPE\" (" + model_type_list() + ")");
-    const std::string type = string_value(r, *type_node, "model");
-    if (find_model_type(type) == nullptr) {
-      std::vector<std::string> types;
-      for (const auto& m : model_types()) types.push_back(m.name);
-      const auto near = suggest_name(type, types);
-      r.at(*type_node, "unknown model '" + printable(type) + "'" +
-                           (near ? " (did you mean '" + *near + "'?)" : "") +
-                           "; model types are " + model_type_list());
+    // model = "lstm", or a list of types: one more grid axis, the outermost.
+    std::vector<std::string> types;
+    std::vector<const toml::node*> type_nodes;
+    if (type_node->is_array()) {
+      if (type_node->as_array()->empty())
+        r.at(*type_node, "model is an empty list: an empty grid gives no runs");
+      for (const toml::node& e : *type_node->as_array()) type_nodes.push_back(&e);
+    } else {
+      type_nodes.push_back(type_node);
     }
-    std::string label = type;
+    for (const toml::node* tn : type_nodes) {
+      const std::string type = string_value(r, *tn, "model");
+      if (find_model_type(type) == nullptr) {
+        std::vector<std::string> known;
+        for (const auto& m : model_types()) known.push_back(m.name);
+        const auto near = suggest_name(type, known);
+        r.at(*tn, "unknown model '" + printable(type) + "'" +
+                      (near ? " (did you mean '" + *near + "'?)" : "") + "; model types are " +
+                      model_type_list());
+      }
+      if (std::find(types.begin(), types.end(), type) != types.end())
+        r.at(*tn, "model " + type + " is listed twice");
+      types.push_back(type);
+    }
+    std::string label;
     bool labelled = false;
     if (const toml::node* v = t.get("label")) {
       label = string_value(r, *v, "label");
@@ -513,11 +545,13 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
           r.at(k, "datasets names '" + printable(key) + "', which no [[datasets]] entry is "
                   "(entries: " + joined(keys) + ")");
         }
-        dataset_indices.push_back(i);
+        if (plan.datasets[i].available) dataset_indices.push_back(i);
       }
-      if (dataset_indices.empty()) r.at(*v, "datasets is an empty list: the model would have no runs");
+      if (array_value(r, *v, "datasets").empty())
+        r.at(*v, "datasets is an empty list: the model would have no runs");
     } else {
-      for (std::size_t i = 0; i < plan.datasets.size(); ++i) dataset_indices.push_back(i);
+      for (std::size_t i = 0; i < plan.datasets.size(); ++i)
+        if (plan.datasets[i].available) dataset_indices.push_back(i);
     }
 
     // The options in file order; lists are grid axes.
@@ -556,6 +590,9 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
       places[key] = place;
       axes.push_back(std::move(axis));
     }
+    for (std::size_t type_index = 0; type_index < types.size(); ++type_index) {
+    const std::string& type = types[type_index];
+    const toml::node* type_node = type_nodes[type_index];
     // Budget values this model takes and does not set itself.
     OptionValues from_budget;
     if (budget != nullptr)
@@ -587,7 +624,8 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
         r.at(it != value_places.end() ? it->second : type_node->source(), message);
       };
       const ResolvedOptions resolved = resolve_options(type, given, spelling);
-      const std::string run_label = (labelled ? label : type) + point;
+      const std::string run_label =
+          (labelled ? label + (types.size() > 1 ? " " + type : "") : type) + point;
       for (const std::size_t di : dataset_indices) {
         const SequenceDataset& data = opened[di];
         std::unique_ptr<SequenceModel> model;
@@ -635,6 +673,7 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
         index[i] = 0;
       }
     }
+    }  // types
   }
   if (budget != nullptr)
     for (auto&& [k, v] : *budget) {
@@ -643,8 +682,15 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
         bool set_everywhere = false;  // every model that takes it sets its own value
         for (const toml::node& n : model_tables) {
           const toml::table& t = *n.as_table();
-          if (option_applies_to(*find_option(key), t.get("model")->as_string()->get()))
-            set_everywhere = true;
+          const toml::node* m = t.get("model");
+          std::vector<const toml::node*> names;
+          if (m->is_array())
+            for (const toml::node& e : *m->as_array()) names.push_back(&e);
+          else
+            names.push_back(m);
+          for (const toml::node* name : names)
+            if (option_applies_to(*find_option(key), name->as_string()->get()))
+              set_everywhere = true;
         }
         if (!set_everywhere)
           r.at(k.source().begin.line > 0 ? k.source() : v.source(),

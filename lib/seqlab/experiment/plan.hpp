@@ -36,6 +36,8 @@ struct DatasetSpec {
   Options reader_options;     // paths
   std::optional<SplitRule> split;  // paths: from split-ratios / split-by; else 90/5/5 contiguous
   std::string identity;       // canonical text: registry name, or path + sha256 + reader + split
+  bool optional = false;      // `optional = true`: left out (with a note) when it cannot be opened
+  bool available = true;      // false: an optional dataset that could not be opened (no runs)
   std::size_t line = 0, column = 0;
 };
 
@@ -65,6 +67,7 @@ struct ExperimentPlan {
   unsigned jobs = 1;                // runs at a time
   std::uint64_t sample_length = 200;  // steps drawn from each trained model for the report
   std::vector<DatasetSpec> datasets;
+  std::vector<std::string> notes;   // what the plan left out and why (optional datasets)
   std::vector<PlannedRun> runs;     // by model table, grid point (first key slowest), dataset, seed
 };
 
