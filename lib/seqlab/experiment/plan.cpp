@@ -14,6 +14,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/sha256.hpp"
+#include "seqlab/data/synthetic.hpp"
 
 namespace seqlab {
 namespace fs = std::filesystem;
@@ -25,7 +26,8 @@ const std::vector<std::string> kTopKeys = {"experiment", "budget", "datasets", "
 const std::vector<std::string> kExperimentKeys = {"name", "description", "seeds", "seed",
                                                   "splits", "figures", "threads", "jobs",
                                                   "samples"};
-const std::vector<std::string> kDatasetKeys = {"name", "path", "label", "optional", "reader",
+const std::vector<std::string> kDatasetKeys = {"name", "path", "generator", "generator-options",
+                                               "seed", "label", "optional", "reader",
                                                "reader-options", "split-ratios", "split-by",
                                                "split-seed"};
 const std::vector<std::string> kModelKeys = {"model", "label", "datasets"};
@@ -160,10 +162,46 @@ DatasetSpec parse_dataset(const Reporter& r, const toml::table& t, const fs::pat
   d.column = t.source().begin.column;
   const toml::node* name = t.get("name");
   const toml::node* path = t.get("path");
-  if ((name == nullptr) == (path == nullptr))
-    r.at(t, "a [[datasets]] entry needs exactly one of name (a registry dataset) and path (a "
-            "data file)");
-  if (name != nullptr) {
+  const toml::node* generator = t.get("generator");
+  if ((name != nullptr) + (path != nullptr) + (generator != nullptr) != 1)
+    r.at(t, "a [[datasets]] entry needs exactly one of name (a registry dataset), path (a data "
+            "file) and generator (synthetic data: " + joined(synthetic_generator_names()) + ")");
+  for (const char* key : {"generator-options", "seed"})
+    if (generator == nullptr && t.contains(key))
+      r.at(key_place(t, key), std::string(key) + " applies to synthetic data (generator = ...)");
+  if (generator != nullptr) {
+    d.generator = string_value(r, *generator, "generator");
+    const auto& names = synthetic_generator_names();
+    if (std::find(names.begin(), names.end(), d.generator) == names.end()) {
+      const auto near = suggest_name(d.generator, names);
+      r.at(*generator, "unknown generator '" + printable(d.generator) + "'" +
+                           (near ? " (did you mean '" + *near + "'?)" : "") + "; generators are " +
+                           joined(names));
+    }
+    d.name_or_path = d.generator;
+    d.key = d.generator;
+    d.generator_options.set_context(
+        location(r.file(), key_place(t, "generator-options").begin.line) + " generator-options");
+    if (const toml::node* n = t.get("generator-options"))
+      for (auto&& [k, v] : table_value(r, *n, "generator-options")) {
+        if (v.is_integer())
+          d.generator_options.set(std::string(k.str()), std::to_string(v.as_integer()->get()));
+        else if (v.is_floating_point())
+          d.generator_options.set(std::string(k.str()), shown(v.as_floating_point()->get()));
+        else if (v.is_string())
+          d.generator_options.set(std::string(k.str()), v.as_string()->get());
+        else
+          r.at(v, "generator-options." + std::string(k.str()) + " must be a number or a string, "
+                  "got " + node_kind(v));
+      }
+    if (const toml::node* n = t.get("seed"))
+      d.generator_seed = static_cast<std::uint64_t>(
+          integer_value(r, *n, "seed", 0, std::numeric_limits<std::int64_t>::max()));
+    for (const char* key : {"reader", "reader-options", "split-ratios", "split-by", "split-seed"})
+      if (t.contains(key))
+        r.at(key_place(t, key), std::string(key) + " applies to data files (path = ...); a "
+                                    "generator makes its own train, valid and test sets");
+  } else if (name != nullptr) {
     d.name_or_path = string_value(r, *name, "name");
     d.key = d.name_or_path;
     for (const char* key : {"reader", "reader-options", "split-ratios", "split-by", "split-seed"})
@@ -251,6 +289,11 @@ SequenceDataset open_at(const Reporter& r, const toml::table& t, const DatasetSp
 
 // The dataset's identity for run ids: what decides its content and split.
 std::string dataset_identity(const DatasetSpec& d) {
+  if (!d.generator.empty()) {
+    std::string id = "generator:" + d.generator + " seed:" + std::to_string(d.generator_seed);
+    for (const auto& [k, v] : d.generator_options.values()) id += " " + k + "=" + v;
+    return id;
+  }
   if (!d.is_path) return "registry:" + d.name_or_path;
   std::string id = "file:" + d.name_or_path + " sha256:" + sha256_file(d.name_or_path) +
                    " reader:" + d.reader;
@@ -323,6 +366,9 @@ std::string run_settings(const std::string& dataset_identity, const ResolvedOpti
 }
 
 SequenceDataset open_planned_dataset(const DatasetSpec& spec) {
+  if (!spec.generator.empty())
+    return make_synthetic_dataset(spec.key, spec.generator, spec.generator_options,
+                                  spec.generator_seed);
   OpenOptions o;
   if (spec.is_path) {
     o.reader = spec.reader;

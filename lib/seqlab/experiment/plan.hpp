@@ -32,6 +32,9 @@ struct DatasetSpec {
   std::string key;            // how models and reports name it: `label`, else the name / file name
   std::string name_or_path;   // a registry name, or a path (relative paths: from the config file)
   bool is_path = false;
+  std::string generator;      // synthetic data made here (make_synthetic_dataset), else empty
+  Options generator_options;
+  std::uint64_t generator_seed = 1;
   std::string reader;         // paths: "" = by extension
   Options reader_options;     // paths
   std::optional<SplitRule> split;  // paths: from split-ratios / split-by; else 90/5/5 contiguous

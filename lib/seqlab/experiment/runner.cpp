@@ -45,24 +45,33 @@ fs::path run_file_path(const fs::path& results_dir, const PlannedRun& run) {
 std::optional<Evaluation> generating_floor(const DatasetSpec& spec, const SequenceDataset& data,
                                            Split split) {
   if (spec.is_path) return std::nullopt;
-  const DataLocations locations = DataLocations::from_environment();
-  if (locations.registry.empty()) return std::nullopt;
-  const Registry registry = load_registry(locations);
-  const RegistryEntry* e = registry.find(spec.name_or_path);
-  if (e == nullptr || !e->synthetic()) return std::nullopt;
+  // The generator behind the data: the experiment's own, or the registry entry's.
+  std::string generator = spec.generator;
+  Options options = spec.generator_options;
+  std::uint64_t seed = spec.generator_seed;
+  if (generator.empty()) {
+    const DataLocations locations = DataLocations::from_environment();
+    if (locations.registry.empty()) return std::nullopt;
+    const Registry registry = load_registry(locations);
+    const RegistryEntry* e = registry.find(spec.name_or_path);
+    if (e == nullptr || !e->synthetic()) return std::nullopt;
+    generator = e->generator;
+    options = e->options;
+    seed = e->seed;
+  }
   const SequenceSet& part = data.get(split);
   if (part.empty() || part.total_steps() == 0) return std::nullopt;
-  if (e->generator == "hmm" || e->generator == "casino") {
-    const CategoricalHmmParams p = synthetic_hmm_parameters(e->generator, e->options, e->seed);
+  if (generator == "hmm" || generator == "casino") {
+    const CategoricalHmmParams p = synthetic_hmm_parameters(generator, options, seed);
     const CategoricalHmm truth(
         data.alphabet,
         Hmm<CategoricalEmission>(p.initial, p.transition, CategoricalEmission(p.emission)));
     return evaluate(truth, data, split);
   }
-  if (e->generator == "copy" || e->generator == "brackets") {
+  if (generator == "copy" || generator == "brackets") {
     Evaluation ev;
     for (const arma::uvec& x : part.symbols) {
-      ev.log_likelihood += generator_log_probability(e->generator, e->options, x).value();
+      ev.log_likelihood += generator_log_probability(generator, options, x).value();
       ev.symbols += x.n_elem;
       ++ev.sequences;
     }
