@@ -20,6 +20,8 @@ PACKAGES=(
   catch2                                # tests (Catch2 v2)
   gnuplot-nox                           # figures
   python3                               # small helper scripts
+  python3-h5py                          # tests: the h5py examples of docs/formats.md
+  chromium                              # tests: reports checked in a headless browser
 )
 if [ "${1:-}" = fuzz ]; then
   label="fuzz deps"

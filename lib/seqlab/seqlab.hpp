@@ -2,8 +2,10 @@
 //   #include <seqlab/seqlab.hpp>
 // Data (alphabets, datasets, readers, the registry, synthetic sets), every model family behind
 // the SequenceModel interface (Markov chains, HMMs over symbols and frames, recurrent networks
-// and sequence-level task models), model files, and evaluate(). Projects that care about compile
-// time include the individual headers instead; this one costs what all of them cost.
+// and sequence-level task models), model files, run files, results folders and their reports,
+// and evaluate().
+// Projects that care about compile time include the individual headers instead; this one costs
+// what all of them cost.
 #pragma once
 
 #include "seqlab/core/error.hpp"
@@ -22,9 +24,15 @@
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/model_registry.hpp"
 #include "seqlab/experiment/plan.hpp"
+#include "seqlab/experiment/runner.hpp"
+#include "seqlab/io/results_file.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
 #include "seqlab/models/rnn/task_model.hpp"
 #include "seqlab/models/sequence_model.hpp"
+#include "seqlab/report/aggregate.hpp"
+#include "seqlab/report/figures.hpp"
+#include "seqlab/report/report.hpp"
+#include "seqlab/report/snapshot.hpp"

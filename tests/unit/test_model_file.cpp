@@ -415,6 +415,25 @@ TEST_CASE("model files built in memory read back like files written in place", "
   CHECK(fs::is_symlink(dir / "link.h5"));
 }
 
+TEST_CASE("a model saved into a subgroup loads from it as from a model file's root",
+          "[model_file]") {
+  test::ScratchDir dir;
+  const MarkovChain original = trained_markov(2, Smoothing::kneser_ney, 5);
+  h5::write_file_atomically(dir / "outer.h5", [&](H5::Group& root) {
+    h5::write_string_attribute(root, "something_else", "not a model file");
+    H5::Group sub = h5::create_group(root, "model");
+    save_model_into(sub, original);
+  });
+  H5::H5File f((dir / "outer.h5").string(), H5F_ACC_RDONLY);
+  const auto reloaded = load_model_from(f.openGroup("/model"), dir / "outer.h5");
+  const arma::uvec probe = {0, 1, 2, 1, 0, 4};
+  CHECK(reloaded->log_likelihood(probe) == original.log_likelihood(probe));
+  CHECK(h5::read_string_attribute(f.openGroup("/model"), "model") == "markov");
+  // The root is no model: the envelope check names the file given for messages.
+  CHECK_THROWS_WITH(load_model_from(f.openGroup("/"), "outer.h5: /"),
+                    Contains("outer.h5: /: not a seqlab model file (no 'model' attribute)"));
+}
+
 namespace {
 
 // Replaces dataset `name` in `group` by a 1-D uint64 one holding `values`.

@@ -1,13 +1,42 @@
 // tools/seqlab/cmd_run.cpp: `seqlab run EXPERIMENT.toml`: checks an experiment file, prints its
 // plan (--dry-run) or runs it into a results folder. Thin over lib/seqlab/experiment.
+//
+// PROCESSES. Each run is carried out by a worker: this program started again as
+// `seqlab run FILE --out DIR --worker RUN_ID --threads T`, with its stdout and stderr appended to
+// DIR/logs/RUN_ID.log and its learning-curve records written as lines to file descriptor 3 (a
+// pipe the driver reads for the progress display). A worker dies with the driver
+// (PR_SET_PDEATHSIG), so a killed driver leaves no orphan writing into the folder, and a worker
+// that crashes takes only its own run with it. Run files are written atomically, so after any
+// kill a run file is complete or absent; running the same command again skips the complete ones.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/experiment/plan.hpp"
+#include "seqlab/experiment/runner.hpp"
+#include "seqlab/io/results_file.hpp"
+
+namespace fs = std::filesystem;
 
 namespace seqlab::cli {
 namespace {
@@ -57,11 +86,407 @@ void print_plan(const ExperimentPlan& plan, const std::string& out_dir) {
               plan.jobs == 1 ? "" : "s", plan.threads, plan.threads == 1 ? "" : "s");
 }
 
+// ---- the worker: one run in this process ---------------------------------------------------
+
+constexpr int kProgressFd = 3;
+
+int run_worker(const ExperimentPlan& plan, const fs::path& out, const std::string& id) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const auto it = std::find_if(plan.runs.begin(), plan.runs.end(),
+                               [&](const PlannedRun& r) { return r.id == id; });
+  if (it == plan.runs.end())
+    user_error("run: run " + id + " is not in the plan of " + plan.file.string() +
+               " (the file changed while the experiment ran?)");
+  const PlannedRun& run = *it;
+  std::fprintf(stderr, "run %s: %s on %s, seed %llu, %u thread%s\n", run.id.c_str(),
+               run.label.c_str(), plan.datasets[run.dataset].key.c_str(),
+               static_cast<unsigned long long>(run.seed), run.threads,
+               run.threads == 1 ? "" : "s");
+  const SequenceDataset data = open_planned_dataset(plan.datasets[run.dataset]);
+  FitObserver observer = progress_observer(false, 10.0);
+  const bool have_pipe = ::fcntl(kProgressFd, F_GETFD) != -1;
+  observer.on_epoch = [have_pipe](const EpochRecord& r) {
+    if (!have_pipe) return;
+    char line[256];
+    const int n = std::snprintf(line, sizeof line, "E %llu %llu %llu %.17g %.17g %.17g\n",
+                                static_cast<unsigned long long>(r.epoch),
+                                static_cast<unsigned long long>(r.restart),
+                                static_cast<unsigned long long>(r.updates), r.seconds,
+                                r.train_nll, r.valid_nll);
+    // The driver may be gone; a failed progress write never stops the run.
+    if (n > 0) (void)!::write(kProgressFd, line, static_cast<std::size_t>(n));
+  };
+  const RunResult result = execute_run(plan, run, data, run_file_path(out, run), &observer);
+  std::fprintf(stderr, "run %s: finished in %.1f s", run.id.c_str(), result.wall_seconds);
+  if (result.test) std::fprintf(stderr, ", test %.6f bits per %s", result.test->bits_per_step,
+                                result.unit.c_str());
+  std::fprintf(stderr, "\n");
+  return 0;
+}
+
+// ---- the driver ----------------------------------------------------------------------------
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
+
+struct Worker {
+  std::size_t run = 0;  // index into plan.runs
+  pid_t pid = -1;
+  int progress = -1;    // read end of the progress pipe
+  std::string pending;  // a partial progress line
+  std::optional<EpochRecord> last;
+  std::chrono::steady_clock::time_point started;
+};
+
+// The last non-empty line of a log file (a failed worker's error), without "seqlab: error: ".
+std::string last_log_line(const fs::path& log) {
+  std::ifstream in(log);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    const auto cr = line.find_last_of('\r');
+    if (cr != std::string::npos) line = line.substr(cr + 1);
+    if (!line.empty()) last = line;
+  }
+  const std::string prefix = "seqlab: error: ";
+  if (last.rfind(prefix, 0) == 0) last = last.substr(prefix.size());
+  return last;
+}
+
+std::string short_number(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.4f", x);
+  return buffer;
+}
+
+class Driver {
+public:
+  Driver(const ExperimentPlan& plan, fs::path out, std::string self, bool quiet)
+      : plan_(plan), out_(std::move(out)), self_(std::move(self)), quiet_(quiet),
+        terminal_(::isatty(STDERR_FILENO) != 0) {}
+
+  int run();
+
+private:
+  void prepare_folder();
+  void start(std::size_t index);
+  void read_progress(Worker& w);
+  bool reap();  // true when a worker ended
+  void show();
+  void say(const std::string& line);
+  double eta_seconds() const;
+  void print_summary(const Summary& summary) const;
+
+  const ExperimentPlan& plan_;
+  fs::path out_;
+  std::string self_;
+  bool quiet_, terminal_;
+  int lock_fd_ = -1;
+  std::vector<std::size_t> pending_;   // run indices still to do, next first
+  std::vector<Worker> workers_;
+  std::size_t already_done_ = 0, finished_ = 0;
+  std::vector<std::pair<std::size_t, std::string>> failures_;
+  std::size_t shown_width_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  double finished_estimate_ = 0.0;    // estimated seconds of the runs finished in this call
+  std::chrono::steady_clock::time_point last_shown_{};
+};
+
+void Driver::say(const std::string& line) {
+  if (quiet_) return;
+  if (terminal_ && shown_width_ > 0) std::cerr << "\r\x1b[K";
+  shown_width_ = 0;
+  std::cerr << line << std::endl;
+}
+
+void Driver::prepare_folder() {
+  std::error_code ec;
+  if (fs::exists(out_, ec) && !fs::is_directory(out_, ec))
+    input_error(out_, "exists and is not a directory, expected a results folder");
+  for (const fs::path& d : {out_, out_ / "runs", out_ / "logs"}) {
+    fs::create_directories(d, ec);
+    if (ec) input_error(d, "cannot create the directory (" + ec.message() + ")");
+  }
+  // One driver per folder: two would run the same runs twice.
+  const fs::path lock = out_ / ".lock";
+  lock_fd_ = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) input_error(lock, std::string("cannot open (") + std::strerror(errno) + ")");
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    input_error(out_, "another 'seqlab run' is writing into this results folder; wait for it "
+                      "or use another --out");
+  write_bytes_atomically(out_ / "config.toml", plan_.text.data(), plan_.text.size());
+
+  // Runs whose file is complete are done; a damaged file is run again (and replaced whole).
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < plan_.runs.size(); ++i) {
+    const PlannedRun& run = plan_.runs[i];
+    ids.insert(run.id + ".h5");
+    const fs::path file = run_file_path(out_, run);
+    bool done = false;
+    if (fs::exists(file, ec)) {
+      try {
+        done = read_run_file(file).run_id == run.id;
+      } catch (const UserError& e) {
+        say("run " + run.id + ": the existing run file is damaged, running it again (" +
+            e.what() + ")");
+      }
+    }
+    if (done)
+      ++already_done_;
+    else
+      pending_.push_back(i);
+  }
+  // Run files of settings no longer in the plan would mix into the summary: move them aside.
+  std::size_t stale = 0;
+  for (const auto& entry : fs::directory_iterator(out_ / "runs", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".h5" || ids.count(name)) continue;
+    fs::create_directories(out_ / "stale", ec);
+    fs::rename(entry.path(), out_ / "stale" / name, ec);
+    if (ec) input_error(entry.path(), "cannot move it to stale/ (" + ec.message() + ")");
+    ++stale;
+  }
+  if (stale > 0)
+    say("moved " + std::to_string(stale) + " run file" + (stale == 1 ? "" : "s") +
+        " of settings no longer in " + plan_.file.string() + " to " + (out_ / "stale").string() +
+        " (kept, not in the summary)");
+  // Longest first: with several jobs the last ones to finish are then short.
+  std::stable_sort(pending_.begin(), pending_.end(), [&](std::size_t a, std::size_t b) {
+    return plan_.runs[a].estimated_seconds > plan_.runs[b].estimated_seconds;
+  });
+  std::reverse(pending_.begin(), pending_.end());  // pop_back() takes the next
+}
+
+void Driver::start(std::size_t index) {
+  const PlannedRun& run = plan_.runs[index];
+  const fs::path log = out_ / "logs" / (run.id + ".log");
+  const int log_fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) input_error(log, std::string("cannot open (") + std::strerror(errno) + ")");
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> args = {self_, "run", plan_.file.string(), "--out", out_.string(),
+                                   "--worker", run.id, "--threads",
+                                   std::to_string(run.threads)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec.
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::dup2(pipe_fds[1], kProgressFd);
+    ::signal(SIGINT, SIG_IGN);  // the driver decides; it sends SIGTERM
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  ::close(pipe_fds[1]);
+  Worker w;
+  w.run = index;
+  w.pid = pid;
+  w.progress = pipe_fds[0];
+  w.started = std::chrono::steady_clock::now();
+  workers_.push_back(std::move(w));
+  if (!terminal_)
+    say("run " + run.id + " started: " + run.label + " on " + plan_.datasets[run.dataset].key +
+        ", seed " + std::to_string(run.seed));
+}
+
+void Driver::read_progress(Worker& w) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(w.progress, buffer, sizeof buffer);
+    if (n <= 0) break;
+    w.pending.append(buffer, static_cast<std::size_t>(n));
+    if (n < static_cast<ssize_t>(sizeof buffer)) break;
+  }
+  std::size_t eol;
+  while ((eol = w.pending.find('\n')) != std::string::npos) {
+    const std::string line = w.pending.substr(0, eol);
+    w.pending.erase(0, eol + 1);
+    unsigned long long epoch = 0, restart = 0, updates = 0;
+    double seconds = 0, train = 0, valid = 0;
+    if (std::sscanf(line.c_str(), "E %llu %llu %llu %lg %lg %lg", &epoch, &restart, &updates,
+                    &seconds, &train, &valid) == 6) {
+      EpochRecord r;
+      r.epoch = epoch;
+      r.restart = restart;
+      r.updates = updates;
+      r.seconds = seconds;
+      r.train_nll = train;
+      r.valid_nll = valid;
+      w.last = r;
+    }
+  }
+}
+
+bool Driver::reap() {
+  bool any = false;
+  for (std::size_t i = 0; i < workers_.size();) {
+    int status = 0;
+    const pid_t r = ::waitpid(workers_[i].pid, &status, WNOHANG);
+    if (r == 0) {
+      ++i;
+      continue;
+    }
+    Worker w = std::move(workers_[i]);
+    workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
+    read_progress(w);
+    ::close(w.progress);
+    any = true;
+    const PlannedRun& run = plan_.runs[w.run];
+    const fs::path log = out_ / "logs" / (run.id + ".log");
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - w.started).count();
+    if (g_stop_signal != 0) continue;  // stopped by us: neither finished nor failed
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      ++finished_;
+      finished_estimate_ += run.estimated_seconds;
+      say("run " + run.id + " finished in " + rough_duration(seconds) + ": " + run.label +
+          " on " + plan_.datasets[run.dataset].key + ", seed " + std::to_string(run.seed));
+    } else {
+      std::string why = WIFSIGNALED(status)
+                            ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
+                            : last_log_line(log);
+      if (why.empty()) why = "exit code " + std::to_string(WEXITSTATUS(status));
+      failures_.push_back({w.run, why});
+      say("run " + run.id + " FAILED: " + run.label + " on " + plan_.datasets[run.dataset].key +
+          ", seed " + std::to_string(run.seed) + ": " + why + " (log: " + log.string() + ")");
+    }
+  }
+  return any;
+}
+
+double Driver::eta_seconds() const {
+  double remaining = 0.0;
+  for (const std::size_t i : pending_) remaining += plan_.runs[i].estimated_seconds;
+  for (const auto& w : workers_) remaining += plan_.runs[w.run].estimated_seconds;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  // Scale the plan's rough estimates by how they compared with the runs finished so far.
+  const double scale = finished_estimate_ > 0.0 ? elapsed / finished_estimate_ * plan_.jobs : 1.0;
+  return remaining * scale / plan_.jobs;
+}
+
+void Driver::show() {
+  if (quiet_ || !terminal_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - last_shown_).count() < 0.25) return;
+  last_shown_ = now;
+  std::string line = "[" + std::to_string(already_done_ + finished_ + failures_.size()) + "/" +
+                     std::to_string(plan_.runs.size()) + " runs, ETA " +
+                     rough_duration(eta_seconds()) + "]";
+  for (const auto& w : workers_) {
+    const PlannedRun& run = plan_.runs[w.run];
+    line += "  " + run.label + " s" + std::to_string(run.seed);
+    if (w.last) {
+      line += " ep " + std::to_string(w.last->epoch);
+      const double nll = std::isfinite(w.last->valid_nll) ? w.last->valid_nll : w.last->train_nll;
+      if (std::isfinite(nll)) line += " NLL " + short_number(nll);
+    }
+  }
+  if (line.size() > 160) line = line.substr(0, 157) + "...";
+  std::cerr << "\r\x1b[K" << line << std::flush;
+  shown_width_ = line.size();
+}
+
+void Driver::print_summary(const Summary& summary) const {
+  if (quiet_) return;
+  std::printf("%-24s %-28s %5s %14s %14s %10s\n", "dataset", "model", "seeds", "test nats",
+              "test bits", "perplexity");
+  // Mean over seeds of each (dataset, label).
+  std::map<std::pair<std::string, std::string>, std::vector<const RunResult*>> groups;
+  std::vector<std::pair<std::string, std::string>> order;
+  for (const auto& r : summary.runs) {
+    const auto key = std::make_pair(r.dataset, r.label);
+    if (!groups.count(key)) order.push_back(key);
+    groups[key].push_back(&r);
+  }
+  for (const auto& key : order) {
+    const auto& runs = groups[key];
+    double nats = 0.0;
+    std::size_t n = 0;
+    for (const auto* r : runs)
+      if (r->test) {
+        nats += r->test->nats_per_step;
+        ++n;
+      }
+    const std::string unit = runs.front()->unit;
+    if (n == 0) {
+      std::printf("%-24s %-28s %5zu %14s %14s %10s\n", key.first.c_str(), key.second.c_str(),
+                  runs.size(), "-", "-", "-");
+      continue;
+    }
+    nats /= static_cast<double>(n);
+    std::printf("%-24s %-28s %5zu %14.6f %14.6f %10s\n", key.first.c_str(), key.second.c_str(),
+                runs.size(), nats, nats / std::log(2.0),
+                unit == "symbol" ? short_number(std::exp(nats)).c_str() : "-");
+  }
+  std::printf("(test NLL per %s, mean over seeds; nats = natural log, bits = log2)\n",
+              summary.runs.empty() ? "step" : summary.runs.front().unit.c_str());
+}
+
+int Driver::run() {
+  prepare_folder();
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  if (already_done_ > 0)
+    say("resuming: " + std::to_string(already_done_) + " of " + std::to_string(plan_.runs.size()) +
+        " runs already finished in " + out_.string());
+  while ((!pending_.empty() || !workers_.empty()) && g_stop_signal == 0) {
+    while (!pending_.empty() && workers_.size() < plan_.jobs && g_stop_signal == 0) {
+      start(pending_.back());
+      pending_.pop_back();
+    }
+    std::vector<pollfd> fds;
+    for (const auto& w : workers_) fds.push_back({w.progress, POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 200);
+    for (std::size_t i = 0; i < fds.size(); ++i)
+      if (fds[i].revents & (POLLIN | POLLHUP)) read_progress(workers_[i]);
+    reap();
+    show();
+  }
+  if (g_stop_signal != 0) {
+    for (const auto& w : workers_) ::kill(w.pid, SIGTERM);
+    while (!workers_.empty()) {
+      if (!reap()) ::usleep(20000);
+    }
+    if (terminal_ && !quiet_ && shown_width_ > 0) std::cerr << "\r\x1b[K" << std::flush;
+    std::cerr << "seqlab run: stopped by " << strsignal(g_stop_signal) << "; "
+              << already_done_ + finished_ << " of " << plan_.runs.size()
+              << " runs are finished in " << out_.string()
+              << "; run the same command again to do the rest" << std::endl;
+    return 128 + g_stop_signal;
+  }
+  if (terminal_ && !quiet_ && shown_width_ > 0) std::cerr << "\r\x1b[K" << std::flush;
+  const Summary summary = rebuild_summary(out_);
+  for (const auto& w : summary.warnings) say("warning: " + w);
+  print_summary(summary);
+  if (!quiet_)
+    std::printf("results: %s, %s (%zu runs)\n", (out_ / "results.h5").c_str(),
+                (out_ / "results.csv").c_str(), summary.runs.size());
+  if (!failures_.empty()) {
+    const PlannedRun& first = plan_.runs[failures_.front().first];
+    user_error("run: " + std::to_string(failures_.size()) + " of " +
+               std::to_string(plan_.runs.size()) + " runs failed (first: " + first.id + ", " +
+               first.label + " on " + plan_.datasets[first.dataset].key + ": " +
+               failures_.front().second + "); logs in " + (out_ / "logs").string());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
   CommonOptions common;
-  std::string file, out;
+  std::string file, out, worker;
   std::int64_t jobs = 0, threads = 0;
   bool dry_run = false;
   po::options_description desc("Options");
@@ -77,12 +502,16 @@ int run_command(const std::vector<std::string>& args) {
     ("dry-run,n", po::bool_switch(&dry_run),
      "check the file, print the plan (runs, parameters, a rough time estimate) and exit");
   add_common_options(desc, common, 0);
+  po::options_description hidden;
+  hidden.add_options()("worker", po::value(&worker), "internal: carry out one run");
+  po::options_description all;
+  all.add(desc).add(hidden);
   po::positional_options_description positional;
   positional.add("experiment", 1);
   po::variables_map vm;
   if (!parse_command_line("run", "EXPERIMENT.toml [--out DIR] [--jobs J] [--threads T] "
                                  "[--dry-run]",
-                          args, desc, &positional, vm))
+                          args, all, &positional, vm))
     return 0;
   if (file.empty()) user_error("run: an experiment file is required (see 'seqlab run --help')");
   PlanOverrides overrides;
@@ -99,11 +528,12 @@ int run_command(const std::vector<std::string>& args) {
   }
   const ExperimentPlan plan = parse_experiment(file, overrides);
   if (out.empty()) out = "results/" + plan.name;
+  if (!worker.empty()) return run_worker(plan, out, worker);
   if (dry_run) {
     print_plan(plan, out);
     return 0;
   }
-  user_error("run: running a plan is not built yet; --dry-run checks the file and prints it");
+  return Driver(plan, out, "seqlab", common.quiet).run();
 }
 
 }  // namespace seqlab::cli

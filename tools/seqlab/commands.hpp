@@ -19,6 +19,10 @@ int decode_command(const std::vector<std::string>& args);
 // --- experiments ---
 // `seqlab run EXPERIMENT.toml` (cmd_run.cpp).
 int run_command(const std::vector<std::string>& args);
+// --- report / plot ---
+// `seqlab report RESULTS_DIR` and `seqlab plot RESULTS` (cmd_report.cpp).
+int report_command(const std::vector<std::string>& args);
+int plot_command(const std::vector<std::string>& args);
 // --- bench ---
 // `seqlab bench blas | hmm | rnn` (cmd_bench.cpp; rnn: cmd_bench_rnn.cpp).
 int bench_command(const std::vector<std::string>& args);

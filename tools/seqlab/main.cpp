@@ -37,6 +37,11 @@ const std::vector<Command>& commands() {
       // experiments
       {"run", "run an experiment file (TOML): models x datasets x seeds into a results folder",
        run_command},
+      // report / plot
+      {"report", "the report of a results folder: HTML page, Markdown, LaTeX table, figures",
+       report_command},
+      {"plot", "figures of a results folder, a run file, or a model file's learning curve",
+       plot_command},
       // bench
       {"bench", "measure speed against the machine's GEMM rate and against peer libraries",
        bench_command},

@@ -251,6 +251,29 @@ void write_string_attribute(H5::H5Object& object, const std::string& name,
   fresh_attribute(object, name, type).write(type, &text);
 }
 
+void write_uint_attribute(H5::H5Object& object, const std::string& name, std::uint64_t value) {
+  fresh_attribute(object, name, H5::PredType::STD_U64LE)
+      .write(H5::PredType::NATIVE_UINT64, &value);
+}
+
+std::uint64_t read_uint_attribute(const H5::H5Object& object, const std::string& name) {
+  const std::string expected = "a scalar non-negative integer";
+  H5::Attribute attribute = open_scalar_attribute(object, name, expected);
+  if (attribute.getTypeClass() != H5T_INTEGER)
+    format_error(object, "", "attribute '" + name + "' has the wrong type, expected " + expected);
+  if (attribute.getIntType().getSign() == H5T_SGN_NONE) {
+    std::uint64_t value = 0;
+    guarded_read(object, "", [&] { attribute.read(H5::PredType::NATIVE_UINT64, &value); });
+    return value;
+  }
+  std::int64_t value = 0;
+  guarded_read(object, "", [&] { attribute.read(H5::PredType::NATIVE_INT64, &value); });
+  if (value < 0)
+    format_error(object, "", "attribute '" + name + "' is " + std::to_string(value) +
+                                 ", expected " + expected);
+  return static_cast<std::uint64_t>(value);
+}
+
 std::int64_t read_int_attribute(const H5::H5Object& object, const std::string& name) {
   const std::string expected = "a scalar integer";
   H5::Attribute attribute = open_scalar_attribute(object, name, expected);
@@ -412,6 +435,11 @@ void write_vec(H5::Group& group, const std::string& name, const arma::vec& value
 
 void write_measurements(H5::Group& group, const std::string& name, const arma::vec& values) {
   if (values.has_inf()) require_finite(group, name, values);
+  H5::DataSet dataset = create_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_elem});
+  if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_DOUBLE);
+}
+
+void write_reals(H5::Group& group, const std::string& name, const arma::vec& values) {
   H5::DataSet dataset = create_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_elem});
   if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_DOUBLE);
 }

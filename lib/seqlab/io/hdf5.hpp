@@ -84,12 +84,15 @@ void write_int_attribute(H5::H5Object& object, const std::string& name, std::int
 void write_double_attribute(H5::H5Object& object, const std::string& name, double value);
 void write_string_attribute(H5::H5Object& object, const std::string& name,
                             const std::string& value);
+// Counts and seeds that may exceed int64: stored as uint64 (h5py reads them as int).
+void write_uint_attribute(H5::H5Object& object, const std::string& name, std::uint64_t value);
 // Readers require the attribute to exist and be scalar of the right class (integer; integer or
 // float; string of fixed or variable length), else UserError naming object, attribute and the
-// expected type.
+// expected type. read_uint_attribute accepts any integer type and refuses a negative value.
 std::int64_t read_int_attribute(const H5::H5Object& object, const std::string& name);
 double read_double_attribute(const H5::H5Object& object, const std::string& name);
 std::string read_string_attribute(const H5::H5Object& object, const std::string& name);
+std::uint64_t read_uint_attribute(const H5::H5Object& object, const std::string& name);
 
 // ---- datasets -----------------------------------------------------------------------------
 // Writers create dataset `name` in `group` (which must not hold it yet). Empty arrays give
@@ -109,6 +112,9 @@ void write_mat(H5::Group& group, const std::string& name, const arma::mat& value
 // refuses infinities (NonFiniteValue). Read back with read_vec.
 void write_measurements(H5::Group& group, const std::string& name, const arma::vec& values);
 arma::mat read_mat(const H5::Group& group, const std::string& name);
+// A column of a results table: float64 1-D stored exactly as given, NaN ("none") and infinities
+// (the score of an impossible split) included. Read back with read_vec.
+void write_reals(H5::Group& group, const std::string& name, const arma::vec& values);
 
 // Model-file readers that also check what a model needs: the exact shape (`meaning` names the
 // parameter in the message, e.g. "embedding, V+1 x E") and finite values; a positive size

@@ -62,13 +62,17 @@ std::vector<std::string> known_model_types() {
   return file_model_types();
 }
 
+void save_model_into(H5::Group& group, const SequenceModel& model) {
+  h5::write_int_attribute(group, "seqlab_format", kModelFormatVersion);
+  h5::write_string_attribute(group, "model", model.type());
+  h5::write_string_attribute(group, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
+  model.save(group);
+}
+
 void save_model(const std::filesystem::path& path, const SequenceModel& model,
                 const TrainingHistory* history) {
   h5::write_file_atomically(path, [&](H5::Group& root) {
-    h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
-    h5::write_string_attribute(root, "model", model.type());
-    h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
-    model.save(root);
+    save_model_into(root, model);
     if (history != nullptr)
       write_history(root, *history, model.kind() == SequenceKind::symbols ? "symbol" : "frame");
   });
@@ -86,19 +90,27 @@ TrainingHistory load_history(const std::filesystem::path& path) {
   }
 }
 
+std::unique_ptr<SequenceModel> load_model_from(const H5::Group& group,
+                                               const std::filesystem::path& for_messages) {
+  try {
+    const std::string type = checked_model_type(for_messages, group);
+    // Task models share the envelope and the cell names but score no likelihood.
+    if (h5::has_attribute(group, "task"))
+      input_error(for_messages, "holds a sequence-level task model (task '" +
+                                    printable(h5::read_string_attribute(group, "task")) +
+                                    "'): it gives task metrics, not a sequence likelihood");
+    std::unique_ptr<SequenceModel> model = empty_model_for_file(type, for_messages, group);
+    model->load(group);
+    return model;
+  } catch (const H5::Exception& e) {
+    input_error(for_messages, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");
+  }
+}
+
 std::unique_ptr<SequenceModel> load_model(const std::filesystem::path& path) {
   H5::H5File file = open_model_file(path);
   try {
-    const H5::Group root = file.openGroup("/");
-    const std::string type = checked_model_type(path, root);
-    // Task models share the envelope and the cell names but score no likelihood.
-    if (h5::has_attribute(root, "task"))
-      input_error(path, "holds a sequence-level task model (task '" +
-                            printable(h5::read_string_attribute(root, "task")) +
-                            "'): it gives task metrics, not a sequence likelihood");
-    std::unique_ptr<SequenceModel> model = empty_model_for_file(type, path, root);
-    model->load(root);
-    return model;
+    return load_model_from(file.openGroup("/"), path);
   } catch (const H5::Exception& e) {
     input_error(path, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");
   }

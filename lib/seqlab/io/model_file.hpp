@@ -28,6 +28,18 @@ inline constexpr int kModelFormatVersion = 1;
 void save_model(const std::filesystem::path& path, const SequenceModel& model,
                 const TrainingHistory* history = nullptr);
 
+// The envelope attributes (seqlab_format, model, created_by) and model.save() written into
+// `group`, which may be a file's root or any subgroup (a results file stores its trained model
+// as the subgroup `model`, laid out as a model file's root). Throws as model.save() does.
+void save_model_into(H5::Group& group, const SequenceModel& model);
+
+// The model stored in `group` (a model file's root, or a subgroup written by save_model_into),
+//   with load_model's checks of the envelope and the contents. Messages name `for_messages`
+//   (the file, e.g. "runs/a1b2.h5"); an HDF5 failure becomes a UserError
+//   "<for_messages>: corrupt or truncated HDF5 file (...)".
+std::unique_ptr<SequenceModel> load_model_from(const H5::Group& group,
+                                               const std::filesystem::path& for_messages);
+
 // Requires nothing. Ensures: the `history/` group of the model file at `path` (empty when the file
 //   has none), with the checks of load_model's envelope and of read_history.
 TrainingHistory load_history(const std::filesystem::path& path);

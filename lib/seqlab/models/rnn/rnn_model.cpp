@@ -501,6 +501,42 @@ arma::vec RnnModel::score(const Sequence& x) const {
   return out;
 }
 
+arma::mat RnnModel::hidden_states(const arma::uvec& symbols) const {
+  if (!net_) throw std::logic_error("RnnModel: inspecting an empty model");
+  if (kind() != SequenceKind::symbols)
+    user_error(type() + ": this model reads " + to_string(kind()) + ", not symbols");
+  check_symbols(type(), config_.input_size, symbols, "");
+  rnn::Network<double> net = *net_;
+  rnn::NetworkState<double> state = net.initial_state(1);
+  arma::mat prediction;
+  net.predict(state, prediction);  // the start input
+  arma::mat out(config_.hidden, symbols.n_elem);
+  for (arma::uword t = 0; t < symbols.n_elem; ++t) {
+    state.last_symbol(0) = symbols(t);
+    net.predict(state, prediction);
+    out.col(t) = state.layers.back().h.col(0);
+  }
+  return out;
+}
+
+arma::mat RnnModel::hidden_states(const arma::mat& frames) const {
+  if (!net_) throw std::logic_error("RnnModel: inspecting an empty model");
+  if (kind() == SequenceKind::symbols)
+    user_error(type() + ": this model reads symbols, not frames");
+  check_frames(type(), config_.input_size, frames, "");
+  rnn::Network<double> net = *net_;
+  rnn::NetworkState<double> state = net.initial_state(1);
+  arma::mat prediction;
+  net.predict(state, prediction);  // the start input (a zero frame)
+  arma::mat out(config_.hidden, frames.n_cols);
+  for (arma::uword t = 0; t < frames.n_cols; ++t) {
+    state.last_frame.col(0) = frames.col(t);
+    net.predict(state, prediction);
+    out.col(t) = state.layers.back().h.col(0);
+  }
+  return out;
+}
+
 arma::vec RnnModel::step_log_probs(const arma::uvec& symbols) const {
   if (kind() != SequenceKind::symbols)
     user_error(type() + ": this model scores " + to_string(kind()) + ", not symbols");

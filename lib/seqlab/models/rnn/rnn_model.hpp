@@ -166,6 +166,13 @@ public:
   arma::uvec sample_symbols(arma::uword length, Rng& rng, const arma::uvec& prime) const override;
   arma::mat sample_frames(arma::uword length, Rng& rng, const arma::mat& prime) const override;
 
+  // The last layer's recurrent state over a sequence, for inspection (activation figures).
+  // Requires: as log_likelihood (else UserError). Ensures: H x T; column t is the state h of the
+  // top layer once x_0..x_t have been read (the state that predicts x_{t+1}; for a Jordan cell
+  // its carried output y). Cost: T + 1 cell steps at batch 1 in double.
+  arma::mat hidden_states(const arma::uvec& symbols) const;
+  arma::mat hidden_states(const arma::mat& frames) const;
+
   // Trainable scalars (a fixed leaky tau is not one).
   std::uint64_t num_parameters() const override;
   const Alphabet& alphabet() const override { return alphabet_; }

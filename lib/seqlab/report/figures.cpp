@@ -1,0 +1,780 @@
+// seqlab/report/figures.cpp: gnuplot scripts for the report's figures (see figures.hpp).
+//
+// Each figure is one gnuplot script: settings, then the data as inline datablocks ($name << EOD,
+// numbers only, so no text ever needs quoting inside data), then one plot command. Every piece
+// of text (titles, labels, tick labels) goes through gp_quoted(), a gnuplot double-quoted string
+// with its escapes; the terminal runs without enhanced text, so '^', '_' and '@' in model names
+// print as they are.
+#include "seqlab/report/figures.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "seqlab/core/atomic_file.hpp"
+#include "seqlab/core/error.hpp"
+#include "seqlab/report/aggregate.hpp"
+
+namespace seqlab::report {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Colour-blind-safe (Okabe & Ito), dark enough on white; cycled with dash patterns beyond.
+const std::vector<std::string> kColours = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                           "#E69F00", "#56B4E9", "#000000"};
+
+// Every figure colours a family the same way (its place in the report's family order); the
+// models of one family differ by dash pattern and point shape.
+std::string colour(std::size_t family) { return kColours[family % kColours.size()]; }
+int dash(std::size_t k) { return 1 + static_cast<int>(k % 5); }
+int point_type(std::size_t k) {
+  constexpr int kPoints[] = {7, 5, 9, 11, 13};  // filled circle, square, triangles, pentagon
+  return kPoints[k % 5];
+}
+std::size_t family_index(const std::vector<std::string>& families, const std::string& family) {
+  return static_cast<std::size_t>(std::find(families.begin(), families.end(), family) -
+                                  families.begin());
+}
+
+// A gnuplot double-quoted string: backslash and quote escaped, line breaks and other control
+// characters turned into spaces (a title is one line unless the caller asks for "\n").
+std::string gp_quoted(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += ' ';
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// A tick label: gnuplot reads it as a printf format (of the tick's value), so '%' is doubled.
+std::string tic_label(const std::string& text) {
+  std::string doubled;
+  for (char c : text) doubled += c == '%' ? std::string("%%") : std::string(1, c);
+  return gp_quoted(doubled);
+}
+
+// Two lines of title: the second (smaller print is not available without enhanced text) says
+// what the marks mean.
+std::string title_lines(const std::string& first, const std::string& second) {
+  return gp_quoted(first).substr(0, gp_quoted(first).size() - 1) + "\\n" +
+         gp_quoted(second).substr(1);
+}
+
+std::string number(double x) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10g", x);
+  return buf;
+}
+
+std::string fixed4(double x) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.4f", x);
+  return buf;
+}
+
+// How a symbol of the stretch reads on an axis: blanks and control characters made visible,
+// long tokens cut.
+std::string visible(const std::string& symbol) {
+  if (symbol == " ") return "\xE2\x90\xA3";   // U+2423 OPEN BOX
+  if (symbol == "\n") return "\xE2\x86\xB5";  // U+21B5 DOWNWARDS ARROW WITH CORNER LEFTWARDS
+  if (symbol == "\t") return "\xE2\x87\xA5";  // U+21E5 RIGHTWARDS ARROW TO BAR
+  std::string out;
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < symbol.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(symbol[i]);
+    if ((c & 0xC0) != 0x80 && ++chars > 8) return out + "\xE2\x80\xA6";  // ellipsis
+    out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+  }
+  return out;
+}
+
+struct Size {
+  double width = 6.4;  // inches
+  double height = 3.6;
+};
+
+std::string terminal(FigureFormat format, Size size) {
+  // Bitmap and SVG figures at 120 pixels per inch with 11-point text read well on screen;
+  // PDFs are sized in inches for print, with text at 8.5 points. PS scales every point size.
+  const auto px = [](double inches) {
+    return std::to_string(static_cast<int>(inches * 120.0 + 0.5));
+  };
+  switch (format) {
+    case FigureFormat::png:
+      return "set terminal pngcairo noenhanced size " + px(size.width) + "," + px(size.height) +
+             " font 'DejaVu Sans,11' linewidth 1.2 background rgb 'white'\nPS = 1";
+    case FigureFormat::svg:
+      return "set terminal svg noenhanced size " + px(size.width) + "," + px(size.height) +
+             " font 'DejaVu Sans,11' linewidth 1.2 background rgb 'white'\nPS = 1";
+    case FigureFormat::pdf:
+      // Four fifths of the screen size, so that the text is large next to the plot as a
+      // printed page needs; cairo draws PDF points larger, hence the smaller PS.
+      return "set terminal pdfcairo noenhanced size " + number(0.8 * size.width) + "in," +
+             number(0.8 * size.height) + "in font 'DejaVu Sans,8.5' linewidth 1.0\n" + "PS = 0.6";
+  }
+  return {};
+}
+
+std::string shell_quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Ignores SIGPIPE while alive: a gnuplot that dies early must give an error, not kill seqlab.
+class IgnoreSigpipe {
+ public:
+  IgnoreSigpipe() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGPIPE, &ignore, &previous_);
+  }
+  ~IgnoreSigpipe() { ::sigaction(SIGPIPE, &previous_, nullptr); }
+  IgnoreSigpipe(const IgnoreSigpipe&) = delete;
+  IgnoreSigpipe& operator=(const IgnoreSigpipe&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
+
+// The line of gnuplot's error output that says what went wrong.
+std::string gnuplot_reason(const std::string& errors) {
+  std::istringstream in(errors);
+  std::string line, first;
+  while (std::getline(in, line)) {
+    const auto begin = line.find_first_not_of(" \t");
+    if (begin == std::string::npos) continue;
+    line = line.substr(begin);
+    if (line.rfind("gnuplot>", 0) == 0 || line == "^") continue;
+    if (line.rfind("line ", 0) == 0 || line.find("error") != std::string::npos) return line;
+    if (first.empty()) first = line;
+  }
+  return first.empty() ? "no message" : first;
+}
+
+// Runs gnuplot on `script`; `target` names the figure in messages.
+void run_gnuplot(const std::string& script, const fs::path& target) {
+  const fs::path gnuplot = require_gnuplot();
+  std::string errors_template = (fs::temp_directory_path() / "seqlab-gnuplot-XXXXXX").string();
+  const int fd = ::mkstemp(errors_template.data());
+  if (fd < 0)
+    input_error(target, std::string("cannot create a temp file for gnuplot's messages: ") +
+                            std::strerror(errno));
+  ::close(fd);
+  const fs::path errors_path = errors_template;
+  struct RemoveLater {
+    fs::path path;
+    ~RemoveLater() {
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+  } remove_later{errors_path};
+
+  const std::string command = "exec " + shell_quoted(gnuplot.string()) + " >/dev/null 2>" +
+                              shell_quoted(errors_path.string());
+  int status = -1;
+  {
+    IgnoreSigpipe guard;
+    std::fflush(nullptr);
+    FILE* pipe = ::popen(command.c_str(), "w");
+    if (pipe == nullptr)
+      input_error(target, std::string("cannot start gnuplot: ") + std::strerror(errno));
+    std::fwrite(script.data(), 1, script.size(), pipe);
+    status = ::pclose(pipe);
+  }
+  std::ifstream in(errors_path, std::ios::binary);
+  std::ostringstream errors;
+  errors << in.rdbuf();
+  if (status == -1) input_error(target, std::string("gnuplot: ") + std::strerror(errno));
+  if (WIFSIGNALED(status))
+    input_error(target, std::string("gnuplot was killed by ") + ::strsignal(WTERMSIG(status)));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    input_error(target, "gnuplot failed drawing it (" + gnuplot_reason(errors.str()) + ")");
+}
+
+// Rewrites the PDF's /CreationDate (D:YYYYMMDDHHMMSSZ) to `date` (YYYY-MM-DDTHH:MM:SSZ), in
+// place and at the same length, so that no offset of the file's cross-reference table moves.
+void set_pdf_date(const fs::path& pdf, const std::string& date, const fs::path& target) {
+  if (date.size() != 20) return;
+  std::string digits;
+  for (char c : date)
+    if (c >= '0' && c <= '9') digits += c;
+  if (digits.size() != 14) return;
+  std::ifstream in(pdf, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string key = "/CreationDate (D:";
+  const auto at = bytes.find(key);
+  if (at == std::string::npos || at + key.size() + 15 > bytes.size()) return;
+  const std::size_t begin = at + key.size();
+  for (std::size_t i = 0; i < 14; ++i)
+    if (bytes[begin + i] < '0' || bytes[begin + i] > '9') return;
+  bytes.replace(begin, 14, digits);
+  std::ofstream out(pdf, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) input_error(target, "cannot rewrite the PDF's creation date");
+}
+
+// Draws `body` (settings, datablocks, plot command) at `size` into every format of `options`.
+void render(const std::string& body, Size size, const fs::path& dir, const std::string& stem,
+            const FigureOptions& options) {
+  for (FigureFormat format : options.formats) {
+    const fs::path target = dir / (stem + "." + extension(format));
+    write_atomically(target, [&](const fs::path& temp) {
+      std::string script = terminal(format, size) + "\n";
+      script += "set output " + gp_quoted(temp.string()) + "\n";
+      script += "set encoding utf8\n";
+      script += body;
+      script += "unset output\n";
+      run_gnuplot(script, target);
+      if (!fs::exists(temp)) input_error(target, "gnuplot wrote no file");
+      if (format == FigureFormat::pdf && !options.pdf_date.empty())
+        set_pdf_date(temp, options.pdf_date, target);
+    });
+  }
+}
+
+// Picks stems that are distinct within one report.
+class Stems {
+ public:
+  std::string make(const std::string& text) {
+    std::string stem = slug(text);
+    std::string candidate = stem;
+    for (int i = 2; used_.count(candidate); ++i) candidate = stem + "-" + std::to_string(i);
+    used_.insert(candidate);
+    return candidate;
+  }
+
+ private:
+  std::set<std::string> used_;
+};
+
+std::string common_unit(const std::vector<const ModelGroup*>& groups) {
+  std::string unit;
+  for (const ModelGroup* g : groups) {
+    if (unit.empty()) unit = g->unit;
+    if (unit != g->unit) return "step";
+  }
+  return unit.empty() ? "step" : unit;
+}
+
+// ---- learning curves ------------------------------------------------------------------------
+
+// The records a learning curve uses for one run: HMMs with restarts keep the restart whose last
+// record has the lowest train NLL (the parameters fit() keeps); everything else all records.
+std::vector<EpochRecord> curve_records(const RunResult& run) {
+  std::map<std::uint64_t, std::vector<EpochRecord>> by_restart;
+  for (const EpochRecord& r : run.history) by_restart[r.restart].push_back(r);
+  if (by_restart.size() <= 1) return run.history;
+  const std::vector<EpochRecord>* best = nullptr;
+  for (const auto& [restart, records] : by_restart) {
+    const double last = records.back().train_nll;
+    if (best == nullptr || (std::isnan(best->back().train_nll) && !std::isnan(last)) ||
+        last < best->back().train_nll)
+      best = &records;
+  }
+  return *best;
+}
+
+struct CurvePoint {
+  double epoch = 0, seconds = 0, mean = 0, min = 0, max = 0;
+  std::size_t n = 0;
+};
+
+struct Curve {
+  std::string label, family;
+  bool train_instead = false;  // no valid NLL recorded: the train NLL is drawn
+  std::vector<CurvePoint> points;
+};
+
+Curve curve_of(const ModelGroup& g) {
+  Curve c;
+  c.label = g.label;
+  c.family = g.family;
+  bool all_valid = true;
+  for (const RunResult* r : g.runs) {
+    bool has_valid = false;
+    for (const EpochRecord& e : curve_records(*r))
+      has_valid = has_valid || std::isfinite(e.valid_nll);
+    all_valid = all_valid && has_valid;
+  }
+  c.train_instead = !all_valid;
+  std::map<std::uint64_t, std::vector<std::pair<double, double>>> by_epoch;  // (seconds, bits)
+  for (const RunResult* r : g.runs)
+    for (const EpochRecord& e : curve_records(*r)) {
+      const double nats = c.train_instead ? e.train_nll : e.valid_nll;
+      if (std::isfinite(nats) && std::isfinite(e.seconds))
+        by_epoch[e.epoch].emplace_back(e.seconds, nats / std::log(2.0));
+    }
+  for (const auto& [epoch, values] : by_epoch) {
+    CurvePoint p;
+    p.epoch = static_cast<double>(epoch);
+    std::vector<double> seconds, bits;
+    for (const auto& [s, b] : values) {
+      seconds.push_back(s);
+      bits.push_back(b);
+    }
+    const Stat sb = stat_of(bits);
+    p.seconds = stat_of(seconds).mean;
+    p.mean = sb.mean;
+    p.min = sb.min;
+    p.max = sb.max;
+    p.n = sb.n;
+    c.points.push_back(p);
+  }
+  return c;
+}
+
+std::optional<Figure> learning_figure(const std::vector<const ModelGroup*>& groups,
+                                      const std::vector<std::string>& families, bool by_seconds,
+                                      const fs::path& dir, Stems& stems,
+                                      const FigureOptions& options) {
+  std::vector<Curve> curves;
+  for (const ModelGroup* g : groups) {
+    Curve c = curve_of(*g);
+    if (!c.points.empty()) curves.push_back(std::move(c));
+  }
+  // Key order: by family, then label.
+  std::stable_sort(curves.begin(), curves.end(), [&](const Curve& a, const Curve& b) {
+    return std::make_pair(family_index(families, a.family), a.label) <
+           std::make_pair(family_index(families, b.family), b.label);
+  });
+  if (curves.empty()) return std::nullopt;
+  const std::string dataset = groups.front()->dataset;
+  const std::string unit = common_unit(groups);
+  bool any_train = false, any_valid = false, any_band = false, any_hmm = false;
+  double min_seconds = INFINITY, max_seconds = 0.0;
+  for (const Curve& c : curves) {
+    (c.train_instead ? any_train : any_valid) = true;
+    for (const CurvePoint& p : c.points) {
+      any_band = any_band || p.n > 1;
+      if (p.seconds > 0) min_seconds = std::min(min_seconds, p.seconds);
+      max_seconds = std::max(max_seconds, p.seconds);
+    }
+  }
+  for (const ModelGroup* g : groups) any_hmm = any_hmm || g->family == "HMM";
+  const std::string measure = any_valid && !any_train   ? "valid NLL"
+                              : any_train && !any_valid ? "train NLL (no valid NLL recorded)"
+                                                        : "valid NLL (train NLL where marked)";
+  std::ostringstream s;
+  s << "set title "
+    << title_lines(
+           dataset + ": " + measure + " during training",
+           any_band ? "lines: mean over seeds; bands: min..max over seeds" : "one seed per model")
+    << "\n";
+  if (by_seconds) {
+    const bool log_x =
+        max_seconds > 0 && std::isfinite(min_seconds) && max_seconds / min_seconds > 50;
+    s << "set xlabel "
+      << gp_quoted(std::string("wall-clock time since training began (seconds") +
+                   (log_x ? ", log scale)" : ")"))
+      << "\n";
+    if (log_x) s << "set logscale x\n";
+  } else {
+    s << "set xlabel " << gp_quoted(any_hmm ? "epoch (EM iteration for HMMs)" : "epoch") << "\n";
+  }
+  s << "set ylabel "
+    << gp_quoted((any_valid && !any_train ? std::string("valid NLL") : "NLL") + " (" +
+                 per_step("bits", unit) + ")")
+    << "\n";
+  s << "set key outside right top vertical Left reverse samplen 2.5\n"
+       "set grid lc rgb '#e0e0e0'\n"
+       "set border 3\nset tics nomirror out\n"
+       "set style fill transparent solid 0.18 noborder\n"
+       "set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05\n";
+  std::string plots;
+  std::map<std::string, std::size_t> seen_in_family;
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    const Curve& c = curves[i];
+    const bool single = c.points.size() == 1;  // a point, not a line: drawn larger
+    const std::string rgb = colour(family_index(families, c.family));
+    const std::size_t k = seen_in_family[c.family]++;
+    s << "$C" << i << " << EOD\n";
+    for (const CurvePoint& p : c.points)
+      s << number(by_seconds ? p.seconds : p.epoch) << " " << number(p.mean) << " " << number(p.min)
+        << " " << number(p.max) << "\n";
+    s << "EOD\n";
+    const std::string name = c.label + (c.train_instead && any_valid ? " (train NLL)" : "");
+    if (!plots.empty()) plots += ", \\\n  ";
+    if (any_band)
+      plots += "$C" + std::to_string(i) + " using 1:3:4 with filledcurves lc rgb '" + rgb +
+               "' notitle, ";
+    plots += "$C" + std::to_string(i) + " using 1:2 with linespoints lc rgb '" + rgb + "' dt " +
+             std::to_string(dash(k)) + " lw 1.6 pt " + std::to_string(point_type(k)) + " ps " +
+             (single ? "(PS * 0.9)" : "(PS * 0.5)") + " title " + gp_quoted(name);
+  }
+  s << "plot " << plots << "\n";
+  Figure f;
+  f.kind = by_seconds ? "learning-seconds" : "learning-epochs";
+  f.stem = stems.make(f.kind + "-" + dataset);
+  f.dataset = dataset;
+  f.caption = dataset + ": " + measure + " in " + per_step("bits", unit) + " against " +
+              (by_seconds ? "wall-clock seconds"
+               : any_hmm  ? "epochs (EM iterations for HMMs)"
+                          : "epochs") +
+              "; " +
+              (any_band ? "lines are the mean over seeds, bands the minimum..maximum"
+                        : "one seed per model") +
+              ".";
+  Size size{7.2, 3.8};
+  render(s.str(), size, dir, f.stem, options);
+  return f;
+}
+
+// ---- comparison -----------------------------------------------------------------------------
+
+std::optional<Figure> comparison_figure(const std::vector<const ModelGroup*>& groups,
+                                        const std::vector<std::string>& families,
+                                        const fs::path& dir, Stems& stems,
+                                        const FigureOptions& options) {
+  // A dot plot with models down the y axis (their names read horizontally however long they
+  // are), the best at the top of each family, families separated by dotted lines.
+  const std::string dataset = groups.front()->dataset;
+  const std::string unit = common_unit(groups);
+  std::ostringstream data, tics, arrows;
+  std::string plots;
+  double y = 0.0, low = INFINITY, high = -INFINITY;
+  std::size_t drawn = 0, most_seeds = 0;
+  for (std::size_t fi = 0; fi < families.size(); ++fi) {
+    std::vector<const ModelGroup*> members;
+    for (const ModelGroup* g : groups)
+      if (g->family == families[fi] && std::isfinite(g->test_bits.mean)) members.push_back(g);
+    if (members.empty()) continue;  // groups come ranked: members are best first
+    if (drawn > 0) {
+      arrows << "set arrow from graph 0, first " << number(y + 0.5) << " to graph 1, first "
+             << number(y + 0.5) << " nohead lc rgb '#c0c0c0' dt 3\n";
+    }
+    data << "$F" << fi << " << EOD\n";
+    for (const ModelGroup* g : members) {
+      y += 1.0;
+      data << number(g->test_bits.mean) << " " << number(y) << " " << number(g->test_bits.min)
+           << " " << number(g->test_bits.max) << "\n";
+      tics << (tics.tellp() > 0 ? ", " : "") << tic_label(g->label) << " " << number(y);
+      most_seeds = std::max(most_seeds, g->test_bits.n);
+      low = std::min(low, g->test_bits.min);
+      high = std::max(high, g->test_bits.max);
+      ++drawn;
+    }
+    data << "EOD\n";
+    if (!plots.empty()) plots += ", \\\n  ";
+    plots += "$F" + std::to_string(fi) + " using 1:2:3:4 with xerrorbars lc rgb '" + colour(fi) +
+             "' pt 7 ps (PS * 1.1) lw 1.6 title " + gp_quoted(families[fi]);
+  }
+  if (drawn == 0) return std::nullopt;
+  double floor_nats = NAN;
+  for (const ModelGroup* g : groups)
+    if (std::isnan(floor_nats) && std::isfinite(g->floor_nats)) floor_nats = g->floor_nats;
+  const double floor_bits = floor_nats / std::log(2.0);
+  if (std::isfinite(floor_bits)) {
+    low = std::min(low, floor_bits);
+    high = std::max(high, floor_bits);
+  }
+  const double pad = std::max(0.08 * (high - low), 1e-3 * std::max(1.0, std::abs(high)));
+  std::ostringstream s;
+  s << "set title "
+    << title_lines(dataset + ": test NLL per model",
+                   most_seeds > 1 ? "points: mean over seeds; error bars: min..max over seeds"
+                                  : "one seed per model")
+    << "\n";
+  s << "set xlabel " << gp_quoted("test NLL (" + per_step("bits", unit) + ")") << "\n";
+  s << "set xrange [" << number(low - pad) << ":" << number(high + pad) << "]\n";
+  s << "set yrange [" << number(y + 0.6) << ":0.4]\n";
+  s << "set ytics (" << tics.str() << ") nomirror\n";
+  s << "set xtics nomirror out\nset border 3\n";
+  s << "set grid xtics lc rgb '#e0e0e0'\n";
+  s << "set key below vertical maxcols 1 Left reverse height 1\n";
+  s << arrows.str() << data.str();
+  if (std::isfinite(floor_bits)) {
+    s << "set arrow from " << number(floor_bits) << ", graph 0 to " << number(floor_bits)
+      << ", graph 1 nohead dt 2 lw 1.6 lc rgb '#444444'\n";
+    plots += ", \\\n  NaN with lines dt 2 lw 1.6 lc rgb '#444444' title " +
+             gp_quoted("floor (generating process): " + fixed4(floor_bits));
+  }
+  s << "plot " << plots << "\n";
+  Figure f;
+  f.kind = "comparison";
+  f.stem = stems.make("comparison-" + dataset);
+  f.dataset = dataset;
+  f.caption = dataset + ": test NLL in " + per_step("bits", unit) +
+              " per model, grouped by family, the best of each family first; " +
+              (most_seeds > 1 ? "points are the mean over seeds, error bars the minimum..maximum"
+                              : "one seed per model") +
+              (std::isfinite(floor_bits) ? "; the dashed line is the floor, the NLL of the "
+                                           "process that generated the data"
+                                         : "") +
+              ".";
+  const double height = std::clamp(2.4 + 0.34 * static_cast<double>(drawn), 3.6, 12.0);
+  render(s.str(), Size{7.2, height}, dir, f.stem, options);
+  return f;
+}
+
+// ---- per-model heatmaps -----------------------------------------------------------------------
+
+std::string matrix_block(const std::string& name, const arma::mat& m) {
+  std::ostringstream s;
+  s << name << " << EOD\n";
+  for (arma::uword i = 0; i < m.n_rows; ++i) {
+    for (arma::uword j = 0; j < m.n_cols; ++j) s << (j ? " " : "") << number(m(i, j));
+    s << "\n";
+  }
+  s << "EOD\n";
+  return s.str();
+}
+
+// Integer tics 0..n-1 on an axis, every k-th so that at most `most` are labelled.
+std::string index_tics(const std::string& axis, arma::uword n, arma::uword most) {
+  const arma::uword step = std::max<arma::uword>(1, (n + most - 1) / most);
+  return "set " + axis + "tics 0, " + std::to_string(step) + ", " +
+         std::to_string(n == 0 ? 0 : n - 1) + " out nomirror\n";
+}
+
+// Tick labels for the stretch along x: the symbols, every k-th when there are many.
+std::string stretch_tics(const std::vector<std::string>& stretch) {
+  const std::size_t most = 100;
+  const std::size_t step = std::max<std::size_t>(1, (stretch.size() + most - 1) / most);
+  std::string s = "set xtics (";
+  for (std::size_t t = 0; t < stretch.size(); t += step)
+    s += (t ? ", " : "") + tic_label(visible(stretch[t])) + " " + std::to_string(t);
+  s += std::string(") out nomirror font ',") + (stretch.size() <= 60 ? "10" : "8") + "'\n";
+  return s;
+}
+
+std::string model_name(const ModelGroup& g) {
+  return g.label + " on " + g.dataset + " (seed " + std::to_string(g.best->seed) + ")";
+}
+
+Figure transition_figure(const ModelGroup& g, const fs::path& dir, Stems& stems,
+                         const FigureOptions& options) {
+  const arma::mat& a = g.best->transition;
+  const arma::uword n = a.n_rows;
+  std::ostringstream s;
+  s << "set title " << gp_quoted(model_name(g) + ": transition matrix") << "\n";
+  s << "set xlabel " << gp_quoted("next state j") << "\nset ylabel " << gp_quoted("current state i")
+    << "\n";
+  s << "set cblabel " << gp_quoted("P(next = j | now = i)") << "\n";
+  s << "set xrange [-0.5:" << number(n - 0.5) << "]\nset yrange [" << number(n - 0.5) << ":-0.5]\n";
+  s << index_tics("x", n, 20) << index_tics("y", n, 20);
+  s << "set cbrange [0:1]\nset cbtics 0.25\n";
+  s << "set palette defined (0 '#ffffff', 0.5 '#6baed6', 1 '#08306b')\n";
+  s << "set size ratio -1\nunset key\n";
+  s << matrix_block("$A", a);
+  s << "plot $A matrix with image";
+  if (n <= 12)
+    s << ", $A matrix using 1:2:(sprintf('%.2f', $3)):($3 > 0.55 ? 0xffffff : 0x000000) "
+         "with labels tc rgb variable font ',11'";
+  s << "\n";
+  Figure f;
+  f.kind = "hmm-transition";
+  f.stem = stems.make("hmm-transition-" + g.dataset + "-" + g.label);
+  f.dataset = g.dataset;
+  f.label = g.label;
+  f.caption = model_name(g) +
+              ": the transition matrix, row i the distribution of the next "
+              "state given state i.";
+  const double side = std::clamp(2.5 + 0.3 * static_cast<double>(n), 4.8, 8.0);
+  render(s.str(), Size{side + 1.4, side}, dir, f.stem, options);
+  return f;
+}
+
+std::string stretch_phrase(const ModelGroup& g, std::size_t steps) {
+  return "the first " + std::to_string(steps) + " " + g.unit + "s of the first test sequence";
+}
+
+Figure strip_figure(const ModelGroup& g, bool posterior, const fs::path& dir, Stems& stems,
+                    const FigureOptions& options) {
+  const arma::mat& m = posterior ? g.best->posterior : g.best->activations;
+  const std::vector<std::string>& stretch = g.best->stretch;
+  const bool symbols = g.unit == "symbol";
+  std::ostringstream s;
+  s << "set title "
+    << gp_quoted(model_name(g) + (posterior ? ": state posteriors" : ": top-layer hidden state"))
+    << "\n";
+  s << "set xlabel "
+    << gp_quoted(std::string(symbols ? "test data (the symbol read at each step)"
+                                     : "test data: frame (step)") +
+                 ", " + stretch_phrase(g, stretch.size()))
+    << "\n";
+  s << "set ylabel " << gp_quoted(posterior ? "state i" : "hidden unit") << "\n";
+  s << "set xrange [-0.5:" << number(m.n_cols - 0.5) << "]\nset yrange [" << number(m.n_rows - 0.5)
+    << ":-0.5]\n";
+  if (symbols)
+    s << stretch_tics(stretch);
+  else
+    s << index_tics("x", m.n_cols, 25);
+  s << index_tics("y", m.n_rows, 16);
+  if (posterior) {
+    s << "set cblabel " << gp_quoted("P(state_t = i | test sequence)") << "\n";
+    s << "set cbrange [0:1]\nset cbtics 0.25\n";
+    s << "set palette defined (0 '#ffffff', 0.5 '#6baed6', 1 '#08306b')\n";
+  } else {
+    const double limit = std::max(1e-12, arma::abs(m).max());
+    s << "set cblabel " << gp_quoted("activation") << "\n";
+    s << "set cbrange [" << number(-limit) << ":" << number(limit) << "]\n";
+    s << "set palette defined (0 '#2166ac', 0.5 '#ffffff', 1 '#b2182b')\n";
+  }
+  s << "unset key\n";
+  s << matrix_block("$M", m);
+  s << "plot $M matrix with image\n";
+  Figure f;
+  f.kind = posterior ? "hmm-posterior" : "rnn-activations";
+  f.stem = stems.make(f.kind + "-" + g.dataset + "-" + g.label);
+  f.dataset = g.dataset;
+  f.label = g.label;
+  f.caption = model_name(g) +
+              (posterior ? ": P(state | whole sequence) at each step of "
+                         : ": the top layer's hidden state after each step of ") +
+              stretch_phrase(g, stretch.size()) + (symbols ? ", symbols along the x axis." : ".");
+  const double width = std::clamp(3.0 + 0.075 * static_cast<double>(m.n_cols), 7.2, 16.0);
+  const double height = std::clamp(1.9 + 0.16 * static_cast<double>(m.n_rows), 2.8, 7.0);
+  render(s.str(), Size{width, height}, dir, f.stem, options);
+  return f;
+}
+
+std::vector<const ModelGroup*> of_dataset(const std::vector<ModelGroup>& groups,
+                                          const std::string& dataset) {
+  std::vector<const ModelGroup*> out;
+  for (const ModelGroup& g : groups)
+    if (g.dataset == dataset) out.push_back(&g);
+  return out;
+}
+
+}  // namespace
+
+std::string extension(FigureFormat format) {
+  switch (format) {
+    case FigureFormat::png:
+      return "png";
+    case FigureFormat::svg:
+      return "svg";
+    case FigureFormat::pdf:
+      return "pdf";
+  }
+  return "png";
+}
+
+std::vector<FigureFormat> parse_figure_formats(const std::string& list) {
+  std::vector<FigureFormat> out;
+  std::size_t begin = 0;
+  while (begin <= list.size()) {
+    const std::size_t end = std::min(list.find(',', begin), list.size());
+    const std::string name = list.substr(begin, end - begin);
+    FigureFormat f;
+    if (name == "png")
+      f = FigureFormat::png;
+    else if (name == "svg")
+      f = FigureFormat::svg;
+    else if (name == "pdf")
+      f = FigureFormat::pdf;
+    else if (name.empty())
+      user_error("--format: an empty format name in '" + list +
+                 "' (accepted: png, svg, pdf, separated by commas)");
+    else
+      user_error("--format: unknown format '" + name +
+                 "' (accepted: png, svg, pdf, separated by commas)");
+    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+    begin = end + 1;
+  }
+  return out;
+}
+
+fs::path require_gnuplot() {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  std::size_t begin = 0;
+  while (begin <= dirs.size()) {
+    const std::size_t end = std::min(dirs.find(':', begin), dirs.size());
+    const fs::path dir = dirs.substr(begin, end - begin).empty()
+                             ? fs::path(".")
+                             : fs::path(dirs.substr(begin, end - begin));
+    const fs::path candidate = dir / "gnuplot";
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    begin = end + 1;
+  }
+  user_error(
+      "figures need gnuplot, which is not on PATH (Debian package gnuplot-nox: "
+      "apt-get install gnuplot-nox)");
+}
+
+std::string slug(const std::string& text) {
+  std::string out;
+  bool gap = false;
+  for (unsigned char c : text) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    if (keep) {
+      if (gap && !out.empty()) out += '-';
+      out += static_cast<char>(c);
+      gap = false;
+    } else {
+      gap = true;
+    }
+  }
+  while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(out.begin());
+  return out.empty() ? "x" : out;
+}
+
+std::vector<Figure> draw_learning_curves(const std::vector<RunResult>& runs, const fs::path& dir,
+                                         const FigureOptions& options) {
+  require_gnuplot();
+  const std::vector<ModelGroup> groups = group_runs(runs);
+  const std::vector<std::string> families = family_order(groups);
+  std::vector<Figure> figures;
+  Stems stems;
+  for (const std::string& dataset : datasets_of(groups)) {
+    const auto members = of_dataset(groups, dataset);
+    for (bool by_seconds : {false, true})
+      if (auto f = learning_figure(members, families, by_seconds, dir, stems, options))
+        figures.push_back(*f);
+  }
+  return figures;
+}
+
+std::vector<Figure> draw_figures(const std::vector<RunResult>& runs, const fs::path& dir,
+                                 const FigureOptions& options) {
+  require_gnuplot();
+  const std::vector<ModelGroup> groups = group_runs(runs);
+  const std::vector<std::string> families = family_order(groups);
+  std::vector<Figure> figures;
+  Stems stems;
+  for (const std::string& dataset : datasets_of(groups)) {
+    const auto members = of_dataset(groups, dataset);
+    if (auto f = comparison_figure(members, families, dir, stems, options)) figures.push_back(*f);
+    for (bool by_seconds : {false, true})
+      if (auto f = learning_figure(members, families, by_seconds, dir, stems, options))
+        figures.push_back(*f);
+  }
+  for (const ModelGroup& g : groups) {
+    const RunResult& best = *g.best;
+    if (!best.transition.empty()) figures.push_back(transition_figure(g, dir, stems, options));
+    if (!best.posterior.empty()) figures.push_back(strip_figure(g, true, dir, stems, options));
+    if (!best.activations.empty()) figures.push_back(strip_figure(g, false, dir, stems, options));
+  }
+  return figures;
+}
+
+}  // namespace seqlab::report
