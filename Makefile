@@ -67,8 +67,11 @@ fuzz: build-fuzz
 test-slow: build
 	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite slow
 
+# The default experiment: every family on synthetic data against its floor (plus real datasets
+# where the mirror has them), resumable in results/demo/, then the report in reports/demo/.
 demo: build
-	bash experiments/demo.sh $(BUILD)/tools/seqlab
+	$(BUILD)/tools/seqlab run experiments/demo.toml --out results/demo
+	$(BUILD)/tools/seqlab report results/demo --out reports/demo
 
 # Speed against the machine's GEMM rates and, when their scripts are present, the peer libraries.
 bench: build

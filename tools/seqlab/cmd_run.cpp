@@ -5,8 +5,8 @@
 // `seqlab run FILE --out DIR --worker RUN_ID --threads T`, with its stdout and stderr appended to
 // DIR/logs/RUN_ID.log and its learning-curve records written as lines to file descriptor 3 (a
 // pipe the driver reads for the progress display). A worker dies with the driver
-// (PR_SET_PDEATHSIG), so a killed driver leaves no orphan writing into the folder, and a worker
-// that crashes takes only its own run with it. Run files are written atomically, so after any
+// (PR_SET_PDEATHSIG, set between fork and exec), so a killed driver leaves no orphan writing
+// into the folder, and a worker that crashes takes only its own run with it. Run files are written atomically, so after any
 // kill a run file is complete or absent; running the same command again skips the complete ones.
 #include <fcntl.h>
 #include <poll.h>
@@ -91,7 +91,6 @@ void print_plan(const ExperimentPlan& plan, const std::string& out_dir) {
 constexpr int kProgressFd = 3;
 
 int run_worker(const ExperimentPlan& plan, const fs::path& out, const std::string& id) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   const auto it = std::find_if(plan.runs.begin(), plan.runs.end(),
                                [&](const PlannedRun& r) { return r.id == id; });
   if (it == plan.runs.end())
@@ -272,10 +271,15 @@ void Driver::start(std::size_t index) {
   argv.push_back(nullptr);
   std::cout.flush();
   std::cerr.flush();
+  const pid_t driver = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
-    // Only async-signal-safe calls until exec.
+    // Only async-signal-safe calls until exec. The death signal is set here, before exec (it
+    // survives exec), and the parent checked after it: a driver killed between fork and this
+    // point leaves no orphan.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != driver) ::_exit(1);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     ::dup2(pipe_fds[1], kProgressFd);

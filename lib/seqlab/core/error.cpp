@@ -49,15 +49,23 @@ void input_error(const std::filesystem::path& file, const std::string& what) {
 
 void user_error(const std::string& what) { throw UserError(one_line(what)); }
 
+namespace {
+// "a model file", "an experiment file"
+std::string with_article(const std::string& noun) {
+  const bool vowel = !noun.empty() && std::string("aeiou").find(noun[0]) != std::string::npos;
+  return (vowel ? "an " : "a ") + noun;
+}
+}  // namespace
+
 void require_readable_file(const std::filesystem::path& file, const std::string& role) {
   std::error_code ec;
   const auto status = std::filesystem::status(file, ec);
   if (ec || !std::filesystem::exists(status))
     input_error(file, role + " does not exist");
   if (std::filesystem::is_directory(status))
-    input_error(file, "is a directory, expected a " + role);
+    input_error(file, "is a directory, expected " + with_article(role));
   if (!std::filesystem::is_regular_file(status))
-    input_error(file, "is not a regular file, expected a " + role);
+    input_error(file, "is not a regular file, expected " + with_article(role));
   std::ifstream probe(file, std::ios::binary);
   if (!probe) input_error(file, role + " cannot be opened for reading (permissions?)");
 }
