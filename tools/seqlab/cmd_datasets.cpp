@@ -15,6 +15,7 @@
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/sha256.hpp"
 #include "seqlab/data/synthetic.hpp"
+#include "seqlab/experiment/runner.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 
@@ -320,26 +321,13 @@ int run_floor(const std::vector<std::string>& args) {
   if (!e.synthetic())
     user_error("datasets floor: '" + name + "' is a real dataset; its generating process is "
                "unknown");
-  if (e.generator != "hmm" && e.generator != "casino" && e.generator != "copy" &&
-      e.generator != "brackets")
-    user_error("datasets floor: the generator " + e.generator + " of '" + name +
-               "' has no closed-form likelihood here (only hmm, casino, copy and brackets)");
   const SequenceDataset d = load_entry(e, loc);
-  const SequenceSet& part = d.get(parse_split(split));
-  Evaluation ev;
-  if (e.generator == "hmm" || e.generator == "casino") {
-    const CategoricalHmmParams p = synthetic_hmm_parameters(e.generator, e.options, e.seed);
-    const CategoricalHmm truth(
-        d.alphabet,
-        Hmm<CategoricalEmission>(p.initial, p.transition, CategoricalEmission(p.emission)));
-    ev = evaluate(truth, d, parse_split(split));
-  } else {
-    for (const arma::uvec& x : part.symbols) {
-      ev.log_likelihood += generator_log_probability(e.generator, e.options, x).value();
-      ev.symbols += x.n_elem;
-      ++ev.sequences;
-    }
-  }
+  const auto floor = floor_under_generator(e.generator, e.options, e.seed, d, parse_split(split));
+  if (!floor)
+    user_error("datasets floor: the generator " + e.generator + " of '" + name +
+               "' has no closed-form likelihood here (only hmm, casino, copy and brackets), or "
+               "its " + split + " split is empty");
+  const Evaluation& ev = *floor;
   if (common.json) {
     JsonObject o;
     o.add("dataset", name);

@@ -59,6 +59,12 @@ std::optional<Evaluation> generating_floor(const DatasetSpec& spec, const Sequen
     options = e->options;
     seed = e->seed;
   }
+  return floor_under_generator(generator, options, seed, data, split);
+}
+
+std::optional<Evaluation> floor_under_generator(const std::string& generator,
+                                                const Options& options, std::uint64_t seed,
+                                                const SequenceDataset& data, Split split) {
   const SequenceSet& part = data.get(split);
   if (part.empty() || part.total_steps() == 0) return std::nullopt;
   if (generator == "hmm" || generator == "casino") {

@@ -34,4 +34,14 @@ RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
 std::optional<Evaluation> generating_floor(const DatasetSpec& spec, const SequenceDataset& data,
                                            Split split);
 
+// Requires: `data` was made by synthetic generator `generator` with `options` and `seed` (a
+// registry entry's or an experiment's generator dataset).
+// Ensures: the log-likelihood of `split` under that generator, for the generators whose
+// likelihood seqlab has in closed form (hmm and casino: their true HMM; copy and brackets: the
+// generator's own formula); nullopt for any other generator or an empty split.
+// Cost: one scoring pass over the split.
+std::optional<Evaluation> floor_under_generator(const std::string& generator,
+                                                const Options& options, std::uint64_t seed,
+                                                const SequenceDataset& data, Split split);
+
 }  // namespace seqlab
