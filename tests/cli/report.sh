@@ -48,8 +48,13 @@ for stem in comparison-casino comparison-brackets learning-epochs-casino learnin
   hmm-transition-casino-hmm-N-2 hmm-posterior-casino-hmm-N-2 rnn-activations-casino-gru-h-8; do
   [ -s "$rep/$stem.png" ] && ok "figure $stem" || bad "no figure $stem"
 done
+# One row per model, and after each dataset's models its floor (both datasets here are synthetic).
+floors=2
 rows=$(sed -n '/<table id="results-table">/,/<\/table>/p' "$rep/index.html" | grep -c '^<tr')
-[ "$rows" -eq "$models" ] && ok "results table: $rows rows" || bad "results table: $rows rows, expected $models"
+[ "$rows" -eq $((models + floors)) ] && ok "results table: $rows rows" ||
+  bad "results table: $rows rows, expected $((models + floors))"
+[ "$(grep -c '<td>floor: the generating process</td>' "$rep/index.html")" -eq "$floors" ] &&
+  ok "each synthetic dataset's floor is a row of the table" || bad "floor rows missing"
 grep -q 'Test nats/step</th>' "$rep/index.html" && grep -q 'Test bits/step</th>' "$rep/index.html" &&
   ok "the table gives nats and bits" || bad "the table lacks nats or bits"
 grep -q '±' "$rep/index.html" && ok "mean ± spread over seeds" || bad "no ± in the page"
@@ -65,9 +70,9 @@ fi
 tex_rows=$(grep -c '\\\\$' "$rep/table.tex")
 grep -q '\\toprule' "$rep/table.tex" && grep -q '\\bottomrule' "$rep/table.tex" &&
   ok "table.tex is a booktabs table" || bad "table.tex: no booktabs rules"
-# header lines (2) + one dataset line per dataset (2) + one line per model
-[ "$tex_rows" -eq $((models + 4)) ] && ok "table.tex has $models model rows" ||
-  bad "table.tex has $tex_rows rows ending in \\\\, expected $((models + 4))"
+# header lines (2) + one dataset line per dataset (2) + one line per model and per floor
+[ "$tex_rows" -eq $((models + floors + 4)) ] && ok "table.tex has $models model rows and the floors" ||
+  bad "table.tex has $tex_rows rows ending in \\\\, expected $((models + floors + 4))"
 grep -q '^| Rank | Model |' "$rep/report.md" && grep -q '](comparison-casino.png)' "$rep/report.md" &&
   ok "report.md has the table and the figures" || bad "report.md lacks the table or figures"
 # The same results give the same figures (PDFs carry the runs' date, not the time of drawing).
@@ -185,7 +190,8 @@ if grep -q "data-images=\"ok $count\"" "$tmp/dom.html"; then
 else
   bad "Chromium: images: $(grep -o 'data-images="[^"]*"' "$tmp/dom.html" || echo 'no result (see chrome.log)')"
 fi
-grep -q "data-rows=\"$models\"" "$tmp/dom.html" && ok "Chromium: the results table has $models rows" ||
+grep -q "data-rows=\"$((models + floors))\"" "$tmp/dom.html" &&
+  ok "Chromium: the results table has $models model rows and $floors floors" ||
   bad "Chromium: rows: $(grep -o 'data-rows="[^"]*"' "$tmp/dom.html")"
 # The check must fail when a figure is missing.
 checked_copy "$tmp/broken"

@@ -216,6 +216,15 @@ Table results_table(const std::vector<ModelGroup>& groups, const std::string& pm
                       g.unit == "symbol" ? stat_text(g.test_perplexity, 3, pm) : "",
                       seconds_text(g.wall_seconds, pm), count_text(g.updates, pm)});
     t.row_dataset.push_back(g.dataset);
+    // After a dataset's last model: the floor, where the generating process is known, so each
+    // number above can be read against what no model can beat on average.
+    const bool last = &g == &groups.back() || (&g + 1)->dataset != g.dataset;
+    if (last && std::isfinite(g.floor_nats)) {
+      t.rows.push_back({"", "floor: the generating process", "", g.dataset + " (per " + g.unit + ")",
+                        "", "", fixed(g.floor_nats, 4), fixed(g.floor_nats / std::log(2.0), 4),
+                        g.unit == "symbol" ? fixed(std::exp(g.floor_nats), 3) : "", "", ""});
+      t.row_dataset.push_back(g.dataset);
+    }
   }
   return t;
 }
@@ -574,6 +583,11 @@ std::string latex_table(const Context& c) {
       << stat_text(g.test_bits, 4, pm) << " & "
       << (g.unit == "symbol" ? stat_text(g.test_perplexity, 3, pm) : "--") << " & "
       << seconds_text(g.wall_seconds, pm) << " & " << count_text(g.updates, pm) << " \\\\\n";
+    const bool last = &g == &c.groups.back() || (&g + 1)->dataset != g.dataset;
+    if (last && std::isfinite(g.floor_nats))
+      s << " & \\textit{floor: the generating process} & & & " << fixed(g.floor_nats, 4) << " & "
+        << fixed(g.floor_nats / std::log(2.0), 4) << " & "
+        << (g.unit == "symbol" ? fixed(std::exp(g.floor_nats), 3) : "--") << " & & \\\\\n";
   }
   s << "\\bottomrule\n\\end{tabular}\n";
   return s.str();
