@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# tests/cli/results_h5py.sh MAKE_RESULTS FORMATS_MD: the h5py example of docs/formats.md
-# ("Results folders") runs on a results folder that make_results writes, and prints every field
+# tests/cli/results_h5py.sh MAKE_RESULTS README_MD: the h5py example of the README ("Reading
+# results from Python") runs on a results folder that make_results writes, and prints every field
 # the document lists. Exit 77 (meson: SKIP) only where no python3 with h5py is installed
 # (Debian package python3-h5py, which scripts/install-deps.sh installs).
 set -u
 make_results=$1
-formats=$2
+readme=$2
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -25,8 +25,8 @@ fi
 awk '/<!-- tests\/cli\/results_h5py.sh runs the next block -->/ { found = 1; next }
      found && /^```python$/ { inside = 1; next }
      inside && /^```$/ { exit }
-     inside { print }' "$formats" >"$tmp/example.py"
-[ -s "$tmp/example.py" ] && ok "the example is in docs/formats.md" || { bad "no example found in $formats"; finish; exit 1; }
+     inside { print }' "$readme" >"$tmp/example.py"
+[ -s "$tmp/example.py" ] && ok "the example is in the README" || { bad "no example found in $readme"; finish; exit 1; }
 
 "$make_results" "$tmp/results" >/dev/null || { bad "make_results failed"; finish; exit 1; }
 hmm_run=
