@@ -30,19 +30,6 @@ std::string fmt(const char* format, double value) {
   return buffer;
 }
 
-// "1m05s", "2h03m", "12.3s".
-std::string duration_text(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "?";
-  if (seconds < 60) return fmt("%.1fs", seconds);
-  const auto s = static_cast<long long>(seconds);
-  char buffer[32];
-  if (s < 3600)
-    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
-  else
-    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
-  return buffer;
-}
-
 rnn::NetworkConfig config_from(const RnnOptions& o, SequenceKind kind, arma::uword input_size) {
   rnn::NetworkConfig c;
   c.kind = kind;
