@@ -72,8 +72,11 @@ struct EpochRecord {
 using TrainingHistory = std::vector<EpochRecord>;
 
 // Receives progress from fit(). All members optional.
-//   on_message  human-readable progress lines (a '\r' prefix marks a line that the next one
-//               overwrites on a terminal)
+//   on_message  human-readable progress lines. A '\r' prefix marks a progress line that the
+//               next one overwrites on a terminal; a log may thin such lines out (keep one now
+//               and then). A line that starts with '\r' and ENDS with '\n' is overwritten on a
+//               terminal too, but a log keeps every one (per-iteration lines of EM, say). Any
+//               other message is an ordinary line (no line break inside or at the end).
 //   on_epoch    one typed record per epoch / EM iteration, in order, as soon as it is known:
 //               the data behind learning curves (never parse on_message for numbers)
 struct FitObserver {
