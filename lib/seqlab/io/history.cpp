@@ -81,7 +81,6 @@ TrainingHistory read_history(const H5::Group& parent, std::string* unit) {
   for (const RealColumn& c : kRealColumns) {
     const arma::vec column = h5::read_vec(group, c.name);
     size_to(column.n_elem, c.name);
-    if (column.has_inf()) h5::format_error(group, c.name, "holds an infinity");
     for (std::size_t i = 0; i < history.size(); ++i) history[i].*c.field = column(i);
   }
   return history;

@@ -4,9 +4,9 @@
 // LAYOUT. Group `history` with attribute `unit` ("symbol" or "frame": what the NLLs are per) and
 // one 1-D dataset per EpochRecord field, all of the same length (one element per record):
 //   epoch, restart, updates            uint64
-//   seconds, train_nll, valid_nll,     float64; NLLs in nats per step; NaN = not measured
-//   learning_rate, gradient_norm,
-//   log_likelihood_change
+//   seconds, train_nll, valid_nll,     float64; NLLs in nats per step; NaN = not measured,
+//   learning_rate, gradient_norm,      +-inf = measured and infinite (e.g. a valid NLL of +inf:
+//   log_likelihood_change              a valid sequence has probability 0), stored as it is
 // An empty history is a group of zero-length datasets.
 #pragma once
 
@@ -20,8 +20,9 @@ class Group;
 
 namespace seqlab {
 
-// Requires: `parent` has no child named "history"; unit "symbol" or "frame"; no record with an
-//   infinite value. Ensures: the layout above under parent/history. Cost: O(records).
+// Requires: `parent` has no child named "history"; unit "symbol" or "frame".
+// Ensures: the layout above under parent/history, every value as it is (NaN and infinities
+//   included). Cost: O(records).
 void write_history(H5::Group& parent, const TrainingHistory& history, const std::string& unit);
 
 // True when `parent` holds a `history` group.

@@ -51,7 +51,12 @@ struct FitOptions {
 
 // One point of a learning curve: what fit() knew at the end of an epoch (networks) or of an
 // EM iteration (HMMs). NLLs are natural-log, per predicted step (symbol or frame), over the
-// whole split; NaN marks a field that this kind of model or this epoch does not have.
+// whole split; NaN marks a field that this kind of model or this epoch does not have (not
+// measured). An infinity is a measurement and is kept as it is, never turned into NaN: a valid
+// NLL of +inf says the split holds a sequence of probability 0 under the model (e.g. a symbol
+// an HMM never saw in training), a train NLL of +inf a network that diverged. (A network whose
+// loss became NaN records NaN: there is nothing else to record.) What each model family fills
+// in is documented at its fit().
 struct EpochRecord {
   std::uint64_t epoch = 0;       // 1-based epoch (networks) or EM iteration (HMMs) of this run
   std::uint64_t restart = 0;     // 0-based random restart this iteration belongs to (HMMs; else 0)
