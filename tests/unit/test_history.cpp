@@ -100,3 +100,40 @@ TEST_CASE("a training history survives a model file bit for bit, NaN and infinit
     CHECK_THROWS_WITH(load_history(dir / "m.h5"), Contains("updates"));
   }
 }
+
+TEST_CASE("a Markov chain reports one record whose NLLs are evaluate()'s", "[history][markov]") {
+  Rng rng = make_rng(3);
+  const auto random_text = [&](arma::uword n) {
+    arma::uvec x(n);
+    for (auto& v : x) v = uniform_index(rng, 3);
+    return x;
+  };
+  const SequenceSet train = test::symbol_set({random_text(300), random_text(120)});
+  const SequenceSet valid = test::symbol_set({random_text(80)});
+  MarkovChain model(Alphabet({"a", "b", "c"}), MarkovOptions{2, MarkovOptions::Smoothing::kneser_ney, 1.0});
+  TrainingHistory history;
+  FitObserver observer;
+  observer.on_epoch = [&](const EpochRecord& r) { history.push_back(r); };
+  model.fit(train, &valid, FitOptions{}, &observer);
+  REQUIRE(history.size() == 1);
+  const EpochRecord& r = history[0];
+  CHECK(r.epoch == 1);
+  CHECK(r.restart == 0);
+  CHECK(r.updates == 1);
+  CHECK(r.seconds >= 0.0);
+  CHECK(r.train_nll == evaluate(model, train).nats_per_symbol());
+  CHECK(r.valid_nll == evaluate(model, valid).nats_per_symbol());
+  // Not a constant: a chain fitted to its training data scores it better than the valid split.
+  CHECK(r.train_nll < r.valid_nll);
+  CHECK(std::isnan(r.learning_rate));
+  CHECK(std::isnan(r.gradient_norm));
+  CHECK(std::isnan(r.log_likelihood_change));
+
+  SECTION("without a valid split the valid NLL is not measured") {
+    history.clear();
+    model.fit(train, nullptr, FitOptions{}, &observer);
+    REQUIRE(history.size() == 1);
+    CHECK(std::isnan(history[0].valid_nll));
+    CHECK(history[0].train_nll == evaluate(model, train).nats_per_symbol());
+  }
+}
