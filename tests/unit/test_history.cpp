@@ -6,15 +6,20 @@
 
 #include <cmath>
 #include <limits>
+#include <regex>
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/history.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/models/hmm/frame_hmm.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
 using Catch::Matchers::Contains;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
 namespace fs = std::filesystem;
 
 namespace {
@@ -136,4 +141,271 @@ TEST_CASE("a Markov chain reports one record whose NLLs are evaluate()'s", "[his
     CHECK(std::isnan(history[0].valid_nll));
     CHECK(history[0].train_nll == evaluate(model, train).nats_per_symbol());
   }
+}
+
+namespace {
+
+// Symbols drawn from a 2-state HMM over "abcd" whose states prefer {a, b} and {c, d}.
+std::vector<arma::uvec> hmm_symbols(arma::uword sequences, arma::uword length, Rng& rng) {
+  const Hmm<CategoricalEmission> truth(
+      arma::vec{0.5, 0.5}, arma::mat{{0.9, 0.1}, {0.15, 0.85}},
+      CategoricalEmission(arma::mat{{0.5, 0.4, 0.05, 0.05}, {0.05, 0.05, 0.3, 0.6}}));
+  std::vector<arma::uvec> out;
+  for (arma::uword s = 0; s < sequences; ++s) out.push_back(truth.sample(length, rng).observations);
+  return out;
+}
+
+SequenceSet symbols_of(std::vector<arma::uvec> sequences) {
+  SequenceSet set;
+  set.kind = SequenceKind::symbols;
+  set.symbols = std::move(sequences);
+  return set;
+}
+
+}  // namespace
+
+TEST_CASE("Baum-Welch reports every E-step pass with the parameters it scored", "[history][hmm]") {
+  Rng rng = make_rng(11);
+  const std::vector<arma::uvec> data = hmm_symbols(4, 120, rng);
+  Hmm<CategoricalEmission> hmm(arma::vec{0.3, 0.7}, arma::mat{{0.6, 0.4}, {0.5, 0.5}},
+                               CategoricalEmission(arma::mat{{0.1, 0.2, 0.3, 0.4},
+                                                             {0.4, 0.3, 0.2, 0.1}}));
+  TrainOptions options;
+  options.max_iterations = 6;
+  options.tolerance = 0.0;
+  options.restarts = 2;
+  std::vector<EmPass> passes;
+  std::vector<double> independent;  // log p(data) of each scored HMM, by the log-space forward
+  const FitResult result =
+      hmm.fit(data, options, FitOptions{}, [&](const EmPass& p, const Hmm<CategoricalEmission>& h) {
+        passes.push_back(p);
+        double ll = 0.0;
+        for (const arma::uvec& x : data) ll += h.log_likelihood_log_space(x);
+        independent.push_back(ll);
+      });
+  REQUIRE(passes.size() == 2 * 7);
+  for (std::size_t i = 0; i < passes.size(); ++i) {
+    CAPTURE(i);
+    const EmPass& p = passes[i];
+    CHECK(p.restart == i / 7);
+    CHECK(p.pass == i % 7);
+    CHECK(p.final == (p.pass == 6));
+    CHECK(p.log_likelihood == result.restarts[p.restart].log_likelihood[p.pass]);
+    CHECK_THAT(p.log_likelihood, WithinRel(independent[i], 1e-10));
+    if (p.pass == 0)
+      CHECK(std::isnan(p.change));
+    else
+      CHECK(p.change == p.log_likelihood - passes[i - 1].log_likelihood);
+  }
+}
+
+TEST_CASE("an HMM fit records every EM pass of every restart", "[history][hmm]") {
+  Rng rng = make_rng(12);
+  const SequenceSet train = symbols_of(hmm_symbols(5, 150, rng));
+  const SequenceSet valid = symbols_of(hmm_symbols(2, 100, rng));
+  CategoricalHmmOptions options;
+  options.states = 2;
+  options.train.max_iterations = 7;
+  options.train.tolerance = 0.0;  // all 7 iterations
+  options.train.restarts = 3;
+  CategoricalHmm model(Alphabet({"a", "b", "c", "d"}), options);
+  FitOptions fit;
+  fit.seed = 4;
+  TrainingHistory history;
+  std::vector<std::string> progress;
+  FitObserver observer;
+  observer.on_epoch = [&](const EpochRecord& r) { history.push_back(r); };
+  observer.on_message = [&](const std::string& m) {
+    if (!m.empty() && m[0] == '\r') progress.push_back(m);
+  };
+  model.fit(train, &valid, fit, &observer);
+  const FitResult& result = model.last_fit();
+  const double steps = static_cast<double>(train.total_steps());
+
+  // 8 passes (7 iterations and the final score) per restart.
+  REQUIRE(result.restarts.size() == 3);
+  REQUIRE(history.size() == 3 * 8);
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    CAPTURE(i);
+    const EpochRecord& r = history[i];
+    const arma::uword restart = i / 8, pass = i % 8;
+    CHECK(r.restart == restart);
+    CHECK(r.epoch == pass + 1);
+    CHECK(r.updates == 7 * restart + pass);
+    CHECK(r.train_nll == -result.restarts[restart].log_likelihood[pass] / steps);
+    if (pass == 0) {
+      CHECK(std::isnan(r.log_likelihood_change));
+    } else {
+      // The change is the difference of consecutive total log-likelihoods.
+      CHECK_THAT(r.log_likelihood_change,
+                 WithinAbs(-(r.train_nll - history[i - 1].train_nll) * steps, 1e-9));
+      CHECK(history[i - 1].updates <= r.updates);
+      CHECK(history[i - 1].seconds <= r.seconds);
+    }
+    CHECK(std::isnan(r.valid_nll) == (pass != 7));  // scored at each restart's end
+    CHECK(std::isnan(r.learning_rate));
+    CHECK(std::isnan(r.gradient_norm));
+  }
+  // The kept restart's last record describes the fitted model.
+  const EpochRecord& kept = history[8 * result.best_restart + 7];
+  CHECK_THAT(kept.train_nll, WithinRel(evaluate(model, train).nats_per_symbol(), 1e-12));
+  CHECK_THAT(kept.valid_nll, WithinRel(evaluate(model, valid).nats_per_symbol(), 1e-12));
+  // Different restarts end in different places (not one record copied three times).
+  CHECK(history[7].train_nll != history[15].train_nll);
+
+  // One progress line per pass, overwritten on a terminal and kept in a log.
+  REQUIRE(progress.size() == history.size());
+  const std::regex line(
+      "\rhmm: restart [0-2], iteration [0-7]/7: LL -[0-9]+\\.[0-9]{6} nats/symbol, change "
+      "(n/a|[-+][0-9]\\.[0-9]{3}e[-+][0-9]+ nats), [0-9.e+-]+ s/iteration, ETA [0-9.]+s\n");
+  for (const std::string& m : progress) {
+    CAPTURE(m);
+    CHECK(std::regex_match(m, line));
+  }
+  CHECK(progress[9].find("restart 1, iteration 1/7: LL " + std::to_string(-history[9].train_nll) +
+                         " nats/symbol") != std::string::npos);
+
+  SECTION("quiet: records, but no progress lines") {
+    fit.quiet = true;
+    history.clear();
+    progress.clear();
+    model.fit(train, &valid, fit, &observer);
+    CHECK(history.size() == 3 * 8);
+    CHECK(progress.empty());
+  }
+}
+
+TEST_CASE("a valid split the HMM gives probability 0 is recorded as an infinite NLL",
+          "[history][hmm]") {
+  // Training never shows 'd': after the first M-step every state emits it with probability 0.
+  Rng rng = make_rng(13);
+  std::vector<arma::uvec> sequences = hmm_symbols(3, 100, rng);
+  for (arma::uvec& x : sequences) x.elem(arma::find(x == 3)).fill(2);
+  const SequenceSet train = symbols_of(sequences);
+  const SequenceSet valid = symbols_of({arma::uvec{0, 1, 3, 2}});
+  CategoricalHmmOptions options;
+  options.states = 2;
+  options.train.max_iterations = 3;
+  CategoricalHmm model(Alphabet({"a", "b", "c", "d"}), options);
+  TrainingHistory history;
+  FitObserver observer;
+  observer.on_epoch = [&](const EpochRecord& r) { history.push_back(r); };
+  model.fit(train, &valid, FitOptions{}, &observer);
+  REQUIRE_FALSE(history.empty());
+  CHECK(history.back().valid_nll == kInf);
+  CHECK(std::isfinite(history.back().train_nll));
+  test::ScratchDir dir;
+  save_model(dir / "hmm.h5", model, &history);
+  require_same_records(load_history(dir / "hmm.h5"), history);
+}
+
+TEST_CASE("an HMM time budget ends the restart in progress and skips the rest",
+          "[history][hmm]") {
+  Rng rng = make_rng(14);
+  const SequenceSet train = symbols_of(hmm_symbols(4, 200, rng));
+  CategoricalHmmOptions options;
+  options.states = 3;
+  options.train.max_iterations = 500;
+  options.train.tolerance = 0.0;
+  options.train.restarts = 3;
+  options.train.max_seconds = 1e-9;  // used up by the time the first iteration ends
+  CategoricalHmm model(Alphabet({"a", "b", "c", "d"}), options);
+  TrainingHistory history;
+  std::vector<std::string> lines;
+  FitObserver observer;
+  observer.on_epoch = [&](const EpochRecord& r) { history.push_back(r); };
+  observer.on_message = [&](const std::string& m) {
+    if (m.empty() || m[0] != '\r') lines.push_back(m);
+  };
+  FitOptions fit;
+  fit.quiet = true;
+  model.fit(train, nullptr, fit, &observer);
+  const FitResult& result = model.last_fit();
+  // One iteration (E-step, M-step) and the pass that scores its result; restarts 1 and 2 never
+  // start.
+  REQUIRE(result.restarts.size() == 1);
+  CHECK(result.restarts_skipped == 2);
+  CHECK(result.restarts[0].iterations == 1);
+  CHECK(result.restarts[0].out_of_time);
+  CHECK_FALSE(result.restarts[0].converged);
+  REQUIRE(history.size() == 2);
+  CHECK(history[1].updates == 1);
+  CHECK_THAT(history[1].train_nll, WithinRel(evaluate(model, train).nats_per_symbol(), 1e-12));
+  // The log says what the budget did.
+  REQUIRE(lines.size() >= 1);
+  CHECK_THAT(lines[0], Contains("time budget of 1e-09 s was used up in restart 0 after 1 "
+                                "iteration; restarts 1 to 2 were not started"));
+  CHECK_THAT(lines[1], Contains("stopped by the time budget"));
+
+  SECTION("frame HMMs share the rule") {
+    FrameHmmOptions fo;
+    fo.states = 2;
+    fo.train = options.train;
+    FrameHmm frames(2, fo);
+    SequenceSet vectors;
+    vectors.kind = SequenceKind::vectors;
+    for (int s = 0; s < 3; ++s) {
+      arma::mat x(2, 50);
+      for (double& v : x) v = standard_normal(rng);
+      vectors.frames.push_back(x);
+    }
+    history.clear();
+    frames.fit(vectors, nullptr, fit, &observer);
+    CHECK(frames.last_fit().restarts.size() == 1);
+    CHECK(frames.last_fit().restarts_skipped == 2);
+    CHECK(history.size() == 2);
+  }
+  SECTION("the budget must be a finite number >= 0") {
+    Hmm<CategoricalEmission> hmm = model.hmm();
+    TrainOptions bad;
+    bad.max_seconds = -1.0;
+    CHECK_THROWS_WITH(hmm.fit(train.symbols, bad), Contains("max_seconds must be a finite number"));
+  }
+}
+
+TEST_CASE("a frame HMM records its restarts and scores the valid split at each end",
+          "[history][hmm]") {
+  Rng rng = make_rng(15);
+  SequenceSet train, valid;
+  train.kind = valid.kind = SequenceKind::vectors;
+  for (int s = 0; s < 5; ++s) {
+    arma::mat x(2, 60);
+    for (arma::uword t = 0; t < x.n_cols; ++t) {
+      const bool second = (t / 15) % 2 == 1;
+      x(0, t) = (second ? 3.0 : -2.0) + 0.5 * standard_normal(rng);
+      x(1, t) = (second ? 1.0 : 0.0) + 0.5 * standard_normal(rng);
+    }
+    (s < 4 ? train : valid).frames.push_back(x);
+  }
+  FrameHmmOptions options;
+  options.states = 2;
+  options.train.max_iterations = 5;
+  options.train.tolerance = 0.0;
+  options.train.restarts = 2;
+  FrameHmm model(2, options);
+  TrainingHistory history;
+  FitObserver observer;
+  observer.on_epoch = [&](const EpochRecord& r) { history.push_back(r); };
+  FitOptions fit;
+  fit.seed = 8;
+  model.fit(train, &valid, fit, &observer);
+  REQUIRE(history.size() == 2 * 6);
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    CAPTURE(i);
+    CHECK(history[i].restart == i / 6);
+    CHECK(history[i].epoch == i % 6 + 1);
+    CHECK(history[i].updates == 5 * (i / 6) + i % 6);
+    CHECK(std::isnan(history[i].valid_nll) == (i % 6 != 5));
+  }
+  const EpochRecord& kept = history[6 * model.last_fit().best_restart + 5];
+  CHECK_THAT(kept.train_nll, WithinRel(evaluate(model, train).nats_per_symbol(), 1e-12));
+  CHECK_THAT(kept.valid_nll, WithinRel(evaluate(model, valid).nats_per_symbol(), 1e-12));
+  test::ScratchDir dir;
+  save_model(dir / "frames.h5", model, &history);
+  std::string unit;
+  {
+    H5::H5File f((dir / "frames.h5").string(), H5F_ACC_RDONLY);
+    require_same_records(read_history(f.openGroup("/"), &unit), history);
+  }
+  CHECK(unit == "frame");
 }
