@@ -5,6 +5,7 @@
 #include <H5Cpp.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <regex>
 
@@ -14,6 +15,7 @@
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -408,4 +410,102 @@ TEST_CASE("a frame HMM records its restarts and scores the valid split at each e
     require_same_records(read_history(f.openGroup("/"), &unit), history);
   }
   CHECK(unit == "frame");
+}
+
+namespace {
+
+arma::uvec random_text(arma::uword n, arma::uword v, Rng& rng) {
+  arma::uvec x(n);
+  for (auto& s : x) s = uniform_index(rng, v);
+  return x;
+}
+
+// The number after `label` in a progress line ("valid NLL 1.2345 nats" -> 1.2345), or NaN.
+double number_after(const std::string& line, const std::string& label) {
+  const auto at = line.find(label);
+  if (at == std::string::npos) return std::numeric_limits<double>::quiet_NaN();
+  return std::strtod(line.c_str() + at + label.size(), nullptr);
+}
+
+}  // namespace
+
+TEST_CASE("a network records each epoch with the numbers of its progress line",
+          "[history][rnn]") {
+  Rng rng = make_rng(21);
+  const SequenceSet train = test::symbol_set({random_text(400, 4, rng)});
+  const SequenceSet valid = test::symbol_set({random_text(120, 4, rng)});
+  RnnOptions options;
+  options.cell = rnn::CellType::lstm;
+  options.hidden = 8;
+  options.window = 10;
+  options.batch = 4;
+  options.epochs = 4;
+  options.learning_rate = 1e-2;
+  options.patience = 0;
+  const auto train_with = [&](const RnnOptions& o, TrainingHistory& history,
+                              std::vector<std::string>& epoch_lines) {
+    RnnModel model(Alphabet({"a", "b", "c", "d"}), o);
+    FitObserver observer;
+    observer.on_epoch = [&](const EpochRecord& r) { history.push_back(r); };
+    observer.on_message = [&](const std::string& m) {
+      if (m.find(": epoch ") != std::string::npos && m.find("ETA") != std::string::npos &&
+          m[0] != '\r')
+        epoch_lines.push_back(m);
+    };
+    FitOptions fit;
+    fit.seed = 2;
+    fit.quiet = true;
+    model.fit(train, &valid, fit, &observer);
+    return model;
+  };
+
+  SECTION("constant rate, valid checked every epoch") {
+    TrainingHistory history;
+    std::vector<std::string> lines;
+    const RnnModel model = train_with(options, history, lines);
+    const RnnFitReport& report = model.last_fit();
+    REQUIRE(history.size() == 4);
+    REQUIRE(report.epochs == 4);
+    REQUIRE(lines.size() == 4);
+    for (std::size_t i = 0; i < history.size(); ++i) {
+      CAPTURE(i, lines[i]);
+      const EpochRecord& r = history[i];
+      CHECK(r.epoch == i + 1);
+      CHECK(r.restart == 0);
+      CHECK(r.updates == (i + 1) * 10);  // 400 steps in 4 streams of 10-step windows
+      CHECK(r.learning_rate == 1e-2);
+      CHECK(std::isfinite(r.gradient_norm));
+      CHECK(r.gradient_norm > 0.0);
+      if (i > 0) CHECK(r.seconds >= history[i - 1].seconds);
+      // The numbers the log line shows, as it rounds them.
+      CHECK_THAT(number_after(lines[i], "train NLL "), WithinAbs(r.train_nll, 5.1e-5));
+      CHECK_THAT(number_after(lines[i], "valid NLL "), WithinAbs(r.valid_nll, 5.1e-5));
+      CHECK(std::isnan(r.log_likelihood_change));
+    }
+    CHECK(history.back().updates == report.updates);
+    CHECK(history.back().train_nll == report.train_nll);
+    // The last epoch's parameters are the model's (no early stopping): its float64 score is the
+    // float32 check up to rounding.
+    CHECK_THAT(evaluate(model, valid).nats_per_symbol(), WithinRel(history.back().valid_nll, 1e-5));
+    test::ScratchDir dir;
+    save_model(dir / "lstm.h5", model, &history);
+    require_same_records(load_history(dir / "lstm.h5"), history);
+  }
+  SECTION("a step schedule and valid checks every third epoch") {
+    RnnOptions o = options;
+    o.schedule = rnn::ScheduleKind::step;
+    o.lr_gamma = 0.5;
+    o.valid_every = 3;
+    TrainingHistory history;
+    std::vector<std::string> lines;
+    (void)train_with(o, history, lines);
+    REQUIRE(history.size() == 4);
+    for (std::size_t i = 0; i < history.size(); ++i) {
+      CAPTURE(i);
+      // The rate of the last update of epoch i: halved after every epoch.
+      CHECK(history[i].learning_rate == 1e-2 * std::pow(0.5, static_cast<double>(i)));
+      // Scored after epoch 3 and the last (4).
+      CHECK(std::isnan(history[i].valid_nll) == (i < 2));
+    }
+  }
 }
