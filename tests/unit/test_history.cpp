@@ -16,6 +16,7 @@
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
+#include "seqlab/models/rnn/task_model.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -508,4 +509,72 @@ TEST_CASE("a network records each epoch with the numbers of its progress line",
       CHECK(std::isnan(history[i].valid_nll) == (i < 2));
     }
   }
+}
+
+TEST_CASE("a task model records each epoch's objective, and its file keeps them",
+          "[history][rnn]") {
+  Rng rng = make_rng(22);
+  SequenceSet train, valid;
+  train.kind = valid.kind = SequenceKind::symbols;
+  for (int s = 0; s < 40; ++s) {
+    const arma::uvec x = random_text(6 + s % 5, 3, rng);
+    (s < 32 ? train : valid).symbols.push_back(x);
+    (s < 32 ? train : valid).labels.push_back(x(0) == 0 ? 1 : 0);
+  }
+  RnnTaskOptions o;
+  o.cell = rnn::CellType::gru;
+  o.hidden = 6;
+  o.batch = 8;
+  o.epochs = 3;
+  o.learning_rate = 5e-3;
+  o.patience = 0;
+  RnnTaskModel model(rnn::Task::classify, Alphabet({"a", "b", "c"}), 2, o);
+  TrainingHistory history;
+  std::vector<std::string> lines;
+  FitObserver observer;
+  observer.on_epoch = [&](const EpochRecord& r) { history.push_back(r); };
+  observer.on_message = [&](const std::string& m) {
+    if (m.find(": epoch ") != std::string::npos) lines.push_back(m);
+  };
+  FitOptions fit;
+  fit.seed = 3;
+  model.fit(train, &valid, fit, &observer);
+  REQUIRE(history.size() == 3);
+  REQUIRE(lines.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CAPTURE(i, lines[i]);
+    CHECK(history[i].epoch == i + 1);
+    CHECK(history[i].updates == 4 * (i + 1));  // 32 sequences in minibatches of 8
+    CHECK(history[i].learning_rate == 5e-3);
+    CHECK(history[i].gradient_norm > 0.0);
+    CHECK_THAT(number_after(lines[i], "train label NLL "), WithinAbs(history[i].train_nll, 5.1e-6));
+    CHECK_THAT(number_after(lines[i], "valid label NLL "), WithinAbs(history[i].valid_nll, 5.1e-6));
+  }
+  // Scored in float64 on the last epoch's parameters: exactly evaluate()'s objective.
+  CHECK(history.back().valid_nll == model.evaluate(valid).objective());
+  test::ScratchDir dir;
+  save_task_model(dir / "task.h5", model, &history);
+  require_same_records(load_history(dir / "task.h5"), history);
+  const auto unit_of = [](const fs::path& path) {
+    H5::H5File f(path.string(), H5F_ACC_RDONLY);
+    std::string unit;
+    (void)read_history(f.openGroup("/"), &unit);
+    return unit;
+  };
+  CHECK(unit_of(dir / "task.h5") == "sequence");
+
+  // Regression: the NLL columns hold the MSE, and the unit says so.
+  SequenceSet targets;
+  targets.kind = SequenceKind::symbols;
+  targets.symbols = train.symbols;
+  for (const arma::uvec& x : targets.symbols) targets.targets.push_back(arma::vec{double(x(0))});
+  RnnTaskModel regress(rnn::Task::regress, Alphabet({"a", "b", "c"}), 1, o);
+  TrainingHistory mse;
+  observer.on_epoch = [&](const EpochRecord& r) { mse.push_back(r); };
+  regress.fit(targets, nullptr, fit, &observer);
+  REQUIRE(mse.size() == 3);
+  CHECK(std::isnan(mse.back().valid_nll));
+  save_task_model(dir / "regress.h5", regress, &mse);
+  require_same_records(load_history(dir / "regress.h5"), mse);
+  CHECK(unit_of(dir / "regress.h5") == "squared_error");
 }
