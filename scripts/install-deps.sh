@@ -20,6 +20,7 @@ PACKAGES=(
   catch2                                # tests (Catch2 v2)
   gnuplot-nox                           # figures
   python3                               # small helper scripts
+  python3-h5py                          # tests read model files the way users do (h5py)
 )
 if [ "${1:-}" = fuzz ]; then
   label="fuzz deps"
