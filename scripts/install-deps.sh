@@ -20,7 +20,7 @@ PACKAGES=(
   catch2                                # tests (Catch2 v2)
   gnuplot-nox                           # figures
   python3                               # small helper scripts
-  python3-h5py                          # tests: the h5py examples of docs/formats.md
+  python3-h5py                          # tests read run and model files the way users do (h5py)
   chromium                              # tests: reports checked in a headless browser
 )
 if [ "${1:-}" = fuzz ]; then

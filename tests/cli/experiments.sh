@@ -130,4 +130,21 @@ expect_error "--split-ratios with two parts" "--split-ratios: expected three num
 expect_error "--split-by for a registry dataset" "train: --split-by applies to data files; 'casino' is a registry dataset" \
   "$seqlab" train --model markov --data casino --split-by sequence --out "$tmp/x.h5"
 
+# The experiment files shipped in experiments/ are valid: each plans without error, or (without
+# the data mirror) fails only because a real dataset is not there.
+shipped=$(dirname "$0")/../../experiments
+for f in "$shipped"/*.toml; do
+  name=$(basename "$f")
+  if "$seqlab" run "$f" --dry-run --out "$tmp/never" >"$tmp/out" 2>"$tmp/err"; then
+    grep -qE "^rough estimate: " "$tmp/out" && ok "experiments/$name plans" ||
+      bad "experiments/$name: no estimate in $(tail -n 1 "$tmp/out")"
+  elif [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "were not all found" "$tmp/err" &&
+    [ -z "$SEQLAB_DATA_PATH" ]; then
+    ok "experiments/$name needs a real dataset, not in a mirror here"
+  else
+    bad "experiments/$name: $(cat "$tmp/err")"
+  fi
+  [ -e "$tmp/never" ] && bad "a dry run created its results folder" && rm -rf "$tmp/never"
+done
+
 finish

@@ -116,8 +116,8 @@ magic "$tmp/curve/learning-seconds-gru-history.pdf" pdf
 
 # --- bad input: one line, exit 1 -----------------------------------------------------------------
 mkdir -p "$tmp/empty" "$tmp/emptyruns/runs"
-"$seqlab" train --model markov --order 1 --data "$fixtures/cli/tiny.txt" --split all \
-  --out "$tmp/plain.h5" --quiet
+# A model file that was never trained, so it has no history: a dataset's generating HMM.
+"$seqlab" datasets true-model casino --out "$tmp/plain.h5" --quiet
 expect_error "report: missing folder" "seqlab: error: .*nope: no such results folder" \
   "$seqlab" report "$tmp/nope" --out "$tmp/r1"
 expect_error "report: empty folder" "seqlab: error: .*empty: not a results folder \(no runs/ folder inside\)" \

@@ -71,6 +71,7 @@ TEST_CASE("resolve_options fills every default of the type and nothing of other 
     CHECK(r.integer("states") == 8);
     CHECK(r.text("emission") == "categorical");
     CHECK(r.integer("chunk") == 0);  // applies: emission categorical
+    CHECK(r.real("max-time") == 0.0);  // the time budget of every iterative model
     CHECK(r.values.count("mixtures") == 0);       // gmm only
     CHECK(r.values.count("variance-floor") == 0); // gaussian kinds only
     CHECK(r.values.count("hidden") == 0);
@@ -103,6 +104,9 @@ TEST_CASE("resolve_options names the option and the rule it breaks", "[registry]
              Equals("mixtures applies to emission gmm only (got emission categorical)"));
   CHECK_THAT(resolve_error("markov", {{"alpha", 0.5}}),
              Equals("alpha applies to smoothing add only (got smoothing kn)"));
+  CHECK_THAT(resolve_error("markov", {{"max-time", 5.0}}),
+             Equals("max-time applies to model hmm, rnn, leaky, jordan, lstm or gru only (got "
+                    "model markov)"));
   CHECK_THAT(resolve_error("hmm", {{"states", std::int64_t{0}}}),
              Equals("states must be between 1 and 100000, got 0"));
   CHECK_THAT(resolve_error("rnn", {{"delay", std::int64_t{1}}}),
@@ -167,6 +171,22 @@ TEST_CASE("build_model makes the model the options describe", "[registry][models
     ro.embedding = 4;
     CHECK(m->type() == "lstm");
     CHECK(m->num_parameters() == RnnModel(data.alphabet, ro).num_parameters());
+  }
+  SECTION("hmm with a time budget") {
+    // Fitting 300 iterations of 3 restarts takes far longer than 1e-9 s: the budget stops the
+    // first restart after one iteration, so it must have reached the model.
+    auto m = build_model(resolve_options("hmm", {{"max-iter", std::int64_t{300}},
+                                                 {"tol", 0.0},
+                                                 {"restarts", std::int64_t{3}},
+                                                 {"max-time", 1e-9}}, s),
+                         data, s);
+    FitOptions quiet;
+    quiet.quiet = true;
+    m->fit(data.train, nullptr, quiet, nullptr);
+    const auto& hmm = dynamic_cast<const CategoricalHmm&>(*m);
+    REQUIRE(hmm.last_fit().restarts.size() == 1);
+    CHECK(hmm.last_fit().restarts[0].iterations == 1);
+    CHECK(hmm.last_fit().restarts_skipped == 2);
   }
   SECTION("an emission for another kind of data") {
     CHECK_THROWS_WITH(

@@ -130,19 +130,24 @@ FitObserver progress_observer(bool quiet, double log_every_seconds) {
   auto state = std::make_shared<State>();
   observer.on_message = [state, log_every_seconds](const std::string& m) {
     if (!m.empty() && m[0] == '\r') {
+      // "\r...\n": overwritten on a terminal, but every one kept in a log.
+      const bool keep = m.size() > 1 && m.back() == '\n';
+      const std::string shown = keep ? m.substr(0, m.size() - 1) : m;
       if (!state->terminal) {
         const auto now = std::chrono::steady_clock::now();
-        if (std::chrono::duration<double>(now - state->last_logged).count() < log_every_seconds)
+        if (!keep &&
+            std::chrono::duration<double>(now - state->last_logged).count() < log_every_seconds)
           return;
         state->last_logged = now;
-        std::string line = m.substr(1);
+        std::string line = shown.substr(1);
         while (!line.empty() && line.back() == ' ') line.pop_back();
         std::cerr << line << std::endl;
         return;
       }
-      std::cerr << m << std::string(state->width > m.size() ? state->width - m.size() : 0, ' ')
+      std::cerr << shown
+                << std::string(state->width > shown.size() ? state->width - shown.size() : 0, ' ')
                 << std::flush;
-      state->width = m.size();
+      state->width = shown.size();
       return;
     }
     if (state->width > 0) std::cerr << '\r' << std::string(state->width, ' ') << '\r';

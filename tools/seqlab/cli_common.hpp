@@ -65,8 +65,9 @@ void require_option(const std::string& command, const po::variables_map& vm,
 // How training progress reaches stderr. A message starting with '\r' is an in-place progress
 // line: on a terminal it overwrites the previous one and is cleared before the next ordinary
 // line; in a log (stderr not a terminal) it is written as an ordinary line at most once every
-// `log_every_seconds` (0 = every one), so a long first epoch still shows it is alive. Ordinary
-// messages are always written. Nothing is written when `quiet`.
+// `log_every_seconds` (0 = every one), so a long first epoch still shows it is alive; one that
+// also ends in '\n' (an EM iteration) is written every time. Ordinary messages are always
+// written. Nothing is written when `quiet`.
 FitObserver progress_observer(bool quiet, double log_every_seconds);
 
 // One JSON object on one line (machine-readable output of --json). Numbers keep 17 significant

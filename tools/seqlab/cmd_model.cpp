@@ -389,6 +389,12 @@ int run_train(const std::vector<std::string>& args) {
   fo.threads = common.threads;
   fo.quiet = common.quiet;
   FitObserver observer = progress_observer(common.quiet, log_every);
+  // The learning curve, saved with the model (its history/ group).
+  TrainingHistory history;
+  observer.on_epoch = [&history, next = observer.on_epoch](const EpochRecord& r) {
+    history.push_back(r);
+    if (next) next(r);
+  };
   const auto t0 = std::chrono::steady_clock::now();
   try {
     model->fit(train, valid, fo, &observer);
@@ -397,7 +403,7 @@ int run_train(const std::vector<std::string>& args) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   try {
-    save_model(out, *model);
+    save_model(out, *model, &history);
   } catch (const h5::NonFiniteValue& e) {
     training_diverged(out, e.dataset(),
                       recurrent_model ? "try a lower --lr or a smaller --clip"
@@ -436,6 +442,7 @@ int run_train(const std::vector<std::string>& args) {
     j.add("split", data.split);
     j.add("parameters", static_cast<std::uint64_t>(model->num_parameters()));
     j.add("seconds", seconds);
+    j.add("history_records", static_cast<std::uint64_t>(history.size()));
     if (on_train) {
       j.add("train_nll_nats", on_train->nats_per_symbol());
       j.add("train_nll_bits", on_train->bits_per_symbol());

@@ -108,12 +108,18 @@ int train_task(const TaskTrainRequest& r) {
   fo.threads = r.common.threads;
   fo.quiet = r.common.quiet;
   FitObserver observer = progress_observer(r.common.quiet, r.log_every);
+  // The learning curve, saved with the model (its history/ group).
+  TrainingHistory history;
+  observer.on_epoch = [&history, next = observer.on_epoch](const EpochRecord& e) {
+    history.push_back(e);
+    if (next) next(e);
+  };
   const auto t0 = std::chrono::steady_clock::now();
   model.fit(train, valid, fo, &observer);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   try {
-    save_task_model(r.out, model);
+    save_task_model(r.out, model, &history);
   } catch (const h5::NonFiniteValue& e) {
     training_diverged(r.out, e.dataset(), "try a lower --lr or a smaller --clip");
   }
@@ -137,6 +143,7 @@ int train_task(const TaskTrainRequest& r) {
     j.add("split", r.split_name);
     j.add("parameters", static_cast<std::uint64_t>(model.num_parameters()));
     j.add("seconds", seconds);
+    j.add("history_records", static_cast<std::uint64_t>(history.size()));
     add_metrics_json(j, "train_", on_train);
     if (on_valid) add_metrics_json(j, "valid_", *on_valid);
     std::cout << j.str() << std::endl;

@@ -1,6 +1,7 @@
 // seqlab/core/error.cpp: wording of user-facing errors.
 #include "seqlab/core/error.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <system_error>
@@ -100,6 +101,21 @@ std::string with_commas(std::uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
   return s;
+}
+
+std::string duration_text(double seconds) {
+  char buffer[32];
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  if (seconds < 60) {
+    std::snprintf(buffer, sizeof buffer, "%.1fs", seconds);
+    return buffer;
+  }
+  const auto s = static_cast<long long>(seconds);
+  if (s < 3600)
+    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
+  else
+    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  return buffer;
 }
 
 }  // namespace seqlab

@@ -43,4 +43,7 @@ std::string printable(const std::string& bytes, std::size_t max_chars = 40);
 // A count with thousands separators ("1,234,567"): how every message and report prints counts.
 std::string with_commas(std::uint64_t n);
 
+// A duration for progress lines: "12.3s", "1m05s", "2h03m"; "?" when negative or not finite.
+std::string duration_text(double seconds);
+
 }  // namespace seqlab

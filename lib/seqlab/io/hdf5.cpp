@@ -434,7 +434,6 @@ void write_vec(H5::Group& group, const std::string& name, const arma::vec& value
 }
 
 void write_measurements(H5::Group& group, const std::string& name, const arma::vec& values) {
-  if (values.has_inf()) require_finite(group, name, values);
   H5::DataSet dataset = create_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_elem});
   if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_DOUBLE);
 }

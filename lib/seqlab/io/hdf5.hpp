@@ -108,8 +108,9 @@ std::vector<std::string> read_strings(const H5::Group& group, const std::string&
 void write_vec(H5::Group& group, const std::string& name, const arma::vec& values);
 arma::vec read_vec(const H5::Group& group, const std::string& name);
 void write_mat(H5::Group& group, const std::string& name, const arma::mat& values);
-// A measurement series rather than a parameter: NaN ("not measured") is stored as it is. Still
-// refuses infinities (NonFiniteValue). Read back with read_vec.
+// A measurement series rather than a parameter: NaN ("not measured") and infinities (a
+// measured infinite value, e.g. the NLL of a split with probability 0) are stored as they are.
+// Read back with read_vec.
 void write_measurements(H5::Group& group, const std::string& name, const arma::vec& values);
 arma::mat read_mat(const H5::Group& group, const std::string& name);
 // A column of a results table: float64 1-D stored exactly as given, NaN ("none") and infinities

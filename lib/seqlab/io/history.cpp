@@ -33,11 +33,16 @@ constexpr std::array<RealColumn, 6> kRealColumns = {{
     {"log_likelihood_change", &EpochRecord::log_likelihood_change},
 }};
 
+bool known_unit(const std::string& unit) {
+  return unit == "symbol" || unit == "frame" || unit == "sequence" || unit == "squared_error";
+}
+
 }  // namespace
 
 void write_history(H5::Group& parent, const TrainingHistory& history, const std::string& unit) {
-  if (unit != "symbol" && unit != "frame")
-    throw std::invalid_argument("write_history: unit must be symbol or frame");
+  if (!known_unit(unit))
+    throw std::invalid_argument("write_history: unit must be symbol, frame, sequence or "
+                                "squared_error");
   H5::Group group = h5::create_group(parent, "history");
   h5::write_string_attribute(group, "unit", unit);
   for (const CountColumn& c : kCountColumns) {
@@ -57,9 +62,10 @@ bool has_history(const H5::Group& parent) { return h5::has_child(parent, "histor
 TrainingHistory read_history(const H5::Group& parent, std::string* unit) {
   const H5::Group group = h5::open_group(parent, "history");
   const std::string stored_unit = h5::read_string_attribute(group, "unit");
-  if (stored_unit != "symbol" && stored_unit != "frame")
-    h5::format_error(group, "", "attribute 'unit' is '" + stored_unit +
-                                    "', expected 'symbol' or 'frame'");
+  if (!known_unit(stored_unit))
+    h5::format_error(group, "", "attribute 'unit' is '" + printable(stored_unit) +
+                                    "', expected 'symbol', 'frame', 'sequence' or "
+                                    "'squared_error'");
   if (unit != nullptr) *unit = stored_unit;
   TrainingHistory history;
   bool sized = false;
@@ -81,7 +87,6 @@ TrainingHistory read_history(const H5::Group& parent, std::string* unit) {
   for (const RealColumn& c : kRealColumns) {
     const arma::vec column = h5::read_vec(group, c.name);
     size_to(column.n_elem, c.name);
-    if (column.has_inf()) h5::format_error(group, c.name, "holds an infinity");
     for (std::size_t i = 0; i < history.size(); ++i) history[i].*c.field = column(i);
   }
   return history;

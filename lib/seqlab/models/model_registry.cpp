@@ -219,11 +219,17 @@ std::vector<OptionSpec> make_options() {
                                 "(--patience)")));
   o.push_back(as_budget(integer("max-steps", 0, 0, kIntegerMax, rnn, kRecurrent, "S",
                                 "stop after S updates in total (0 = no limit)")));
-  o.push_back(as_budget(with_range_text(
-      real("max-time", 0.0, 0.0, 1e12, false, false, budget, kRecurrent, "SECONDS",
-           "stop training after this much wall-clock time, then keep the best epoch as usual "
-           "(0 = no limit; the result then depends on the machine's speed)"),
-      "a number of seconds >= 0 (0 = no limit)")));
+  {
+    std::vector<std::string> timed = kRecurrent;
+    timed.insert(timed.begin(), "hmm");
+    o.push_back(as_budget(with_range_text(
+        real("max-time", 0.0, 0.0, 1e12, false, false, budget, timed, "SECONDS",
+             "stop training after this much wall-clock time (0 = no limit; the result then "
+             "depends on the machine's speed): a network keeps its best epoch as usual; an HMM "
+             "ends the restart in progress after at least one iteration and starts no further "
+             "restart"),
+        "a number of seconds >= 0 (0 = no limit)")));
+  }
   o.push_back(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn, kRecurrent, "X",
                                    "learning rate"),
                               "a positive number"));
@@ -540,6 +546,7 @@ std::unique_ptr<SequenceModel> build_hmm(const ResolvedOptions& o, const Sequenc
   to.max_iterations = static_cast<arma::uword>(o.integer("max-iter"));
   to.tolerance = o.real("tol");
   to.restarts = static_cast<arma::uword>(o.integer("restarts"));
+  to.max_seconds = o.real("max-time");
   to.initial_pseudo_count = pseudo_count;
   to.transition_pseudo_count = pseudo_count;
   to.emission_prior.pseudo_count = pseudo_count;

@@ -51,7 +51,12 @@ struct FitOptions {
 
 // One point of a learning curve: what fit() knew at the end of an epoch (networks) or of an
 // EM iteration (HMMs). NLLs are natural-log, per predicted step (symbol or frame), over the
-// whole split; NaN marks a field that this kind of model or this epoch does not have.
+// whole split; NaN marks a field that this kind of model or this epoch does not have (not
+// measured). An infinity is a measurement and is kept as it is, never turned into NaN: a valid
+// NLL of +inf says the split holds a sequence of probability 0 under the model (e.g. a symbol
+// an HMM never saw in training), a train NLL of +inf a network that diverged. (A network whose
+// loss became NaN records NaN: there is nothing else to record.) What each model family fills
+// in is documented at its fit().
 struct EpochRecord {
   std::uint64_t epoch = 0;       // 1-based epoch (networks) or EM iteration (HMMs) of this run
   std::uint64_t restart = 0;     // 0-based random restart this iteration belongs to (HMMs; else 0)
@@ -72,8 +77,11 @@ struct EpochRecord {
 using TrainingHistory = std::vector<EpochRecord>;
 
 // Receives progress from fit(). All members optional.
-//   on_message  human-readable progress lines (a '\r' prefix marks a line that the next one
-//               overwrites on a terminal)
+//   on_message  human-readable progress lines. A '\r' prefix marks a progress line that the
+//               next one overwrites on a terminal; a log may thin such lines out (keep one now
+//               and then). A line that starts with '\r' and ENDS with '\n' is overwritten on a
+//               terminal too, but a log keeps every one (per-iteration lines of EM, say). Any
+//               other message is an ordinary line (no line break inside or at the end).
 //   on_epoch    one typed record per epoch / EM iteration, in order, as soon as it is known:
 //               the data behind learning curves (never parse on_message for numbers)
 struct FitObserver {

@@ -5,6 +5,8 @@
 #include <H5Cpp.h>
 
 #include <algorithm>
+#include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "seqlab/core/error.hpp"
@@ -244,6 +246,8 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     user_error("hmm: --emission " + to_string(emission()) + " models " + to_string(kind()) +
                ", cannot fit on " + to_string(train.kind) + " data");
   if (train.empty()) user_error("hmm: no training sequences, expected at least one");
+  hmm_detail::EmReporter reporter(observer, options, options_.train, options_.train.restarts,
+                                  static_cast<double>(train.total_steps()), "frame");
   const arma::uword d = dimension();
   std::vector<arma::uword> lengths(train.size());
   for (std::size_t s = 0; s < train.frames.size(); ++s) {
@@ -267,14 +271,36 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   once.restarts = 1;
   FitOptions run = options;
   run.threads = std::max(1u, options.threads);
+  if (valid != nullptr && (valid->empty() || valid->total_steps() == 0)) valid = nullptr;
   FitResult combined;
   std::optional<FrameHmmEngine> best;
+  // The time budget covers every restart: each engine fit gets what is left of it.
+  const double budget = options_.train.max_seconds;
   for (arma::uword r = 0; r < options_.train.restarts; ++r) {
+    if (budget > 0.0) {
+      const double left = budget - reporter.seconds();
+      if (r > 0 && left <= 0.0) {
+        combined.restarts_skipped = options_.train.restarts - r;
+        break;
+      }
+      once.max_seconds = std::max(left, 1e-9);
+    }
     Rng rng = make_rng(derive_seed(options.seed, 2 * r));
     run.seed = derive_seed(options.seed, 2 * r + 1);
     FrameHmmEngine candidate = random_engine(train.frames, d, options_, rng);
     const FitResult result = std::visit(
-        [&](auto& hmm) { return hmm.fit(train.frames, once, run); }, candidate);
+        [&](auto& hmm) {
+          using Engine = std::decay_t<decltype(hmm)>;
+          const auto on_pass = [&](const EmPass& pass, const Engine& scored) {
+            double valid_nll = std::numeric_limits<double>::quiet_NaN();
+            if (valid != nullptr && reporter.wants_records())
+              valid_nll = -arma::accu(scored.log_likelihoods(valid->frames, run.threads)) /
+                          static_cast<double>(valid->total_steps());
+            reporter.pass(r, pass, valid_nll);
+          };
+          return hmm.fit(train.frames, once, run, on_pass);
+        },
+        candidate);
     combined.restarts.push_back(result.restarts.front());
     if (!best || result.log_likelihood > combined.log_likelihood) {
       combined.log_likelihood = result.log_likelihood;
@@ -284,6 +310,7 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   }
   engine_ = std::move(*best);
   last_fit_ = std::move(combined);
+  reporter.report_budget(last_fit_);
   if (observer != nullptr && observer->on_message) {
     observer->on_message("hmm: restart " + std::to_string(last_fit_.best_restart) + " kept: " +
                          last_fit_.restarts[last_fit_.best_restart].summary());

@@ -91,7 +91,10 @@ class FrameHmm final : public SequenceModel {
   //   k-means++ per state cluster; Bernoulli probabilities (on + 1) / (n + 2) per k-means++
   //   cluster. Then Baum-Welch from that start; the restart with the highest final training
   //   log-likelihood is kept (earliest on ties) and every history is in last_fit(). Messages
-  //   (best restart, valid NLL per frame) go to observer->on_message.
+  //   (best restart, valid NLL per frame) go to observer->on_message, records to
+  //   observer->on_epoch exactly as for CategoricalHmm::fit (hmm.hpp), per frame. A time budget
+  //   (train.max_seconds) covers all restarts: each runs on what is left of it, and a restart
+  //   after the first does not start once it is used up (last_fit().restarts_skipped).
   // Cost: R Baum-Welch runs, each O(max_iterations N^2 C) plus emission work.
   void fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions& options,
            const FitObserver* observer) override;

@@ -1,6 +1,7 @@
 // seqlab/models/hmm/hmm.cpp: the shared non-template parts of the HMM engine, the explicit
 // instantiation of Hmm<CategoricalEmission>, and CategoricalHmm (the SequenceModel "hmm").
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 
 #include "seqlab/core/memory.hpp"
@@ -67,7 +68,10 @@ void validate_transition(const arma::mat& transition, arma::uword states) {
 std::string ConvergenceMonitor::summary() const {
   std::ostringstream s;
   s.precision(10);
-  s << (converged ? "converged after " : "stopped (not converged) after ") << iterations
+  s << (converged     ? "converged after "
+        : out_of_time ? "stopped by the time budget (not converged) after "
+                      : "stopped (not converged) after ")
+    << iterations
     << " iterations, log-likelihood " << (log_likelihood.empty() ? 0.0 : log_likelihood.back());
   if (!decreases.empty()) {
     s << " (" << decreases.size() << " decrease" << (decreases.size() > 1 ? "s" : "") << " at";
@@ -79,6 +83,89 @@ std::string ConvergenceMonitor::summary() const {
 }
 
 template class Hmm<CategoricalEmission>;
+
+// ---- EmReporter ------------------------------------------------------------------------------
+
+namespace hmm_detail {
+
+namespace {
+std::string printed(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+}  // namespace
+
+EmReporter::EmReporter(const FitObserver* observer, const FitOptions& fit,
+                       const TrainOptions& train, arma::uword restarts, double steps,
+                       std::string unit)
+    : observer_(observer), quiet_(fit.quiet), train_(train), restarts_(restarts), steps_(steps),
+      unit_(std::move(unit)), start_(std::chrono::steady_clock::now()) {}
+
+bool EmReporter::wants_records() const {
+  return observer_ != nullptr && static_cast<bool>(observer_->on_epoch);
+}
+
+double EmReporter::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void EmReporter::pass(arma::uword restart, const EmPass& pass, double valid_nll) {
+  ++passes_;
+  const double elapsed = seconds();
+  const double nll = -pass.log_likelihood / steps_;
+  if (wants_records()) {
+    EpochRecord r;
+    r.epoch = pass.pass + 1;
+    r.restart = restart;
+    r.updates = updates_before_restart_ + pass.pass;
+    r.seconds = elapsed;
+    r.train_nll = nll;
+    r.valid_nll = valid_nll;
+    r.log_likelihood_change = pass.change;
+    observer_->on_epoch(r);
+  }
+  if (!quiet_ && observer_ != nullptr && observer_->on_message) {
+    const double per_pass = elapsed / static_cast<double>(passes_);
+    const arma::uword cap = train_.max_iterations;
+    // Passes still to come if every restart runs to the cap: this restart's, then the others'.
+    const double remaining =
+        (pass.final ? 0.0 : static_cast<double>(cap - std::min(cap, pass.pass))) +
+        static_cast<double>(restarts_ - 1 - std::min(restarts_ - 1, restart)) *
+            static_cast<double>(cap + 1);
+    double eta = per_pass * remaining;
+    if (train_.max_seconds > 0.0) eta = std::min(eta, std::max(0.0, train_.max_seconds - elapsed));
+    const std::string change =
+        std::isnan(pass.change) ? "n/a" : printed("%+.3e", pass.change) + " nats";
+    observer_->on_message(
+        "\rhmm: restart " + std::to_string(restart) + ", iteration " + std::to_string(pass.pass) +
+        "/" + std::to_string(cap) + ": LL " + printed("%.6f", -nll) + " nats/" + unit_ +
+        ", change " + change + ", " + printed("%.3g", per_pass) + " s/iteration, ETA " +
+        duration_text(eta) + "\n");
+  }
+  if (pass.final) updates_before_restart_ += pass.pass;
+}
+
+void EmReporter::report_budget(const FitResult& result) const {
+  if (observer_ == nullptr || !observer_->on_message || result.restarts.empty()) return;
+  const ConvergenceMonitor& last = result.restarts.back();
+  if (!last.out_of_time && result.restarts_skipped == 0) return;
+  const arma::uword ran = result.restarts.size();
+  std::string m = "hmm: the time budget of " + printed("%g", train_.max_seconds) +
+                  " s was used up " +
+                  (last.out_of_time ? "in restart " + std::to_string(ran - 1) + " after " +
+                                          std::to_string(last.iterations) +
+                                          (last.iterations == 1 ? " iteration" : " iterations")
+                                    : "after restart " + std::to_string(ran - 1));
+  if (result.restarts_skipped > 0)
+    m += result.restarts_skipped == 1
+             ? "; restart " + std::to_string(ran) + " was not started"
+             : "; restarts " + std::to_string(ran) + " to " +
+                   std::to_string(ran + result.restarts_skipped - 1) + " were not started";
+  observer_->on_message(m);
+}
+
+}  // namespace hmm_detail
 
 // ---- CategoricalHmm -------------------------------------------------------------------------
 
@@ -119,6 +206,8 @@ void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
   if (train.kind != SequenceKind::symbols)
     user_error("hmm: cannot fit on " + to_string(train.kind) + " data, expected symbols");
   if (train.empty()) user_error("hmm: no training sequences, expected at least one");
+  hmm_detail::EmReporter reporter(observer, options, options_.train, options_.train.restarts,
+                                  static_cast<double>(train.total_steps()), "symbol");
   Rng rng = make_rng(derive_seed(options.seed, 0));
   const arma::uword n = options_.states;
   const arma::uword m = alphabet_.size();
@@ -136,15 +225,24 @@ void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
   FitOptions run = options;
   run.seed = derive_seed(options.seed, 1);
   run.threads = std::max(1u, options.threads);
+  if (valid != nullptr && (valid->empty() || valid->total_steps() == 0)) valid = nullptr;
+  const auto on_pass = [&](const EmPass& pass, const Hmm<CategoricalEmission>& scored) {
+    double valid_nll = std::numeric_limits<double>::quiet_NaN();
+    if (valid != nullptr && reporter.wants_records())
+      valid_nll = -arma::accu(scored.log_likelihoods(valid->symbols, run.threads)) /
+                  static_cast<double>(valid->total_steps());
+    reporter.pass(pass.restart, pass, valid_nll);
+  };
   if (options_.train_chunk == 0) {
-    last_fit_ = hmm_.fit(train.symbols, options_.train, run);
+    last_fit_ = hmm_.fit(train.symbols, options_.train, run, on_pass);
   } else {
     std::vector<arma::uvec> pieces;
     for (const arma::uvec& x : train.symbols)
       for (arma::uword begin = 0; begin < x.n_elem; begin += options_.train_chunk)
         pieces.push_back(x.subvec(begin, std::min(x.n_elem, begin + options_.train_chunk) - 1));
-    last_fit_ = hmm_.fit(pieces, options_.train, run);
+    last_fit_ = hmm_.fit(pieces, options_.train, run, on_pass);
   }
+  reporter.report_budget(last_fit_);
   if (observer != nullptr && observer->on_message) {
     observer->on_message("hmm: restart " + std::to_string(last_fit_.best_restart) + " kept: " +
                          last_fit_.restarts[last_fit_.best_restart].summary());

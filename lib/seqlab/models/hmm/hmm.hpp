@@ -19,7 +19,10 @@
 #pragma once
 
 #include <armadillo>
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -61,6 +64,13 @@ inline arma::uword sequence_length(const arma::mat& x) { return x.n_cols; }
 //   Threads: sequences are cut into fixed batches (sorted by length; independent of `threads`),
 //   each batch's statistics are computed by some thread and merged in batch order, so results
 //   are bit-identical for any thread count.
+//   Time budget: max_seconds > 0 bounds the whole fit (all restarts), measured from the start of
+//   Hmm<E>::fit and checked before every E-step after the first of a restart. Once it is used up
+//   the restart in progress ends as if it had reached max_iterations (one last pass scores its
+//   current parameters, so the history's last entry is still the result's log-likelihood) and no
+//   further restart starts; the kept restart is the best of those that ran. Every fit thus does
+//   at least one EM iteration (when max_iterations >= 1). With a budget the result depends on
+//   the machine's speed, not only on the seed.
 //   The seed and the thread count are not training hyper-parameters: like every model's fit(),
 //   Hmm<E>::fit takes them from FitOptions, their one place.
 struct TrainOptions {
@@ -74,6 +84,7 @@ struct TrainOptions {
   bool train_transition = true;
   bool train_emission = true;
   double dead_state_mass = 1e-8;        // expected occupancy below which a state is re-seeded
+  double max_seconds = 0.0;             // wall-clock budget of fit(), >= 0; 0 = none
 };
 
 // The whole history of one Baum-Welch run.
@@ -82,15 +93,27 @@ struct ConvergenceMonitor {
   std::vector<arma::uword> decreases;   // k with L_k < L_{k-1} - tolerance
   std::vector<std::pair<arma::uword, arma::uword>> reseeds;  // (iteration, state)
   bool converged = false;
+  bool out_of_time = false;             // ended by TrainOptions::max_seconds (not converged)
   arma::uword iterations = 0;           // M-steps performed
   // One line, e.g. "converged after 12 iterations, log-likelihood -1234.5 (1 decrease: 7)".
   std::string summary() const;
 };
 
 struct FitResult {
-  std::vector<ConvergenceMonitor> restarts;  // one per restart
+  std::vector<ConvergenceMonitor> restarts;  // one per restart that ran
   arma::uword best_restart = 0;
   double log_likelihood = 0.0;               // of the returned parameters
+  arma::uword restarts_skipped = 0;          // not started: the time budget was used up
+};
+
+// One E-step pass of Baum-Welch, as Hmm<E>::fit reports it to its observer. Pass k of a restart
+// scores the parameters after k M-steps: L_k of its ConvergenceMonitor.
+struct EmPass {
+  arma::uword restart = 0;          // 0-based restart
+  arma::uword pass = 0;             // k: 0-based pass of this restart = M-steps before it
+  double log_likelihood = 0.0;      // L_k, total over the training data (nats)
+  double change = std::numeric_limits<double>::quiet_NaN();  // L_k - L_{k-1}; NaN for k = 0
+  bool final = false;               // the restart's last pass: its parameters are its result
 };
 
 // Scratch memory of the batched forward-backward passes (one set of buffers per worker thread),
@@ -180,10 +203,14 @@ class Hmm {
   //   sequences"), every sequence fitting the emission, the data possible under the starting
   //   parameters of every restart (else UserError naming the sequence).
   //   run.seed drives the restarts, run.threads >= 1 the E-steps (run.quiet is unused here).
-  // Ensures: the parameters of the best restart; its history in the result.
+  //   options.max_seconds finite and >= 0.
+  // Ensures: the parameters of the best restart; its history in the result. `on_pass` (when set)
+  //   is called after every E-step pass, in order, with the pass and the HMM whose parameters it
+  //   scored (the restart's candidate; on a final pass, that restart's result).
   // Cost per iteration: forward + backward over all data (O(N^2 C) in GEMMs) plus the M-step.
+  using PassObserver = std::function<void(const EmPass& pass, const Hmm& scored)>;
   FitResult fit(const std::vector<Sequence>& data, const TrainOptions& options,
-                const FitOptions& run = {});
+                const FitOptions& run = {}, const PassObserver& on_pass = {});
 
   // One Baum-Welch iteration: E-step with statistics on all data, then the M-step with `options`
   //   (pseudo-counts, frozen groups; entries that are 0 now stay 0). No restarts, no re-seeding,
@@ -221,7 +248,9 @@ class Hmm {
   ConvergenceMonitor baum_welch(const std::vector<Sequence>& data, const TrainOptions& options,
                                 unsigned threads, const arma::umat& transition_free,
                                 const arma::uvec& initial_free, Rng& rng,
-                                HmmWorkspace& workspace);
+                                HmmWorkspace& workspace, arma::uword restart,
+                                std::chrono::steady_clock::time_point start,
+                                const PassObserver& on_pass);
   void maximize(const EStep& stats, const TrainOptions& options, const arma::umat& transition_free,
                 const arma::uvec& initial_free);
 
@@ -231,6 +260,45 @@ class Hmm {
 };
 
 extern template class Hmm<CategoricalEmission>;
+
+namespace hmm_detail {
+
+// What the HMM SequenceModels (CategoricalHmm, FrameHmm) make of Baum-Welch's passes: one
+// EpochRecord per pass for observer->on_epoch, and (unless fit.quiet) a progress line per pass
+// for observer->on_message, overwritten on a terminal and kept in a log ("\r...\n"):
+//   hmm: restart R, iteration K/M: LL -1.234567 nats/symbol, change +1.234e-01 nats,
+//   0.012 s/iteration, ETA 1.2s
+// (K = M-steps so far in restart R, 0-based like R; the ETA assumes every restart runs all M
+// iterations, capped by the time budget). Construct it when fit() begins: seconds count from
+// then.
+class EmReporter {
+ public:
+  // `steps`: the predicted steps of the training data (NLLs are per step); `unit`: "symbol" or
+  // "frame"; `restarts` the restarts planned.
+  EmReporter(const FitObserver* observer, const FitOptions& fit, const TrainOptions& train,
+             arma::uword restarts, double steps, std::string unit);
+  // True when records are wanted (on_epoch set): the valid split is scored only then.
+  bool wants_records() const;
+  // Reports `pass` (of restart `restart`, which may differ from pass.restart for models that run
+  // their restarts themselves); valid_nll: NaN when not scored.
+  void pass(arma::uword restart, const EmPass& pass, double valid_nll);
+  // Ordinary lines after training: the time budget's effect when it ended training early.
+  void report_budget(const FitResult& result) const;
+  double seconds() const;
+
+ private:
+  const FitObserver* observer_;
+  bool quiet_;
+  TrainOptions train_;
+  arma::uword restarts_;
+  double steps_;
+  std::string unit_;
+  std::chrono::steady_clock::time_point start_;
+  std::uint64_t updates_before_restart_ = 0;  // M-steps of the restarts that ended
+  std::uint64_t passes_ = 0;
+};
+
+}  // namespace hmm_detail
 
 // ---- The SequenceModel over symbols ---------------------------------------------------------
 
@@ -265,6 +333,14 @@ class CategoricalHmm final : public SequenceModel {
   // Ensures: random start drawn from options.seed (Dirichlet(init_concentration) for every row),
   //   then Baum-Welch with the model's TrainOptions (seed and threads from `options`); the
   //   monitor summary of the best restart goes to observer->on_message (and the valid NLL).
+  //   observer->on_epoch receives one record per E-step pass of every restart, the final pass
+  //   included (hmm_detail::EmReporter): epoch = pass + 1 (1-based within the restart),
+  //   restart, updates = M-steps so far over all restarts, seconds since fit() began,
+  //   train_nll = -L / training steps (of the pieces when train_chunk is set),
+  //   log_likelihood_change = L - previous L of the restart (NaN on its first pass), and
+  //   valid_nll of the pass's parameters on `valid` (when given and records are wanted: one
+  //   forward pass over the valid split per iteration, a few per cent of the EM pass; +inf when
+  //   a valid sequence has probability 0). learning_rate and gradient_norm are NaN.
   void fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions& options,
            const FitObserver* observer) override;
   double log_likelihood(const arma::uvec& symbols) const override;

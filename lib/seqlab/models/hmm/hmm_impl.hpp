@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <mutex>
@@ -454,23 +455,41 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
                                       const TrainOptions& options, unsigned threads,
                                       const arma::umat& transition_free,
                                       const arma::uvec& initial_free, Rng& rng,
-                                      HmmWorkspace& workspace) {
+                                      HmmWorkspace& workspace, arma::uword restart,
+                                      std::chrono::steady_clock::time_point start,
+                                      const PassObserver& on_pass) {
   ConvergenceMonitor monitor;
+  const auto budget_spent = [&] {
+    return options.max_seconds > 0.0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+               options.max_seconds;
+  };
   for (arma::uword iteration = 0;; ++iteration) {
-    // At the iteration cap only the score of the final parameters is needed.
-    const EStep st =
-        expectation(data, threads, iteration < options.max_iterations, &workspace);
+    // At the iteration cap, or once the time budget is used up (after the first iteration), only
+    // the score of the final parameters is needed.
+    const bool out_of_time =
+        iteration > 0 && iteration < options.max_iterations && budget_spent();
+    const bool last = iteration == options.max_iterations || out_of_time;
+    const EStep st = expectation(data, threads, !last, &workspace);
     const double total = arma::accu(st.log_likelihood);
     monitor.log_likelihood.push_back(total);
+    EmPass pass;
+    pass.restart = restart;
+    pass.pass = iteration;
+    pass.log_likelihood = total;
+    pass.final = last;
     if (iteration > 0) {
       const double gain = total - monitor.log_likelihood[iteration - 1];
+      pass.change = gain;
       if (gain < -options.tolerance) monitor.decreases.push_back(iteration);
       if (gain >= 0.0 && gain < options.tolerance) {
         monitor.converged = true;
-        break;
+        pass.final = true;
       }
     }
-    if (iteration == options.max_iterations) break;
+    monitor.out_of_time = out_of_time && !monitor.converged;
+    if (on_pass) on_pass(pass, *this);
+    if (pass.final) break;
     maximize(st, options, transition_free, initial_free);
     ++monitor.iterations;
 
@@ -513,12 +532,15 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
 
 template <Emission E>
 FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& options,
-                      const FitOptions& run) {
+                      const FitOptions& run, const PassObserver& on_pass) {
+  const auto start = std::chrono::steady_clock::now();
   if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
   if (data.empty()) user_error("HMM: no training sequences, expected at least one");
   if (options.restarts == 0) user_error("HMM: restarts must be at least 1");
   if (run.threads == 0) user_error("HMM: threads must be at least 1");
   if (!(options.tolerance >= 0.0)) user_error("HMM: tolerance must be >= 0");
+  if (!(options.max_seconds >= 0.0) || !std::isfinite(options.max_seconds))
+    user_error("HMM: max_seconds must be a finite number >= 0 (0 = no budget)");
   if (!(options.initial_pseudo_count >= 0.0) || !(options.transition_pseudo_count >= 0.0))
     user_error("HMM: pseudo-counts must be >= 0");
   std::vector<arma::uword> lengths(data.size());
@@ -530,15 +552,21 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
   require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, run.threads);
   const arma::uvec initial_free = initial_ > 0.0;
   const arma::umat transition_free = transition_ > 0.0;
-  const Hmm start = *this;
+  const Hmm initial_parameters = *this;
 
   FitResult result;
   HmmWorkspace workspace;  // shared by every iteration of every restart
   Hmm best = *this;
   double best_ll = kNegInf;
   for (arma::uword r = 0; r < options.restarts; ++r) {
+    if (r > 0 && options.max_seconds > 0.0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+            options.max_seconds) {
+      result.restarts_skipped = options.restarts - r;
+      break;
+    }
     Rng rng = make_rng(derive_seed(run.seed, r));
-    Hmm candidate = start;
+    Hmm candidate = initial_parameters;
     if (r > 0) {
       if (options.train_initial)
         candidate.initial_ = hmm_detail::random_masked_distribution(initial_free.t(), rng).t();
@@ -552,7 +580,7 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
     }
     ConvergenceMonitor monitor =
         candidate.baum_welch(data, options, run.threads, transition_free, initial_free, rng,
-                             workspace);
+                             workspace, r, start, on_pass);
     const double ll = monitor.log_likelihood.back();
     result.restarts.push_back(std::move(monitor));
     if (ll > best_ll || r == 0) {

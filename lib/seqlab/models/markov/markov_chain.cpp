@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -169,6 +170,7 @@ void MarkovChain::check_symbols(const arma::uvec& symbols, const char* what) con
 
 void MarkovChain::fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions&,
                       const FitObserver* observer) {
+  const auto start = std::chrono::steady_clock::now();
   if (train.kind != SequenceKind::symbols)
     user_error("markov: cannot fit on " + to_string(train.kind) + " data, expected symbols");
   if (alphabet_.empty()) user_error("markov: the model has no alphabet (construct it with one)");
@@ -203,21 +205,36 @@ void MarkovChain::fit(const SequenceSet& train, const SequenceSet* valid, const 
   levels_[0].count[0] = total;
 
   derive_statistics(true);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  if (observer && observer->on_message) {
+  if (observer == nullptr || (!observer->on_message && !observer->on_epoch)) return;
+  // The NLL of a set in nats per symbol, scored as evaluate() scores it; NaN for no symbols.
+  const auto nll = [&](const SequenceSet& set) {
+    if (set.total_steps() == 0) return std::numeric_limits<double>::quiet_NaN();
+    return -arma::accu(log_likelihoods(set)) / static_cast<double>(set.total_steps());
+  };
+  const bool has_valid =
+      valid != nullptr && valid->kind == SequenceKind::symbols && valid->total_steps() > 0;
+  const double valid_nll = has_valid ? nll(*valid) : std::numeric_limits<double>::quiet_NaN();
+  if (observer->on_message) {
     std::uint64_t stored = 0;
     for (std::size_t m = 1; m <= k + 1; ++m) stored += levels_[m].count.size();
     std::string message = "markov: order " + std::to_string(k) + ", " +
                           to_string(options_.smoothing) + ": " + std::to_string(total) +
                           " training symbols, " + std::to_string(stored) + " distinct n-grams";
-    if (valid && valid->kind == SequenceKind::symbols && valid->total_steps() > 0) {
-      double ll = 0.0;
-      for (const auto& v : valid->symbols) ll += log_likelihood(v);
-      message += ", valid NLL " +
-                 std::to_string(-ll / static_cast<double>(valid->total_steps()) / std::log(2.0)) +
-                 " bits/symbol";
-    }
+    if (has_valid)
+      message += ", valid NLL " + std::to_string(valid_nll / std::log(2.0)) + " bits/symbol";
     observer->on_message(message);
+  }
+  if (observer->on_epoch) {
+    EpochRecord r;
+    r.epoch = 1;
+    r.updates = 1;  // the one counting pass
+    r.seconds = seconds;
+    r.train_nll = nll(train);
+    r.valid_nll = valid_nll;
+    observer->on_epoch(r);
   }
 }
 

@@ -84,6 +84,10 @@ class MarkovChain final : public SequenceModel {
   //   sequence and position). valid is not used for fitting; when given, its NLL is reported
   //   through observer->on_message.
   // Ensures: counts, continuation counts and discounts of `train` replace any previous ones.
+  //   observer->on_epoch receives ONE record: epoch 1, updates 1 (the counting pass), seconds of
+  //   the counting, train_nll and valid_nll (NaN without a valid split) of the fitted chain in
+  //   nats per symbol, exactly as evaluate() scores them (the scoring happens only when a record
+  //   or a message is wanted); the other fields NaN.
   // Cost: O(total symbols * (k+1)) hash operations.
   void fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions& options,
            const FitObserver* observer) override;

@@ -30,19 +30,6 @@ std::string fmt(const char* format, double value) {
   return buffer;
 }
 
-// "1m05s", "2h03m", "12.3s".
-std::string duration_text(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "?";
-  if (seconds < 60) return fmt("%.1fs", seconds);
-  const auto s = static_cast<long long>(seconds);
-  char buffer[32];
-  if (s < 3600)
-    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
-  else
-    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
-  return buffer;
-}
-
 rnn::NetworkConfig config_from(const RnnOptions& o, SequenceKind kind, arma::uword input_size) {
   rnn::NetworkConfig c;
   c.kind = kind;
@@ -364,6 +351,8 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   std::uint64_t predicted_total = 0;
   bool out_of_steps = false;
   std::vector<std::uint64_t> checked_epochs;  // the epochs whose valid NLL was scored, in order
+  // For the records: the rate of the last update so far, and the epoch's gradient norms.
+  double last_rate = std::numeric_limits<double>::quiet_NaN();
   std::optional<rnn::ParameterAverage<float>> average;
   if (options_.average_decay > 0.0)
     average.emplace(options_.average_decay, net.params().values().n_elem);
@@ -375,8 +364,8 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   for (std::uint64_t epoch = 0; epoch < options_.epochs && !out_of_steps; ++epoch) {
     stream.rewind();
     trainer.reset_state();
-    double epoch_nll = 0.0;
-    std::uint64_t epoch_count = 0, epoch_windows = 0;
+    double epoch_nll = 0.0, epoch_norms = 0.0;
+    std::uint64_t epoch_count = 0, epoch_windows = 0, epoch_updates = 0;
     for (;;) {
       if (budget_spent()) {
         out_of_steps = true;
@@ -399,6 +388,9 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         continue;
       }
       ++report_.updates;
+      last_rate = rate;
+      epoch_norms += update.gradient_norm;
+      ++epoch_updates;
       if (average) average->add(net.params().values());
       if (!fit.quiet && seconds_since(last_progress) > 0.5) {
         last_progress = std::chrono::steady_clock::now();
@@ -449,6 +441,18 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         " steps/s in training, " + duration_text(elapsed) + " elapsed (" +
         duration_text(scoring_seconds) + " scoring valid), ETA " + duration_text(eta) +
         (report_.skipped ? ", " + std::to_string(report_.skipped) + " updates skipped" : ""));
+    if (observer != nullptr && observer->on_epoch) {
+      EpochRecord record;
+      record.epoch = epoch + 1;
+      record.updates = report_.updates;
+      record.seconds = elapsed;
+      record.train_nll = report_.train_nll;
+      record.valid_nll = valid_nll;
+      record.learning_rate = last_rate;
+      record.gradient_norm = epoch_updates > 0 ? epoch_norms / static_cast<double>(epoch_updates)
+                                               : std::numeric_limits<double>::quiet_NaN();
+      observer->on_epoch(record);
+    }
     if (!check) continue;
     if (plateau && plateau->observe(valid_nll))
       say(name + ": valid NLL on a plateau, learning rate now " +

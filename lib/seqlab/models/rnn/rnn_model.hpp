@@ -27,6 +27,13 @@
 // parameters are restored. With average_decay > 0 "the parameters" of an epoch, checked, kept
 // and fitted, are the moving average of the parameters over all updates so far. For a seed and
 // a thread count the result is deterministic.
+// observer->on_epoch receives one record per epoch, with the numbers of its progress line:
+// epoch (1-based), updates so far, seconds since training began, train_nll = the epoch's mean NLL
+// per real step in training mode (NaN when no step was predicted), valid_nll = the float32 check
+// (NaN for an epoch that was not checked), learning_rate = the rate of the last update so far
+// (after schedule, warm-up and plateau cuts; NaN before the first), gradient_norm = the mean
+// global norm over the epoch's applied updates, after element clipping and before the norm
+// clipping (NaN when none was applied).
 //
 // MODEL FILE (docs/formats.md, "Recurrent networks"): root attributes kind, input_size,
 // embedding, hidden, layers, residual, dropout, plus activation (rnn, leaky, jordan), delay

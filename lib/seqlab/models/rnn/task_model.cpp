@@ -16,6 +16,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/batching.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/io/history.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
 #include "seqlab/models/rnn/weight_file.hpp"
@@ -368,10 +369,11 @@ void RnnTaskModel::fit(const SequenceSet& train, const SequenceSet* valid, const
       " updates per epoch; task metric, not a sequence likelihood");
   const auto start = std::chrono::steady_clock::now();
   bool out_of_steps = false;
+  double last_rate = std::numeric_limits<double>::quiet_NaN();  // of the last update so far
 
   for (std::uint64_t epoch = 0; epoch < options_.epochs && !out_of_steps; ++epoch) {
-    double epoch_sum = 0.0;
-    std::uint64_t epoch_count = 0, epoch_batches = 0;
+    double epoch_sum = 0.0, epoch_norms = 0.0;
+    std::uint64_t epoch_count = 0, epoch_batches = 0, epoch_updates = 0;
     for (const Minibatch<float>& m : minibatches<float>(train, options_.batch, &shuffle_rng)) {
       if (options_.max_steps != 0 && report_.updates >= options_.max_steps) {
         out_of_steps = true;
@@ -391,8 +393,11 @@ void RnnTaskModel::fit(const SequenceSet& train, const SequenceSet* valid, const
         ++report_.skipped;
         continue;
       }
-      optimizer.step(net.params().values(), grads, rnn::scheduled_rate(so, report_.updates));
+      last_rate = rnn::scheduled_rate(so, report_.updates);
+      optimizer.step(net.params().values(), grads, last_rate);
       ++report_.updates;
+      epoch_norms += norm;
+      ++epoch_updates;
     }
     if (epoch_batches == 0) break;
     ++report_.epochs;
@@ -409,6 +414,18 @@ void RnnTaskModel::fit(const SequenceSet& train, const SequenceSet* valid, const
                           : std::string()) +
         ", " + fmt("%.1f", elapsed) + " s" +
         (report_.skipped ? ", " + std::to_string(report_.skipped) + " updates skipped" : ""));
+    if (observer != nullptr && observer->on_epoch) {
+      EpochRecord record;
+      record.epoch = epoch + 1;
+      record.updates = report_.updates;
+      record.seconds = elapsed;
+      record.train_nll = report_.train_objective;
+      record.valid_nll = valid_objective;
+      record.learning_rate = last_rate;
+      record.gradient_norm = epoch_updates > 0 ? epoch_norms / static_cast<double>(epoch_updates)
+                                               : std::numeric_limits<double>::quiet_NaN();
+      observer->on_epoch(record);
+    }
     if (stopping) {
       stopping->observe(valid_objective, net.params().values());
       if (stopping->should_stop()) {
@@ -575,12 +592,16 @@ void RnnTaskModel::load(const H5::Group& group) {
   report_ = RnnTaskFitReport{};
 }
 
-void save_task_model(const std::filesystem::path& path, const RnnTaskModel& model) {
+void save_task_model(const std::filesystem::path& path, const RnnTaskModel& model,
+                     const TrainingHistory* history) {
   h5::write_file_atomically(path, [&](H5::Group& root) {
     h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
     h5::write_string_attribute(root, "model", model.type());
     h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
     model.save(root);
+    if (history != nullptr)
+      write_history(root, *history,
+                    model.task() == Task::classify ? "sequence" : "squared_error");
   });
 }
 

@@ -17,7 +17,13 @@
 // after P epochs without a lower valid objective (label NLL per sequence, or MSE) and the best
 // epoch's parameters are restored. A regression head's bias starts at the training targets' mean.
 // Float32 training, float64 scoring, BLAS on FitOptions::threads threads; deterministic for a
-// seed and a thread count.
+// seed and a thread count. observer->on_epoch receives one record per epoch with the numbers of
+// its progress line: epoch (1-based), updates so far, seconds since training began, train_nll =
+// the epoch's mean training loss (classify: label NLL in nats per sequence; regress: squared
+// error per target component, i.e. the MSE; not a sequence likelihood), valid_nll = the same
+// objective on the valid split in float64 (NaN without one), learning_rate = the rate of the last
+// update so far, gradient_norm = the mean global norm before clipping over the epoch's applied
+// updates (NaN when none was applied).
 //
 // METRICS (evaluate). classify: accuracy (the most probable class, ties to the lowest index) and
 // the label NLL per sequence in nats and bits. regress: the MSE over sequences and components,
@@ -199,7 +205,11 @@ private:
 // Requires: `path` passes require_output_path. Ensures: `path` holds the model (envelope as
 // every model file, plus the model's save()), written as save_model writes (built in memory,
 // checked atomic write; a non-finite parameter throws h5::NonFiniteValue and writes nothing).
-void save_task_model(const std::filesystem::path& path, const RnnTaskModel& model);
+// With `history`, also the root's `history/` group (io/history.hpp) with unit "sequence"
+// (classify: label NLL per sequence) or "squared_error" (regress: the columns named *_nll hold
+// the MSE); load_history() reads it back.
+void save_task_model(const std::filesystem::path& path, const RnnTaskModel& model,
+                     const TrainingHistory* history = nullptr);
 
 // Requires nothing. Ensures: true when `path` is a readable seqlab model file whose root carries
 // the `task` attribute; false for anything else (load_model's errors then apply). Never throws
