@@ -136,6 +136,22 @@ expect_ok "the same command finishes the plan" "$seqlab" run "$tmp/slow.toml" --
 [ "$(ls "$tmp"/res3/runs/*.h5 | wc -l)" -eq 4 ] && ok "4 run files after the resume" ||
   bad "run files: $(ls "$tmp/res3/runs")"
 
+# On a terminal (a pseudo-terminal here): one status line, redrawn, with the runs done, an ETA
+# and each current run's epoch and NLL from its learning-curve records.
+if command -v script >/dev/null; then
+  script -qfec "\"$seqlab\" run \"$tmp/slow.toml\" --out \"$tmp/res5\" --jobs 2" /dev/null \
+    >"$tmp/pty" 2>&1
+  rc=$?
+  [ "$rc" -eq 0 ] && ok "under a terminal: exit 0" || bad "under a terminal: exit $rc"
+  grep -qE $'\r\x1b\\[K\\[[0-3]/4 runs, ETA [^]]+\\]  lstm s[1-4] ep [0-9]+ NLL [0-9.]+' "$tmp/pty" &&
+    ok "the status line shows runs done, the ETA, and a run's epoch and NLL" ||
+    bad "status line: $(tr '\r' '\n' <"$tmp/pty" | head -n 5)"
+  grep -q "^results: $tmp/res5/results.h5" <(tr -d '\r' <"$tmp/pty") && ok "then the summary" ||
+    bad "no summary under a terminal"
+else
+  echo "skip - no script(1) for a pseudo-terminal"
+fi
+
 # Two drivers on one folder: the second is refused before it runs anything.
 "$seqlab" run "$tmp/slow.toml" --out "$tmp/res4" --quiet >/dev/null 2>&1 &
 first=$!

@@ -66,6 +66,17 @@ TEST_CASE("budgets reach the models that take them; a model's own value wins", "
   CHECK(p.runs[2].parameters > 0);
 }
 
+TEST_CASE("the plan counts a model's parameters where the data does not decide them",
+          "[experiment]") {
+  const ExperimentPlan p = plan_of(kCasino + "[[models]]\nmodel = \"hmm\"\nstates = 3\n"
+                                             "[[models]]\nmodel = \"markov\"\norder = 2\n");
+  REQUIRE(p.runs.size() == 2);
+  // 3 states, 6 symbols: initial 2 + transitions 3 x 2 + emissions 3 x 5 free parameters.
+  CHECK(p.runs[0].parameters == 2 + 6 + 15);
+  // An n-gram model stores the n-grams training sees: unknown before it runs.
+  CHECK(p.runs[1].parameters == 0);
+}
+
 TEST_CASE("run ids hash the fully defaulted settings", "[experiment]") {
   const auto id = [](const std::string& models, const std::string& experiment = "") {
     return plan_of(experiment + kCasino + "[[models]]\n" + models).runs.at(0).id;

@@ -78,7 +78,8 @@ void print_plan(const ExperimentPlan& plan, const std::string& out_dir) {
     std::printf("  %-16s  %-*s  %-*s  %6llu  %12s  %9s\n", run.id.c_str(),
                 static_cast<int>(dataset_width), plan.datasets[run.dataset].key.c_str(),
                 static_cast<int>(label_width), run.label.c_str(),
-                static_cast<unsigned long long>(run.seed), commas(run.parameters).c_str(),
+                static_cast<unsigned long long>(run.seed),
+                run.parameters > 0 ? commas(run.parameters).c_str() : "from data",
                 rough_duration(run.estimated_seconds).c_str());
   std::printf("rough estimate: %s in all, %s with %u job%s at a time of %u thread%s each "
               "(from the budget and the work per epoch; max-time caps where set)\n",

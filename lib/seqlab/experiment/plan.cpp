@@ -693,7 +693,8 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
           run.options = resolved;
           run.seed = seed;
           run.threads = plan.threads;
-          run.parameters = model->num_parameters();
+          run.parameters =
+              model_family(resolved.model) == "n-gram" ? 0 : model->num_parameters();
           run.estimated_seconds = estimate_seconds(resolved, *model, data, plan.threads);
           run.line = t.source().begin.line;
           if (const auto it = by_id.find(run.id); it != by_id.end())

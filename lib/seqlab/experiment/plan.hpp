@@ -53,7 +53,9 @@ struct PlannedRun {
   ResolvedOptions options;    // the model's options, every default filled in
   std::uint64_t seed = 1;
   unsigned threads = 1;
-  std::uint64_t parameters = 0;   // of the model built for the dataset
+  // of the model built for the dataset; 0 where the count depends on what training sees (an
+  // n-gram model stores the n-grams of the data)
+  std::uint64_t parameters = 0;
   double estimated_seconds = 0;   // rough: from the budget and the work per epoch
   std::size_t line = 0;           // the [[models]] table it came from
 };
