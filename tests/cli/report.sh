@@ -206,4 +206,35 @@ size=$(wc -c <"$tmp/page.png")
 [ "$size" -gt 50000 ] && ok "the screenshot has content ($size bytes)" || bad "the screenshot is $size bytes"
 # SEQLAB_REPORT_SCREENSHOT=FILE keeps the screenshot for a person to look at.
 [ -n "${SEQLAB_REPORT_SCREENSHOT:-}" ] && cp "$tmp/page.png" "$SEQLAB_REPORT_SCREENSHOT"
+# --- through seqlab run: a sweep over the copy task's delay, and the experiment's figure list ---
+cat >"$tmp/sweep.toml" <<'TOML'
+[experiment]
+name = "sweep"
+seeds = [1, 2]
+jobs = 2
+figures = ["comparison", "sweep"]
+[budget]
+epochs = 3
+[[datasets]]
+generator = "copy"
+label = "copy D=2"
+generator-options = { symbols = 4, length = 3, delay = 2, sequences = 60 }
+[[datasets]]
+generator = "copy"
+label = "copy D=6"
+generator-options = { symbols = 4, length = 3, delay = 6, sequences = 60 }
+[[models]]
+model = ["rnn", "gru"]
+hidden = 8
+window = 0
+TOML
+expect_ok "run a small delay sweep" "$seqlab" run "$tmp/sweep.toml" --out "$tmp/sweep" --quiet
+expect_ok "report it" "$seqlab" report "$tmp/sweep" --out "$tmp/sweep-report" --format png
+magic "$tmp/sweep-report/sweep-copy-delay.png" png
+grep -q 'src="sweep-copy-delay.png"' "$tmp/sweep-report/index.html" &&
+  ok "the page shows the sweep figure" || bad "no sweep figure in the page"
+[ -z "$(ls "$tmp/sweep-report" | grep -E '^(learning|rnn)-')" ] &&
+  ok "only the figures the experiment asked for are drawn" ||
+  bad "figures not asked for: $(ls "$tmp/sweep-report" | grep -E '^(learning|rnn)-' | head -n 3)"
+
 finish

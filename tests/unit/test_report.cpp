@@ -98,3 +98,49 @@ TEST_CASE("text from results is escaped for HTML, LaTeX and Markdown", "[report]
   CHECK(markdown_escape("a|b *c* _d_ `e` [f] <g> & #h ~i\nj") ==
         "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\[f\\] &lt;g&gt; &amp; \\#h \\~i j");
 }
+
+TEST_CASE("a sweep is found where generated datasets differ in one numeric option", "[report]") {
+  const auto made = [](const std::string& dataset, const std::string& identity,
+                       const std::string& label, std::uint64_t seed) {
+    RunResult r = run(dataset, label, "RNN", seed, 1.0);
+    r.settings = {{"dataset", identity}, {"model", label}};
+    return r;
+  };
+  const std::string copy = "generator:copy seed:1 ";
+  std::vector<RunResult> runs;
+  for (const char* label : {"gru", "rnn"})
+    for (std::uint64_t seed : {1, 2}) {
+      runs.push_back(made("copy D=50", copy + "delay=50 length=5 symbols=8", label, seed));
+      runs.push_back(made("copy D=5", copy + "delay=5 length=5 symbols=8", label, seed));
+      runs.push_back(made("copy D=20", copy + "delay=20 length=5 symbols=8", label, seed));
+      runs.push_back(made("casino", "registry:casino", label, seed));
+    }
+  SECTION("three delays, in increasing order; the registry dataset is not part of it") {
+    const auto sweep = find_sweep(group_runs(runs));
+    REQUIRE(sweep);
+    CHECK(sweep->generator == "copy");
+    CHECK(sweep->option == "delay");
+    REQUIRE(sweep->points.size() == 3);
+    CHECK(sweep->points[0] == std::make_pair(5.0, std::string("copy D=5")));
+    CHECK(sweep->points[1] == std::make_pair(20.0, std::string("copy D=20")));
+    CHECK(sweep->points[2] == std::make_pair(50.0, std::string("copy D=50")));
+  }
+  SECTION("the largest family wins: two lengths at one delay lose to three delays") {
+    runs.push_back(made("copy L=9", copy + "delay=5 length=9 symbols=8", "gru", 1));
+    const auto sweep = find_sweep(group_runs(runs));
+    REQUIRE(sweep);
+    CHECK(sweep->option == "delay");
+    CHECK(sweep->points.size() == 3);
+  }
+  SECTION("datasets that differ in two options, or in the generator's seed, are no sweep") {
+    std::vector<RunResult> two = {
+        made("a", copy + "delay=5 length=5 symbols=8", "gru", 1),
+        made("b", copy + "delay=20 length=9 symbols=8", "gru", 1),
+        made("c", "generator:copy seed:2 delay=50 length=5 symbols=8", "gru", 1)};
+    CHECK_FALSE(find_sweep(group_runs(two)));
+  }
+  SECTION("one generated dataset is no sweep") {
+    std::vector<RunResult> one = {made("a", copy + "delay=5 length=5 symbols=8", "gru", 1)};
+    CHECK_FALSE(find_sweep(group_runs(one)));
+  }
+}

@@ -336,7 +336,8 @@ double estimate_seconds(const ResolvedOptions& o, const SequenceModel& model,
 }  // namespace
 
 const std::vector<std::string>& figure_names() {
-  static const std::vector<std::string> names = {"learning-curves", "comparison", "hmm", "rnn"};
+  static const std::vector<std::string> names = {"learning-curves", "comparison", "hmm", "rnn",
+                                                       "sweep"};
   return names;
 }
 

@@ -660,7 +660,166 @@ std::vector<const ModelGroup*> of_dataset(const std::vector<ModelGroup>& groups,
   return out;
 }
 
+// ---- sweep: a generator option along the x axis ----------------------------------------------
+
+// A dataset made by a synthetic generator, from its identity in the run settings
+// ("generator:copy seed:1 delay=20 length=5 ..."); nullopt for any other dataset.
+struct Generated {
+  std::string generator;                     // with its seed: "copy seed:1"
+  std::map<std::string, std::string> options;
+};
+
+std::optional<Generated> generated(const RunResult& run) {
+  for (const auto& [key, value] : run.settings) {
+    if (key != "dataset" || value.rfind("generator:", 0) != 0) continue;
+    std::istringstream words(value.substr(10));
+    Generated g;
+    std::string seed, word;
+    words >> g.generator >> seed;
+    g.generator += " " + seed;
+    while (words >> word) {
+      const auto eq = word.find('=');
+      if (eq == std::string::npos) return std::nullopt;
+      g.options[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+    return g;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> as_number(const std::string& text) {
+  char* end = nullptr;
+  const double x = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(x)) return std::nullopt;
+  return x;
+}
+
+std::optional<Figure> sweep_figure(const std::vector<ModelGroup>& groups, const fs::path& dir,
+                                   Stems& stems, const FigureOptions& options) {
+  const auto sweep = find_sweep(groups);
+  if (!sweep) return std::nullopt;
+  // Against the floor where every swept dataset has one: the gap is what the model misses.
+  bool floors = true;
+  std::vector<const ModelGroup*> members;
+  std::vector<std::string> labels;  // in the order of the first dataset's ranking
+  for (const auto& [x, dataset] : sweep->points)
+    for (const ModelGroup& g : groups)
+      if (g.dataset == dataset) {
+        members.push_back(&g);
+        if (!std::isfinite(g.floor_nats)) floors = false;
+        if (std::find(labels.begin(), labels.end(), g.label) == labels.end())
+          labels.push_back(g.label);
+      }
+  const std::string unit = common_unit(members);
+  std::ostringstream s;
+  std::string plots;
+  std::size_t most_seeds = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    s << "$S" << i << " << EOD\n";
+    std::size_t drawn = 0;
+    for (const auto& [x, dataset] : sweep->points)
+      for (const ModelGroup* g : members) {
+        if (g->dataset != dataset || g->label != labels[i] || !std::isfinite(g->test_bits.mean))
+          continue;
+        // Per sequence: a longer delay adds easy blank steps, which would dilute a per-step
+        // gap; the bits a model misses per sequence are what it failed to carry across.
+        const RunResult& run = *g->runs.front();
+        const double per_sequence =
+            run.test && run.test->sequences > 0
+                ? static_cast<double>(run.test->steps) / static_cast<double>(run.test->sequences)
+                : NAN;
+        const double shift = floors ? g->floor_nats / std::log(2.0) : 0.0;
+        s << number(x) << " " << number((g->test_bits.mean - shift) * per_sequence) << " "
+          << number((g->test_bits.min - shift) * per_sequence) << " "
+          << number((g->test_bits.max - shift) * per_sequence) << "\n";
+        most_seeds = std::max(most_seeds, g->test_bits.n);
+        ++drawn;
+      }
+    s << "EOD\n";
+    if (drawn == 0) continue;
+    if (!plots.empty()) plots += ", \\\n  ";
+    const std::string rgb = kColours[i % kColours.size()];
+    plots += "$S" + std::to_string(i) + " using 1:2:3:4 with yerrorlines lc rgb '" + rgb +
+             "' dt " + std::to_string(dash(i / kColours.size())) + " lw 1.6 pt " +
+             std::to_string(point_type(i)) + " ps (PS * 0.8) title " + gp_quoted(labels[i]);
+  }
+  if (plots.empty()) return std::nullopt;
+  const std::string measure = floors ? "test NLL above the floor" : "test NLL";
+  std::ostringstream head;
+  head << "set title "
+       << title_lines(sweep->generator + ": " + measure + " against " + sweep->option,
+                      most_seeds > 1 ? "points: mean over seeds; bars: min..max over seeds"
+                                     : "one seed per model")
+       << "\n";
+  head << "set xlabel " << gp_quoted(sweep->option + " (generator option)") << "\n";
+  head << "set ylabel " << gp_quoted(measure + " (bits per sequence)") << "\n";
+  head << "set xtics (";
+  for (std::size_t i = 0; i < sweep->points.size(); ++i)
+    head << (i ? ", " : "") << number(sweep->points[i].first);
+  head << ") nomirror out\n";
+  head << "set key outside right top vertical Left reverse samplen 2.5\n"
+          "set grid lc rgb '#e0e0e0'\nset border 3\nset ytics nomirror out\n"
+          "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n";
+  if (floors) head << "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lw 1.2 "
+                      "lc rgb '#444444'\n";
+  Figure f;
+  f.kind = "sweep";
+  f.stem = stems.make("sweep-" + sweep->generator + "-" + sweep->option);
+  f.caption = sweep->generator + " data at " + sweep->option + " = ";
+  for (std::size_t i = 0; i < sweep->points.size(); ++i)
+    f.caption += (i ? ", " : "") + number(sweep->points[i].first);
+  f.caption += ": " + measure + " in bits per test sequence (bits per " + unit +
+               " times the mean sequence length) per model" +
+               (floors ? " (0, the dashed line, is the generating process itself)" : "") + "; " +
+               (most_seeds > 1 ? "points are the mean over seeds, bars the minimum..maximum"
+                               : "one seed per model") +
+               ".";
+  render(head.str() + s.str() + "plot " + plots + "\n", Size{7.2, 3.8}, dir, f.stem, options);
+  return f;
+}
+
+bool wanted(const FigureOptions& options, const std::string& group) {
+  return options.groups.empty() ||
+         std::find(options.groups.begin(), options.groups.end(), group) != options.groups.end();
+}
+
 }  // namespace
+
+std::optional<Sweep> find_sweep(const std::vector<ModelGroup>& groups) {
+  std::map<std::string, Generated> data;  // dataset -> how it was made
+  for (const ModelGroup& g : groups)
+    if (!data.count(g.dataset) && !g.runs.empty())
+      if (auto made = generated(*g.runs.front())) data[g.dataset] = *made;
+  std::optional<Sweep> best;
+  std::set<std::string> keys;
+  for (const auto& [dataset, made] : data)
+    for (const auto& [key, value] : made.options) keys.insert(key);
+  for (const std::string& key : keys) {
+    // Datasets alike in everything but `key`, keyed by that everything.
+    std::map<std::string, Sweep> families;
+    for (const auto& [dataset, made] : data) {
+      const auto it = made.options.find(key);
+      if (it == made.options.end()) continue;
+      const auto x = as_number(it->second);
+      if (!x) continue;
+      std::string rest = made.generator;
+      for (const auto& [k, v] : made.options)
+        if (k != key) rest += " " + k + "=" + v;
+      Sweep& s = families[rest];
+      s.generator = made.generator.substr(0, made.generator.find(' '));
+      s.option = key;
+      s.points.push_back({*x, dataset});
+    }
+    for (auto& [rest, s] : families) {
+      std::sort(s.points.begin(), s.points.end());
+      std::set<double> values;
+      for (const auto& p : s.points) values.insert(p.first);
+      if (values.size() < 2 || values.size() != s.points.size()) continue;
+      if (!best || s.points.size() > best->points.size()) best = s;
+    }
+  }
+  return best;
+}
 
 std::string extension(FigureFormat format) {
   switch (format) {
@@ -761,18 +920,25 @@ std::vector<Figure> draw_figures(const std::vector<RunResult>& runs, const fs::p
   const std::vector<std::string> families = family_order(groups);
   std::vector<Figure> figures;
   Stems stems;
+  if (wanted(options, "sweep"))
+    if (auto f = sweep_figure(groups, dir, stems, options)) figures.push_back(*f);
   for (const std::string& dataset : datasets_of(groups)) {
     const auto members = of_dataset(groups, dataset);
-    if (auto f = comparison_figure(members, families, dir, stems, options)) figures.push_back(*f);
-    for (bool by_seconds : {false, true})
-      if (auto f = learning_figure(members, families, by_seconds, dir, stems, options))
-        figures.push_back(*f);
+    if (wanted(options, "comparison"))
+      if (auto f = comparison_figure(members, families, dir, stems, options)) figures.push_back(*f);
+    if (wanted(options, "learning-curves"))
+      for (bool by_seconds : {false, true})
+        if (auto f = learning_figure(members, families, by_seconds, dir, stems, options))
+          figures.push_back(*f);
   }
   for (const ModelGroup& g : groups) {
     const RunResult& best = *g.best;
-    if (!best.transition.empty()) figures.push_back(transition_figure(g, dir, stems, options));
-    if (!best.posterior.empty()) figures.push_back(strip_figure(g, true, dir, stems, options));
-    if (!best.activations.empty()) figures.push_back(strip_figure(g, false, dir, stems, options));
+    if (wanted(options, "hmm") && !best.transition.empty())
+      figures.push_back(transition_figure(g, dir, stems, options));
+    if (wanted(options, "hmm") && !best.posterior.empty())
+      figures.push_back(strip_figure(g, true, dir, stems, options));
+    if (wanted(options, "rnn") && !best.activations.empty())
+      figures.push_back(strip_figure(g, false, dir, stems, options));
   }
   return figures;
 }

@@ -19,6 +19,11 @@
 //   hmm-posterior-<model>       state posteriors P(state_t = i | x) over the stretch of test data
 //                               (states x steps, the symbols along the x axis)
 //   rnn-activations-<model>     the top layer's hidden state over the same stretch
+//   sweep-<generator>-<option>  where the datasets were made by one synthetic generator and
+//                               differ in one numeric option only (the copy task at delays 5,
+//                               20, 50): test NLL above each dataset's floor (bits per step)
+//                               against that option, one line per model, mean over seeds with
+//                               min..max bars; the test NLL itself where a floor is unknown
 // The per-model figures show the group's best run (lowest test NLL). HMM learning curves use the
 // records of the restart that ended with the lowest train NLL (the one fit() keeps).
 //
@@ -34,6 +39,7 @@
 #include <vector>
 
 #include "seqlab/io/results_file.hpp"
+#include "seqlab/report/aggregate.hpp"
 
 namespace seqlab::report {
 
@@ -51,7 +57,7 @@ std::vector<FigureFormat> parse_figure_formats(const std::string& list);
 struct Figure {
   std::string stem;
   std::string kind;  // "comparison", "learning-epochs", "learning-seconds", "hmm-transition",
-                     // "hmm-posterior", "rnn-activations"
+                     // "hmm-posterior", "rnn-activations", "sweep"
   std::string dataset;
   std::string label;    // the model (per-model figures), else empty
   std::string caption;  // one sentence: what is drawn, what bands and bars mean
@@ -59,6 +65,9 @@ struct Figure {
 
 struct FigureOptions {
   std::vector<FigureFormat> formats = {FigureFormat::png};
+  // The figure groups to draw, by an experiment file's names: "learning-curves", "comparison",
+  // "hmm", "rnn", "sweep". Empty: all of them.
+  std::vector<std::string> groups;
   // "YYYY-MM-DDTHH:MM:SSZ" (as RunEnvironment::date): the creation date PDFs carry, so that the
   // same runs give byte-identical files. Empty: the time of drawing.
   std::string pdf_date;
@@ -81,6 +90,20 @@ std::vector<Figure> draw_figures(const std::vector<RunResult>& runs,
 std::vector<Figure> draw_learning_curves(const std::vector<RunResult>& runs,
                                          const std::filesystem::path& dir,
                                          const FigureOptions& options);
+
+// Datasets made by one synthetic generator that differ in one numeric option only.
+struct Sweep {
+  std::string generator;  // "copy"
+  std::string option;     // "delay"
+  std::vector<std::pair<double, std::string>> points;  // (option value, dataset), increasing
+};
+
+// Requires: groups from group_runs (a run's "dataset" setting is its dataset identity,
+//   "generator:NAME seed:S key=value ..." for generated data).
+// Ensures: the option along which the most generated datasets (at least two, all else equal,
+//   the generator's seed included) differ, with each one's value; nullopt where there is none.
+// Cost: linear in the groups times the options.
+std::optional<Sweep> find_sweep(const std::vector<ModelGroup>& groups);
 
 // Text made safe for a file name: letters, digits, '.', '-' and '_' kept, every other run of
 // bytes one '-', no leading '.' or '-'; never empty ("x").

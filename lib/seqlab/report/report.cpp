@@ -3,6 +3,8 @@
 // it with its own escaping.
 #include "seqlab/report/report.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -599,6 +601,24 @@ std::string latest_date(const Summary& summary) {
   return date;
 }
 
+// The figure groups the experiment asked for ([experiment] figures of its config.toml; the plan
+// checked the names when it ran); empty, meaning all, without a config or that key. The config
+// is shown, not obeyed, beyond this: one that does not parse (edited by hand since) draws all.
+std::vector<std::string> wanted_figures(const fs::path& file, const std::string& text) {
+  if (text.empty()) return {};
+  toml::table config;
+  try {
+    config = toml::parse(text, file.string());
+  } catch (const toml::parse_error&) {
+    return {};
+  }
+  std::vector<std::string> names;
+  if (const toml::array* list = config["experiment"]["figures"].as_array())
+    for (const toml::node& n : *list)
+      if (const auto name = n.value<std::string>()) names.push_back(*name);
+  return names;
+}
+
 }  // namespace
 
 ReportFiles write_report(const Summary& summary, const fs::path& source, const fs::path& out_dir,
@@ -630,6 +650,7 @@ ReportFiles write_report(const Summary& summary, const fs::path& source, const f
 
   FigureOptions figure_options;
   figure_options.formats = c.formats;
+  if (c.config) figure_options.groups = wanted_figures(config, *c.config);
   figure_options.pdf_date = latest_date(summary);
   c.figures = draw_figures(summary.runs, out_dir, figure_options);
 
