@@ -437,6 +437,7 @@ void Driver::print_summary(const Summary& summary) const {
 
 int Driver::run() {
   prepare_folder();
+  for (const auto& note : plan_.notes) say("note: " + note);
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
