@@ -167,6 +167,21 @@ TEST_CASE("temp files of dead processes are removed when their target is written
   CHECK(fs::exists(dir / "m.h5.tmp.notapid"));
   CHECK(test::read_file(target) == "new");
   CHECK(remove_stale_temp_files(target) == 0);
+
+  SECTION("a zombie (exited, not reaped: a killed worker whose reaper is slow) is dead") {
+    const pid_t zombie = ::fork();
+    REQUIRE(zombie >= 0);
+    if (zombie == 0) ::_exit(0);
+    // Not reaped yet: wait until it has exited (waitid with WNOWAIT leaves it a zombie).
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(zombie), &info, WEXITED | WNOWAIT) == 0);
+    REQUIRE(::kill(zombie, 0) == 0);  // a zombie still answers kill(pid, 0)
+    test::write_file(dir / ("m.h5.tmp." + std::to_string(zombie)), "left by a killed worker");
+    CHECK(remove_stale_temp_files(target) == 1);
+    CHECK_FALSE(fs::exists(dir / ("m.h5.tmp." + std::to_string(zombie))));
+    CHECK(fs::exists(dir / ("m.h5.tmp." + alive)));
+    REQUIRE(::waitpid(zombie, &status, 0) == zombie);
+  }
 }
 
 TEST_CASE("the RNG stream is a pure function of the seed", "[core]") {

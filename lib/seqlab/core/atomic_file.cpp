@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <system_error>
 
 #include "seqlab/core/error.hpp"
@@ -193,6 +195,23 @@ fs::path temp_path_for(const fs::path& target) {
   return target.string() + ".tmp." + std::to_string(::getpid());
 }
 
+// A process that exists and has not exited. A zombie (exited, not yet reaped: where a container's
+// first process does not reap orphans, a killed worker stays one) is dead for our purpose: it
+// will never finish its temp file. Processes we may not signal count as alive (not ours to judge).
+namespace {
+bool process_running(long pid) {
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  // "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ')'.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return true;
+  const char state = line[close + 2];
+  return state != 'Z' && state != 'X';
+}
+}  // namespace
+
 std::size_t remove_stale_temp_files(const fs::path& target) {
   const std::string prefix = target.filename().string() + ".tmp.";
   const fs::path dir = directory_of(target);
@@ -210,7 +229,7 @@ std::size_t remove_stale_temp_files(const fs::path& target) {
       continue;
     const long pid = std::stol(digits);
     if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    if (process_running(pid)) continue;
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (::unlink(it->path().c_str()) == 0) ++removed;

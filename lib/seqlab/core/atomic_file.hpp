@@ -10,8 +10,8 @@
 //   4. on any failure the temp file is removed and a one-line UserError names the target and the
 //      system's reason, e.g. "m.h5: cannot write: No space left on device (an existing file
 //      there is left unchanged)".
-// Temp files left by killed runs ("<target>.tmp.<pid>" of a process that no longer exists) are
-// removed the next time that target is written.
+// Temp files left by killed runs ("<target>.tmp.<pid>" of a process that no longer exists, or
+// that is a zombie nobody reaped) are removed the next time that target is written.
 //
 // What it is not: a lock. Two processes writing the same target both succeed; the last rename
 // wins, and each file seen under the target is complete.
