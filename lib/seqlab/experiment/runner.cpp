@@ -42,6 +42,10 @@ fs::path run_file_path(const fs::path& results_dir, const PlannedRun& run) {
   return results_dir / "runs" / (run.id + ".h5");
 }
 
+fs::path run_checkpoint_path(const fs::path& results_dir, const PlannedRun& run) {
+  return results_dir / "runs" / (run.id + ".ckpt");
+}
+
 std::optional<Evaluation> generating_floor(const DatasetSpec& spec, const SequenceDataset& data,
                                            Split split) {
   if (spec.is_path) return std::nullopt;
@@ -82,7 +86,7 @@ std::optional<Evaluation> generating_floor(const DatasetSpec& spec, const Sequen
 
 RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
                       const SequenceDataset& data, const fs::path& run_file,
-                      const FitObserver* progress) {
+                      const FitObserver* progress, const RunCheckpoint& checkpoint) {
   const DatasetSpec& spec = plan.datasets.at(run.dataset);
   const OptionSpelling spelling = plain_spelling();
   std::unique_ptr<SequenceModel> model = build_model(run.options, data, spelling);
@@ -115,6 +119,9 @@ RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
   fit.seed = run.seed;
   fit.threads = run.threads;
   fit.quiet = progress == nullptr || !progress->on_message;
+  fit.checkpoint = checkpoint.file;
+  fit.checkpoint_seconds = checkpoint.seconds;
+  fit.stop = checkpoint.stop;
   const SequenceSet* valid = data.valid.empty() ? nullptr : &data.valid;
   const auto start = std::chrono::steady_clock::now();
   model->fit(data.train, valid, fit, &observer);
