@@ -3,7 +3,8 @@
 # folder's layout, the summary, resuming (finished runs are skipped, byte for byte), settings
 # that changed (old run files moved to stale/), a damaged run file (run again), a run that
 # fails (one-line error, exit 1, the others still finished and summarised), and SIGTERM
-# (a clean stop, exit 143, and the same command finishes the rest).
+# (a clean stop, exit 143, the network run in progress keeps a checkpoint, and the same command
+# continues it and finishes the rest).
 # usage: run.sh SEQLAB FIXTURE_DIR
 seqlab=$1
 . "$(dirname "$0")/lib.sh"
@@ -121,7 +122,8 @@ epochs = 30
 TOML
 "$seqlab" run "$tmp/slow.toml" --out "$tmp/res3" >"$tmp/out" 2>"$tmp/err" &
 driver=$!
-for _ in $(seq 50); do [ -n "$(ls "$tmp/res3/logs" 2>/dev/null)" ] && break; sleep 0.1; done
+# Until the first network is training (its log shows fit()'s first line), then half a second.
+for _ in $(seq 200); do grep -qs "updates per epoch" "$tmp"/res3/logs/*.log && break; sleep 0.1; done
 sleep 0.5
 kill -TERM "$driver"
 wait "$driver"
@@ -132,9 +134,37 @@ grep -q "stopped by Terminated; [0-9] of 4 runs are finished" "$tmp/err" &&
 sleep 0.3
 pgrep -f -- "--worker .*$tmp/res3" >/dev/null && bad "a worker outlived the driver" ||
   ok "no worker left running"
+# The stopped network run left its checkpoint; the next command continues it from there.
+stopped=$(find "$tmp/res3/runs" -name '*.ckpt' | head -n 1)
+[ -n "$stopped" ] && ok "the stopped run left its checkpoint" || bad "no checkpoint: $(ls "$tmp/res3/runs")"
+id=$(basename "$stopped" .ckpt)
+grep -q "run $id: stopped by signal; checkpoint in .*$id.ckpt" "$tmp/res3/logs/$id.log" &&
+  ok "its log says where the checkpoint is" || bad "log: $(tail -n 2 "$tmp/res3/logs/$id.log")"
 expect_ok "the same command finishes the plan" "$seqlab" run "$tmp/slow.toml" --out "$tmp/res3"
 [ "$(ls "$tmp"/res3/runs/*.h5 | wc -l)" -eq 4 ] && ok "4 run files after the resume" ||
   bad "run files: $(ls "$tmp/res3/runs")"
+grep -q "lstm: resuming from .*$id.ckpt" "$tmp/res3/logs/$id.log" &&
+  ok "the stopped run continued from its checkpoint" || bad "log: $(cat "$tmp/res3/logs/$id.log")"
+[ -z "$(find "$tmp/res3/runs" -name '*.ckpt')" ] && ok "no checkpoint left once the runs finished" ||
+  bad "checkpoints left: $(ls "$tmp/res3/runs")"
+# ... and the results are those of the same experiment never stopped (all but the wall time and
+# the date).
+expect_ok "the same experiment, never stopped" "$seqlab" run "$tmp/slow.toml" --out "$tmp/res3ref" --quiet
+numbers() {
+  local header cut_list="" i=0
+  header=$(head -n 1 "$1")
+  IFS=, read -r -a names <<<"$header"
+  for name in "${names[@]}"; do
+    i=$((i + 1))
+    case $name in wall_seconds | date) ;; *) cut_list+="${cut_list:+,}$i" ;; esac
+  done
+  cut -d , -f "$cut_list" "$1" | sort
+}
+if cmp -s <(numbers "$tmp/res3/results.csv") <(numbers "$tmp/res3ref/results.csv"); then
+  ok "the stopped and continued experiment has exactly the results of one never stopped"
+else
+  bad "results differ: $(diff <(numbers "$tmp/res3/results.csv") <(numbers "$tmp/res3ref/results.csv") | head -n 4)"
+fi
 
 # On a terminal (a pseudo-terminal here): one status line, redrawn, with the runs done, an ETA
 # and each current run's epoch and NLL from its learning-curve records.

@@ -3,17 +3,19 @@
 # the death signal, its workers), each time started again on the same results folder. Checks
 # that no run file is ever damaged or changed once it exists, that no worker outlives its
 # driver, and that the resumed experiment ends with exactly the numbers of a run never killed
-# (every column of results.csv but the wall time and the date).
+# (every column of results.csv but the wall time and the date). The networks checkpoint every
+# 20 ms, so kills land mid-checkpoint too, and runs continue from checkpoints a kill left.
 # usage: run_kill.sh SEQLAB FIXTURE_DIR
 seqlab=$1
 . "$(dirname "$0")/lib.sh"
 
 cat >"$tmp/kill.toml" <<'TOML'
-# 60 runs of 0.01 to 0.5 seconds on three synthetic sets, 2 at a time
+# 60 runs of 0.01 to 1 second on three synthetic sets, 2 at a time
 [experiment]
 name = "kill"
 seeds = [1, 2, 3, 4]
 jobs = 2
+checkpoint-every = 0.02
 
 [[datasets]]
 name = "casino"
@@ -37,7 +39,7 @@ tol = 0
 [[models]]
 model = "gru"
 hidden = 32
-epochs = 10
+epochs = 40
 patience = 0
 window = 25
 TOML
@@ -60,7 +62,7 @@ for kill in $(seq 20); do
   wait "$driver" 2>/dev/null
   sleep 0.1
   files=$(find "$res/runs" -name '*.h5' 2>/dev/null | wc -l)
-  echo "kill $kill: $files run files"
+  echo "kill $kill: $files run files, $(find "$res/runs" -name "*.ckpt" 2>/dev/null | wc -l) checkpoints"
   [ "$files" -gt 0 ] && [ "$files" -lt 60 ] && midway=$((midway + 1))
   if pgrep -f -- "--out $res --worker" >/dev/null; then
     orphans=$((orphans + 1))
@@ -107,5 +109,10 @@ else
 fi
 [ -z "$(find "$res/runs" -name '*.tmp.*')" ] && ok "no temp files left in runs/" ||
   bad "temp files: $(find "$res/runs" -name '*.tmp.*')"
+[ -z "$(find "$res/runs" -name '*.ckpt')" ] && ok "no checkpoints left: each finished run removed its own" ||
+  bad "checkpoints left: $(find "$res/runs" -name '*.ckpt')"
+resumed=$(grep -l "resuming from" "$res"/logs/*.log 2>/dev/null | wc -l)
+[ "$resumed" -gt 0 ] && ok "$resumed network runs continued from a checkpoint a kill left" ||
+  bad "no run continued from a checkpoint: the kills never caught a network mid-training"
 
 finish

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -262,5 +263,35 @@ std::string JsonObject::str() const {
   for (std::size_t i = 0; i < fields_.size(); ++i) out += (i ? ", " : "") + fields_[i];
   return out + "}";
 }
+
+namespace {
+
+std::atomic<bool> g_stop_flag{false};
+volatile std::sig_atomic_t g_stopped_by = 0;
+static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set in a signal handler");
+
+extern "C" void on_cooperative_stop(int signal) {
+  g_stopped_by = signal;
+  g_stop_flag.store(true);
+}
+
+}  // namespace
+
+const std::atomic<bool>* catch_stop_signals() {
+  for (const int signal : {SIGINT, SIGTERM}) {
+    struct sigaction old {};
+    if (::sigaction(signal, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    struct sigaction action {};
+    action.sa_handler = on_cooperative_stop;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;  // the second one kills
+    ::sigaction(signal, &action, nullptr);
+  }
+  return &g_stop_flag;
+}
+
+int stop_signal() { return g_stopped_by; }
+
+int stopped_exit_code() { return 128 + (g_stopped_by != 0 ? g_stopped_by : SIGINT); }
 
 }  // namespace seqlab::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -96,5 +97,17 @@ void check_model_file_loads(const std::string& path);
 std::string json_escape(const std::string& s);
 // A double with 17 significant digits, or null when not finite.
 std::string json_number(double x);
+
+// Cooperative stop of long training (FitOptions::stop). Ensures: from now on SIGINT and SIGTERM
+// set the returned flag instead of killing the process (fit() then finishes its update, saves
+// its checkpoint and throws Interrupted); a second signal of the same kind kills as usual. A
+// signal this process was started with ignored (a background job's SIGINT, a `seqlab run`
+// worker's) stays ignored. Idempotent.
+const std::atomic<bool>* catch_stop_signals();
+// The signal that set the flag (0 while none has).
+int stop_signal();
+// The exit code of a command stopped that way: 128 + the signal's number (130 for SIGINT, 143
+// for SIGTERM; 130 when no signal was seen).
+int stopped_exit_code();
 
 }  // namespace seqlab::cli

@@ -13,6 +13,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -300,8 +302,9 @@ int run_train(const std::vector<std::string>& args) {
   const std::string cmd = "train";
   CommonOptions common;
   DataArgs data;
-  std::string model_name, out;
-  double log_every = 10.0;
+  std::string model_name, out, checkpoint;
+  double log_every = 10.0, checkpoint_every = 300.0;
+  bool resume = false;
 
   po::options_description general("Options");
   general.add_options()
@@ -310,7 +313,16 @@ int run_train(const std::vector<std::string>& args) {
     ("out,o", po::value(&out)->value_name("FILE.h5"), "where to write the trained model")
     ("log-every", po::value(&log_every)->default_value(10)->value_name("SECONDS"),
      "when stderr is not a terminal (a log file), write the progress line at most this often "
-     "(0 = every time it changes, about twice a second)");
+     "(0 = every time it changes, about twice a second)")
+    ("checkpoint", po::value(&checkpoint)->value_name("FILE"),
+     "recurrent networks: save the whole training state to FILE every --checkpoint-every "
+     "seconds and when stopped by SIGINT or SIGTERM (exit 130 / 143); FILE is removed when "
+     "training finishes. FILE must not exist yet, unless --resume")
+    ("checkpoint-every", po::value(&checkpoint_every)->default_value(300)->value_name("SECONDS"),
+     "with --checkpoint: seconds between checkpoints (0 = after every update)")
+    ("resume", po::bool_switch(&resume),
+     "continue from the --checkpoint FILE of a stopped run (the same command plus --resume): "
+     "the result is bit for bit that of a run never stopped");
   add_data_options(general, data, "train");
   add_common_options(general, common, kJson | kSeed | kThreads);
   po::options_description all;
@@ -335,6 +347,32 @@ int run_train(const std::vector<std::string>& args) {
   require_distinct_output(out, "--out", {{"--data", data.data}});
 
   const bool task = options.was_given("task") && options.text("task") != "none";
+  if (!checkpoint.empty() || resume || given(vm, "checkpoint-every")) {
+    if (checkpoint.empty())
+      user_error(std::string("train: ") + (resume ? "--resume" : "--checkpoint-every") +
+                 " needs --checkpoint FILE" + (resume ? ", the checkpoint to continue from" : ""));
+    if (!recurrent_model)
+      user_error("train: --checkpoint applies to recurrent networks (rnn, leaky, jordan, lstm, "
+                 "gru), not to --model " + model_name);
+    if (task)
+      user_error("train: --checkpoint applies to next-step training, not to --task");
+    if (!(std::isfinite(checkpoint_every) && checkpoint_every >= 0.0 && checkpoint_every <= 1e9))
+      user_error("train: --checkpoint-every must be a number of seconds in [0, 1e+09], got " +
+                 shown(checkpoint_every));
+    require_output_path(checkpoint);
+    require_distinct_output(checkpoint, "--checkpoint", {{"--data", data.data}, {"--out", out}});
+    if (std::filesystem::absolute(checkpoint).lexically_normal() ==
+        std::filesystem::absolute(out).lexically_normal())
+      user_error("train: --checkpoint and --out name the same file, " + out);
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(checkpoint, ec);
+    if (resume && !exists)
+      input_error(checkpoint, "no checkpoint to resume from (--resume continues a run that was "
+                              "stopped; a run that finished removed its checkpoint)");
+    if (!resume && exists)
+      input_error(checkpoint, "holds the checkpoint of an unfinished run: add --resume to "
+                              "continue it, or remove the file to start again");
+  }
   if (options.was_given("bidirectional") && !task)
     user_error("train: --bidirectional: a bidirectional network reads the future, so it defines "
                "no left-to-right likelihood; it needs --task classify or --task regress");
@@ -388,6 +426,9 @@ int run_train(const std::vector<std::string>& args) {
   fo.seed = common.seed;
   fo.threads = common.threads;
   fo.quiet = common.quiet;
+  fo.checkpoint = checkpoint;
+  fo.checkpoint_seconds = checkpoint_every;
+  if (!checkpoint.empty()) fo.stop = catch_stop_signals();
   FitObserver observer = progress_observer(common.quiet, log_every);
   // The learning curve, saved with the model (its history/ group).
   TrainingHistory history;
@@ -398,6 +439,14 @@ int run_train(const std::vector<std::string>& args) {
   const auto t0 = std::chrono::steady_clock::now();
   try {
     model->fit(train, valid, fo, &observer);
+  } catch (const Interrupted&) {
+    std::cout.flush();
+    const int signal = stop_signal();
+    std::cerr << "seqlab: train stopped by signal"
+              << (signal != 0 ? std::string(" (") + strsignal(signal) + ")" : std::string())
+              << "; checkpoint in " << checkpoint << ", run the same command"
+              << (resume ? " again" : " with --resume") << " to continue" << std::endl;
+    return stopped_exit_code();
   } catch (const UserError& e) {  // the data's fault or the options': say which data
     user_error("train on dataset '" + dataset.name + "' [" + data.split + "]: " + e.what());
   }

@@ -98,6 +98,14 @@ int run_worker(const ExperimentPlan& plan, const fs::path& out, const std::strin
     user_error("run: run " + id + " is not in the plan of " + plan.file.string() +
                " (the file changed while the experiment ran?)");
   const PlannedRun& run = *it;
+  // A network checkpoints its training into runs/<id>.ckpt and continues from it when the
+  // experiment is run again; SIGTERM (what the driver sends) stops it cleanly there.
+  RunCheckpoint checkpoint;
+  if (model_family(run.options.model) == "RNN") {
+    checkpoint.file = run_checkpoint_path(out, run);
+    checkpoint.seconds = plan.checkpoint_seconds;
+    checkpoint.stop = catch_stop_signals();
+  }
   std::fprintf(stderr, "run %s: %s on %s, seed %llu, %u thread%s\n", run.id.c_str(),
                run.label.c_str(), plan.datasets[run.dataset].key.c_str(),
                static_cast<unsigned long long>(run.seed), run.threads,
@@ -116,7 +124,14 @@ int run_worker(const ExperimentPlan& plan, const fs::path& out, const std::strin
     // The driver may be gone; a failed progress write never stops the run.
     if (n > 0) (void)!::write(kProgressFd, line, static_cast<std::size_t>(n));
   };
-  const RunResult result = execute_run(plan, run, data, run_file_path(out, run), &observer);
+  RunResult result;
+  try {
+    result = execute_run(plan, run, data, run_file_path(out, run), &observer, checkpoint);
+  } catch (const Interrupted&) {
+    std::fprintf(stderr, "run %s: stopped by signal; checkpoint in %s, running the experiment "
+                         "again continues it\n", run.id.c_str(), checkpoint.file.c_str());
+    return stopped_exit_code();
+  }
   std::fprintf(stderr, "run %s: finished in %.1f s", run.id.c_str(), result.wall_seconds);
   if (result.test) std::fprintf(stderr, ", test %.6f bits per %s", result.test->bits_per_step,
                                 result.unit.c_str());

@@ -1,5 +1,6 @@
 // tools/seqlab/main.cpp: the `seqlab` program: git-style subcommands over libseqlab.
-// Exit codes: 0 success, 1 user error (one line on stderr), 2 internal error.
+// Exit codes: 0 success, 1 user error (one line on stderr), 2 internal error, 128 + N stopped
+// by signal N with a checkpoint to continue from (130 SIGINT, 143 SIGTERM).
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -124,6 +125,10 @@ int run(std::vector<std::string> args) {
     for (const auto& c : seqlab::cli::commands())
       if (c.name == name) return c.run(args);
     seqlab::user_error("unknown command '" + name + "' (see 'seqlab --help')");
+  } catch (const seqlab::Interrupted& e) {  // a command that did not word it itself
+    std::cout.flush();
+    std::cerr << "seqlab: " << e.what() << "\n";
+    return seqlab::cli::stopped_exit_code();
   } catch (const seqlab::UserError& e) {
     std::cout.flush();  // what the command printed before the error comes first
     std::cerr << "seqlab: error: " << e.what() << "\n";

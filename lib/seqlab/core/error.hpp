@@ -3,7 +3,9 @@
 // A UserError is the user's to fix (a missing file, a malformed config, a symbol outside an
 // alphabet). Its message is ONE line that names where (file, line/column or key) and what was
 // expected. The CLI prints it as "seqlab: error: <message>" and exits 1. Anything else that
-// escapes (std::exception) is a bug in seqlab: the CLI exits 2.
+// escapes (std::exception) is a bug in seqlab: the CLI exits 2 -- except an Interrupted, which
+// is neither: a long computation stopped because it was asked to (a signal), having saved what
+// is needed to continue.
 #pragma once
 
 #include <cstddef>
@@ -11,12 +13,29 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace seqlab {
 
 class UserError : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
+};
+
+// Thrown by a computation that was asked to stop (FitOptions::stop) and did so cleanly. Not a
+// UserError on purpose: nothing is wrong with the input, and the places that catch UserErrors to
+// reword them as bad input must let it pass. The message is one line ("lstm: training stopped at
+// epoch 3, update 1,234; checkpoint in run.ckpt"); checkpoint() names the file holding the state
+// to continue from, empty when none was written. The CLI prints one line and exits 128 + the
+// signal's number (130 for SIGINT, 143 for SIGTERM).
+class Interrupted : public std::runtime_error {
+public:
+  Interrupted(const std::string& message, std::filesystem::path checkpoint)
+      : std::runtime_error(message), checkpoint_(std::move(checkpoint)) {}
+  const std::filesystem::path& checkpoint() const { return checkpoint_; }
+
+private:
+  std::filesystem::path checkpoint_;
 };
 
 // "FILE" or "FILE:LINE" or "FILE:LINE:COLUMN" (line and column are 1-based; 0 means omitted).

@@ -25,7 +25,7 @@ namespace {
 const std::vector<std::string> kTopKeys = {"experiment", "budget", "datasets", "models"};
 const std::vector<std::string> kExperimentKeys = {"name", "description", "seeds", "seed",
                                                   "splits", "figures", "threads", "jobs",
-                                                  "samples"};
+                                                  "samples", "checkpoint-every"};
 const std::vector<std::string> kDatasetKeys = {"name", "path", "generator", "generator-options",
                                                "seed", "label", "optional", "reader",
                                                "reader-options", "split-ratios", "split-by",
@@ -468,6 +468,13 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
       plan.threads = static_cast<unsigned>(integer_value(r, *v, "threads", 1, 1024));
     if (const toml::node* v = t.get("jobs"))
       plan.jobs = static_cast<unsigned>(integer_value(r, *v, "jobs", 1, 1024));
+    if (const toml::node* v = t.get("checkpoint-every")) {
+      const double seconds = number_value(r, *v, "checkpoint-every");
+      if (!(seconds >= 0.0 && seconds <= 1e9))
+        r.at(*v, "checkpoint-every must be between 0 and 1e9 seconds, got " +
+                     std::to_string(seconds));
+      plan.checkpoint_seconds = seconds;
+    }
     if (const toml::node* v = t.get("samples"))
       plan.sample_length = static_cast<std::uint64_t>(integer_value(r, *v, "samples", 0, 100000));
   }

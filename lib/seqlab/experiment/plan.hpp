@@ -71,6 +71,9 @@ struct ExperimentPlan {
   unsigned threads = 1;             // per run
   unsigned jobs = 1;                // runs at a time
   std::uint64_t sample_length = 200;  // steps drawn from each trained model for the report
+  // Seconds between a network run's training checkpoints (0: at every update); not part of a
+  // run's identity, since the result does not depend on it.
+  double checkpoint_seconds = 300.0;
   std::vector<DatasetSpec> datasets;
   std::vector<std::string> notes;   // what the plan left out and why (optional datasets)
   std::vector<PlannedRun> runs;     // by model table, grid point (first key slowest), dataset, seed

@@ -42,6 +42,10 @@ fs::path run_file_path(const fs::path& results_dir, const PlannedRun& run) {
   return results_dir / "runs" / (run.id + ".h5");
 }
 
+fs::path run_checkpoint_path(const fs::path& results_dir, const PlannedRun& run) {
+  return results_dir / "runs" / (run.id + ".ckpt");
+}
+
 std::optional<Evaluation> generating_floor(const DatasetSpec& spec, const SequenceDataset& data,
                                            Split split) {
   if (spec.is_path) return std::nullopt;
@@ -88,7 +92,7 @@ std::optional<Evaluation> floor_under_generator(const std::string& generator,
 
 RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
                       const SequenceDataset& data, const fs::path& run_file,
-                      const FitObserver* progress) {
+                      const FitObserver* progress, const RunCheckpoint& checkpoint) {
   const DatasetSpec& spec = plan.datasets.at(run.dataset);
   const OptionSpelling spelling = plain_spelling();
   std::unique_ptr<SequenceModel> model = build_model(run.options, data, spelling);
@@ -121,11 +125,17 @@ RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
   fit.seed = run.seed;
   fit.threads = run.threads;
   fit.quiet = progress == nullptr || !progress->on_message;
+  fit.checkpoint = checkpoint.file;
+  fit.checkpoint_seconds = checkpoint.seconds;
+  fit.stop = checkpoint.stop;
   const SequenceSet* valid = data.valid.empty() ? nullptr : &data.valid;
   const auto start = std::chrono::steady_clock::now();
   model->fit(data.train, valid, fit, &observer);
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Resumed from a checkpoint: the records count the time before it too.
+  if (!result.history.empty())
+    result.wall_seconds = std::max(result.wall_seconds, result.history.back().seconds);
   result.parameters = model->num_parameters();
   result.epochs = result.history.size();
   result.updates = result.history.empty() ? 0 : result.history.back().updates;

@@ -521,6 +521,63 @@ arma::uvec read_uvec(const H5::Group& group, const std::string& name) {
   return out;
 }
 
+namespace {
+
+// A dataset stored contiguously (never chunked or compressed), whatever its size.
+H5::DataSet create_plain_dataset(H5::Group& group, const std::string& name,
+                                 const H5::DataType& type, const std::vector<hsize_t>& dims) {
+  H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+  return group.createDataSet(name, type, space);
+}
+
+std::vector<hsize_t> float32_dims(const H5::Group& group, const std::string& name,
+                                  const H5::DataSet& dataset, int rank) {
+  const std::string expected = rank == 1 ? "a 1-D array of float32" : "a 2-D array of float32";
+  require_class(group, name, dataset, {H5T_FLOAT}, expected);
+  if (dataset.getDataType().getSize() != sizeof(float))
+    format_error(group, name, "has the wrong element type, expected " + expected);
+  return dims_of(group, name, dataset, rank, expected, sizeof(float));
+}
+
+}  // namespace
+
+void write_float_vec(H5::Group& group, const std::string& name, const arma::fvec& values) {
+  H5::DataSet dataset = create_plain_dataset(group, name, H5::PredType::IEEE_F32LE, {values.n_elem});
+  if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_FLOAT);
+}
+
+arma::fvec read_float_vec(const H5::Group& group, const std::string& name) {
+  const H5::DataSet dataset = open_dataset(group, name, "a 1-D array of float32");
+  const auto dims = float32_dims(group, name, dataset, 1);
+  arma::fvec values(dims[0]);
+  if (values.n_elem > 0)
+    guarded_read(group, name, [&] { dataset.read(values.memptr(), H5::PredType::NATIVE_FLOAT); });
+  return values;
+}
+
+void write_float_mat(H5::Group& group, const std::string& name, const arma::fmat& values) {
+  H5::DataSet dataset = create_plain_dataset(group, name, H5::PredType::IEEE_F32LE,
+                                             {values.n_rows, values.n_cols});
+  if (values.n_elem == 0) return;
+  const arma::fmat row_major = values.t();
+  dataset.write(row_major.memptr(), H5::PredType::NATIVE_FLOAT);
+}
+
+arma::fmat read_float_mat(const H5::Group& group, const std::string& name) {
+  const H5::DataSet dataset = open_dataset(group, name, "a 2-D array of float32");
+  const auto dims = float32_dims(group, name, dataset, 2);
+  arma::fmat transposed(dims[1], dims[0]);
+  if (transposed.n_elem == 0) return arma::fmat(dims[0], dims[1]);
+  guarded_read(group, name,
+               [&] { dataset.read(transposed.memptr(), H5::PredType::NATIVE_FLOAT); });
+  return transposed.t();
+}
+
+void write_double_vec(H5::Group& group, const std::string& name, const arma::vec& values) {
+  H5::DataSet dataset = create_plain_dataset(group, name, H5::PredType::IEEE_F64LE, {values.n_elem});
+  if (values.n_elem > 0) dataset.write(values.memptr(), H5::PredType::NATIVE_DOUBLE);
+}
+
 void write_u32_mat(H5::Group& group, const std::string& name, const U32Mat& values) {
   H5::DataSet dataset =
       create_dataset(group, name, H5::PredType::STD_U32LE, {values.n_rows, values.n_cols});

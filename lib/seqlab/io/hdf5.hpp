@@ -135,6 +135,16 @@ using U32Mat = arma::Mat<std::uint32_t>;
 void write_u32_mat(H5::Group& group, const std::string& name, const U32Mat& values);
 U32Mat read_u32_mat(const H5::Group& group, const std::string& name);
 
+// Training state (checkpoints): arrays stored exactly as given, NaN and infinities included, and
+// never compressed (written every few minutes; trained values do not compress). float32 1-D and
+// 2-D (MATRIX LAYOUT); the readers require float32 in the file (no silent narrowing) and the
+// rank. float64 1-D: read back with read_vec.
+void write_float_vec(H5::Group& group, const std::string& name, const arma::fvec& values);
+arma::fvec read_float_vec(const H5::Group& group, const std::string& name);
+void write_float_mat(H5::Group& group, const std::string& name, const arma::fmat& values);
+arma::fmat read_float_mat(const H5::Group& group, const std::string& name);
+void write_double_vec(H5::Group& group, const std::string& name, const arma::vec& values);
+
 // The alphabet of a symbol model: dataset `name` (default "alphabet") with one UTF-8 string per
 // symbol in index order, attribute "separator" (string) and, only when the alphabet has one,
 // attribute "unknown_index" (int). Reading rejects duplicate or empty symbols and an

@@ -26,7 +26,9 @@
 #pragma once
 
 #include <armadillo>
+#include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -43,10 +45,30 @@ class Group;
 namespace seqlab {
 
 // Options shared by every model's fit(); model-specific hyper-parameters live in the model.
+//
+// CHECKPOINTS AND STOPPING (recurrent networks' fit(); every other model ignores these three
+// fields, so a caller that sets `stop` for them must not wait for it to take effect):
+//   checkpoint          empty: none. Otherwise the file fit() saves its whole training state to
+//                       (docs/formats.md, "Checkpoints"; written atomically), at the first
+//                       update boundary after every `checkpoint_seconds` of wall time and when
+//                       stopped. If the file EXISTS when fit() starts, fit() continues from it
+//                       (after the usual checks of its inputs): it replays the stored epoch
+//                       records through FitObserver::on_epoch and goes on so that the result is
+//                       BITWISE the one an uninterrupted fit() with the same seed and threads
+//                       gives. A checkpoint of other settings, data, seed or threads is refused
+//                       (a UserError naming the file and the first field that differs), as is a
+//                       damaged file. When fit() completes it removes the file.
+//   checkpoint_seconds  >= 0 and finite (else UserError); 0 = at every update boundary.
+//   stop                when it becomes true, fit() finishes the update in progress, writes the
+//                       checkpoint (when one is set) and throws seqlab::Interrupted. An atomic
+//                       flag a signal handler may set.
 struct FitOptions {
   std::uint64_t seed = 1;
   unsigned threads = 1;
   bool quiet = false;
+  std::filesystem::path checkpoint;
+  double checkpoint_seconds = 300.0;
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One point of a learning curve: what fit() knew at the end of an epoch (networks) or of an
@@ -84,9 +106,12 @@ using TrainingHistory = std::vector<EpochRecord>;
 //               other message is an ordinary line (no line break inside or at the end).
 //   on_epoch    one typed record per epoch / EM iteration, in order, as soon as it is known:
 //               the data behind learning curves (never parse on_message for numbers)
+//   on_update   networks: after every optimizer update, with the number of updates so far
+//               (called often: keep it cheap)
 struct FitObserver {
   std::function<void(const std::string& message)> on_message;
   std::function<void(const EpochRecord& record)> on_epoch;
+  std::function<void(std::uint64_t updates)> on_update;
 };
 
 // The result of scoring a split. Natural logs inside; bits only for reporting.

@@ -305,6 +305,14 @@ bool ReduceOnPlateau::observe(double value) {
   return true;
 }
 
+void ReduceOnPlateau::set_state(const State& state) {
+  require_in(state.rate > 0.0 && std::isfinite(state.rate), "plateau rate", "> 0", state.rate);
+  rate_ = state.rate;
+  best_ = state.best;
+  bad_epochs_ = state.bad_epochs;
+  reductions_ = state.reductions;
+}
+
 // ---- early stopping --------------------------------------------------------------------------
 
 template <class T>
@@ -340,6 +348,25 @@ void EarlyStopping<T>::restore(arma::Col<T>& params) const {
   std::copy(best_parameters_.begin(), best_parameters_.end(), params.begin());
 }
 
+template <class T>
+typename EarlyStopping<T>::State EarlyStopping<T>::state() const {
+  return {has_best_, best_, best_epoch_, epochs_seen_, bad_epochs_, best_parameters_};
+}
+
+template <class T>
+void EarlyStopping<T>::set_state(const State& state) {
+  if (state.has_best == state.best_parameters.empty())
+    user_error(std::string("early stopping state: ") +
+               (state.has_best ? "a best epoch without its parameters"
+                               : "best parameters without a best epoch"));
+  has_best_ = state.has_best;
+  best_ = state.best;
+  best_epoch_ = state.best_epoch;
+  epochs_seen_ = state.epochs_seen;
+  bad_epochs_ = state.bad_epochs;
+  best_parameters_ = state.best_parameters;
+}
+
 // ---- parameter averaging ---------------------------------------------------------------------
 
 template <class T>
@@ -367,6 +394,16 @@ template <class T>
 arma::Col<T> ParameterAverage<T>::mean() const {
   if (count_ == 0) throw std::logic_error("ParameterAverage::mean: nothing added yet");
   return arma::conv_to<arma::Col<T>>::from(sum_ / weight_);
+}
+
+template <class T>
+void ParameterAverage<T>::set_state(const State& state) {
+  if (state.sum.n_elem != sum_.n_elem)
+    user_error("parameter average state: " + std::to_string(state.sum.n_elem) +
+               " sums, expected " + std::to_string(sum_.n_elem));
+  weight_ = state.weight;
+  count_ = state.count;
+  sum_ = state.sum;
 }
 
 // ---- explicit instantiations -----------------------------------------------------------------

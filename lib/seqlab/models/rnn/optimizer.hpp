@@ -168,6 +168,18 @@ class ReduceOnPlateau {
   std::uint64_t bad_epochs() const { return bad_epochs_; }
   std::uint64_t reductions() const { return reductions_; }
 
+  // What observe() remembers (for checkpoints): set_state(state()) on an object of the same
+  // options continues exactly as this one would.
+  struct State {
+    double rate = 1.0;
+    double best = std::numeric_limits<double>::infinity();
+    std::uint64_t bad_epochs = 0;
+    std::uint64_t reductions = 0;
+  };
+  State state() const { return {rate_, best_, bad_epochs_, reductions_}; }
+  // Requires: a rate > 0 (else UserError).
+  void set_state(const State& state);
+
  private:
   PlateauOptions options_;
   double rate_;
@@ -202,6 +214,20 @@ class EarlyStopping {
   std::uint64_t epochs_seen() const { return epochs_seen_; }
   std::uint64_t bad_epochs() const { return bad_epochs_; }
   const arma::Col<T>& best_parameters() const { return best_parameters_; }
+
+  // What observe() remembers (for checkpoints): set_state(state()) on an object of the same
+  // patience and min_delta continues exactly as this one would.
+  struct State {
+    bool has_best = false;
+    double best = std::numeric_limits<double>::infinity();
+    std::uint64_t best_epoch = 0;
+    std::uint64_t epochs_seen = 0;
+    std::uint64_t bad_epochs = 0;
+    arma::Col<T> best_parameters;  // empty until has_best
+  };
+  State state() const;
+  // Requires: best_parameters empty exactly when !has_best (else UserError).
+  void set_state(const State& state);
 
   // Requires: has_best() and params of the remembered length (else std::logic_error).
   // Ensures: params holds the best parameters (copied element-wise into its existing memory, so
@@ -244,6 +270,17 @@ class ParameterAverage {
 
   std::uint64_t count() const { return count_; }
   double decay() const { return decay_; }
+
+  // The running sums (for checkpoints): set_state(state()) on an average of the same decay and
+  // size continues exactly as this one would.
+  struct State {
+    double weight = 0.0;     // 1 - decay^k
+    std::uint64_t count = 0; // k
+    arma::vec sum;           // s_k, `size` elements
+  };
+  State state() const { return {weight_, count_, sum_}; }
+  // Requires: a sum of `size` elements (else UserError).
+  void set_state(const State& state);
 
  private:
   double decay_;

@@ -11,11 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/memory.hpp"
 #include "seqlab/data/batching.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/rnn/checkpoint.hpp"
 #include "seqlab/models/rnn/trainer.hpp"
 #include "seqlab/models/rnn/weight_file.hpp"
 
@@ -262,6 +264,8 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   const auto say = [&](const std::string& m) {
     if (observer != nullptr && observer->on_message) observer->on_message(m);
   };
+  if (!(fit.checkpoint_seconds >= 0.0) || !std::isfinite(fit.checkpoint_seconds))
+    user_error(name + ": the checkpoint interval must be a finite number of seconds >= 0");
 
   const unsigned threads = std::max(1u, fit.threads);
   const arma::uword streams = std::min<arma::uword>(
@@ -333,7 +337,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
                  fmt("%g", options_.average_decay) + ")"
            : std::string()));
 
-  const auto start = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
@@ -351,8 +355,6 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   std::uint64_t predicted_total = 0;
   bool out_of_steps = false;
   std::vector<std::uint64_t> checked_epochs;  // the epochs whose valid NLL was scored, in order
-  // For the records: the rate of the last update so far, and the epoch's gradient norms.
-  double last_rate = std::numeric_limits<double>::quiet_NaN();
   std::optional<rnn::ParameterAverage<float>> average;
   if (options_.average_decay > 0.0)
     average.emplace(options_.average_decay, net.params().values().n_elem);
@@ -361,16 +363,137 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     return average && average->count() > 0 ? average->mean() : net.params().values();
   };
 
-  for (std::uint64_t epoch = 0; epoch < options_.epochs && !out_of_steps; ++epoch) {
+  // The learning curve: every record goes through emit(), which keeps it (checkpoints save it)
+  // and hands it to the observer.
+  TrainingHistory history;
+  const auto emit = [&](const EpochRecord& record) {
+    history.push_back(record);
+    if (observer != nullptr && observer->on_epoch) observer->on_epoch(record);
+  };
+  // The epoch in progress: its windows taken, the NLL and real steps of its updates, their
+  // gradient norms, and the rate of the last update.
+  std::uint64_t first_epoch = 0, epoch_windows = 0, epoch_count = 0, epoch_norms = 0;
+  double epoch_nll = 0.0, epoch_norm_sum = 0.0;
+  double last_rate = std::numeric_limits<double>::quiet_NaN();
+
+  // Checkpoints (rnn/checkpoint.hpp): saved at a window boundary, before the budget check.
+  rnn::Fingerprint fingerprint;
+  if (!fit.checkpoint.empty())
+    fingerprint = rnn::fit_fingerprint(name, config_, alphabet_, options_, train, valid, fit.seed,
+                                       threads);
+  const auto save_checkpoint = [&](std::uint64_t epoch) {
+    rnn::FitCheckpoint c;
+    c.fingerprint = fingerprint;
+    c.model = name;
+    c.unit = symbols ? "symbol" : "frame";
+    c.epoch = epoch;
+    c.epoch_windows = epoch_windows;
+    c.epoch_nll = epoch_nll;
+    c.epoch_steps = epoch_count;
+    c.epoch_norm_sum = epoch_norm_sum;
+    c.epoch_norms = epoch_norms;
+    c.last_rate = last_rate;
+    c.predicted_total = predicted_total;
+    c.elapsed_seconds = seconds_since(start);
+    c.scoring_seconds = scoring_seconds;
+    c.checked_epochs = checked_epochs;
+    c.report = report_;
+    c.history = history;
+    c.parameters = net.params().values();
+    c.trainer = trainer.export_state();
+    if (plateau) c.plateau = plateau->state();
+    if (stopping) c.stopping = stopping->state();
+    if (average) c.average = average->state();
+    rnn::write_checkpoint(fit.checkpoint, c);
+  };
+  bool resuming = false;
+  std::error_code exists_error;
+  if (!fit.checkpoint.empty() && std::filesystem::exists(fit.checkpoint, exists_error)) {
+    rnn::FitCheckpoint c = rnn::read_checkpoint(fit.checkpoint);
+    rnn::require_same_fingerprint(fit.checkpoint, c.fingerprint, fingerprint);
+    try {
+      if (c.parameters.n_elem != net.params().size())
+        user_error("holds " + std::to_string(c.parameters.n_elem) + " parameters, the network has " +
+                   std::to_string(net.params().size()));
+      if (c.epoch >= options_.epochs || c.epoch_windows > per_epoch)
+        user_error("its position (epoch " + std::to_string(c.epoch + 1) + ", window " +
+                   std::to_string(c.epoch_windows) + ") is past the end of training");
+      if (plateau.has_value() != c.plateau.has_value() ||
+          stopping.has_value() != c.stopping.has_value() ||
+          average.has_value() != c.average.has_value())
+        user_error("its plateau, early-stopping or averaging state does not match the options");
+      std::copy(c.parameters.begin(), c.parameters.end(), net.params().values().begin());
+      trainer.sync_parameters();
+      trainer.import_state(c.trainer);
+      if (plateau) plateau->set_state(*c.plateau);
+      if (stopping) stopping->set_state(*c.stopping);
+      if (average) average->set_state(*c.average);
+    } catch (const UserError& e) {
+      input_error(fit.checkpoint, std::string("cannot resume: ") + e.what());
+    }
+    first_epoch = c.epoch;
+    epoch_windows = c.epoch_windows;
+    epoch_nll = c.epoch_nll;
+    epoch_count = c.epoch_steps;
+    epoch_norm_sum = c.epoch_norm_sum;
+    epoch_norms = c.epoch_norms;
+    last_rate = c.last_rate;
+    predicted_total = c.predicted_total;
+    scoring_seconds = c.scoring_seconds;
+    checked_epochs = c.checked_epochs;
+    report_ = c.report;
+    start -= std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(c.elapsed_seconds));
     stream.rewind();
-    trainer.reset_state();
-    double epoch_nll = 0.0, epoch_norms = 0.0;
-    std::uint64_t epoch_count = 0, epoch_windows = 0, epoch_updates = 0;
+    for (std::uint64_t w = 0; w < epoch_windows; ++w)
+      (void)(symbols ? stream.next(symbol_window) : stream.next(frame_window));
+    for (const EpochRecord& record : c.history) emit(record);
+    resuming = true;
+    say(name + ": resuming from " + fit.checkpoint.string() + " at epoch " +
+        std::to_string(first_epoch + 1) + ", window " + std::to_string(epoch_windows) + "/" +
+        std::to_string(per_epoch) + " (" + with_commas(report_.updates) + " updates, " +
+        duration_text(c.elapsed_seconds) + " of training done)");
+  }
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  // At a window boundary: the checkpoint when it is due or a stop was asked for, then the stop.
+  const auto at_boundary = [&](std::uint64_t epoch) {
+    const bool halt = fit.stop != nullptr && fit.stop->load();
+    if (!fit.checkpoint.empty() &&
+        (halt || seconds_since(last_checkpoint) >= fit.checkpoint_seconds)) {
+      try {
+        save_checkpoint(epoch);
+      } catch (const UserError& e) {
+        if (halt) throw;  // the caller must learn that there is nothing to continue from
+        say(name + ": warning: no checkpoint this time: " + e.what());
+      }
+      last_checkpoint = std::chrono::steady_clock::now();
+    }
+    if (!halt) return;
+    const std::string where = name + ": training stopped at epoch " + std::to_string(epoch + 1) +
+                              ", window " + std::to_string(epoch_windows) + "/" +
+                              std::to_string(per_epoch) + " (" + with_commas(report_.updates) +
+                              " updates)";
+    say(where);
+    throw Interrupted(where + (fit.checkpoint.empty()
+                                   ? "; no checkpoint was asked for"
+                                   : "; checkpoint in " + fit.checkpoint.string()),
+                      fit.checkpoint);
+  };
+
+  for (std::uint64_t epoch = first_epoch; epoch < options_.epochs && !out_of_steps; ++epoch) {
+    if (!resuming) {
+      stream.rewind();
+      trainer.reset_state();
+      epoch_nll = epoch_norm_sum = 0.0;
+      epoch_count = epoch_windows = epoch_norms = 0;
+    }
+    resuming = false;
     for (;;) {
       if (budget_spent()) {
         out_of_steps = true;
         break;
       }
+      at_boundary(epoch);
       const bool more = symbols ? stream.next(symbol_window) : stream.next(frame_window);
       if (!more) break;
       ++epoch_windows;
@@ -389,9 +512,10 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
       }
       ++report_.updates;
       last_rate = rate;
-      epoch_norms += update.gradient_norm;
-      ++epoch_updates;
+      epoch_norm_sum += update.gradient_norm;
+      ++epoch_norms;
       if (average) average->add(net.params().values());
+      if (observer != nullptr && observer->on_update) observer->on_update(report_.updates);
       if (!fit.quiet && seconds_since(last_progress) > 0.5) {
         last_progress = std::chrono::steady_clock::now();
         const double elapsed = seconds_since(start);
@@ -429,6 +553,15 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
       scoring_seconds += seconds_since(scoring_start);
     }
     const double elapsed = seconds_since(start);
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    record.updates = report_.updates;
+    record.seconds = elapsed;
+    record.train_nll = report_.train_nll;
+    record.valid_nll = valid_nll;
+    record.learning_rate = last_rate;
+    if (epoch_norms > 0) record.gradient_norm = epoch_norm_sum / static_cast<double>(epoch_norms);
+    emit(record);
     const double done = options_.max_steps != 0 && planned > 0
                             ? static_cast<double>(report_.updates) / static_cast<double>(planned)
                             : static_cast<double>(epoch + 1) / static_cast<double>(options_.epochs);
@@ -441,18 +574,6 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
         " steps/s in training, " + duration_text(elapsed) + " elapsed (" +
         duration_text(scoring_seconds) + " scoring valid), ETA " + duration_text(eta) +
         (report_.skipped ? ", " + std::to_string(report_.skipped) + " updates skipped" : ""));
-    if (observer != nullptr && observer->on_epoch) {
-      EpochRecord record;
-      record.epoch = epoch + 1;
-      record.updates = report_.updates;
-      record.seconds = elapsed;
-      record.train_nll = report_.train_nll;
-      record.valid_nll = valid_nll;
-      record.learning_rate = last_rate;
-      record.gradient_norm = epoch_updates > 0 ? epoch_norms / static_cast<double>(epoch_updates)
-                                               : std::numeric_limits<double>::quiet_NaN();
-      observer->on_epoch(record);
-    }
     if (!check) continue;
     if (plateau && plateau->observe(valid_nll))
       say(name + ": valid NLL on a plateau, learning rate now " +
@@ -477,6 +598,11 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   } else {
     report_.best_epoch = report_.epochs ? report_.epochs - 1 : 0;
     net_->params().values() = arma::conv_to<arma::vec>::from(epoch_parameters());
+  }
+  if (!fit.checkpoint.empty()) {  // finished: nothing left to continue
+    std::error_code ignored;
+    std::filesystem::remove(fit.checkpoint, ignored);
+    remove_stale_temp_files(fit.checkpoint);
   }
 }
 

@@ -35,6 +35,23 @@
 // global norm over the epoch's applied updates, after element clipping and before the norm
 // clipping (NaN when none was applied).
 //
+// WHAT fit() REPORTS. One EpochRecord per epoch through FitObserver::on_epoch: epoch, updates so
+// far, seconds of training so far, train_nll (the epoch's mean NLL per step in training mode),
+// valid_nll (float32, NaN at an epoch not checked), learning_rate (of the epoch's last update)
+// and gradient_norm (mean over the epoch's updates, before clipping). on_update after every
+// update.
+//
+// CHECKPOINTS (FitOptions::checkpoint, checkpoint_seconds and stop; rnn/checkpoint.hpp). At the
+// start of a window (an update boundary), once checkpoint_seconds have passed since the last
+// checkpoint (or since fit() began), and when FitOptions::stop has become true, fit() saves its
+// whole training state; on a stop it then throws Interrupted. A fit() whose checkpoint file
+// exists continues from it: the result (parameters, last_fit(), the epoch records but their
+// seconds) is bitwise the one of a fit() never stopped with the same settings, data, seed and
+// threads, wherever the checkpoint was taken (mid-epoch too), with dropout, early stopping,
+// plateau cuts, averaging and several threads. A max_seconds budget counts the training seconds
+// of earlier sessions. A periodic checkpoint that cannot be written costs a warning
+// (on_message), not the run; one at a stop is an error. The file is removed when fit() ends.
+//
 // MODEL FILE (docs/formats.md, "Recurrent networks"): root attributes kind, input_size,
 // embedding, hidden, layers, residual, dropout, plus activation (rnn, leaky, jordan), delay
 // (rnn, leaky), train_tau (leaky), gru_variant (gru); datasets named and shaped like PyTorch's

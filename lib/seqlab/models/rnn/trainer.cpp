@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "seqlab/core/error.hpp"
 #include "seqlab/core/parallel.hpp"
 
 namespace seqlab::rnn {
@@ -54,6 +55,57 @@ void WindowTrainer<T>::set_clip_value(double limit) {
 template <class T>
 void WindowTrainer<T>::reset_state() {
   for (Shard& s : shards_) s.state = s.net->initial_state(s.count);
+}
+
+template <class T>
+typename WindowTrainer<T>::State WindowTrainer<T>::export_state() const {
+  State state;
+  state.optimizer = optimizer_.export_state();
+  for (const Shard& s : shards_) {
+    state.dropout.push_back(s.dropout);
+    state.streams.push_back(s.state);
+  }
+  return state;
+}
+
+namespace {
+
+template <class M>
+void require_shape(const M& got, const M& expected, const std::string& what) {
+  if (got.n_rows != expected.n_rows || got.n_cols != expected.n_cols)
+    user_error("training state: " + what + " is " + std::to_string(got.n_rows) + " x " +
+               std::to_string(got.n_cols) + ", expected " + std::to_string(expected.n_rows) +
+               " x " + std::to_string(expected.n_cols));
+}
+
+}  // namespace
+
+template <class T>
+void WindowTrainer<T>::import_state(const State& state) {
+  if (state.dropout.size() != shards_.size() || state.streams.size() != shards_.size())
+    user_error("training state: " + std::to_string(state.streams.size()) + " shards, expected " +
+               std::to_string(shards_.size()) + " (one per thread used)");
+  for (std::size_t w = 0; w < shards_.size(); ++w) {
+    const NetworkState<T>& got = state.streams[w];
+    const NetworkState<T>& have = shards_[w].state;
+    const std::string shard = "shard " + std::to_string(w);
+    if (got.layers.size() != have.layers.size())
+      user_error("training state: " + shard + " has " + std::to_string(got.layers.size()) +
+                 " layers, expected " + std::to_string(have.layers.size()));
+    for (std::size_t l = 0; l < have.layers.size(); ++l) {
+      const std::string layer = shard + " layer " + std::to_string(l);
+      require_shape(got.layers[l].h, have.layers[l].h, layer + " h");
+      require_shape(got.layers[l].c, have.layers[l].c, layer + " c");
+      require_shape(got.layers[l].history, have.layers[l].history, layer + " delay history");
+    }
+    require_shape(got.last_symbol, have.last_symbol, shard + " next symbols");
+    require_shape(got.last_frame, have.last_frame, shard + " next frames");
+  }
+  optimizer_.import_state(state.optimizer);
+  for (std::size_t w = 0; w < shards_.size(); ++w) {
+    shards_[w].dropout = state.dropout[w];
+    shards_[w].state = state.streams[w];
+  }
 }
 
 template <class T>

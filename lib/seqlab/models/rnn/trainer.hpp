@@ -69,6 +69,22 @@ public:
   Update step(const FrameWindow& window, double learning_rate, bool dropout);
 
   const Optimizer<T>& optimizer() const { return optimizer_; }
+
+  // Everything step() carries from one window to the next besides the master parameters: the
+  // optimizer's memory, and per shard its dropout generator and its streams' recurrent state
+  // (with the next inputs). For checkpoints: import_state(export_state()) on a trainer of the
+  // same config, streams and threads, with the same master parameters (then sync_parameters()),
+  // continues bit for bit as this one would.
+  struct State {
+    OptimizerState<T> optimizer;
+    std::vector<Rng> dropout;              // one per shard
+    std::vector<NetworkState<T>> streams;  // one per shard, shard w holds its `count` streams
+  };
+  State export_state() const;
+  // Requires: a state of a trainer like this one: as many shards, and every vector and matrix
+  //   of the shape this trainer's has (else UserError saying which part differs).
+  void import_state(const State& state);
+
   // Requires limit >= 0 and finite. Ensures: from the next step on, every gradient element is
   // clamped to [-limit, limit] before the global-norm clipping (0 = off, the default).
   void set_clip_value(double limit);
