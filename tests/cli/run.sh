@@ -76,9 +76,16 @@ cmp -s "$tmp/before" "$tmp/after" && ok "run files untouched by the resume" || b
 
 # Changed settings are new runs; the old files go to stale/, out of the summary.
 write_experiment 3
+# A network's checkpoint of settings no longer planned (what an edit after a stop leaves).
+echo "not a real checkpoint" >"$res/runs/00000000deadbeef.ckpt"
 expect_ok "running with 3 HMM states" "$seqlab" run "$tmp/small.toml" --out "$res"
 [ "$(ls "$res"/stale/*.h5 | wc -l)" -eq 2 ] && ok "the two 2-state HMM runs moved to stale/" ||
   bad "stale: $(ls "$res/stale" 2>&1)"
+[ -f "$res/stale/00000000deadbeef.ckpt" ] && [ ! -e "$res/runs/00000000deadbeef.ckpt" ] &&
+  ok "a checkpoint of settings no longer planned moved to stale/ too" ||
+  bad "checkpoint: $(ls "$res/runs" "$res/stale" 2>&1 | grep ckpt)"
+grep -q "moved 2 run files and 1 checkpoint of settings no longer in" "$tmp/err" &&
+  ok "the move is reported" || bad "move message: $(grep moved "$tmp/err")"
 grep -q "resuming: 6 of 8" "$tmp/err" && ok "the 6 unchanged runs are kept" ||
   bad "resume message: $(cat "$tmp/err")"
 grep -q "states=3;" "$res/results.csv" && ! grep -q "states=2;" "$res/results.csv" &&

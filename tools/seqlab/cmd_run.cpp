@@ -250,20 +250,35 @@ void Driver::prepare_folder() {
     else
       pending_.push_back(i);
   }
-  // Run files of settings no longer in the plan would mix into the summary: move them aside.
-  std::size_t stale = 0;
+  // Run files of settings no longer in the plan would mix into the summary, and their
+  // checkpoints would lie there for ever: move both aside (listed first, then moved, so that
+  // the listing never sees its own renames).
+  std::vector<fs::path> leftovers;
+  std::size_t stale_runs = 0, stale_checkpoints = 0;
   for (const auto& entry : fs::directory_iterator(out_ / "runs", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.path().extension() != ".h5" || ids.count(name)) continue;
-    fs::create_directories(out_ / "stale", ec);
-    fs::rename(entry.path(), out_ / "stale" / name, ec);
-    if (ec) input_error(entry.path(), "cannot move it to stale/ (" + ec.message() + ")");
-    ++stale;
+    const fs::path& path = entry.path();
+    const std::string id = path.stem().string();
+    const bool known = ids.count(id + ".h5") > 0;
+    if (path.extension() == ".h5" && !known) ++stale_runs;
+    else if (path.extension() == ".ckpt" && !known) ++stale_checkpoints;
+    else continue;
+    leftovers.push_back(path);
   }
-  if (stale > 0)
-    say("moved " + std::to_string(stale) + " run file" + (stale == 1 ? "" : "s") +
-        " of settings no longer in " + plan_.file.string() + " to " + (out_ / "stale").string() +
-        " (kept, not in the summary)");
+  for (const fs::path& path : leftovers) {
+    fs::create_directories(out_ / "stale", ec);
+    fs::rename(path, out_ / "stale" / path.filename(), ec);
+    if (ec) input_error(path, "cannot move it to stale/ (" + ec.message() + ")");
+  }
+  if (!leftovers.empty()) {
+    std::string what;
+    if (stale_runs > 0)
+      what = std::to_string(stale_runs) + " run file" + (stale_runs == 1 ? "" : "s");
+    if (stale_checkpoints > 0)
+      what += (what.empty() ? "" : " and ") + std::to_string(stale_checkpoints) +
+              " checkpoint" + (stale_checkpoints == 1 ? "" : "s");
+    say("moved " + what + " of settings no longer in " + plan_.file.string() + " to " +
+        (out_ / "stale").string() + " (kept, not in the summary)");
+  }
   // Longest first: with several jobs the last ones to finish are then short.
   std::stable_sort(pending_.begin(), pending_.end(), [&](std::size_t a, std::size_t b) {
     return plan_.runs[a].estimated_seconds > plan_.runs[b].estimated_seconds;
