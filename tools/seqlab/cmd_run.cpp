@@ -41,16 +41,6 @@ namespace fs = std::filesystem;
 namespace seqlab::cli {
 namespace {
 
-// "1,234,567"
-std::string commas(std::uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 void print_plan(const ExperimentPlan& plan, const std::string& out_dir) {
   std::set<std::size_t> datasets;
   double total = 0.0;
@@ -79,7 +69,7 @@ void print_plan(const ExperimentPlan& plan, const std::string& out_dir) {
                 static_cast<int>(dataset_width), plan.datasets[run.dataset].key.c_str(),
                 static_cast<int>(label_width), run.label.c_str(),
                 static_cast<unsigned long long>(run.seed),
-                run.parameters > 0 ? commas(run.parameters).c_str() : "from data",
+                run.parameters > 0 ? with_commas(run.parameters).c_str() : "from data",
                 rough_duration(run.estimated_seconds).c_str());
   std::printf("rough estimate: %s in all, %s with %u job%s at a time of %u thread%s each "
               "(from the budget and the work per epoch; max-time caps where set)\n",

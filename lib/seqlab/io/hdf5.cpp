@@ -182,6 +182,35 @@ std::string describe(const H5::Exception& e) {
   return s;
 }
 
+H5::H5File open_for_reading(const std::filesystem::path& path, const std::string& role) {
+  require_readable_file(path, role);
+  quiet_errors();
+  bool is_hdf5 = false;
+  try {
+    is_hdf5 = H5::H5File::isHdf5(path.string());
+  } catch (const H5::Exception&) {
+    is_hdf5 = false;
+  }
+  if (!is_hdf5) input_error(path, "not an HDF5 file (expected a seqlab " + role + ")");
+  try {
+    return H5::H5File(path.string(), H5F_ACC_RDONLY);
+  } catch (const H5::Exception& e) {
+    input_error(path, "corrupt or truncated HDF5 file (" + describe(e) + ")");
+  }
+}
+
+void require_format_version(const std::filesystem::path& path, const H5::Group& root,
+                            const std::string& attribute, std::int64_t supported,
+                            const std::string& what) {
+  if (!has_attribute(root, attribute))
+    input_error(path, "not a seqlab " + what + " (no '" + attribute + "' attribute)");
+  const std::int64_t format = read_int_attribute(root, attribute);
+  if (format != supported)
+    input_error(path, attribute + " " + std::to_string(format) +
+                          " is not supported (this seqlab reads format " +
+                          std::to_string(supported) + ")");
+}
+
 // ---- groups -------------------------------------------------------------------------------
 bool has_child(const H5::Group& group, const std::string& name) {
   try {

@@ -70,6 +70,20 @@ std::string where(const H5::H5Location& location, const std::string& child);
 // The short reason carried by an HDF5 exception ("H5Dread failed: ...") for messages.
 std::string describe(const H5::Exception& e);
 
+// Requires nothing. Ensures: `path` opened read-only, after the checks every seqlab reader
+//   shares, each failure a one-line UserError naming `path`: missing or unreadable (as
+//   require_readable_file words it for `role`), "not an HDF5 file (expected a seqlab <role>)",
+//   "corrupt or truncated HDF5 file (<HDF5's reason>)". Silences HDF5's error stack. `role` is
+//   what the caller expects, e.g. "model file", "run file", "checkpoint". Cost: opening the file.
+H5::H5File open_for_reading(const std::filesystem::path& path, const std::string& role);
+
+// Requires nothing. Ensures: the integer attribute `attribute` of `root` exists and equals
+//   `supported`, else a one-line UserError naming `path`: "not a seqlab <what> (no '<attribute>'
+//   attribute)" or "<attribute> <n> is not supported (this seqlab reads format <supported>)".
+void require_format_version(const std::filesystem::path& path, const H5::Group& root,
+                            const std::string& attribute, std::int64_t supported,
+                            const std::string& what);
+
 // ---- groups -------------------------------------------------------------------------------
 bool has_child(const H5::Group& group, const std::string& name);
 // Requires nothing. Ensures: the existing subgroup `name`, else UserError "missing group".

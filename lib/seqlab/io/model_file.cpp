@@ -19,35 +19,15 @@ std::string joined_known_types() {
   return s;
 }
 
-// Opens `path` read-only after the checks every reader shares.
 H5::H5File open_model_file(const std::filesystem::path& path) {
-  require_readable_file(path, "model file");
-  h5::quiet_errors();
-  bool is_hdf5 = false;
-  try {
-    is_hdf5 = H5::H5File::isHdf5(path.string());
-  } catch (const H5::Exception&) {
-    is_hdf5 = false;
-  }
-  if (!is_hdf5) input_error(path, "not an HDF5 file (expected a seqlab model file)");
-  try {
-    return H5::H5File(path.string(), H5F_ACC_RDONLY);
-  } catch (const H5::Exception& e) {
-    input_error(path, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");
-  }
+  return h5::open_for_reading(path, "model file");
 }
 
 // Checks the envelope attributes. Ensures: the model type, which is a known one.
 std::string checked_model_type(const std::filesystem::path& path, const H5::Group& root) {
   if (!h5::has_attribute(root, "model"))
     input_error(path, "not a seqlab model file (no 'model' attribute)");
-  if (!h5::has_attribute(root, "seqlab_format"))
-    input_error(path, "not a seqlab model file (no 'seqlab_format' attribute)");
-  const std::int64_t format = h5::read_int_attribute(root, "seqlab_format");
-  if (format != kModelFormatVersion)
-    input_error(path, "seqlab_format " + std::to_string(format) +
-                          " is not supported (this seqlab reads format " +
-                          std::to_string(kModelFormatVersion) + ")");
+  h5::require_format_version(path, root, "seqlab_format", kModelFormatVersion, "model file");
   const std::string type = h5::read_string_attribute(root, "model");
   const std::vector<std::string> known = file_model_types();
   if (std::find(known.begin(), known.end(), type) == known.end())

@@ -217,36 +217,12 @@ void read_inspect(const H5::Group& root, RunResult& r) {
   same_length(r.activations, "activations");
 }
 
-// Opens `path` read-only after the checks every reader shares (as the model-file reader does).
-H5::H5File open_hdf5(const fs::path& path, const std::string& role) {
-  require_readable_file(path, role);
-  h5::quiet_errors();
-  bool is_hdf5 = false;
-  try {
-    is_hdf5 = H5::H5File::isHdf5(path.string());
-  } catch (const H5::Exception&) {
-    is_hdf5 = false;
-  }
-  if (!is_hdf5) input_error(path, "not an HDF5 file (expected a seqlab " + role + ")");
-  try {
-    return H5::H5File(path.string(), H5F_ACC_RDONLY);
-  } catch (const H5::Exception& e) {
-    input_error(path, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");
-  }
-}
-
 // Checks that the root is a run file of the format this reader knows.
 void check_run_envelope(const fs::path& path, const H5::Group& root) {
-  if (!h5::has_attribute(root, "seqlab_run_format")) {
-    if (h5::has_attribute(root, "model") && h5::has_attribute(root, "seqlab_format"))
-      input_error(path, "is a model file, not a run file of a results folder");
-    input_error(path, "not a seqlab run file (no 'seqlab_run_format' attribute)");
-  }
-  const std::int64_t format = h5::read_int_attribute(root, "seqlab_run_format");
-  if (format != kRunFormatVersion)
-    input_error(path, "seqlab_run_format " + std::to_string(format) +
-                          " is not supported (this seqlab reads format " +
-                          std::to_string(kRunFormatVersion) + ")");
+  if (!h5::has_attribute(root, "seqlab_run_format") && h5::has_attribute(root, "model") &&
+      h5::has_attribute(root, "seqlab_format"))
+    input_error(path, "is a model file, not a run file of a results folder");
+  h5::require_format_version(path, root, "seqlab_run_format", kRunFormatVersion, "run file");
 }
 
 // ---- the summary table ----------------------------------------------------------------------
@@ -415,7 +391,7 @@ void write_run_file(const fs::path& path, const RunResult& result, const Sequenc
 }
 
 RunResult read_run_file(const fs::path& path) {
-  H5::H5File file = open_hdf5(path, "run file");
+  H5::H5File file = h5::open_for_reading(path, "run file");
   try {
     const H5::Group root = file.openGroup("/");
     check_run_envelope(path, root);
@@ -468,7 +444,7 @@ bool is_run_file(const fs::path& path) {
 }
 
 std::unique_ptr<SequenceModel> load_run_model(const fs::path& path) {
-  H5::H5File file = open_hdf5(path, "run file");
+  H5::H5File file = h5::open_for_reading(path, "run file");
   try {
     const H5::Group root = file.openGroup("/");
     check_run_envelope(path, root);

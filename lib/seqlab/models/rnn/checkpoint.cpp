@@ -164,13 +164,8 @@ void write_checkpoint_into(H5::Group& root, const FitCheckpoint& c) {
 }
 
 FitCheckpoint read_checkpoint_from(const std::filesystem::path& path, const H5::Group& root) {
-  if (!h5::has_attribute(root, "seqlab_checkpoint"))
-    input_error(path, "not a seqlab checkpoint (no 'seqlab_checkpoint' attribute)");
-  const std::int64_t format = h5::read_int_attribute(root, "seqlab_checkpoint");
-  if (format != kCheckpointFormatVersion)
-    input_error(path, "checkpoint format " + std::to_string(format) +
-                          " is not supported (this seqlab reads format " +
-                          std::to_string(kCheckpointFormatVersion) + ")");
+  h5::require_format_version(path, root, "seqlab_checkpoint", kCheckpointFormatVersion,
+                             "checkpoint");
   FitCheckpoint c;
   c.model = h5::read_string_attribute(root, "model");
 
@@ -339,17 +334,8 @@ void write_checkpoint(const std::filesystem::path& path, const FitCheckpoint& ch
 }
 
 FitCheckpoint read_checkpoint(const std::filesystem::path& path) {
-  require_readable_file(path, "checkpoint");
-  h5::quiet_errors();
-  bool is_hdf5 = false;
+  H5::H5File file = h5::open_for_reading(path, "checkpoint");
   try {
-    is_hdf5 = H5::H5File::isHdf5(path.string());
-  } catch (const H5::Exception&) {
-    is_hdf5 = false;
-  }
-  if (!is_hdf5) input_error(path, "not an HDF5 file (expected a seqlab checkpoint)");
-  try {
-    H5::H5File file(path.string(), H5F_ACC_RDONLY);
     return read_checkpoint_from(path, file.openGroup("/"));
   } catch (const H5::Exception& e) {
     input_error(path, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");

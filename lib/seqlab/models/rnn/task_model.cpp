@@ -619,25 +619,12 @@ bool is_task_model_file(const std::filesystem::path& path) {
 }
 
 RnnTaskModel load_task_model(const std::filesystem::path& path) {
-  require_readable_file(path, "model file");
-  h5::quiet_errors();
-  bool is_hdf5 = false;
+  H5::H5File file = h5::open_for_reading(path, "model file");
   try {
-    is_hdf5 = H5::H5File::isHdf5(path.string());
-  } catch (const H5::Exception&) {
-    is_hdf5 = false;
-  }
-  if (!is_hdf5) input_error(path, "not an HDF5 file (expected a seqlab model file)");
-  try {
-    H5::H5File file(path.string(), H5F_ACC_RDONLY);
     const H5::Group root = file.openGroup("/");
-    if (!h5::has_attribute(root, "seqlab_format") || !h5::has_attribute(root, "model"))
-      input_error(path, "not a seqlab model file (no 'seqlab_format' or 'model' attribute)");
-    const std::int64_t format = h5::read_int_attribute(root, "seqlab_format");
-    if (format != kModelFormatVersion)
-      input_error(path, "seqlab_format " + std::to_string(format) +
-                            " is not supported (this seqlab reads format " +
-                            std::to_string(kModelFormatVersion) + ")");
+    if (!h5::has_attribute(root, "model"))
+      input_error(path, "not a seqlab model file (no 'model' attribute)");
+    h5::require_format_version(path, root, "seqlab_format", kModelFormatVersion, "model file");
     if (!h5::has_attribute(root, "task"))
       input_error(path, "is a sequence model, not a sequence-level task model (no root "
                         "attribute 'task')");
