@@ -120,8 +120,9 @@ TEST_CASE("Hopfield: pseudo-inverse weights are the projection onto the patterns
   Rng rng = make_rng(5);
   const arma::uword n = 100;
   arma::mat patterns = random_spins(n, 30, rng);
-  SECTION("independent patterns") {}
-  SECTION("linearly dependent patterns (a repeat and a mirror image)") {
+  const bool dependent = GENERATE(false, true);
+  CAPTURE(dependent);
+  if (dependent) {  // a repeated pattern and a mirror image: rank 28, Xi^T Xi singular
     patterns.col(3) = patterns.col(0);
     patterns.col(4) = -patterns.col(1);
   }
@@ -498,23 +499,15 @@ TEST_CASE("Hopfield: save and load", "[hopfield]") {
     arma::mat w = hebbian_weights(random_spins(6, 2, rng));
     std::string rule = "hebbian";
     arma::uword units = 6;
-    std::string expected;
-    SECTION("asymmetric weights") {
-      w(1, 0) += 0.5;
-      expected = "is not symmetric";
-    }
-    SECTION("non-zero diagonal for the Hebbian rule") {
-      w(2, 2) = 0.1;
-      expected = "diagonal element 2";
-    }
-    SECTION("wrong shape") {
-      units = 5;
-      expected = "expected 5 x 5";
-    }
-    SECTION("unknown rule") {
-      rule = "oja";
-      expected = "attribute 'rule'";
-    }
+    const int defect = GENERATE(0, 1, 2, 3);
+    CAPTURE(defect);
+    const char* expected_by_defect[] = {"is not symmetric", "diagonal element 2",
+                                        "expected 5 x 5", "attribute 'rule'"};
+    const std::string expected = expected_by_defect[defect];
+    if (defect == 0) w(1, 0) += 0.5;  // asymmetric weights
+    if (defect == 1) w(2, 2) = 0.1;   // a non-zero diagonal for the Hebbian rule
+    if (defect == 2) units = 5;       // wrong shape
+    if (defect == 3) rule = "oja";    // unknown rule
     {
       H5::H5File f(file.string(), H5F_ACC_TRUNC);
       H5::Group g = f.createGroup("model");
