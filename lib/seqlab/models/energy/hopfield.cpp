@@ -478,7 +478,7 @@ CapacityTable run_capacity_experiment(const CapacityOptions& o) {
         for (arma::uword k = 0; k < flips; ++k) cues(perm[k], j) = -cues(perm[k], j);
       }
       for (std::size_t ri = 0; ri < n_rules; ++ri) {
-        HopfieldNetwork net(n);
+        HopfieldNetwork net;  // store() sizes it: one allocation of the weights per trial
         net.store(patterns, o.rules[ri]);
         Rng recall_rng = make_rng(derive_seed(trial_seed, 1000 + ri));
         arma::uword recalled = 0;
