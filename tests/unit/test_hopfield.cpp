@@ -102,6 +102,25 @@ TEST_CASE("Hopfield: stored patterns are fixed points below capacity", "[hopfiel
   }
 }
 
+TEST_CASE("Hopfield: Hebbian weights and the flat parameter layout by hand", "[hopfield]") {
+  // Two patterns over 3 units: W = (1/3)(a a^T + b b^T) with the diagonal zeroed.
+  const arma::mat patterns = {{1.0, 1.0}, {1.0, -1.0}, {-1.0, -1.0}};
+  const arma::mat expected = arma::mat{{0.0, 0.0, -2.0}, {0.0, 0.0, 0.0}, {-2.0, 0.0, 0.0}} / 3.0;
+  HopfieldNetwork net;
+  net.store(patterns, HopfieldRule::hebbian);
+  CHECK_THAT(net.weights(), IsNear(expected, 0.0, 1e-15));
+  CHECK(net.units() == 3);
+  CHECK(net.num_parameters() == 3 + 3);
+  // [vec(W); b], column-major.
+  REQUIRE(net.parameters().n_elem == 9 + 3);
+  CHECK_THAT(arma::mat(net.parameters().head(9)), IsNear(arma::vectorise(expected), 0.0, 1e-15));
+  CHECK(arma::all(net.parameters().tail(3) == 0.0));
+  // E(a) = -1/2 a^T W a = -1/2 * 2 * W(0, 2) * a_0 a_2 = -2/3.
+  CHECK_THAT(net.energy(patterns.col(0)), WithinAbs(-2.0 / 3.0, 1e-15));
+  CHECK_THAT(net.local_field(patterns.col(0), 0), WithinAbs(2.0 / 3.0, 1e-15));
+  CHECK(overlap(patterns.col(0), patterns.col(1)) == 1.0 / 3.0);
+}
+
 TEST_CASE("Hopfield: the pseudo-inverse rule stores half of N as exact fixed points",
           "[hopfield]") {
   Rng rng = make_rng(11);
