@@ -167,8 +167,8 @@ TEST_CASE("Hopfield: Storkey's O(N^2) update equals the O(N^3) definition", "[ho
   const arma::mat reference = storkey_reference(patterns);
   CHECK_THAT(fast, IsNear(reference, 0.0, 1e-12));
   // The first pattern alone gives the Hebbian weights (W = 0 before it).
-  CHECK_THAT(storkey_weights(patterns.col(0)), IsNear(hebbian_weights(patterns.col(0)), 0.0,
-                                                      1e-15));
+  CHECK_THAT(storkey_weights(patterns.col(0)),
+             IsNear(hebbian_weights(patterns.col(0)), 0.0, 1e-15));
 }
 
 TEST_CASE("Hopfield: asynchronous updates never raise the energy", "[hopfield]") {
@@ -342,20 +342,30 @@ TEST_CASE("Hopfield: the Hebbian capacity curve falls near alpha_c ~ 0.138", "[h
   const auto begin = std::chrono::steady_clock::now();
   CapacityOptions o;
   o.units = 200;
-  o.loads = {0.08, 0.20};
+  o.loads = {0.08, 0.12, 0.16, 0.20};
   o.rules = {HopfieldRule::hebbian};
   o.seeds = {1, 2, 3};
   const CapacityTable t = run_capacity_experiment(o);
-  REQUIRE(t.size() == 2 * 3);
+  REQUIRE(t.size() == 4 * 3);
+  // Per seed: all recalled at 0.08 (30 seeds measured: every one 1.0), at most half at 0.20
+  // (30 seeds: at most 0.325).
   for (std::size_t i = 0; i < t.size(); ++i) {
     CAPTURE(t.alpha[i], t.seed[i], t.fraction_recalled[i], t.mean_overlap[i]);
     CHECK(t.rule[i] == "hebbian");
-    if (t.alpha[i] == 0.08) {
-      CHECK(t.fraction_recalled[i] >= 0.9);
-    } else {
-      CHECK(t.fraction_recalled[i] <= 0.5);
-    }
+    if (t.alpha[i] == 0.08) CHECK(t.fraction_recalled[i] >= 0.9);
+    if (t.alpha[i] == 0.20) CHECK(t.fraction_recalled[i] <= 0.5);
   }
+  // The seed-averaged curve falls at every step from 0.12 on (30-seed means: 1.00, 0.95, 0.57,
+  // 0.19), and so does the mean final overlap.
+  arma::vec fraction(4, arma::fill::zeros), mean_overlap(4, arma::fill::zeros);
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    fraction(i / 3) += t.fraction_recalled[i] / 3.0;
+    mean_overlap(i / 3) += t.mean_overlap[i] / 3.0;
+  }
+  CAPTURE(fraction.t(), mean_overlap.t());
+  CHECK(fraction(1) > fraction(2));
+  CHECK(fraction(2) > fraction(3));
+  CHECK(mean_overlap(3) < mean_overlap(0));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   CAPTURE(seconds);
@@ -378,7 +388,7 @@ TEST_CASE("Hopfield: the Hebbian capacity curve falls near alpha_c ~ 0.138", "[h
     CHECK(arma::all(h5::read_vec(root, "mean_overlap") == arma::vec(t.mean_overlap)));
     CHECK(arma::all(h5::read_uvec(root, "patterns") == arma::uvec(t.patterns)));
     // Rows: rule, then load, then seed.
-    CHECK(arma::all(h5::read_uvec(root, "seed") == arma::uvec{1, 2, 3, 1, 2, 3}));
+    CHECK(arma::all(h5::read_uvec(root, "seed") == arma::uvec{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3}));
   }
 }
 
@@ -475,7 +485,9 @@ TEST_CASE("Hopfield: stable softmax", "[hopfield]") {
   CHECK_THAT(s(1), WithinRel(1.0 / (1.0 + e), 1e-14));
   CHECK(s(2) == 0.0);
   CHECK_THAT(arma::accu(stable_softmax(arma::vec{-800.0, -801.0, -799.0})), WithinAbs(1.0, 1e-15));
-  CHECK_THAT(error_of([] { stable_softmax(arma::vec{1.0, arma::datum::nan}); }),
+  CHECK_THAT(error_of([] {
+               stable_softmax(arma::vec{1.0, arma::datum::nan});
+             }),
              Contains("finite"));
   CHECK_THAT(error_of([] { modern_update(arma::mat(3, 2, arma::fill::ones), arma::vec(2), 1.0); }),
              Contains("expected a vector of 3 units"));
@@ -486,9 +498,8 @@ TEST_CASE("Hopfield: save and load", "[hopfield]") {
   const auto file = dir / "net.h5";
   Rng rng = make_rng(4);
   SECTION("round trip is bit-exact") {
-    const HopfieldRule rule =
-        GENERATE(HopfieldRule::hebbian, HopfieldRule::storkey, HopfieldRule::pseudo_inverse,
-                 HopfieldRule::custom);
+    const HopfieldRule rule = GENERATE(HopfieldRule::hebbian, HopfieldRule::storkey,
+                                       HopfieldRule::pseudo_inverse, HopfieldRule::custom);
     CAPTURE(rule_name(rule));
     HopfieldNetwork net;
     if (rule == HopfieldRule::custom) {
@@ -520,8 +531,8 @@ TEST_CASE("Hopfield: save and load", "[hopfield]") {
     arma::uword units = 6;
     const int defect = GENERATE(0, 1, 2, 3);
     CAPTURE(defect);
-    const char* expected_by_defect[] = {"is not symmetric", "diagonal element 2",
-                                        "expected 5 x 5", "attribute 'rule'"};
+    const char* expected_by_defect[] = {"is not symmetric", "diagonal element 2", "expected 5 x 5",
+                                        "attribute 'rule'"};
     const std::string expected = expected_by_defect[defect];
     if (defect == 0) w(1, 0) += 0.5;  // asymmetric weights
     if (defect == 1) w(2, 2) = 0.1;   // a non-zero diagonal for the Hebbian rule

@@ -116,10 +116,14 @@ BestOverlap best_overlap(const arma::vec& x, const arma::mat& patterns) {
 
 std::string rule_name(HopfieldRule rule) {
   switch (rule) {
-    case HopfieldRule::hebbian: return "hebbian";
-    case HopfieldRule::storkey: return "storkey";
-    case HopfieldRule::pseudo_inverse: return "pseudo_inverse";
-    case HopfieldRule::custom: return "custom";
+    case HopfieldRule::hebbian:
+      return "hebbian";
+    case HopfieldRule::storkey:
+      return "storkey";
+    case HopfieldRule::pseudo_inverse:
+      return "pseudo_inverse";
+    case HopfieldRule::custom:
+      return "custom";
   }
   throw std::logic_error("rule_name: unknown rule");
 }
@@ -182,9 +186,12 @@ arma::mat pseudo_inverse_weights(const arma::mat& patterns) {
 
 std::string sync_status_name(SyncStatus status) {
   switch (status) {
-    case SyncStatus::fixed_point: return "fixed_point";
-    case SyncStatus::two_cycle: return "two_cycle";
-    case SyncStatus::max_steps: return "max_steps";
+    case SyncStatus::fixed_point:
+      return "fixed_point";
+    case SyncStatus::two_cycle:
+      return "two_cycle";
+    case SyncStatus::max_steps:
+      return "max_steps";
   }
   throw std::logic_error("sync_status_name: unknown status");
 }
@@ -248,8 +255,8 @@ void HopfieldNetwork::set_parameters(const arma::mat& weights, const arma::vec& 
   if (find_asymmetry(weights, r, c))
     user_error("HopfieldNetwork::set_parameters: weights are not symmetric: W(" +
                std::to_string(r) + ", " + std::to_string(c) + ") = " + number(weights(r, c)) +
-               " but W(" + std::to_string(c) + ", " + std::to_string(r) + ") = " +
-               number(weights(c, r)));
+               " but W(" + std::to_string(c) + ", " + std::to_string(r) +
+               ") = " + number(weights(c, r)));
   for (arma::uword i = 0; i < weights.n_rows; ++i)
     if (weights(i, i) < 0.0)
       user_error("HopfieldNetwork::set_parameters: W(" + std::to_string(i) + ", " +
@@ -346,7 +353,7 @@ SyncResult HopfieldNetwork::settle_synchronous(const arma::vec& start,
   const arma::mat w = weights();
   const arma::vec b = bias();
   SyncResult r;
-  arma::vec previous;          // the state one step back
+  arma::vec previous;  // the state one step back
   arma::vec current = start;
   arma::vec h(units_), next(units_);
   while (r.steps < max_steps) {
@@ -380,8 +387,8 @@ AsyncResult HopfieldNetwork::recall(const arma::vec& cue, Rng& rng,
     if (v == 0.0)
       start[i] = uniform01(rng) < 0.5 ? -1.0 : 1.0;
     else if (v != 1.0 && v != -1.0)
-      user_error("HopfieldNetwork::recall: cue element " + std::to_string(i) + " is " +
-                 number(v) + ", expected -1, +1 or 0 (unknown)");
+      user_error("HopfieldNetwork::recall: cue element " + std::to_string(i) + " is " + number(v) +
+                 ", expected -1, +1 or 0 (unknown)");
   }
   return settle(start, rng, options);
 }
@@ -409,10 +416,9 @@ void HopfieldNetwork::load(const H5::Group& group) {
   arma::uword r = 0, c = 0;
   if (find_asymmetry(w, r, c))
     h5::format_error(group, "weights",
-                     "is not symmetric: element (" + std::to_string(r) + ", " +
-                         std::to_string(c) + ") is " + number(w(r, c)) + " but (" +
-                         std::to_string(c) + ", " + std::to_string(r) + ") is " +
-                         number(w(c, r)) + " (rule " + name + ")");
+                     "is not symmetric: element (" + std::to_string(r) + ", " + std::to_string(c) +
+                         ") is " + number(w(r, c)) + " but (" + std::to_string(c) + ", " +
+                         std::to_string(r) + ") is " + number(w(c, r)) + " (rule " + name + ")");
   const bool zero_diagonal = rule == HopfieldRule::hebbian || rule == HopfieldRule::storkey;
   for (arma::uword i = 0; i < n; ++i) {
     if (zero_diagonal && w(i, i) != 0.0)
@@ -445,8 +451,9 @@ CapacityTable run_capacity_experiment(const CapacityOptions& o) {
   if (o.rules.empty()) user_error(what + "expected at least one rule");
   for (const HopfieldRule r : o.rules)
     if (r == HopfieldRule::custom)
-      user_error(what + "rule custom is not a learning rule, expected hebbian, storkey or "
-                        "pseudo_inverse");
+      user_error(what +
+                 "rule custom is not a learning rule, expected hebbian, storkey or "
+                 "pseudo_inverse");
   if (o.seeds.empty()) user_error(what + "expected at least one seed");
   if (!(o.flip_fraction >= 0.0 && o.flip_fraction <= 1.0))
     user_error(what + "flip fraction " + number(o.flip_fraction) + " is not in [0, 1]");
@@ -467,8 +474,8 @@ CapacityTable run_capacity_experiment(const CapacityOptions& o) {
       // Patterns and cues of this (seed, load), drawn once and shared by all rules.
       const std::uint64_t trial_seed = derive_seed(o.seeds[s], l);
       Rng rng = make_rng(trial_seed);
-      const arma::uword p = std::max<arma::uword>(
-          1, static_cast<arma::uword>(std::llround(o.loads[l] * n_real)));
+      const arma::uword p =
+          std::max<arma::uword>(1, static_cast<arma::uword>(std::llround(o.loads[l] * n_real)));
       stored[l] = p;
       patterns.set_size(n, p);
       for (double& v : patterns) v = uniform01(rng) < 0.5 ? -1.0 : 1.0;

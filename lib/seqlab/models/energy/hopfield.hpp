@@ -115,24 +115,24 @@ struct AsyncOptions {
 
 // The result of asynchronous settling (and of recall).
 struct AsyncResult {
-  arma::vec state;            // the final state, spins
-  arma::uword sweeps = 0;     // sweeps done, including the last one that changed nothing
-  arma::uword flips = 0;      // unit flips in all
-  bool converged = false;     // a whole sweep changed nothing (a fixed point), within max_sweeps
-  arma::vec energy_trace;     // E after each sweep (length `sweeps`); empty when max_sweeps = 0
+  arma::vec state;         // the final state, spins
+  arma::uword sweeps = 0;  // sweeps done, including the last one that changed nothing
+  arma::uword flips = 0;   // unit flips in all
+  bool converged = false;  // a whole sweep changed nothing (a fixed point), within max_sweeps
+  arma::vec energy_trace;  // E after each sweep (length `sweeps`); empty when max_sweeps = 0
 };
 
 enum class SyncStatus { fixed_point, two_cycle, max_steps };
 std::string sync_status_name(SyncStatus status);  // "fixed_point", "two_cycle", "max_steps"
 
 struct SyncResult {
-  arma::vec state;          // the last state
-  arma::uword steps = 0;    // synchronous updates done
+  arma::vec state;        // the last state
+  arma::uword steps = 0;  // synchronous updates done
   SyncStatus status = SyncStatus::max_steps;
 };
 
 class HopfieldNetwork {
-public:
+ public:
   // An empty network (0 units) for load().
   HopfieldNetwork() = default;
   // Requires units >= 1. Ensures: W = 0, b = 0, rule "custom" (every state a fixed point).
@@ -191,7 +191,7 @@ public:
   void save(H5::Group& group) const;
   void load(const H5::Group& group);
 
-private:
+ private:
   void allocate(arma::uword units);
   arma::mat weights_view();
   arma::vec bias_view();
@@ -205,24 +205,24 @@ private:
 // ---- capacity experiment -----------------------------------------------------------------------
 
 struct CapacityOptions {
-  arma::uword units = 500;                  // N
-  std::vector<double> loads;                // alpha = P / N, each > 0; P = max(1, round(alpha N))
+  arma::uword units = 500;    // N
+  std::vector<double> loads;  // alpha = P / N, each > 0; P = max(1, round(alpha N))
   std::vector<HopfieldRule> rules = {HopfieldRule::hebbian, HopfieldRule::storkey,
                                      HopfieldRule::pseudo_inverse};
-  std::vector<std::uint64_t> seeds = {1};   // one trial per (rule, load, seed)
-  double flip_fraction = 0.10;              // cue = pattern with round(f N) distinct bits flipped
-  double threshold = 0.95;                  // recalled when the final overlap is >= this
+  std::vector<std::uint64_t> seeds = {1};  // one trial per (rule, load, seed)
+  double flip_fraction = 0.10;             // cue = pattern with round(f N) distinct bits flipped
+  double threshold = 0.95;                 // recalled when the final overlap is >= this
   arma::uword max_sweeps = 100;
 };
 
 // One row per (rule, load, seed), in that nesting order (rule outermost).
 struct CapacityTable {
   std::vector<std::string> rule;
-  std::vector<double> alpha;               // the load asked for
+  std::vector<double> alpha;  // the load asked for
   std::vector<std::uint64_t> seed;
-  std::vector<arma::uword> patterns;       // P actually stored
-  std::vector<double> fraction_recalled;   // fraction of the P cues that ended with overlap >= threshold
-  std::vector<double> mean_overlap;        // mean final overlap with the cued pattern
+  std::vector<arma::uword> patterns;      // P actually stored
+  std::vector<double> fraction_recalled;  // fraction of the P cues ending with overlap >= threshold
+  std::vector<double> mean_overlap;       // mean final overlap with the cued pattern
   std::size_t size() const { return rule.size(); }
 };
 
@@ -250,7 +250,7 @@ enum class SequenceRule { temporal_hebbian, temporal_pseudo_inverse };
 std::string sequence_rule_name(SequenceRule rule);  // "temporal_hebbian", "temporal_pseudo_inverse"
 
 class SequenceMemory {
-public:
+ public:
   SequenceMemory() = default;
 
   // Requires: frames N x T of spins, T >= 2 (UserError). Ensures:
@@ -276,7 +276,7 @@ public:
   // T-1 steps; element t-1 is the overlap of replayed state t with frames.col(t), t = 1..T-1.
   arma::vec replay_accuracy(const arma::mat& frames) const;
 
-private:
+ private:
   SequenceRule rule_ = SequenceRule::temporal_hebbian;
   arma::mat weights_;
 };
