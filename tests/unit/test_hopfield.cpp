@@ -556,6 +556,43 @@ TEST_CASE("Hopfield: save and load", "[hopfield]") {
   }
 }
 
+TEST_CASE("Hopfield: sequence memory save and load", "[hopfield]") {
+  test::ScratchDir dir;
+  const auto file = dir / "seq.h5";
+  Rng rng = make_rng(9);
+  const arma::mat frames = random_spins(12, 5, rng);
+  const SequenceRule rule =
+      GENERATE(SequenceRule::temporal_hebbian, SequenceRule::temporal_pseudo_inverse);
+  CAPTURE(sequence_rule_name(rule));
+  SequenceMemory mem;
+  mem.store(frames, rule);
+  {
+    H5::H5File f(file.string(), H5F_ACC_TRUNC);
+    H5::Group g = f.createGroup("model");
+    mem.save(g);
+  }
+  {
+    H5::H5File f(file.string(), H5F_ACC_RDONLY);
+    SequenceMemory loaded;
+    loaded.load(f.openGroup("model"));
+    CHECK(loaded.rule() == rule);
+    CHECK(arma::approx_equal(loaded.weights(), mem.weights(), "absdiff", 0.0));
+    CHECK(arma::all(loaded.replay_accuracy(frames) == mem.replay_accuracy(frames)));
+  }
+  {  // a wrong shape
+    H5::H5File f(file.string(), H5F_ACC_TRUNC);
+    H5::Group g = f.createGroup("model");
+    h5::write_string_attribute(g, "rule", sequence_rule_name(rule));
+    h5::write_int_attribute(g, "units", 12);
+    h5::write_mat(g, "weights", arma::mat(12, 11, arma::fill::zeros));
+  }
+  H5::H5File f(file.string(), H5F_ACC_RDONLY);
+  SequenceMemory broken;
+  const std::string message = error_of([&] { broken.load(f.openGroup("model")); });
+  CHECK_THAT(message, Contains("weights") && Contains("expected 12 x 12"));
+  CHECK(broken.units() == 0);
+}
+
 TEST_CASE("Hopfield: bad input is a one-line UserError", "[hopfield]") {
   Rng rng = make_rng(2);
   arma::mat patterns = random_spins(10, 3, rng);

@@ -591,6 +591,27 @@ arma::vec SequenceMemory::replay_accuracy(const arma::mat& frames) const {
   return acc;
 }
 
+void SequenceMemory::save(H5::Group& group) const {
+  if (weights_.n_elem == 0) throw std::logic_error("SequenceMemory::save: nothing stored");
+  h5::write_string_attribute(group, "rule", sequence_rule_name(rule_));
+  h5::write_int_attribute(group, "units", static_cast<std::int64_t>(units()));
+  h5::write_mat(group, "weights", weights_);
+}
+
+void SequenceMemory::load(const H5::Group& group) {
+  const std::string name = h5::read_string_attribute(group, "rule");
+  SequenceRule rule = SequenceRule::temporal_hebbian;
+  if (name == sequence_rule_name(SequenceRule::temporal_pseudo_inverse))
+    rule = SequenceRule::temporal_pseudo_inverse;
+  else if (name != sequence_rule_name(SequenceRule::temporal_hebbian))
+    user_error(h5::where(group) + ": attribute 'rule' is '" + name +
+               "', expected temporal_hebbian or temporal_pseudo_inverse");
+  const arma::uword n = h5::read_size_attribute(group, "units");
+  arma::mat w = h5::read_mat_checked(group, "weights", n, n, "weights, N x N");
+  weights_ = std::move(w);
+  rule_ = rule;
+}
+
 // ---- modern Hopfield ---------------------------------------------------------------------------
 
 arma::vec stable_softmax(const arma::vec& z) {

@@ -276,6 +276,13 @@ class SequenceMemory {
   // T-1 steps; element t-1 is the overlap of replayed state t with frames.col(t), t = 1..T-1.
   arma::vec replay_accuracy(const arma::mat& frames) const;
 
+  // Group layout: attribute `rule` (string, sequence_rule_name), attribute `units` (int64 N),
+  // dataset `weights` (float64 N x N, not symmetric). save requires something stored
+  // (std::logic_error otherwise); load checks the rule name, the shape and finiteness (UserError
+  // naming the file, object and what was expected) and replaces this memory only when all pass.
+  void save(H5::Group& group) const;
+  void load(const H5::Group& group);
+
  private:
   SequenceRule rule_ = SequenceRule::temporal_hebbian;
   arma::mat weights_;
