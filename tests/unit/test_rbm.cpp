@@ -282,9 +282,12 @@ TEST_CASE("CD-1 and PCD training raise the exact log-likelihood", "[rbm]") {
   Rbm rbm(16, 8, VisibleType::bernoulli);
   RbmTrainOptions o;
   o.method = method;
-  o.epochs = 30;
-  // Momentum 0.9 makes PCD with 10 chains oscillate on three well-separated modes; 0.5 throughout.
-  o.learning_rate = 0.05;
+  // Momentum 0.9 (or a larger rate) makes PCD with 10 chains oscillate between three
+  // well-separated modes: momentum 0.5 throughout, and PCD at half CD's rate for twice as long.
+  // Gains measured over 10 training seeds: CD 4.5 .. 4.9 nats, PCD 3.5 .. 4.8.
+  const bool pcd = method == RbmTrainOptions::Method::pcd;
+  o.epochs = pcd ? 80 : 40;
+  o.learning_rate = pcd ? 0.01 : 0.02;
   o.final_momentum = 0.5;
   o.initialize = false;  // initialised here, so that the score before training is known
   Rng init_rng = make_rng(62);
@@ -297,11 +300,11 @@ TEST_CASE("CD-1 and PCD training raise the exact log-likelihood", "[rbm]") {
   const double after = rbm.log_likelihood(data);
   CAPTURE(before, after);
   // Independent Bernoullis score about -10.5 nats here; the data's own entropy is about
-  // log 3 + 16 H(0.05) = 4.3 nats. Measured gain: about 5 nats.
+  // log 3 + 16 H(0.05) = 4.3 nats.
   CHECK(after - before > 3.0);
-  REQUIRE(records.size() == 30);
-  REQUIRE(seen.size() == 30);
-  CHECK(seen.back().epoch == 30);
+  REQUIRE(records.size() == o.epochs);
+  REQUIRE(seen.size() == o.epochs);
+  CHECK(seen.back().epoch == o.epochs);
   CHECK(records.front().reconstruction_error > records.back().reconstruction_error);
   CHECK(records.back().pseudo_likelihood > records.front().pseudo_likelihood);
   CHECK(records.back().pseudo_likelihood < 0.0);
