@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "seqlab/core/rng.hpp"
+#include "seqlab/core/step_gemm.hpp"
 
 namespace H5 {
 class Group;
@@ -222,8 +223,8 @@ public:
   // shape given at construction; grad of length rbm.num_parameters() (contents ignored).
   // Ensures grad = (positive - negative statistics) in the flat layout: positive statistics
   // averaged over the nb batch columns, negative over the nb (CD) or `chains` (PCD) chains.
-  // Cost: CD-k 2k + 2 GEMMs, PCD-k 2k + 1 (H V (nb + chains)); no allocation after the first
-  // call.
+  // Cost: CD-k 2k + 2 products, PCD-k 2k + 1 (H V (nb + chains)), done by StepGemm (LIBXSMM
+  // kernels for the exact shapes); no allocation after the first call for each batch size.
   void estimate(const Rbm& rbm, const double* batch, arma::uword nb, Rng& rng, arma::vec& grad);
   void estimate(const Rbm& rbm, const arma::mat& batch, Rng& rng, arma::vec& grad) {
     estimate(rbm, batch.memptr(), batch.n_cols, rng, grad);
@@ -232,19 +233,30 @@ public:
   // sparsity penalty.
   const arma::vec& batch_hidden_mean() const { return hidden_mean_; }
   const arma::vec& batch_visible_mean() const { return visible_mean_; }
-  // PCD: the chains' current hidden states (H x chains); empty before the first estimate or
-  // for CD.
-  const arma::mat& chain_hidden() const { return chain_h_; }
+  // PCD: a copy of the chains' current hidden states (H x chains); empty before the first
+  // estimate or for CD.
+  arma::mat chain_hidden() const;
 
 private:
+  // The product C = A B for one shape, prepared on first use (a new batch size: the first and
+  // the last minibatch of an epoch) and reused.
+  const StepGemm<double>& gemm(arma::uword m, arma::uword n, arma::uword k, arma::uword lda,
+                               arma::uword ldb, arma::uword ldc);
+  struct CachedGemm {
+    arma::uword m, n, k, lda, ldb, ldc;
+    StepGemm<double> gemm;
+  };
+  std::vector<CachedGemm> gemms_;
   arma::uword k_, max_batch_, chains_;
   bool persistent_;
   bool started_ = false;
-  arma::mat vcat_;   // V x (max_batch + chains): [batch | negative visible]
-  arma::mat hcat_;   // H x (max_batch + chains): [p(h|batch) | p(h|negative)], then scaled
-  arma::mat hs_;     // H x n: sampled hidden states driving the visible layer
-  arma::mat vm_;     // V x n: visible means
-  arma::mat chain_h_;
+  arma::mat vcat_;     // V x (max_batch + chains): [batch | negative visible]
+  arma::mat vt_;       // (max_batch + chains) x V: vcat_ transposed, for the W gradient product
+  arma::mat hcat_;     // H x (max_batch + chains): [p(h|batch) | p(h|negative)], then scaled
+  arma::mat hs_;       // H x rows: CD's sampled hidden states driving the visible layer
+  arma::mat hst_;      // rows x H: the driving hidden states transposed
+  arma::mat vmt_;      // rows x V: visible means, one row per chain
+  arma::mat chain_h_;  // H x chains: PCD's persistent sampled hidden states
   arma::vec hidden_mean_, visible_mean_;
 };
 
