@@ -27,6 +27,13 @@
 // (int H), `visible_type` (string "bernoulli" or "gaussian"); datasets `W` (H x V), `b` (V),
 // `c` (H), float64, shapes as in seqlab/io/hdf5.hpp (h5py reads W as an (H, V) array).
 //
+// NUMERICS. Double precision throughout. Scores (free energy, log Z, log-likelihoods, gradients,
+// reconstruction error) use std::exp and softplus(x) = log(1 + e^x) computed without overflow.
+// Probabilities that only drive SAMPLING (training, Gibbs chains, AIS transitions) use glibc's
+// vector exp (within 4 ulp; AVX-512 or AVX2 picked at run time), and a Bernoulli draw compares a
+// 32-bit uniform with p (P(1) within 2.4e-10 of p): same seed, same machine => same numbers;
+// across CPUs the last bits of trained parameters may differ.
+//
 // ENUMERATION LIMIT. Exact log Z, exact log-likelihoods and exact gradients sum over the 2^m
 // states of one layer and refuse m > 20 (kMaxEnumeratedUnits) with a UserError saying to use
 // AIS. Bernoulli-Bernoulli sums over the smaller layer (the other is summed analytically);
@@ -137,7 +144,8 @@ public:
   // ---- exact quantities by enumeration (see ENUMERATION LIMIT) ----------------------------
   // Ensures log Z exactly (to rounding): states in blocks of 4096 columns, one GEMM per block,
   // log-sum-exp accumulation. Throws a UserError (before any work) when the layer to enumerate has
-  // more than 20 units. Cost O(2^m (V + H) + 2^m V H / block GEMMs), m = the enumerated layer.
+  // more than 20 units. Cost: 2^m (V H multiply-adds + one softplus per unit of the other layer),
+  // m = the enumerated layer: 0.02 s at V = 25, H = 15; 16 s at V = 784, H = 20 (one thread).
   double log_partition() const;
   // Ensures the mean of log p(v) over the columns of v (nats; a density for Gaussian visible
   // units): -mean F(v) - log Z. Same limits and cost as log_partition plus one GEMM over v.
@@ -308,8 +316,9 @@ struct AisResult {
 // prod_j (1 + exp(beta (c_j + W_j. v))) (Gaussian: E_base(v) = |v - base|^2 / 2). Each run
 // starts with an exact draw from the base model and makes one Gibbs transition per
 // intermediate temperature. Weights are combined in log space. Works for both visible types.
-// Cost: 2 GEMMs H V M per temperature (about 0.4 s at V = 25, H = 15, M = 100 with the default
-// schedule).
+// Cost: 2 GEMMs H V M per temperature (1.2 s at V = 25, H = 15, M = 100 with the default
+// schedule, one thread; there the estimate was within 2 standard errors of the exact log Z, with
+// a standard error of 0.004).
 AisResult ais_log_partition(const Rbm& rbm, const arma::vec& base_visible_bias,
                             const AisOptions& options, Rng& rng);
 // Requires data accepted by rbm.check_data. Ensures the call above with the base-rate visible
