@@ -587,6 +587,19 @@ TEST_CASE("save and load round trip; malformed files are refused", "[boltzmann]"
     write_bad(w, raw.a);
     CHECK_THAT(load_error(), Contains("weights") && Contains("diagonal"));
   }
+  SECTION("non-finite biases") {
+    {
+      H5::H5File file(path, H5F_ACC_TRUNC);
+      H5::Group root = file.openGroup("/");
+      h5::write_int_attribute(root, "visible", 4);
+      h5::write_int_attribute(root, "hidden", 2);
+      h5::write_mat(root, "weights", raw.w);
+      arma::vec a = raw.a;
+      a(3) = std::numeric_limits<double>::quiet_NaN();
+      h5::write_measurements(root, "biases", a);  // the one writer that stores a NaN as it is
+    }
+    CHECK_THAT(load_error(), Contains("biases"));
+  }
   SECTION("wrong shapes") {
     write_bad(raw.w, arma::vec(5, arma::fill::zeros));
     CHECK_THAT(load_error(), Contains("biases"));
