@@ -7,13 +7,6 @@ seqlab=$1
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# check NAME CONDITION-COMMAND...: the condition (run as given) must succeed.
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok "$name"; else bad "$name ($(head -c 300 "$tmp/err"))"; fi
-}
-
 # A Python with h5py: the one on PATH, else the system's (a virtualenv or pyenv may lack it).
 py=
 for candidate in python3 /usr/bin/python3; do
@@ -79,7 +72,7 @@ check "the budget ends training after one iteration of restart 0 (2 records)" \
 check "the log says what the budget did" grep -q \
   "time budget of 1e-06 s was used up in restart 0 after 1 iteration; restarts 1 to 2 were not started" "$tmp/err"
 expect_error "--max-time does not apply to a Markov chain" \
-  "^seqlab: error: train: --max-time applies to --model hmm, rnn, leaky, jordan, lstm or gru only \(got --model markov\)$" \
+  "^seqlab: error: train: --max-time applies to --model hmm, rnn, leaky, jordan, lstm, gru or rbm only \(got --model markov\)$" \
   "$seqlab" train --model markov --max-time 5 --data casino --out "$tmp/m.h5"
 expect_ok "train --help" "$seqlab" train --help
 check "--help lists --max-time for HMMs too" \

@@ -9,13 +9,6 @@ fixtures=$2/hmm_frames
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# check NAME CONDITION-COMMAND...: the condition (run as given) must succeed.
-check() {
-  local name=$1
-  shift
-  if "$@"; then ok "$name"; else bad "$name ($(head -c 300 "$tmp/out"))"; fi
-}
-
 # --- Gaussian HMM on a CSV of 2-D vectors (4 sequences of 60 steps; eval: 2 of 40) -------------
 vectors=$fixtures/vectors.csv
 gauss=$tmp/gauss.h5

@@ -35,6 +35,14 @@ expect_ok() {
   if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: exit $? ($(head -c 300 "$tmp/err"))"; fi
 }
 
+# check NAME CMD...: the command (a condition, run as given) must succeed; a failure shows the
+# start of the last expect_ok/expect_error command's stdout and stderr.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else bad "$name (out: $(head -c 200 "$tmp/out"); err: $(head -c 200 "$tmp/err"))"; fi
+}
+
 # json_number KEY: the number after "KEY": on the last line of $tmp/out.
 json_number() { tail -n 1 "$tmp/out" | sed -nE "s/.*\"$1\": ([-0-9.e+]+).*/\1/p"; }
 

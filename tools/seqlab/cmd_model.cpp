@@ -179,8 +179,12 @@ struct ModelFlags {
 
 std::string default_shown(const OptionSpec& spec) {
   if (spec.type == OptionType::flag) return "";
-  if (spec.zero_is_off && option_text(spec.default_value) == "0") return " (default 0 = off)";
-  return " (default " + option_text(spec.default_value) + ")";
+  std::string others;
+  for (const auto& [model, value] : spec.model_defaults)
+    others += "; " + model + ": " + option_text(value);
+  if (spec.zero_is_off && option_text(spec.default_value) == "0")
+    return " (default 0 = off" + others + ")";
+  return " (default " + option_text(spec.default_value) + others + ")";
 }
 
 void add_model_flags(po::options_description& all, ModelFlags& flags) {
@@ -283,6 +287,10 @@ void print_evaluation(const std::string& what, const Evaluation& e, const char* 
               number(e.bits_per_symbol()).c_str(), unit);
   if (std::string(unit) == "symbol")
     std::printf("%-16s %s\n", "perplexity", number(e.perplexity()).c_str());
+  if (e.nll_stderr > 0.0)
+    std::printf("%-16s %s nats/%s   %s bits/%s (the model's log Z is an AIS estimate)\n",
+                "NLL std. error", number(e.nll_stderr).c_str(), unit,
+                number(nats_to_bits(e.nll_stderr)).c_str(), unit);
 }
 
 // The keys name the step unit: "symbols" and "perplexity" for symbol models, "frames" (and no
@@ -295,6 +303,10 @@ void add_evaluation_json(JsonObject& j, const Evaluation& e, SequenceKind kind) 
   j.add("nll_nats", e.nats_per_symbol());
   j.add("nll_bits", e.bits_per_symbol());
   if (symbols) j.add("perplexity", e.perplexity());
+  if (e.nll_stderr > 0.0) {
+    j.add("nll_stderr_nats", e.nll_stderr);
+    j.add("nll_stderr_bits", nats_to_bits(e.nll_stderr));
+  }
 }
 
 // ------------------------------------------------------------------------------------------

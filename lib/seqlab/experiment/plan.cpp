@@ -317,6 +317,11 @@ double estimate_seconds(const ResolvedOptions& o, const SequenceModel& model,
                                                         : static_cast<double>(data.dimension);
     const double iterations = static_cast<double>(o.integer("max-iter") * o.integer("restarts"));
     seconds = iterations * steps * (6.0 * n * n + 4.0 * n * m) / rate;
+  } else if (o.model == "rbm") {
+    // Per frame and update: 2 (k + 1) products with the weights, 2 flops per weight.
+    const double k = static_cast<double>(o.integer("gibbs-steps"));
+    seconds = static_cast<double>(o.integer("epochs")) * steps * 4.0 * (k + 1.0) *
+              static_cast<double>(model.num_parameters()) / rate;
   } else {
     const double epochs = static_cast<double>(o.integer("epochs"));
     seconds = epochs * steps * 6.0 * static_cast<double>(model.num_parameters()) / rate;

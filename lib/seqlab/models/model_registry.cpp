@@ -10,6 +10,7 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/energy/rbm_model.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
@@ -134,6 +135,14 @@ OptionSpec as_budget(OptionSpec s) {
   s.budget = true;
   return s;
 }
+// Adds `models` to the types that take `s`, each with its own default.
+OptionSpec also_for(OptionSpec s, std::vector<std::pair<std::string, OptionValue>> defaults) {
+  for (auto& [model, value] : defaults) {
+    s.models.push_back(model);
+    s.model_defaults.emplace_back(model, std::move(value));
+  }
+  return s;
+}
 
 std::vector<OptionSpec> make_options() {
   const std::string markov = "Markov chain (--model markov)";
@@ -179,7 +188,9 @@ std::vector<OptionSpec> make_options() {
                            "every --threads thread"),
                    "emission", {"categorical"}));
   // --- recurrent networks: architecture
-  o.push_back(integer("hidden", 128, 1, 1e8, rnn, kRecurrent, "H", "units per layer"));
+  o.push_back(also_for(integer("hidden", 128, 1, 1e8, rnn, kRecurrent, "H",
+                               "units per layer (rbm: hidden units)"),
+                       {{"rbm", std::int64_t{64}}}));
   o.push_back(integer("layers", 1, 1, 1e8, rnn, kRecurrent, "L", "stacked recurrent layers"));
   {
     OptionSpec e = integer("embedding", 0, 1, 1e8, rnn, kRecurrent, "E",
@@ -212,16 +223,21 @@ std::vector<OptionSpec> make_options() {
   // --- recurrent networks: training
   o.push_back(integer("window", 100, 0, 1e8, rnn, kRecurrent, "K",
                       "truncated-BPTT window in steps; 0 = full BPTT over whole sequences"));
-  o.push_back(integer("batch", 32, 1, 1e8, rnn, kRecurrent, "B", "parallel streams per update"));
-  o.push_back(as_budget(integer("epochs", 10, 0, 1e9, rnn, kRecurrent, "N",
-                                "passes over the training split. Training stops at the FIRST of "
-                                "--epochs, --max-steps, --max-time and early stopping "
-                                "(--patience)")));
+  o.push_back(also_for(integer("batch", 32, 1, 1e8, rnn, kRecurrent, "B",
+                               "parallel streams per update (rbm: frames per minibatch, and "
+                               "persistent chains)"),
+                       {{"rbm", std::int64_t{10}}}));
+  o.push_back(also_for(as_budget(integer("epochs", 10, 0, 1e9, rnn, kRecurrent, "N",
+                                         "passes over the training split. Training stops at the "
+                                         "FIRST of --epochs, --max-steps, --max-time and early "
+                                         "stopping (--patience)")),
+                       {{"rbm", std::int64_t{20}}}));
   o.push_back(as_budget(integer("max-steps", 0, 0, kIntegerMax, rnn, kRecurrent, "S",
                                 "stop after S updates in total (0 = no limit)")));
   {
     std::vector<std::string> timed = kRecurrent;
     timed.insert(timed.begin(), "hmm");
+    timed.push_back("rbm");
     o.push_back(as_budget(with_range_text(
         real("max-time", 0.0, 0.0, 1e12, false, false, budget, timed, "SECONDS",
              "stop training after this much wall-clock time (0 = no limit; the result then "
@@ -230,9 +246,10 @@ std::vector<OptionSpec> make_options() {
              "restart"),
         "a number of seconds >= 0 (0 = no limit)")));
   }
-  o.push_back(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn, kRecurrent, "X",
-                                   "learning rate"),
-                              "a positive number"));
+  o.push_back(also_for(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn,
+                                            kRecurrent, "X", "learning rate"),
+                                       "a positive number"),
+                       {{"rbm", 0.05}}));
   o.push_back(text("optimizer", "adam", {"adam", "sgd", "rmsprop"}, rnn, kRecurrent, ""));
   o.push_back(text("schedule", "constant", {"constant", "step", "cosine", "plateau"}, rnn,
                    kRecurrent,
@@ -267,6 +284,32 @@ std::vector<OptionSpec> make_options() {
     a.zero_is_off = true;
     o.push_back(a);
   }
+  // --- restricted Boltzmann machine
+  const std::string rbm = "Restricted Boltzmann machine (--model rbm)";
+  const std::vector<std::string> rbm_only = {"rbm"};
+  o.push_back(text("cd", "cd", {"cd", "pcd"}, rbm, rbm_only,
+                   "contrastive divergence with chains started at the data (cd), or persistent "
+                   "chains kept across updates (pcd: at a constant learning rate and momentum it "
+                   "needs a smaller --lr and --momentum than cd)"));
+  o.push_back(integer("gibbs-steps", 1, 1, 1000, rbm, rbm_only, "K",
+                      "Gibbs steps per update (CD-k / PCD-k)"));
+  o.push_back(with_range_text(real("momentum", 0.9, 0.0, 1.0, false, true, rbm, rbm_only, "M",
+                                   "momentum after the first 5 epochs (0.5 before them)"),
+                              "in [0, 1)"));
+  o.push_back(real("weight-decay", 1e-4, 0.0, 1e300, false, false, rbm, rbm_only, "X",
+                   "L2 penalty on the weights (not the biases)"));
+  {
+    OptionSpec s = with_range_text(
+        real("sparsity", 0.0, 0.0, 1.0, false, true, rbm, rbm_only, "T",
+             "target mean activation of the hidden units (0 = off)"),
+        "in [0, 1) (0 = off)");
+    o.push_back(s);
+  }
+  o.push_back(real("sparsity-cost", 0.1, 0.0, 1e300, false, false, rbm, rbm_only, "X",
+                   "weight of the sparsity penalty (with --sparsity)"));
+  o.push_back(integer("ais-runs", 100, 2, 1e7, rbm, rbm_only, "M",
+                      "annealed importance sampling runs for log Z when both layers have more "
+                      "than 20 units"));
   // --- sequence-level tasks
   o.push_back(text("task", "none", {"none", "classify", "regress"}, task,
                    {"rnn", "leaky", "lstm", "gru"},
@@ -299,6 +342,8 @@ const std::vector<ModelType>& model_types() {
                                                  SequenceKind::binary_frames}},
       {"gru", "RNN", "gated recurrent units", {SequenceKind::symbols, SequenceKind::vectors,
                                                SequenceKind::binary_frames}},
+      {"rbm", "energy", "restricted Boltzmann machine over independent frames (exact log Z or AIS)",
+       {SequenceKind::vectors, SequenceKind::binary_frames}},
   };
   return types;
 }
@@ -329,6 +374,12 @@ const OptionSpec* find_option(const std::string& name) {
   for (const auto& o : model_options())
     if (o.name == name) return &o;
   return nullptr;
+}
+
+const OptionValue& OptionSpec::default_for(const std::string& model) const {
+  for (const auto& [name, value] : model_defaults)
+    if (name == model) return value;
+  return default_value;
 }
 
 bool option_applies_to(const OptionSpec& spec, const std::string& model) {
@@ -479,11 +530,11 @@ ResolvedOptions resolve_options(const std::string& model, const OptionValues& gi
   }
   for (const auto& spec : model_options())
     if (option_applies_to(spec, model) && !r.values.count(spec.name) && !spec.when)
-      r.values[spec.name] = spec.default_value;
+      r.values[spec.name] = spec.default_for(model);
   for (const auto& spec : model_options()) {
     if (!option_applies_to(spec, model) || !spec.when) continue;
     if (condition_holds(spec, r.values)) {
-      if (!r.values.count(spec.name)) r.values[spec.name] = spec.default_value;
+      if (!r.values.count(spec.name)) r.values[spec.name] = spec.default_for(model);
     } else if (r.given.count(spec.name)) {
       const auto it = r.values.find(spec.when->option);
       spelling.error(spec.name, spelling.name(spec.name) + " applies to " +
@@ -628,6 +679,32 @@ std::unique_ptr<SequenceModel> build_rnn(const ResolvedOptions& o, const Sequenc
   return std::make_unique<RnnModel>(data.kind, data.dimension, r);
 }
 
+std::unique_ptr<SequenceModel> build_rbm(const ResolvedOptions& o, const SequenceDataset& data,
+                                         const OptionSpelling& spelling) {
+  if (data.kind == SequenceKind::symbols)
+    spelling.error("model", "an RBM models frames (binary frames or vectors); dataset '" +
+                                data.name + "' holds symbols");
+  energy::RbmModelOptions r;
+  r.hidden = static_cast<arma::uword>(o.integer("hidden"));
+  r.train.method = o.text("cd") == "pcd" ? energy::RbmTrainOptions::Method::pcd
+                                         : energy::RbmTrainOptions::Method::cd;
+  r.train.k = static_cast<arma::uword>(o.integer("gibbs-steps"));
+  r.train.epochs = static_cast<arma::uword>(o.integer("epochs"));
+  if (r.train.epochs == 0) spelling.error("epochs", spelling.name("epochs") + " must be >= 1 for an RBM");
+  r.train.batch_size = static_cast<arma::uword>(o.integer("batch"));
+  r.train.learning_rate = o.real("lr");
+  r.train.final_momentum = o.real("momentum");
+  r.train.initial_momentum = std::min(0.5, r.train.final_momentum);
+  r.train.weight_decay = o.real("weight-decay");
+  r.train.sparsity_target = o.real("sparsity");
+  r.train.sparsity_cost = r.train.sparsity_target > 0.0 ? o.real("sparsity-cost") : 0.0;
+  r.train.max_seconds = o.real("max-time");
+  r.ais.runs = static_cast<arma::uword>(o.integer("ais-runs"));
+  auto model = std::make_unique<energy::RbmModel>(data.kind, data.dimension, r);
+  if (data.feature_names.size() == data.dimension) model->set_feature_names(data.feature_names);
+  return model;
+}
+
 }  // namespace
 
 RnnOptions rnn_options_for(const ResolvedOptions& options, const OptionSpelling& spelling) {
@@ -640,6 +717,7 @@ std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
   const std::string& m = options.model;
   if (m == "markov") return build_markov(options, data, spelling);
   if (m == "hmm") return build_hmm(options, data, spelling);
+  if (m == "rbm") return build_rbm(options, data, spelling);
   if (std::find(kRecurrent.begin(), kRecurrent.end(), m) != kRecurrent.end())
     return build_rnn(options, data, spelling);
   spelling.error("model", "unknown " + spelling.name("model") + " '" + printable(m) +
@@ -670,6 +748,7 @@ std::unique_ptr<SequenceModel> empty_model_for_file(const std::string& type,
                                                     const H5::Group& root) {
   if (type == "markov") return std::make_unique<MarkovChain>();
   if (type == "hmm") return empty_hmm(path, root);
+  if (type == "rbm") return std::make_unique<energy::RbmModel>();
   if (std::find(kRecurrent.begin(), kRecurrent.end(), type) != kRecurrent.end())
     return std::make_unique<RnnModel>();
   std::string known;

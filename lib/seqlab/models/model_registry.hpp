@@ -37,7 +37,7 @@ namespace seqlab {
 // group it under, and the kinds of data it models.
 struct ModelType {
   std::string name;
-  std::string family;  // "n-gram", "HMM", "RNN"
+  std::string family;  // "n-gram", "HMM", "RNN", "energy"
   std::string summary;
   std::vector<SequenceKind> kinds;
 };
@@ -81,6 +81,10 @@ struct OptionSpec {
   std::string value_name;             // "H" in "--hidden H"
   std::string help;
   bool budget = false;                // part of a run's budget (epochs, max-iter, max-time, ...)
+  // Model types whose default differs from default_value (e.g. an RBM's learning rate).
+  std::vector<std::pair<std::string, OptionValue>> model_defaults;
+  // Ensures: the default of this option for `model`.
+  const OptionValue& default_for(const std::string& model) const;
 };
 
 // Ensures: every model option, in help order.

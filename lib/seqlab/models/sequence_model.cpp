@@ -58,6 +58,7 @@ Evaluation evaluate(const SequenceModel& model, const SequenceSet& set) {
                ") on data of kind " + to_string(set.kind));
   Evaluation e;
   e.per_sequence = model.log_likelihoods(set);
+  e.nll_stderr = model.log_likelihood_stderr_per_step();
   for (std::size_t i = 0; i < set.size(); ++i) {
     e.log_likelihood += e.per_sequence(i);
     e.symbols += set.length(i);

@@ -120,6 +120,10 @@ struct Evaluation {
   std::uint64_t symbols = 0;     // predicted steps (symbols or frames), the first included
   std::uint64_t sequences = 0;
   arma::vec per_sequence;        // log p of each sequence (nats), in the set's order
+  // Standard error of nats_per_symbol() when the model's normaliser is an estimate (an RBM's
+  // log Z by annealed importance sampling: every step shares it, so this is its standard error);
+  // 0 when the likelihood is exact.
+  double nll_stderr = 0.0;
   double nats_per_symbol() const;
   double bits_per_symbol() const;
   double perplexity() const;      // exp(nats_per_symbol)
@@ -158,6 +162,11 @@ public:
   virtual arma::mat sample_frames(arma::uword length, Rng& rng, const arma::mat& prime) const;
 
   virtual std::uint64_t num_parameters() const = 0;
+
+  // Standard error (nats) of every step's log-probability that comes from an ESTIMATED
+  // normaliser shared by all steps (an RBM's log Z by annealed importance sampling); 0 (the
+  // default) when the model's likelihood is exact.
+  virtual double log_likelihood_stderr_per_step() const { return 0.0; }
 
   // Decoding, for models with hidden states (HMMs over symbols or frames). Requires
   // has_hidden_states() and a sequence the model scores (as log_likelihood). viterbi: the most

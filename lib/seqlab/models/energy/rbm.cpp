@@ -750,6 +750,8 @@ void RbmTrainOptions::validate() const {
              "> 0 when sparsity_cost > 0", sparsity_target);
   require_in(init_weight_sd >= 0.0 && std::isfinite(init_weight_sd), "init_weight_sd",
              "finite and >= 0", init_weight_sd);
+  require_in(max_seconds >= 0.0 && std::isfinite(max_seconds), "max_seconds", "finite and >= 0",
+             max_seconds);
 }
 
 std::vector<RbmEpochRecord> train_rbm(Rbm& rbm, const arma::mat& data,
@@ -821,6 +823,10 @@ std::vector<RbmEpochRecord> train_rbm(Rbm& rbm, const arma::mat& data,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     records.push_back(record);
     if (on_epoch) on_epoch(record);
+    if (options.max_seconds > 0.0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+            options.max_seconds)
+      break;
   }
   return records;
 }

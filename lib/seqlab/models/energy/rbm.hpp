@@ -191,6 +191,8 @@ struct RbmTrainOptions {
   bool initialize = true;             // Rbm::initialize from the data before training
   double init_weight_sd = 0.01;       // sd of the initial weights, >= 0
   bool monitor = true;                // per-epoch reconstruction error and pseudo-likelihood
+  double max_seconds = 0.0;           // no further epoch once this much wall time has passed
+                                      // (0 = no limit; the result then depends on the machine)
 
   // Ensures every field is in range, else a one-line UserError naming the field, the range and
   // the value.

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# tests/cli/energy.sh SEQLAB FIXTURES: energy-based models through the command line: an RBM
+# trained on the synthetic noisy binary patterns is scored like every other model (exact log Z
+# with few hidden units, an AIS estimate and its standard error with more), beats the model of
+# independent units (a one-state Bernoulli HMM) on the same test split, samples frames, runs in
+# an experiment, and refuses what does not fit with one line.
+set -u
+seqlab=$1
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+# --- exact log Z: 16 hidden units ---------------------------------------------------------------
+expect_ok "train an RBM with 16 hidden units on patterns" \
+  "$seqlab" train --model rbm --hidden 16 --epochs 15 --data patterns --out "$tmp/rbm16.h5" --seed 3
+check "training prints one line per epoch and the exact log Z" \
+  bash -c 'grep -q "rbm: epoch 15/15" "$1" && grep -q "(exact, enumerating 65536 states)" "$1"' _ \
+  "$tmp/err"
+expect_ok "eval the RBM --json" "$seqlab" eval --model "$tmp/rbm16.h5" --data patterns --split test --json
+check "eval --json counts frames and gives no standard error for an exact log Z" \
+  bash -c 'tail -n 1 "$1" | grep -Eq "\"model\": \"rbm\".*\"frames\": [0-9]+, \"sequences\": [0-9]+, \"nll_nats\": [-0-9.e+]+, \"nll_bits\": [-0-9.e+]+\}$"' \
+  _ "$tmp/out"
+rbm_nll=$(json_number nll_nats)
+
+# The independent-units model: a one-state HMM with Bernoulli emissions.
+expect_ok "train the independent-units model" \
+  "$seqlab" train --model hmm --states 1 --emission bernoulli --data patterns --out "$tmp/indep.h5" --quiet
+expect_ok "eval it" "$seqlab" eval --model "$tmp/indep.h5" --data patterns --split test --json
+indep_nll=$(json_number nll_nats)
+# 5 prototypes of 64 bits at 10 % noise: about 22 nats per frame for a model that knows them,
+# about 44 for independent units. The RBM must take most of that gap.
+check "the RBM ($rbm_nll) beats independent units ($indep_nll) by over 10 nats per frame" \
+  awk -v a="$rbm_nll" -v b="$indep_nll" 'BEGIN { exit !(a + 10 < b) }'
+
+# --- AIS: 25 hidden units, 64 visible ----------------------------------------------------------
+expect_ok "train an RBM with 25 hidden units (log Z by AIS)" \
+  "$seqlab" train --model rbm --hidden 25 --epochs 5 --ais-runs 20 --data patterns \
+  --out "$tmp/rbm25.h5" --seed 3
+check "training names the AIS estimate" grep -Eq 'log Z = [-0-9.]+ \+- [0-9.]+ \(AIS, 20 runs' "$tmp/err"
+expect_ok "eval the AIS model --json" "$seqlab" eval --model "$tmp/rbm25.h5" --data patterns --split test --json
+stderr_nats=$(json_number nll_stderr_nats)
+check "eval --json gives the standard error ($stderr_nats nats) of an estimated log Z" \
+  awk -v s="$stderr_nats" 'BEGIN { exit !(s > 0 && s < 1) }'
+expect_ok "eval the AIS model as text" "$seqlab" eval --model "$tmp/rbm25.h5" --data patterns --split test
+check "eval says the log Z is an AIS estimate" grep -q "the model's log Z is an AIS estimate" "$tmp/out"
+
+# --- samples -------------------------------------------------------------------------------------
+expect_ok "sample 7 frames" "$seqlab" sample --model "$tmp/rbm16.h5" --length 7 --seed 2
+check "sample prints 7 lines" [ "$(wc -l <"$tmp/out")" -eq 7 ]
+"$seqlab" sample --model "$tmp/rbm16.h5" --length 7 --seed 2 >"$tmp/again"
+check "the same seed samples the same frames" cmp -s "$tmp/out" "$tmp/again"
+
+# --- an experiment with an RBM row ------------------------------------------------------------
+cat >"$tmp/energy.toml" <<'TOML'
+[experiment]
+name = "energy"
+seeds = [1]
+
+[[datasets]]
+name = "patterns"
+
+[[models]]
+model = "rbm"
+hidden = [4, 16]
+epochs = 5
+
+[[models]]
+model = "hmm"
+states = 1
+emission = "bernoulli"
+TOML
+expect_ok "seqlab run with RBMs" "$seqlab" run "$tmp/energy.toml" --out "$tmp/results" --jobs 2
+check "results.csv has the RBM rows of family energy" \
+  bash -c '[ "$(grep -c ",rbm,energy,patterns," "$1/results.csv")" -eq 2 ]' _ "$tmp/results"
+
+# --- refusals ------------------------------------------------------------------------------------
+printf 'abcabcabc\n' >"$tmp/text.txt"
+expect_error "an RBM on symbols" "an RBM models frames \(binary frames or vectors\); dataset 'text\.txt' holds symbols" \
+  "$seqlab" train --model rbm --data "$tmp/text.txt" --out "$tmp/x.h5"
+expect_error "a network option for an RBM" "--window applies to --model .* only \(got --model rbm\)" \
+  "$seqlab" train --model rbm --window 5 --data patterns --out "$tmp/x.h5"
+expect_error "an RBM option for a network" "--cd applies to --model rbm only \(got --model lstm\)" \
+  "$seqlab" train --model lstm --cd cd --data patterns --out "$tmp/x.h5"
+expect_error "sparsity out of range" "--sparsity must be in \[0, 1\) \(0 = off\), got 1.5" \
+  "$seqlab" train --model rbm --sparsity 1.5 --data patterns --out "$tmp/x.h5"
+expect_error "an RBM scored on frames of another size" "model 'rbm' models frames of 64 rows, but dataset 'roll_eval\.txt' has 88" \
+  "$seqlab" eval --model "$tmp/rbm16.h5" --data "$2/hmm_frames/roll_eval.txt" --reader pianoroll \
+  --split all
+
+finish
