@@ -149,8 +149,10 @@ PeerResult measure_sklearn(const fs::path& script, arma::uword hidden, unsigned 
   }
   const auto seconds = find_number(output, "s_per_epoch_median");
   if (status != 0 || !seconds) {
-    r.note = "failed (exit " + std::to_string(status) + "): " +
-             output.substr(0, output.find('\n')).substr(0, 200);
+    const std::string first_line = output.substr(0, output.find('\n')).substr(0, 200);
+    r.note = (status != 0 ? "failed (exit " + std::to_string(status) + ")"
+                          : std::string("printed no s_per_epoch_median")) +
+             (first_line.empty() ? std::string() : ": " + first_line);
     return r;
   }
   r.ms_per_epoch = 1000.0 * *seconds;
