@@ -78,6 +78,7 @@ bench: build
 	$(BUILD)/tools/seqlab bench blas --threads 2
 	$(BUILD)/tools/seqlab bench hmm $(if $(wildcard $(PEERS)/data.py),--peers $(PEERS),)
 	$(BUILD)/tools/seqlab bench rnn $(if $(wildcard $(PEERS)/bench_torch_rnn.py),--peers $(PEERS),)
+	$(BUILD)/tools/seqlab bench rbm $(if $(wildcard $(PEERS)/bench_rbm.py),--peers $(PEERS),)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

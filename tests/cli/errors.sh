@@ -257,12 +257,53 @@ else
   bad "top-level help: $(grep datasets "$tmp/help")"
 fi
 "$seqlab" bench --help >"$tmp/help" 2>&1
-if grep -q "blas|hmm|rnn" "$tmp/help"; then ok "bench usage names rnn"; else bad "bench usage: $(head -n 1 "$tmp/help")"; fi
-for what in blas hmm rnn; do
+if grep -q "blas|hmm|rnn|rbm" "$tmp/help"; then ok "bench usage names rnn and rbm"; else bad "bench usage: $(head -n 1 "$tmp/help")"; fi
+for what in blas hmm rnn rbm; do
   "$seqlab" bench "$what" --help >"$tmp/help" 2>&1
   if [ "$(grep -c "seqlab bench $what" "$tmp/help")" -eq 1 ]; then ok "bench $what usage line is not doubled"
   else bad "bench $what usage: $(head -n 1 "$tmp/help")"; fi
 done
+# bench rbm end to end on a tiny setting: one row per method, each a positive time; the peer's
+# line is parsed from its script's output (a stand-in script here: the real one needs sklearn),
+# and a missing sklearn is one line saying the peer was skipped.
+if "$seqlab" bench rbm --hidden 8 --batch 10 --method pcd,cd --epochs 1 --blocks 1 --warmup 0 \
+     >"$tmp/out" 2>"$tmp/err" &&
+   awk '/^seqlab (PCD-1|CD-1) batch=10 hidden=8: [0-9.]+ ms\/epoch$/ { n++; if ($5 + 0 > 0) p++ }
+        END { exit !(n == 2 && p == 2) }' "$tmp/out" &&
+   grep -q '^data: ' "$tmp/out" && grep -q '^BLAS: ' "$tmp/out"; then
+  ok "bench rbm prints a positive ms/epoch for PCD-1 and CD-1"
+else
+  bad "bench rbm tiny run: $(head -c 600 "$tmp/out") $(head -c 300 "$tmp/err")"
+fi
+"$seqlab" bench rbm --hidden 8 --batch 5 --method cd --epochs 1 --blocks 1 --warmup 0 --json >"$tmp/out" 2>&1
+ms=$(json_number ms_per_epoch)
+if [ "$(wc -l <"$tmp/out")" -eq 1 ] && awk -v x="$ms" 'BEGIN { exit !(x > 0) }'; then
+  ok "bench rbm --json: one row, ms_per_epoch $ms"
+else
+  bad "bench rbm --json: $(head -c 300 "$tmp/out")"
+fi
+expect_error "bench rbm --peers without bench_rbm.py" "^seqlab: error: bench rbm: --peers .*: no bench_rbm.py there" \
+  "$seqlab" bench rbm --hidden 8 --epochs 1 --blocks 1 --peers "$tmp"
+expect_error "bench rbm --method bogus" "^seqlab: error: bench rbm: --method item 'gibbs' is neither pcd nor cd$" \
+  "$seqlab" bench rbm --method pcd,gibbs
+mkdir -p "$tmp/peers_fake" "$tmp/peers_nosk"
+printf 'print("sklearn 9.9 BernoulliRBM H=8 n=1797x64 s_per_epoch_median=0.0500 all=[0.05]")\n' \
+  >"$tmp/peers_fake/bench_rbm.py"
+printf 'raise ModuleNotFoundError("No module named %s")\n' "'sklearn'" >"$tmp/peers_nosk/bench_rbm.py"
+"$seqlab" bench rbm --hidden 8 --batch 10 --method pcd --epochs 1 --blocks 1 --warmup 0 \
+  --peers "$tmp/peers_fake" >"$tmp/out" 2>&1
+if grep -Eq '^sklearn 9\.9 BernoulliRBM \(PCD-1, batch 10\) hidden=8: 50\.00 ms/epoch; seqlab PCD-1 batch=10 [0-9.]+ ms/epoch; ratio sklearn / seqlab [0-9.]+$' "$tmp/out"; then
+  ok "bench rbm --peers prints the peer's ms/epoch beside seqlab's and the ratio"
+else
+  bad "bench rbm with a peer: $(head -c 600 "$tmp/out")"
+fi
+"$seqlab" bench rbm --hidden 8 --batch 10 --method pcd --epochs 1 --blocks 1 --warmup 0 \
+  --peers "$tmp/peers_nosk" >"$tmp/out" 2>&1
+if [ "$(grep -c '^sklearn' "$tmp/out")" -eq 1 ] && grep -q '^sklearn BernoulliRBM hidden=8: skipped: scikit-learn is not installed' "$tmp/out"; then
+  ok "bench rbm --peers without sklearn: one line saying the peer was skipped"
+else
+  bad "bench rbm without sklearn: $(head -c 600 "$tmp/out")"
+fi
 for cmd in "eval" "decode" "datasets list" "bench hmm" "bench rnn"; do
   # shellcheck disable=SC2086
   "$seqlab" $cmd --help >"$tmp/help" 2>&1

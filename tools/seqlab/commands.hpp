@@ -24,8 +24,10 @@ int run_command(const std::vector<std::string>& args);
 int report_command(const std::vector<std::string>& args);
 int plot_command(const std::vector<std::string>& args);
 // --- bench ---
-// `seqlab bench blas | hmm | rnn` (cmd_bench.cpp; rnn: cmd_bench_rnn.cpp).
+// `seqlab bench blas | hmm | rnn | rbm` (cmd_bench.cpp; rnn: cmd_bench_rnn.cpp; rbm:
+// cmd_bench_rbm.cpp).
 int bench_command(const std::vector<std::string>& args);
 int bench_rnn(const std::vector<std::string>& args);
+int bench_rbm(const std::vector<std::string>& args);
 
 }  // namespace seqlab::cli
