@@ -73,6 +73,8 @@ name = "casino"
 '
 printf '%s\n[[models]]\nmodel = "hmm"\nstaets = 4\n' "$base" >"$tmp/bad.toml"
 bad_file "unknown key" "6:1: unknown key 'staets' in \[\[models\]\] \(did you mean 'states'\?\)"
+printf '[[datasets]]\nname = "adding"\n\n[[models]]\nmodel = "lstm"\ntask = "regress"\n' >"$tmp/bad.toml"
+bad_file "a sequence-level task" "6:1: task: experiments run sequence models only; train a sequence-level task model with 'seqlab train --task'"
 printf '%s\n[[models]]\nmodel = "lstn"\n' "$base" >"$tmp/bad.toml"
 bad_file "typo'd model" "5:9: unknown model 'lstn' \(did you mean 'lstm'\?\)"
 printf '[experiment]\nthreads = [1, 2]\n%s\n[[models]]\nmodel = "hmm"\n' "$base" >"$tmp/bad.toml"

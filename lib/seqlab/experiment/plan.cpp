@@ -683,6 +683,17 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
         r.at(it != value_places.end() ? it->second : type_node->source(), message);
       };
       const ResolvedOptions resolved = resolve_options(type, given, spelling);
+      // A sequence-level task model (one output per sequence) is scored by task metrics, not a
+      // likelihood; the runner only trains and scores sequence models, and building one here
+      // would silently train a next-step model on the task's data instead.
+      for (const char* option : {"task", "bidirectional"}) {
+        const auto it = resolved.values.find(option);
+        if (resolved.was_given(option) && it != resolved.values.end() &&
+            option_text(it->second) != "none" && option_text(it->second) != "false")
+          spelling.error(option, std::string(option) +
+                                     ": experiments run sequence models only; train a "
+                                     "sequence-level task model with 'seqlab train --task'");
+      }
       const std::string run_label =
           (labelled ? label + (types.size() > 1 ? " " + type : "") : type) + point;
       for (const std::size_t di : dataset_indices) {
