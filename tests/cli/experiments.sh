@@ -73,8 +73,12 @@ name = "casino"
 '
 printf '%s\n[[models]]\nmodel = "hmm"\nstaets = 4\n' "$base" >"$tmp/bad.toml"
 bad_file "unknown key" "6:1: unknown key 'staets' in \[\[models\]\] \(did you mean 'states'\?\)"
-printf '[[datasets]]\nname = "adding"\n\n[[models]]\nmodel = "lstm"\ntask = "regress"\n' >"$tmp/bad.toml"
-bad_file "a sequence-level task" "6:1: task: experiments run sequence models only; train a sequence-level task model with 'seqlab train --task'"
+printf '%s\n[[models]]\nmodel = "lstm"\ntask = "regress"\n' "$base" >"$tmp/bad.toml"
+bad_file "a task the data cannot teach" "6:1: task regress: dataset 'casino' .*targets.*\(dataset 'casino'\)"
+printf '[[datasets]]\nname = "adding"\n\n[[models]]\nmodel = "lstm"\ntask = "regress"\nwindow = 20\n' >"$tmp/bad.toml"
+bad_file "a next-step option on a task model" "7:1: window applies to next-step models; task trains on whole sequences"
+printf '[[datasets]]\nname = "adding"\n\n[[models]]\nmodel = "lstm"\nbidirectional = true\n' >"$tmp/bad.toml"
+bad_file "bidirectional without a task" "6:1: bidirectional: a bidirectional network reads the future, so it defines no left-to-right likelihood"
 printf '%s\n[[models]]\nmodel = "lstn"\n' "$base" >"$tmp/bad.toml"
 bad_file "typo'd model" "5:9: unknown model 'lstn' \(did you mean 'lstm'\?\)"
 printf '[experiment]\nthreads = [1, 2]\n%s\n[[models]]\nmodel = "hmm"\n' "$base" >"$tmp/bad.toml"
@@ -114,6 +118,50 @@ bad_file "not TOML at all" "1:2: malformed TOML"
 expect_error "missing experiment file" "missing\.toml" "$seqlab" run "$tmp/missing.toml"
 expect_error "no experiment file" "run: an experiment file is required" "$seqlab" run
 expect_error "--jobs 0" "run: --jobs must be between 1 and 1024, got 0" "$seqlab" run "$tmp/good.toml" --jobs 0
+
+# A sequence-level task in an experiment: trained and scored by task metrics, never a likelihood,
+# in results.csv and in the report's own table.
+cat >"$tmp/task.toml" <<'TOML'
+[experiment]
+figures = ["learning-curves", "sweep"]
+
+[[datasets]]
+generator = "adding"
+label = "adding T=6"
+generator-options = { length = 6, sequences = 60 }
+
+[[datasets]]
+generator = "adding"
+label = "adding T=12"
+generator-options = { length = 12, sequences = 60 }
+
+[[models]]
+model = "gru"
+task = "regress"
+hidden = 6
+epochs = 3
+batch = 10
+TOML
+expect_ok "an experiment of task models runs" "$seqlab" run "$tmp/task.toml" --out "$tmp/task-res" --quiet
+csv=$tmp/task-res/results.csv
+col() { python3 -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(' '.join(x[sys.argv[2]] or '-' for x in r))" "$csv" "$1"; }
+[ "$(col task)" = "regress regress" ] && ok "results.csv marks both runs as regress tasks" || bad "task column: $(col task)"
+[ "$(col test_nats_per_step)" = "- -" ] && ok "no likelihood column is filled for a task run" ||
+  bad "test_nats_per_step: $(col test_nats_per_step)"
+python3 - "$csv" <<'PY' && ok "test MSE and the baseline MSE are positive numbers, 6 test sequences each" || bad "task metrics: $(cat "$csv")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert all(float(r["test_mse"]) > 0 and float(r["test_baseline_mse"]) > 0 for r in rows)
+assert all(r["test_sequences"] == "3" or r["test_sequences"] == "6" for r in rows), [r["test_sequences"] for r in rows]
+PY
+expect_ok "the report of task runs" "$seqlab" report "$tmp/task-res" --out "$tmp/task-report"
+grep -q 'id="task-table"' "$tmp/task-report/index.html" && grep -qi "not likelihoods" "$tmp/task-report/index.html" &&
+  ok "the report has a task table that says its metrics are not likelihoods" ||
+  bad "no task table in $(grep -o '<h2>[^<]*</h2>' "$tmp/task-report/index.html" | tr '\n' ' ')"
+grep -q "No run of these results is a sequence model" "$tmp/task-report/index.html" &&
+  ok "the likelihood table says there is none" || bad "likelihood section of a task-only report"
+ls "$tmp/task-report" | grep -q "^sweep-adding-length.png$" && ok "a sweep figure over the task's length" ||
+  bad "figures: $(ls "$tmp/task-report" | tr '\n' ' ')"
 
 # --split-ratios on the command line: the same rule as in experiment files.
 python3 -c "print('ab' * 200, end='')" >"$tmp/ab.txt"

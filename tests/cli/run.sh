@@ -49,7 +49,7 @@ expect_ok "a small experiment runs" "$seqlab" run "$tmp/small.toml" --out "$res"
 [ -s "$res/results.h5" ] && ok "results.h5 written" || bad "no results.h5"
 [ "$(wc -l <"$res/results.csv")" -eq 9 ] && ok "results.csv: a header and 8 rows" ||
   bad "results.csv has $(wc -l <"$res/results.csv") lines"
-head -n 1 "$res/results.csv" | grep -q "^run_id,label,model_type,family,dataset,unit,seed," &&
+head -n 1 "$res/results.csv" | grep -q "^run_id,label,model_type,family,dataset,unit,task,seed," &&
   ok "results.csv header" || bad "header: $(head -n 1 "$res/results.csv")"
 cmp -s "$tmp/small.toml" "$res/config.toml" && ok "config.toml is the experiment file" ||
   bad "config.toml differs"

@@ -15,6 +15,7 @@
 #include "seqlab/io/results_file.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
+#include "seqlab/models/rnn/task_model.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -315,6 +316,96 @@ TEST_CASE("damaged, truncated and foreign run files give one-line UserErrors nam
   }
 }
 
+TEST_CASE("a task run file holds task metrics, no likelihood, and the task model", "[results]") {
+  test::ScratchDir dir;
+  Options options;
+  options.set("sequences", "40");
+  options.set("length", "8");
+  const SequenceDataset data = make_synthetic_dataset("adding", "adding", options, 5);
+  RnnTaskOptions o;
+  o.cell = rnn::CellType::gru;
+  o.hidden = 4;
+  o.batch = 8;
+  o.epochs = 2;
+  RnnTaskModel model(rnn::Task::regress, data.kind, data.dimension, 1, o);
+  RunResult result;
+  FitObserver observer;
+  observer.on_epoch = [&](const EpochRecord& r) { result.history.push_back(r); };
+  FitOptions fit;
+  fit.seed = 3;
+  model.fit(data.train, &data.valid, fit, &observer);
+  REQUIRE(result.history.size() == 2);
+  const TaskMetrics test = model.evaluate(data.test);
+  result.run_id = "7a5c";
+  result.label = "gru task";
+  result.model_type = "gru";
+  result.family = "RNN";
+  result.dataset = "adding";
+  result.seed = 3;
+  result.task = "regress";
+  result.unit = "squared_error";
+  result.environment = current_environment(1);
+  TaskSplitMetrics t;
+  t.sequences = test.sequences;
+  t.mse = test.mse();
+  t.baseline_mse = test.baseline_mse();
+  result.task_test = t;
+  result.parameters = model.num_parameters();
+  const fs::path file = dir / "runs" / "task.h5";
+  fs::create_directories(dir / "runs");
+  write_run_file(file, result, model);
+
+  const RunResult back = read_run_file(file);
+  CHECK(back.task == "regress");
+  CHECK(back.unit == "squared_error");
+  CHECK_FALSE(back.test.has_value());
+  CHECK_FALSE(back.task_valid.has_value());
+  REQUIRE(back.task_test.has_value());
+  CHECK(back.task_test->mse == test.mse());
+  CHECK(back.task_test->baseline_mse == test.baseline_mse());
+  CHECK(back.task_test->sequences == data.test.size());
+  CHECK(std::isnan(back.task_test->accuracy));
+  REQUIRE(back.history.size() == 2);
+  CHECK(back.history[1].valid_nll == result.history[1].valid_nll);  // the valid MSE
+
+  SECTION("the stored task model predicts exactly as the original; load_run_model refuses it") {
+    const RnnTaskModel reloaded = load_run_task_model(file);
+    CHECK(reloaded.evaluate(data.test).squared_error == test.squared_error);
+    CHECK_THROWS_WITH(load_run_model(file), Contains("task.h5") && Contains("task model"));
+  }
+  SECTION("results.csv carries the task metrics and leaves the likelihood columns empty") {
+    const Summary s = rebuild_summary(dir.path());
+    REQUIRE(s.runs.size() == 1);
+    std::istringstream csv(test::read_file(dir / "results.csv"));
+    std::string header, line;
+    std::getline(csv, header);
+    std::getline(csv, line);
+    std::vector<std::string> names, values;
+    for (std::istringstream h(header); std::getline(h, names.emplace_back(), ',');) {}
+    for (std::istringstream v(line); std::getline(v, values.emplace_back(), ',');) {}
+    const auto field = [&](const std::string& name) {
+      const auto at = std::find(names.begin(), names.end(), name);
+      REQUIRE(at != names.end());
+      return values.at(static_cast<std::size_t>(at - names.begin()));
+    };
+    CHECK(field("task") == "regress");
+    CHECK(field("test_nats_per_step").empty());
+    CHECK(field("test_accuracy").empty());
+    CHECK(std::stod(field("test_mse")) == test.mse());
+    CHECK(std::stod(field("test_baseline_mse")) == test.baseline_mse());
+    CHECK(field("test_sequences") == std::to_string(data.test.size()));
+  }
+  SECTION("a task run with a likelihood split, or a wrong unit, is the caller's bug") {
+    RunResult bad = result;
+    bad.test = SplitMetrics{};
+    CHECK_THROWS_AS(write_run_file(dir / "bad.h5", bad, model), std::invalid_argument);
+    bad = result;
+    bad.unit = "frame";
+    CHECK_THROWS_AS(write_run_file(dir / "bad.h5", bad, model), std::invalid_argument);
+    CHECK_FALSE(fs::exists(dir / "bad.h5"));
+  }
+}
+
 TEST_CASE("rebuild_summary tabulates the readable runs and warns about the rest", "[results]") {
   test::ScratchDir dir;
   fs::create_directories(dir / "runs");
@@ -349,7 +440,7 @@ TEST_CASE("rebuild_summary tabulates the readable runs and warns about the rest"
     std::istringstream csv(test::read_file(dir / "results.csv"));
     std::string header, line;
     std::getline(csv, header);
-    CHECK(header.rfind("run_id,label,model_type,family,dataset,unit,seed,parameters,updates,"
+    CHECK(header.rfind("run_id,label,model_type,family,dataset,unit,task,seed,parameters,updates,"
                        "epochs,wall_seconds,test_nats_per_step,test_bits_per_step,",
                        0) == 0);
     CHECK_THAT(header, Contains(",floor_nats,version,commit,threads,date,settings,file"));
@@ -357,7 +448,7 @@ TEST_CASE("rebuild_summary tabulates the readable runs and warns about the rest"
     while (std::getline(csv, line)) lines.push_back(line);
     REQUIRE(lines.size() == 3);
     // RFC 4180 quoting, infinities spelled out, NaN (valid not scored, no floor) empty.
-    CHECK(lines[0].rfind("0011,\"a, \"\"quoted\"\" label\",hmm,HMM,casino,symbol,1,", 0) == 0);
+    CHECK(lines[0].rfind("0011,\"a, \"\"quoted\"\" label\",hmm,HMM,casino,symbol,,1,", 0) == 0);
     CHECK_THAT(lines[0], Contains(",inf,"));
     CHECK_THAT(lines[0], Contains(",runs/c.h5"));
     CHECK_THAT(lines[1], Contains(",1.62,"));   // the floor, shortest form

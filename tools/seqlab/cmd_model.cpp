@@ -237,31 +237,6 @@ OptionValues given_model_options(const po::variables_map& vm, const ModelFlags& 
   return values;
 }
 
-// The options of a task model: the recurrent ones already checked by the registry.
-RnnTaskOptions task_options(const RnnOptions& o, bool bidirectional) {
-  RnnTaskOptions t;
-  t.cell = o.cell;
-  t.hidden = o.hidden;
-  t.layers = o.layers;
-  t.embedding = o.embedding;
-  t.bidirectional = bidirectional;
-  t.activation = o.activation;
-  t.tau = o.tau;
-  t.train_tau = o.train_tau;
-  t.gru_variant = o.gru_variant;
-  t.batch = o.batch;
-  t.epochs = o.epochs;
-  t.max_steps = o.max_steps;
-  t.optimizer = o.optimizer;
-  t.learning_rate = o.learning_rate;
-  t.momentum = o.momentum;
-  t.clip = o.clip;
-  t.schedule = o.schedule;
-  t.lr_gamma = o.lr_gamma;
-  t.patience = o.patience;
-  return t;
-}
-
 // "1e-06" / "0.5" / "inf": a number as the user would recognise it in a message.
 std::string shown(double x) {
   char buffer[32];
@@ -389,20 +364,9 @@ int run_train(const std::vector<std::string>& args) {
     user_error("train: --bidirectional: a bidirectional network reads the future, so it defines "
                "no left-to-right likelihood; it needs --task classify or --task regress");
   if (task) {
-    for (const char* name : {"window", "residual", "dropout", "delay"})
-      if (options.was_given(name))
-        user_error("train: --" + std::string(name) + " applies to next-step models; --task "
-                   "trains on whole sequences, without residual connections, dropout or delays");
-    for (const char* name : {"warmup", "clip-value", "max-time", "valid-every", "average"})
-      if (options.was_given(name))
-        user_error("train: --" + std::string(name) + " applies to next-step models only, not "
-                   "to --task");
-    if (options.text("schedule") == "plateau")
-      user_error("train: --schedule plateau applies to next-step models only, not to --task");
     TaskTrainRequest request;
     request.task = rnn::parse_task(options.text("task"), "train: --task");
-    request.options =
-        task_options(rnn_options_for(options, spelling), options.flag("bidirectional"));
+    request.options = rnn_task_options_for(options, spelling);
     const DataSplit opened = open_split(cmd, data, open_options(data));
     if (opened.dataset.kind != SequenceKind::symbols && options.was_given("embedding"))
       user_error("train: --embedding applies to symbol data; dataset '" + opened.dataset.name +

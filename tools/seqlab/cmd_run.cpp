@@ -35,6 +35,7 @@
 #include "seqlab/experiment/plan.hpp"
 #include "seqlab/experiment/runner.hpp"
 #include "seqlab/io/results_file.hpp"
+#include "seqlab/models/rnn/task_model.hpp"
 
 namespace fs = std::filesystem;
 
@@ -91,7 +92,7 @@ int run_worker(const ExperimentPlan& plan, const fs::path& out, const std::strin
   // A network checkpoints its training into runs/<id>.ckpt and continues from it when the
   // experiment is run again; SIGTERM (what the driver sends) stops it cleanly there.
   RunCheckpoint checkpoint;
-  if (model_family(run.options.model) == "RNN") {
+  if (model_family(run.options.model) == "RNN" && !task_requested(run.options)) {
     checkpoint.file = run_checkpoint_path(out, run);
     checkpoint.seconds = plan.checkpoint_seconds;
     checkpoint.stop = catch_stop_signals();
@@ -125,6 +126,11 @@ int run_worker(const ExperimentPlan& plan, const fs::path& out, const std::strin
   std::fprintf(stderr, "run %s: finished in %.1f s", run.id.c_str(), result.wall_seconds);
   if (result.test) std::fprintf(stderr, ", test %.6f bits per %s", result.test->bits_per_step,
                                 result.unit.c_str());
+  if (result.task_test && result.task == "regress")
+    std::fprintf(stderr, ", test MSE %.6g (baseline %.6g)", result.task_test->mse,
+                 result.task_test->baseline_mse);
+  if (result.task_test && result.task == "classify")
+    std::fprintf(stderr, ", test accuracy %.4f", result.task_test->accuracy);
   std::fprintf(stderr, "\n");
   return 0;
 }
@@ -411,7 +417,11 @@ void Driver::show() {
     if (w.last) {
       line += " ep " + std::to_string(w.last->epoch);
       const double nll = std::isfinite(w.last->valid_nll) ? w.last->valid_nll : w.last->train_nll;
-      if (std::isfinite(nll)) line += " NLL " + short_number(nll);
+      // A task run's records hold its task objective, not a sequence NLL.
+      const char* what = !task_requested(run.options)             ? " NLL "
+                         : run.options.text("task") == "regress" ? " MSE "
+                                                                  : " label NLL ";
+      if (std::isfinite(nll)) line += what + short_number(nll);
     }
   }
   if (line.size() > 160) line = line.substr(0, 157) + "...";
@@ -421,12 +431,21 @@ void Driver::show() {
 
 void Driver::print_summary(const Summary& summary) const {
   if (quiet_) return;
-  std::printf("%-24s %-28s %5s %14s %14s %10s\n", "dataset", "model", "seeds", "test nats",
-              "test bits", "perplexity");
+  const auto sequence_run =
+      std::find_if(summary.runs.begin(), summary.runs.end(),
+                   [](const RunResult& r) { return r.task.empty(); });
+  if (sequence_run != summary.runs.end())
+    std::printf("%-24s %-28s %5s %14s %14s %10s\n", "dataset", "model", "seeds", "test nats",
+                "test bits", "perplexity");
   // Mean over seeds of each (dataset, label).
   std::map<std::pair<std::string, std::string>, std::vector<const RunResult*>> groups;
   std::vector<std::pair<std::string, std::string>> order;
+  std::vector<const RunResult*> task_runs;
   for (const auto& r : summary.runs) {
+    if (!r.task.empty()) {
+      task_runs.push_back(&r);
+      continue;
+    }
     const auto key = std::make_pair(r.dataset, r.label);
     if (!groups.count(key)) order.push_back(key);
     groups[key].push_back(&r);
@@ -451,8 +470,26 @@ void Driver::print_summary(const Summary& summary) const {
                 runs.size(), nats, nats / std::log(2.0),
                 unit == "symbol" ? short_number(std::exp(nats)).c_str() : "-");
   }
-  std::printf("(test NLL per %s, mean over seeds; nats = natural log, bits = log2)\n",
-              summary.runs.empty() ? "step" : summary.runs.front().unit.c_str());
+  if (sequence_run != summary.runs.end())
+    std::printf("(test NLL per %s, mean over seeds; nats = natural log, bits = log2)\n",
+                sequence_run->unit.c_str());
+  if (task_runs.empty()) return;
+  // Sequence-level tasks: their own table, since a task metric is not a likelihood.
+  if (sequence_run != summary.runs.end()) std::printf("\n");
+  std::printf("%-24s %-28s %5s %-10s %14s %14s\n", "dataset", "model", "seed", "task",
+              "test metric", "baseline");
+  for (const RunResult* r : task_runs) {
+    const bool regress = r->task == "regress";
+    const TaskSplitMetrics* m = r->task_test ? &*r->task_test : nullptr;
+    std::printf("%-24s %-28s %5llu %-10s %14s %14s\n", r->dataset.c_str(), r->label.c_str(),
+                static_cast<unsigned long long>(r->seed), r->task.c_str(),
+                m == nullptr ? "-"
+                : regress    ? ("MSE " + short_number(m->mse)).c_str()
+                             : ("acc " + short_number(m->accuracy)).c_str(),
+                m == nullptr || !regress ? "-" : ("MSE " + short_number(m->baseline_mse)).c_str());
+  }
+  std::printf("(task metrics on the test split, not likelihoods: MSE for regress, accuracy for "
+              "classify; baseline = predicting the mean target)\n");
 }
 
 int Driver::run() {

@@ -15,6 +15,7 @@
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/sha256.hpp"
 #include "seqlab/data/synthetic.hpp"
+#include "seqlab/models/rnn/task_model.hpp"
 
 namespace seqlab {
 namespace fs = std::filesystem;
@@ -303,8 +304,9 @@ std::string dataset_identity(const DatasetSpec& d) {
 }
 
 // A rough wall-clock estimate of one run: a few GFLOP/s per thread, capped by max-time.
-double estimate_seconds(const ResolvedOptions& o, const SequenceModel& model,
+double estimate_seconds(const ResolvedOptions& o, std::uint64_t parameters,
                         const SequenceDataset& data, unsigned threads) {
+  const double weights = static_cast<double>(parameters);
   const double steps = static_cast<double>(data.train.total_steps());
   const double rate = 4e9 * threads;
   double seconds = 0.0;
@@ -320,17 +322,19 @@ double estimate_seconds(const ResolvedOptions& o, const SequenceModel& model,
   } else if (o.model == "rbm") {
     // Per frame and update: 2 (k + 1) products with the weights, 2 flops per weight.
     const double k = static_cast<double>(o.integer("gibbs-steps"));
-    seconds = static_cast<double>(o.integer("epochs")) * steps * 4.0 * (k + 1.0) *
-              static_cast<double>(model.num_parameters()) / rate;
+    seconds = static_cast<double>(o.integer("epochs")) * steps * 4.0 * (k + 1.0) * weights / rate;
   } else {
     const double epochs = static_cast<double>(o.integer("epochs"));
-    seconds = epochs * steps * 6.0 * static_cast<double>(model.num_parameters()) / rate;
+    seconds = epochs * steps * 6.0 * weights / rate;
+    // Steps per update: a window of each of `batch` streams, or (tasks) `batch` whole sequences.
+    const double update_steps =
+        task_requested(o) ? static_cast<double>(o.integer("batch")) * steps /
+                                static_cast<double>(std::max<std::size_t>(1, data.train.size()))
+                          : static_cast<double>(o.integer("batch") *
+                                                std::max<std::int64_t>(1, o.integer("window")));
     if (o.integer("max-steps") > 0)
-      seconds = std::min(seconds, static_cast<double>(o.integer("max-steps")) *
-                                      static_cast<double>(o.integer("batch") *
-                                                          std::max<std::int64_t>(
-                                                              1, o.integer("window"))) *
-                                      6.0 * static_cast<double>(model.num_parameters()) / rate);
+      seconds = std::min(seconds, static_cast<double>(o.integer("max-steps")) * update_steps *
+                                      6.0 * weights / rate);
   }
   const auto max_time = o.values.find("max-time");
   if (max_time != o.values.end() && std::get<double>(max_time->second) > 0.0)
@@ -683,22 +687,14 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
         r.at(it != value_places.end() ? it->second : type_node->source(), message);
       };
       const ResolvedOptions resolved = resolve_options(type, given, spelling);
-      // A sequence-level task model (one output per sequence) is scored by task metrics, not a
-      // likelihood; the runner only trains and scores sequence models, and building one here
-      // would silently train a next-step model on the task's data instead.
-      for (const char* option : {"task", "bidirectional"}) {
-        const auto it = resolved.values.find(option);
-        if (resolved.was_given(option) && it != resolved.values.end() &&
-            option_text(it->second) != "none" && option_text(it->second) != "false")
-          spelling.error(option, std::string(option) +
-                                     ": experiments run sequence models only; train a "
-                                     "sequence-level task model with 'seqlab train --task'");
-      }
+      // A sequence-level task model (task = classify | regress) is built, trained and scored
+      // as such (task metrics, not a likelihood); build_model refuses task options.
+      const bool task = task_requested(resolved);
       const std::string run_label =
           (labelled ? label + (types.size() > 1 ? " " + type : "") : type) + point;
       for (const std::size_t di : dataset_indices) {
         const SequenceDataset& data = opened[di];
-        std::unique_ptr<SequenceModel> model;
+        std::uint64_t parameters = 0;
         {
           OptionSpelling on_data = spelling;
           on_data.fail = [&](const std::string& option, const std::string& message) {
@@ -706,7 +702,13 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
             r.at(it != value_places.end() ? it->second : type_node->source(),
                  message + " (dataset '" + plan.datasets[di].key + "')");
           };
-          model = build_model(resolved, data, on_data);
+          if (task) {
+            parameters = build_task_model(resolved, data, on_data)->num_parameters();
+          } else {
+            const std::unique_ptr<SequenceModel> model = build_model(resolved, data, on_data);
+            // An n-gram model's count depends on what training sees.
+            parameters = model_family(resolved.model) == "n-gram" ? 0 : model->num_parameters();
+          }
         }
         for (const std::uint64_t seed : plan.seeds) {
           PlannedRun run;
@@ -717,9 +719,8 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
           run.options = resolved;
           run.seed = seed;
           run.threads = plan.threads;
-          run.parameters =
-              model_family(resolved.model) == "n-gram" ? 0 : model->num_parameters();
-          run.estimated_seconds = estimate_seconds(resolved, *model, data, plan.threads);
+          run.parameters = parameters;
+          run.estimated_seconds = estimate_seconds(resolved, parameters, data, plan.threads);
           run.line = t.source().begin.line;
           if (const auto it = by_id.find(run.id); it != by_id.end())
             r.at(t, "duplicate run: " + run_label + " on '" + plan.datasets[di].key +

@@ -8,6 +8,7 @@
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/synthetic.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
+#include "seqlab/models/rnn/task_model.hpp"
 #include "seqlab/report/snapshot.hpp"
 
 namespace seqlab {
@@ -34,6 +35,20 @@ std::vector<std::string> draw_samples(const SequenceModel& model, std::uint64_t 
     samples.push_back(model.alphabet().decode(x));
   }
   return samples;
+}
+
+TaskSplitMetrics task_split_metrics(const TaskMetrics& m) {
+  TaskSplitMetrics t;
+  t.sequences = m.sequences;
+  if (m.task == rnn::Task::classify) {
+    t.accuracy = m.accuracy();
+    t.label_nll_nats = m.nll_nats();
+    t.label_nll_bits = m.nll_bits();
+  } else {
+    t.mse = m.mse();
+    t.baseline_mse = m.baseline_mse();
+  }
+  return t;
 }
 
 }  // namespace
@@ -90,21 +105,18 @@ std::optional<Evaluation> floor_under_generator(const std::string& generator,
   return std::nullopt;
 }
 
-RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
-                      const SequenceDataset& data, const fs::path& run_file,
-                      const FitObserver* progress, const RunCheckpoint& checkpoint) {
-  const DatasetSpec& spec = plan.datasets.at(run.dataset);
-  const OptionSpelling spelling = plain_spelling();
-  std::unique_ptr<SequenceModel> model = build_model(run.options, data, spelling);
+namespace {
 
+// What every run file says of the run, whatever the model.
+RunResult run_header(const ExperimentPlan& plan, const PlannedRun& run, const std::string& type) {
+  const DatasetSpec& spec = plan.datasets.at(run.dataset);
   RunResult result;
   result.run_id = run.id;
   result.label = run.label;
-  result.model_type = model->type();
+  result.model_type = type;
   result.family = model_family(run.options.model);
   result.dataset = spec.key;
   result.seed = run.seed;
-  result.unit = data.kind == SequenceKind::symbols ? "symbol" : "frame";
   result.settings.push_back({"dataset", spec.identity});
   result.settings.push_back({"model", run.options.model});
   for (const auto& [name, value] : run.options.values)
@@ -114,13 +126,66 @@ RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
   std::sort(result.settings.begin(), result.settings.end());
   result.settings_toml = run.settings;
   result.environment = current_environment(run.threads);
+  return result;
+}
 
+FitObserver recording_observer(RunResult& result, const FitObserver* progress) {
   FitObserver observer;
-  observer.on_epoch = [&](const EpochRecord& record) {
+  observer.on_epoch = [&result, progress](const EpochRecord& record) {
     result.history.push_back(record);
     if (progress != nullptr && progress->on_epoch) progress->on_epoch(record);
   };
   if (progress != nullptr) observer.on_message = progress->on_message;
+  return observer;
+}
+
+// A sequence-level task run: trained on whole sequences, scored by task metrics on the plan's
+// splits; no likelihood, floor, samples or inspection data. No checkpoints (task training does
+// not take them): an interrupted task run starts again.
+RunResult execute_task_run(const ExperimentPlan& plan, const PlannedRun& run,
+                           const SequenceDataset& data, const fs::path& run_file,
+                           const FitObserver* progress) {
+  const std::unique_ptr<RnnTaskModel> model =
+      build_task_model(run.options, data, plain_spelling());
+  RunResult result = run_header(plan, run, model->type());
+  result.task = rnn::to_string(model->task());
+  result.unit = task_history_unit(model->task());
+  const FitObserver observer = recording_observer(result, progress);
+  FitOptions fit;
+  fit.seed = run.seed;
+  fit.threads = run.threads;
+  fit.quiet = progress == nullptr || !progress->on_message;
+  const SequenceSet* valid = data.valid.empty() ? nullptr : &data.valid;
+  const auto start = std::chrono::steady_clock::now();
+  model->fit(data.train, valid, fit, &observer);
+  result.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.parameters = model->num_parameters();
+  result.epochs = result.history.size();
+  result.updates = result.history.empty() ? 0 : result.history.back().updates;
+  for (const Split split : plan.splits) {
+    const SequenceSet& set = data.get(split);
+    if (set.empty()) continue;
+    const TaskSplitMetrics m = task_split_metrics(model->evaluate(set));
+    if (split == Split::train) result.task_train = m;
+    if (split == Split::valid) result.task_valid = m;
+    if (split == Split::test) result.task_test = m;
+  }
+  write_run_file(run_file, result, *model);
+  return result;
+}
+
+}  // namespace
+
+RunResult execute_run(const ExperimentPlan& plan, const PlannedRun& run,
+                      const SequenceDataset& data, const fs::path& run_file,
+                      const FitObserver* progress, const RunCheckpoint& checkpoint) {
+  if (task_requested(run.options)) return execute_task_run(plan, run, data, run_file, progress);
+  const DatasetSpec& spec = plan.datasets.at(run.dataset);
+  std::unique_ptr<SequenceModel> model = build_model(run.options, data, plain_spelling());
+  RunResult result = run_header(plan, run, model->type());
+  result.unit = data.kind == SequenceKind::symbols ? "symbol" : "frame";
+  const FitObserver observer = recording_observer(result, progress);
   FitOptions fit;
   fit.seed = run.seed;
   fit.threads = run.threads;

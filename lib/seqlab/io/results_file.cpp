@@ -22,6 +22,7 @@
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/history.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/models/rnn/task_model.hpp"
 #include "seqlab_build_commit.hpp"
 #include "seqlab_config.hpp"
 
@@ -40,6 +41,17 @@ std::optional<SplitMetrics>& split_of(RunResult& r, int i) {
 }
 const std::optional<SplitMetrics>& split_of(const RunResult& r, int i) {
   return i == 0 ? r.train : i == 1 ? r.valid : r.test;
+}
+std::optional<TaskSplitMetrics>& task_split_of(RunResult& r, int i) {
+  return i == 0 ? r.task_train : i == 1 ? r.task_valid : r.task_test;
+}
+const std::optional<TaskSplitMetrics>& task_split_of(const RunResult& r, int i) {
+  return i == 0 ? r.task_train : i == 1 ? r.task_valid : r.task_test;
+}
+
+// The unit a task run's history and per-sequence numbers have.
+std::string task_unit(const std::string& task) {
+  return task == "classify" ? "sequence" : "squared_error";
 }
 
 std::string compiler_name() {
@@ -67,13 +79,22 @@ std::string host_name() {
   return buf;
 }
 
-void check_result(const RunResult& r, const SequenceModel& model) {
+void check_result(const RunResult& r, const std::string& model_type, const std::string& task) {
   const auto bad = [](const std::string& what) {
     throw std::invalid_argument("write_run_file: " + what);
   };
-  if (r.unit != "symbol" && r.unit != "frame") bad("unit must be 'symbol' or 'frame'");
-  if (r.model_type != model.type())
-    bad("model_type '" + r.model_type + "' differs from the model's type '" + model.type() + "'");
+  if (r.task != task)
+    bad("task '" + r.task + "' differs from the model's ('" + task + "')");
+  if (task.empty() && r.unit != "symbol" && r.unit != "frame")
+    bad("unit must be 'symbol' or 'frame'");
+  if (!task.empty() && r.unit != task_unit(task))
+    bad("a " + task + " run's unit must be '" + task_unit(task) + "'");
+  if (task.empty() && (r.task_train || r.task_valid || r.task_test))
+    bad("task metrics belong to task runs");
+  if (!task.empty() && (r.train || r.valid || r.test))
+    bad("a task run has no likelihood splits");
+  if (r.model_type != model_type)
+    bad("model_type '" + r.model_type + "' differs from the model's type '" + model_type + "'");
   for (std::size_t i = 1; i < r.settings.size(); ++i)
     if (!(r.settings[i - 1].first < r.settings[i].first))
       bad("settings must be sorted by key without duplicates ('" + r.settings[i].first + "')");
@@ -104,6 +125,17 @@ void write_metrics(H5::Group& root, const RunResult& r) {
     h5::write_double_attribute(m, p + "bits_per_step", s->bits_per_step);
     h5::write_double_attribute(m, p + "perplexity", s->perplexity);
   }
+  for (int i = 0; i < 3; ++i) {
+    const auto& s = task_split_of(r, i);
+    if (!s) continue;
+    const std::string p = std::string("task_") + kSplitNames[i] + "_";
+    h5::write_uint_attribute(m, p + "sequences", s->sequences);
+    h5::write_double_attribute(m, p + "accuracy", s->accuracy);
+    h5::write_double_attribute(m, p + "label_nll_nats", s->label_nll_nats);
+    h5::write_double_attribute(m, p + "label_nll_bits", s->label_nll_bits);
+    h5::write_double_attribute(m, p + "mse", s->mse);
+    h5::write_double_attribute(m, p + "baseline_mse", s->baseline_mse);
+  }
 }
 
 void read_metrics(const H5::Group& root, RunResult& r) {
@@ -124,6 +156,20 @@ void read_metrics(const H5::Group& root, RunResult& r) {
     s.bits_per_step = h5::read_double_attribute(m, p + "bits_per_step");
     s.perplexity = h5::read_double_attribute(m, p + "perplexity");
     split_of(r, i) = s;
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::string p = std::string("task_") + kSplitNames[i] + "_";
+    if (!h5::has_attribute(m, p + "sequences")) continue;
+    if (r.task.empty())
+      h5::format_error(m, "", "has task metrics (" + p + "*), but the run is not a task run");
+    TaskSplitMetrics s;
+    s.sequences = h5::read_uint_attribute(m, p + "sequences");
+    s.accuracy = h5::read_double_attribute(m, p + "accuracy");
+    s.label_nll_nats = h5::read_double_attribute(m, p + "label_nll_nats");
+    s.label_nll_bits = h5::read_double_attribute(m, p + "label_nll_bits");
+    s.mse = h5::read_double_attribute(m, p + "mse");
+    s.baseline_mse = h5::read_double_attribute(m, p + "baseline_mse");
+    task_split_of(r, i) = s;
   }
 }
 
@@ -263,6 +309,7 @@ const std::vector<Column>& columns() {
     c.push_back(text_column("family", [](const RunResult& r) { return r.family; }));
     c.push_back(text_column("dataset", [](const RunResult& r) { return r.dataset; }));
     c.push_back(text_column("unit", [](const RunResult& r) { return r.unit; }));
+    c.push_back(text_column("task", [](const RunResult& r) { return r.task; }));
     c.push_back(count_column("seed", [](const RunResult& r) { return r.seed; }));
     c.push_back(count_column("parameters", [](const RunResult& r) { return r.parameters; }));
     c.push_back(count_column("updates", [](const RunResult& r) { return r.updates; }));
@@ -290,11 +337,26 @@ const std::vector<Column>& columns() {
             if (!get(r)) return std::nullopt;
             return get(r)->steps;
           }));
-      c.push_back(
-          count_column(p + "sequences", [get](const RunResult& r) -> std::optional<std::uint64_t> {
-            if (!get(r)) return std::nullopt;
-            return get(r)->sequences;
+      c.push_back(count_column(
+          p + "sequences", [get, i](const RunResult& r) -> std::optional<std::uint64_t> {
+            if (get(r)) return get(r)->sequences;
+            if (task_split_of(r, i)) return task_split_of(r, i)->sequences;
+            return std::nullopt;
           }));
+    }
+    // Task runs: task metrics, never a likelihood (empty for sequence models).
+    for (int i : {2, 1, 0}) {
+      const std::string p = std::string(kSplitNames[i]) + "_";
+      const auto task_real = [i](double TaskSplitMetrics::*field) {
+        return [i, field](const RunResult& r) {
+          return task_split_of(r, i) ? (*task_split_of(r, i)).*field : kNaN;
+        };
+      };
+      c.push_back(real_column(p + "accuracy", task_real(&TaskSplitMetrics::accuracy)));
+      c.push_back(real_column(p + "label_nll_nats", task_real(&TaskSplitMetrics::label_nll_nats)));
+      c.push_back(real_column(p + "label_nll_bits", task_real(&TaskSplitMetrics::label_nll_bits)));
+      c.push_back(real_column(p + "mse", task_real(&TaskSplitMetrics::mse)));
+      c.push_back(real_column(p + "baseline_mse", task_real(&TaskSplitMetrics::baseline_mse)));
     }
     c.push_back(real_column("floor_nats", [](const RunResult& r) { return r.floor_nats; }));
     c.push_back(text_column("version", [](const RunResult& r) { return r.environment.version; }));
@@ -367,8 +429,10 @@ RunEnvironment current_environment(unsigned threads) {
   return e;
 }
 
-void write_run_file(const fs::path& path, const RunResult& result, const SequenceModel& model) {
-  check_result(result, model);
+namespace {
+
+void write_run(const fs::path& path, const RunResult& result,
+               const std::function<void(H5::Group&)>& save) {
   h5::write_file_atomically(path, [&](H5::Group& root) {
     h5::write_int_attribute(root, "seqlab_run_format", kRunFormatVersion);
     h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
@@ -379,6 +443,7 @@ void write_run_file(const fs::path& path, const RunResult& result, const Sequenc
     h5::write_string_attribute(root, "dataset", result.dataset);
     h5::write_uint_attribute(root, "seed", result.seed);
     h5::write_string_attribute(root, "unit", result.unit);
+    if (!result.task.empty()) h5::write_string_attribute(root, "task", result.task);
     write_settings(root, result);
     write_environment(root, result.environment);
     write_history(root, result.history, result.unit);
@@ -386,8 +451,20 @@ void write_run_file(const fs::path& path, const RunResult& result, const Sequenc
     h5::write_strings(root, "samples", result.samples);
     write_inspect(root, result);
     H5::Group model_group = h5::create_group(root, "model");
-    save_model_into(model_group, model);
+    save(model_group);
   });
+}
+
+}  // namespace
+
+void write_run_file(const fs::path& path, const RunResult& result, const SequenceModel& model) {
+  check_result(result, model.type(), "");
+  write_run(path, result, [&](H5::Group& group) { save_model_into(group, model); });
+}
+
+void write_run_file(const fs::path& path, const RunResult& result, const RnnTaskModel& model) {
+  check_result(result, model.type(), rnn::to_string(model.task()));
+  write_run(path, result, [&](H5::Group& group) { save_task_model_into(group, model); });
 }
 
 RunResult read_run_file(const fs::path& path) {
@@ -403,10 +480,21 @@ RunResult read_run_file(const fs::path& path) {
     r.dataset = h5::read_string_attribute(root, "dataset");
     r.seed = h5::read_uint_attribute(root, "seed");
     r.unit = h5::read_string_attribute(root, "unit");
-    if (r.unit != "symbol" && r.unit != "frame")
+    if (h5::has_attribute(root, "task")) {
+      r.task = h5::read_string_attribute(root, "task");
+      if (r.task != "classify" && r.task != "regress")
+        h5::format_error(root, "",
+                         "attribute 'task' is '" + printable(r.task) +
+                             "', expected 'classify' or 'regress'");
+      if (r.unit != task_unit(r.task))
+        h5::format_error(root, "",
+                         "attribute 'unit' is '" + printable(r.unit) + "', expected '" +
+                             task_unit(r.task) + "' for a " + r.task + " run");
+    } else if (r.unit != "symbol" && r.unit != "frame") {
       h5::format_error(
           root, "",
           "attribute 'unit' is '" + printable(r.unit) + "', expected 'symbol' or 'frame'");
+    }
     read_settings(root, r);
     r.environment = read_environment(root);
     std::string history_unit;
@@ -448,7 +536,27 @@ std::unique_ptr<SequenceModel> load_run_model(const fs::path& path) {
   try {
     const H5::Group root = file.openGroup("/");
     check_run_envelope(path, root);
+    if (h5::has_attribute(root, "task"))
+      input_error(path, "holds a sequence-level task model (task " +
+                            printable(h5::read_string_attribute(root, "task")) +
+                            "), not a sequence model");
     return load_model_from(h5::open_group(root, "model"), path.string() + ": /model");
+  } catch (const H5::Exception& e) {
+    input_error(path, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");
+  }
+}
+
+RnnTaskModel load_run_task_model(const fs::path& path) {
+  H5::H5File file = h5::open_for_reading(path, "run file");
+  try {
+    const H5::Group root = file.openGroup("/");
+    check_run_envelope(path, root);
+    if (!h5::has_attribute(root, "task"))
+      input_error(path, "holds a sequence model, not a sequence-level task model");
+    const H5::Group group = h5::open_group(root, "model");
+    RnnTaskModel model;
+    model.load(group);
+    return model;
   } catch (const H5::Exception& e) {
     input_error(path, "corrupt or truncated HDF5 file (" + h5::describe(e) + ")");
   }

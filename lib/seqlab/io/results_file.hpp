@@ -28,6 +28,8 @@
 
 namespace seqlab {
 
+class RnnTaskModel;
+
 // One scored split. Natural logs inside; bits only for reporting.
 struct SplitMetrics {
   double log_likelihood = 0.0;  // total over the split, nats
@@ -36,6 +38,18 @@ struct SplitMetrics {
   double nats_per_step = std::numeric_limits<double>::quiet_NaN();
   double bits_per_step = std::numeric_limits<double>::quiet_NaN();
   double perplexity = std::numeric_limits<double>::quiet_NaN();  // NaN for frame data
+};
+
+// One split scored by a sequence-level task model (task_model.hpp): task metrics, NOT a
+// sequence likelihood. Fields of the other task are NaN.
+struct TaskSplitMetrics {
+  std::uint64_t sequences = 0;
+  double accuracy = std::numeric_limits<double>::quiet_NaN();        // classify
+  double label_nll_nats = std::numeric_limits<double>::quiet_NaN();  // classify, per sequence
+  double label_nll_bits = std::numeric_limits<double>::quiet_NaN();  // classify, per sequence
+  double mse = std::numeric_limits<double>::quiet_NaN();             // regress
+  // regress: the MSE of the best constant (the scored targets' mean): what learning nothing gets
+  double baseline_mse = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Requires nothing. Ensures: the metrics of `evaluation` (as evaluate() returns them) for data of
@@ -70,7 +84,12 @@ struct RunResult {
   std::string family;      // report grouping: "n-gram", "HMM", "RNN", ...
   std::string dataset;     // dataset name
   std::uint64_t seed = 0;
-  std::string unit = "symbol";  // "symbol" or "frame": what every per-step number is per
+  // "symbol" or "frame": what every per-step number is per. A task run: its history's unit,
+  // "sequence" (classify: label NLL per sequence) or "squared_error" (regress: MSE).
+  std::string unit = "symbol";
+  // "" for a sequence model (scored by likelihood: train, valid, test); "classify" or "regress"
+  // for a sequence-level task model, scored by task metrics only (task_train, ...).
+  std::string task;
   // Canonical hyper-parameters, key -> value text, sorted by key (driver), and the same as
   // canonical TOML text.
   std::vector<std::pair<std::string, std::string>> settings;
@@ -78,6 +97,7 @@ struct RunResult {
   RunEnvironment environment;
   TrainingHistory history;
   std::optional<SplitMetrics> train, valid, test;  // absent = split not scored
+  std::optional<TaskSplitMetrics> task_train, task_valid, task_test;  // task runs only
   std::uint64_t parameters = 0;                    // free parameters of the trained model
   std::uint64_t updates = 0;                       // optimizer updates / EM iterations
   std::uint64_t epochs = 0;                        // epochs / EM iterations run
@@ -107,6 +127,11 @@ inline constexpr int kRunFormatVersion = 1;
 //   metrics and history means "not measured" and is stored as such.
 void write_run_file(const std::filesystem::path& path, const RunResult& result,
                     const SequenceModel& model);
+// The same for a task run: result.task is model.task()'s name and result.unit its history unit
+// (task_history_unit); the model group is laid out as a task model file's root
+// (save_task_model_into). Likelihood splits (train, valid, test) must be absent.
+void write_run_file(const std::filesystem::path& path, const RunResult& result,
+                    const RnnTaskModel& model);
 
 // Requires nothing. Ensures: the RunResult stored at `path` (the model is not loaded), else a
 //   one-line UserError naming the file and the object: not a file, not HDF5, truncated or
@@ -121,7 +146,11 @@ bool is_run_file(const std::filesystem::path& path);
 
 // Requires nothing. Ensures: the trained model stored in the run file's `model` subgroup, with
 //   load_model's checks (UserError naming the file and "/model" otherwise).
+//   A task run's file is refused (it holds no sequence model): load_run_task_model reads it.
 std::unique_ptr<SequenceModel> load_run_model(const std::filesystem::path& path);
+// Requires nothing. Ensures: the task model of a task run's file, else a UserError naming the
+//   file (a sequence model's run is refused likewise).
+RnnTaskModel load_run_task_model(const std::filesystem::path& path);
 
 // The runs of a results folder.
 struct Summary {

@@ -671,6 +671,18 @@ RnnOptions rnn_options_from(const ResolvedOptions& o, const OptionSpelling& spel
 
 std::unique_ptr<SequenceModel> build_rnn(const ResolvedOptions& o, const SequenceDataset& data,
                                          const OptionSpelling& spelling) {
+  // A next-step model is what is built here; the sequence-level task models are
+  // build_task_model's (task_model.hpp), and building one of these instead would train the
+  // wrong thing without a word.
+  if (o.values.count("task") != 0 && o.text("task") != "none")
+    spelling.error("task", spelling.name("task") + " " + o.text("task") +
+                               " asks for a sequence-level task model, not a next-step model");
+  if (o.values.count("bidirectional") != 0 && o.flag("bidirectional"))
+    spelling.error("bidirectional",
+                   spelling.name("bidirectional") + ": a bidirectional network reads the future, "
+                   "so it defines no left-to-right likelihood; it needs " +
+                       spelling.name("task") + " classify or " + spelling.name("task") +
+                       " regress");
   const RnnOptions r = rnn_options_from(o, spelling);
   if (data.kind == SequenceKind::symbols) return std::make_unique<RnnModel>(data.alphabet, r);
   if (o.was_given("embedding") && o.integer("embedding") != 0)

@@ -282,6 +282,16 @@ std::string common_unit(const std::vector<const ModelGroup*>& groups) {
 
 // ---- learning curves ------------------------------------------------------------------------
 
+// What a run's history records, by its unit: "NLL" (per symbol or frame), "label NLL" (per
+// sequence, classification tasks) or "MSE" (regression tasks).
+std::string objective_name(const std::string& unit) {
+  return unit == "squared_error" ? "MSE" : unit == "sequence" ? "label NLL" : "NLL";
+}
+// The unit its values are drawn in: "bits per symbol", ..., or "squared error per target value".
+std::string objective_unit(const std::string& unit) {
+  return unit == "squared_error" ? "squared error per target value" : per_step("bits", unit);
+}
+
 // The records a learning curve uses for one run: HMMs with restarts keep the restart whose last
 // record has the lowest train NLL (the parameters fit() keeps); everything else all records.
 std::vector<EpochRecord> curve_records(const RunResult& run) {
@@ -325,8 +335,10 @@ Curve curve_of(const ModelGroup& g) {
   for (const RunResult* r : g.runs)
     for (const EpochRecord& e : curve_records(*r)) {
       const double nats = c.train_instead ? e.train_nll : e.valid_nll;
+      // A regression task's records hold its MSE, drawn as it is; everything else is in nats.
+      const double scale = g.unit == "squared_error" ? 1.0 : 1.0 / std::log(2.0);
       if (std::isfinite(nats) && std::isfinite(e.seconds))
-        by_epoch[e.epoch].emplace_back(e.seconds, nats / std::log(2.0));
+        by_epoch[e.epoch].emplace_back(e.seconds, nats * scale);
     }
   for (const auto& [epoch, values] : by_epoch) {
     CurvePoint p;
@@ -375,9 +387,11 @@ std::optional<Figure> learning_figure(const std::vector<const ModelGroup*>& grou
     }
   }
   for (const ModelGroup* g : groups) any_hmm = any_hmm || g->family == "HMM";
-  const std::string measure = any_valid && !any_train   ? "valid NLL"
-                              : any_train && !any_valid ? "train NLL (no valid NLL recorded)"
-                                                        : "valid NLL (train NLL where marked)";
+  const std::string what = objective_name(unit);
+  const std::string measure =
+      any_valid && !any_train   ? "valid " + what
+      : any_train && !any_valid ? "train " + what + " (no valid " + what + " recorded)"
+                                : "valid " + what + " (train " + what + " where marked)";
   std::ostringstream s;
   s << "set title "
     << title_lines(
@@ -396,8 +410,8 @@ std::optional<Figure> learning_figure(const std::vector<const ModelGroup*>& grou
     s << "set xlabel " << gp_quoted(any_hmm ? "epoch (EM iteration for HMMs)" : "epoch") << "\n";
   }
   s << "set ylabel "
-    << gp_quoted((any_valid && !any_train ? std::string("valid NLL") : "NLL") + " (" +
-                 per_step("bits", unit) + ")")
+    << gp_quoted((any_valid && !any_train ? "valid " + what : what) + " (" +
+                 objective_unit(unit) + ")")
     << "\n";
   s << "set key outside right top vertical Left reverse samplen 2.5\n"
        "set grid lc rgb '#e0e0e0'\n"
@@ -416,7 +430,7 @@ std::optional<Figure> learning_figure(const std::vector<const ModelGroup*>& grou
       s << number(by_seconds ? p.seconds : p.epoch) << " " << number(p.mean) << " " << number(p.min)
         << " " << number(p.max) << "\n";
     s << "EOD\n";
-    const std::string name = c.label + (c.train_instead && any_valid ? " (train NLL)" : "");
+    const std::string name = c.label + (c.train_instead && any_valid ? " (train " + what + ")" : "");
     if (!plots.empty()) plots += ", \\\n  ";
     if (any_band)
       plots += "$C" + std::to_string(i) + " using 1:3:4 with filledcurves lc rgb '" + rgb +
@@ -430,7 +444,7 @@ std::optional<Figure> learning_figure(const std::vector<const ModelGroup*>& grou
   f.kind = by_seconds ? "learning-seconds" : "learning-epochs";
   f.stem = stems.make(f.kind + "-" + dataset);
   f.dataset = dataset;
-  f.caption = dataset + ": " + measure + " in " + per_step("bits", unit) + " against " +
+  f.caption = dataset + ": " + measure + " in " + objective_unit(unit) + " against " +
               (by_seconds ? "wall-clock seconds"
                : any_hmm  ? "epochs (EM iterations for HMMs)"
                           : "epochs") +
@@ -698,8 +712,12 @@ std::optional<Figure> sweep_figure(const std::vector<ModelGroup>& groups, const 
                                    Stems& stems, const FigureOptions& options) {
   const auto sweep = find_sweep(groups);
   if (!sweep) return std::nullopt;
+  // Task models (all of `groups` or none) are drawn by their task metric: regression as MSE over
+  // the baseline MSE (1: nothing learned), classification as the error rate.
+  const bool task = !groups.empty() && !groups.front().task.empty();
+  const bool regress = task && groups.front().task == "regress";
   // Against the floor where every swept dataset has one: the gap is what the model misses.
-  bool floors = true;
+  bool floors = !task;
   std::vector<const ModelGroup*> members;
   std::vector<std::string> labels;  // in the order of the first dataset's ranking
   for (const auto& [x, dataset] : sweep->points)
@@ -719,8 +737,21 @@ std::optional<Figure> sweep_figure(const std::vector<ModelGroup>& groups, const 
     std::size_t drawn = 0;
     for (const auto& [x, dataset] : sweep->points)
       for (const ModelGroup* g : members) {
-        if (g->dataset != dataset || g->label != labels[i] || !std::isfinite(g->test_bits.mean))
+        if (g->dataset != dataset || g->label != labels[i]) continue;
+        if (task) {
+          const Stat& v = regress ? g->test_relative_mse : g->test_accuracy;
+          if (!std::isfinite(v.mean)) continue;
+          if (regress)
+            s << number(x) << " " << number(v.mean) << " " << number(v.min) << " "
+              << number(v.max) << "\n";
+          else
+            s << number(x) << " " << number(1.0 - v.mean) << " " << number(1.0 - v.max) << " "
+              << number(1.0 - v.min) << "\n";
+          most_seeds = std::max(most_seeds, v.n);
+          ++drawn;
           continue;
+        }
+        if (!std::isfinite(g->test_bits.mean)) continue;
         // Per sequence: a longer delay adds easy blank steps, which would dilute a per-step
         // gap; the bits a model misses per sequence are what it failed to carry across.
         const RunResult& run = *g->runs.front();
@@ -744,7 +775,10 @@ std::optional<Figure> sweep_figure(const std::vector<ModelGroup>& groups, const 
              std::to_string(point_type(i)) + " ps (PS * 0.8) title " + gp_quoted(labels[i]);
   }
   if (plots.empty()) return std::nullopt;
-  const std::string measure = floors ? "test NLL above the floor" : "test NLL";
+  const std::string measure = regress ? "test MSE / baseline MSE"
+                              : task  ? "test error rate"
+                              : floors ? "test NLL above the floor"
+                                       : "test NLL";
   std::ostringstream head;
   head << "set title "
        << title_lines(sweep->generator + ": " + measure + " against " + sweep->option,
@@ -752,7 +786,11 @@ std::optional<Figure> sweep_figure(const std::vector<ModelGroup>& groups, const 
                                      : "one seed per model")
        << "\n";
   head << "set xlabel " << gp_quoted(sweep->option + " (generator option)") << "\n";
-  head << "set ylabel " << gp_quoted(measure + " (bits per sequence)") << "\n";
+  head << "set ylabel "
+       << gp_quoted(regress ? measure + " (1 = predicting the mean)"
+                    : task  ? measure + " (1 - accuracy)"
+                            : measure + " (bits per sequence)")
+       << "\n";
   head << "set xtics (";
   for (std::size_t i = 0; i < sweep->points.size(); ++i)
     head << (i ? ", " : "") << number(sweep->points[i].first);
@@ -760,17 +798,25 @@ std::optional<Figure> sweep_figure(const std::vector<ModelGroup>& groups, const 
   head << "set key outside right top vertical Left reverse samplen 2.5\n"
           "set grid lc rgb '#e0e0e0'\nset border 3\nset ytics nomirror out\n"
           "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n";
-  if (floors) head << "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lw 1.2 "
-                      "lc rgb '#444444'\n";
+  if (floors || regress)
+    head << "set arrow from graph 0, first " << (regress ? 1 : 0)
+         << " to graph 1, first " << (regress ? 1 : 0) << " nohead dt 2 lw 1.2 lc rgb '#444444'\n";
   Figure f;
   f.kind = "sweep";
   f.stem = stems.make("sweep-" + sweep->generator + "-" + sweep->option);
   f.caption = sweep->generator + " data at " + sweep->option + " = ";
   for (std::size_t i = 0; i < sweep->points.size(); ++i)
     f.caption += (i ? ", " : "") + number(sweep->points[i].first);
-  f.caption += ": " + measure + " in bits per test sequence (bits per " + unit +
-               " times the mean sequence length) per model" +
-               (floors ? " (0, the dashed line, is the generating process itself)" : "") + "; " +
+  if (regress)
+    f.caption += ": " + measure + " per model, a task metric and not a likelihood (1, the dashed "
+                 "line, is what always predicting the mean target scores; 0 is a solved task); ";
+  else if (task)
+    f.caption += ": " + measure + " per model, a task metric and not a likelihood; ";
+  else
+    f.caption += ": " + measure + " in bits per test sequence (bits per " + unit +
+                 " times the mean sequence length) per model" +
+                 (floors ? " (0, the dashed line, is the generating process itself)" : "") + "; ";
+  f.caption += std::string() +
                (most_seeds > 1 ? "points are the mean over seeds, bars the minimum..maximum"
                                : "one seed per model") +
                ".";
@@ -900,16 +946,18 @@ std::string slug(const std::string& text) {
 std::vector<Figure> draw_learning_curves(const std::vector<RunResult>& runs, const fs::path& dir,
                                          const FigureOptions& options) {
   require_gnuplot();
-  const std::vector<ModelGroup> groups = group_runs(runs);
-  const std::vector<std::string> families = family_order(groups);
+  const std::vector<ModelGroup> all = group_runs(runs);
+  const std::vector<std::string> families = family_order(all);
   std::vector<Figure> figures;
   Stems stems;
-  for (const std::string& dataset : datasets_of(groups)) {
-    const auto members = of_dataset(groups, dataset);
-    for (bool by_seconds : {false, true})
-      if (auto f = learning_figure(members, families, by_seconds, dir, stems, options))
-        figures.push_back(*f);
-  }
+  // Sequence models and task models never share a figure: their curves measure different things.
+  for (const auto& groups : {sequence_groups(all), task_groups(all)})
+    for (const std::string& dataset : datasets_of(groups)) {
+      const auto members = of_dataset(groups, dataset);
+      for (bool by_seconds : {false, true})
+        if (auto f = learning_figure(members, families, by_seconds, dir, stems, options))
+          figures.push_back(*f);
+    }
   return figures;
 }
 
@@ -920,10 +968,14 @@ std::vector<Figure> draw_figures(const std::vector<RunResult>& runs, const fs::p
   const std::vector<std::string> families = family_order(groups);
   std::vector<Figure> figures;
   Stems stems;
+  // Sequence models and task models never share a figure: a task metric is not a likelihood.
+  const std::vector<ModelGroup> sequence = sequence_groups(groups);
+  const std::vector<ModelGroup> task = task_groups(groups);
   if (wanted(options, "sweep"))
-    if (auto f = sweep_figure(groups, dir, stems, options)) figures.push_back(*f);
-  for (const std::string& dataset : datasets_of(groups)) {
-    const auto members = of_dataset(groups, dataset);
+    for (const auto* part : {&sequence, &task})
+      if (auto f = sweep_figure(*part, dir, stems, options)) figures.push_back(*f);
+  for (const std::string& dataset : datasets_of(sequence)) {
+    const auto members = of_dataset(sequence, dataset);
     if (wanted(options, "comparison"))
       if (auto f = comparison_figure(members, families, dir, stems, options)) figures.push_back(*f);
     if (wanted(options, "learning-curves"))
@@ -931,6 +983,11 @@ std::vector<Figure> draw_figures(const std::vector<RunResult>& runs, const fs::p
         if (auto f = learning_figure(members, families, by_seconds, dir, stems, options))
           figures.push_back(*f);
   }
+  if (wanted(options, "learning-curves"))
+    for (const std::string& dataset : datasets_of(task))
+      if (auto f = learning_figure(of_dataset(task, dataset), families, false, dir, stems,
+                                   options))
+        figures.push_back(*f);
   for (const ModelGroup& g : groups) {
     const RunResult& best = *g.best;
     if (wanted(options, "hmm") && !best.transition.empty())

@@ -231,6 +231,36 @@ Table results_table(const std::vector<ModelGroup>& groups, const std::string& pm
   return t;
 }
 
+// The sequence-level task models: task metrics, never a likelihood.
+Table task_table(const std::vector<ModelGroup>& groups, const std::string& pm) {
+  Table t;
+  t.header = {"Rank",          "Model",        "Dataset",        "Task",
+              "Seeds",         "Parameters",   "Test MSE",       "Baseline MSE",
+              "MSE / baseline", "Test accuracy", "Label NLL (bits/seq)", "Wall time (s)",
+              "Updates"};
+  t.numeric = {true, false, false, false, true, true, true, true, true, true, true, true, true};
+  for (const ModelGroup& g : groups) {
+    const bool regress = g.task == "regress";
+    t.rows.push_back({std::to_string(g.rank), g.label, g.dataset, g.task,
+                      std::to_string(g.runs.size()), count_text(g.parameters, pm),
+                      regress ? stat_text(g.test_mse, 5, pm) : "",
+                      regress ? stat_text(g.test_baseline_mse, 5, pm) : "",
+                      regress ? stat_text(g.test_relative_mse, 4, pm) : "",
+                      regress ? "" : stat_text(g.test_accuracy, 4, pm),
+                      regress ? "" : stat_text(g.test_label_bits, 4, pm),
+                      seconds_text(g.wall_seconds, pm), count_text(g.updates, pm)});
+    t.row_dataset.push_back(g.dataset);
+  }
+  return t;
+}
+
+// A task run's test metric in a few words ("MSE 0.00123", "accuracy 0.9875"); "" otherwise.
+std::string task_metric(const RunResult& r) {
+  if (r.task.empty() || !r.task_test) return "";
+  return r.task == "regress" ? "MSE " + fixed(r.task_test->mse, 5)
+                             : "accuracy " + fixed(r.task_test->accuracy, 4);
+}
+
 std::string split_bits(const std::optional<SplitMetrics>& s) {
   return s ? fixed(s->bits_per_step, 4) : "";
 }
@@ -244,15 +274,17 @@ Table runs_table(const Summary& summary) {
               "Test bits/step",
               "Valid bits/step",
               "Train bits/step",
+              "Test task metric",
               "Epochs",
               "Updates",
               "Wall time (s)",
               "File"};
-  t.numeric = {false, false, true, false, true, true, true, true, true, true, false};
+  t.numeric = {false, false, true, false, true, true, true, false, true, true, true, false};
   for (std::size_t i = 0; i < summary.runs.size(); ++i) {
     const RunResult& r = summary.runs[i];
     t.rows.push_back({r.dataset, r.label, std::to_string(r.seed), r.run_id, split_bits(r.test),
-                      split_bits(r.valid), split_bits(r.train), with_commas(r.epochs),
+                      split_bits(r.valid), split_bits(r.train), task_metric(r),
+                      with_commas(r.epochs),
                       with_commas(r.updates), seconds_text(r.wall_seconds),
                       "runs/" + summary.files[i].filename().string()});
   }
@@ -309,7 +341,8 @@ struct Context {
   std::string title;
   fs::path source;
   const Summary* summary = nullptr;
-  std::vector<ModelGroup> groups;
+  std::vector<ModelGroup> groups;       // sequence models: scored by likelihood
+  std::vector<ModelGroup> task_groups;  // sequence-level task models: task metrics
   std::vector<Figure> figures;
   std::vector<FigureFormat> formats;
   std::optional<std::string> config;  // config.toml of the results folder
@@ -319,9 +352,11 @@ struct Context {
 std::string overview(const Context& c) {
   std::set<std::string> datasets;
   for (const ModelGroup& g : c.groups) datasets.insert(g.dataset);
+  for (const ModelGroup& g : c.task_groups) datasets.insert(g.dataset);
   const std::size_t runs = c.summary->runs.size();
+  const std::size_t models = c.groups.size() + c.task_groups.size();
   return std::to_string(runs) + (runs == 1 ? " run" : " runs") + " of " +
-         std::to_string(c.groups.size()) + (c.groups.size() == 1 ? " model" : " models") + " on " +
+         std::to_string(models) + (models == 1 ? " model" : " models") + " on " +
          std::to_string(datasets.size()) + (datasets.size() == 1 ? " dataset" : " datasets") +
          ", from the results folder " + c.source.string() + "; report by seqlab " +
          library_version() + ".";
@@ -331,6 +366,15 @@ const char* kResultsIntro =
     "Models are ranked per dataset by their mean test NLL. NLL is the negative log-likelihood per "
     "predicted step, the first step included: in nats (natural log) and in bits (log base 2); a "
     "step is a symbol, or a frame for frame data (where no perplexity is defined). ";
+
+const char* kTaskIntro =
+    "These networks learn one output per sequence (a class label, or a real target), so they are "
+    "scored by task metrics on the test split, which are NOT likelihoods and not comparable with "
+    "the NLLs above. MSE is the mean squared error per target value; the baseline is the MSE of "
+    "always predicting the test targets' mean (their variance): what a model that learned "
+    "nothing scores, so MSE / baseline near 1 means nothing learned and near 0 a solved task. "
+    "Accuracy is the fraction of sequences whose most probable class is the label; label NLL is "
+    "-log2 p(label | sequence) per sequence. Models are ranked by test MSE (or label NLL). ";
 
 std::string spread_sentence(const std::vector<ModelGroup>& groups) {
   std::size_t most = 0;
@@ -419,7 +463,9 @@ std::string html_page(const Context& c, const fs::path& out_dir) {
     << "</style>\n</head>\n<body>\n";
   s << "<header><h1>" << html_escape(c.title) << "</h1>\n<p class=\"meta\">"
     << html_escape(overview(c)) << "</p></header>\n";
-  s << "<nav><a href=\"#results\">Results</a><a href=\"#figures\">Figures</a>"
+  s << "<nav><a href=\"#results\">Results</a>";
+  if (!c.task_groups.empty()) s << "<a href=\"#tasks\">Sequence-level tasks</a>";
+  s << "<a href=\"#figures\">Figures</a>"
        "<a href=\"#samples\">Samples</a><a href=\"#configuration\">Configuration</a>"
        "<a href=\"#environment\">Environment</a><a href=\"#runs\">Runs</a>";
   if (!summary.warnings.empty()) s << "<a href=\"#skipped\">Skipped files</a>";
@@ -427,7 +473,15 @@ std::string html_page(const Context& c, const fs::path& out_dir) {
 
   s << "<section id=\"results\"><h2>Results</h2>\n<p>" << html_escape(kResultsIntro)
     << html_escape(spread_sentence(c.groups)) << "</p>\n";
-  s << html_table(results_table(c.groups, " \xC2\xB1 "), "results-table") << "</section>\n";
+  if (c.groups.empty())
+    s << "<p>No run of these results is a sequence model scored by likelihood.</p>\n";
+  else
+    s << html_table(results_table(c.groups, " \xC2\xB1 "), "results-table");
+  s << "</section>\n";
+  if (!c.task_groups.empty())
+    s << "<section id=\"tasks\"><h2>Sequence-level tasks</h2>\n<p>" << html_escape(kTaskIntro)
+      << html_escape(spread_sentence(c.task_groups)) << "</p>\n"
+      << html_table(task_table(c.task_groups, " \xC2\xB1 "), "task-table") << "</section>\n";
 
   s << "<section id=\"figures\"><h2>Figures</h2>\n";
   if (c.figures.empty()) s << "<p>No figures: the runs hold no scores or curves to draw.</p>\n";
@@ -518,7 +572,14 @@ std::string markdown_page(const Context& c) {
   s << "# " << markdown_escape(c.title) << "\n\n" << markdown_escape(overview(c)) << "\n\n";
   s << "## Results\n\n"
     << markdown_escape(kResultsIntro) << markdown_escape(spread_sentence(c.groups)) << "\n\n"
-    << markdown_table(results_table(c.groups, " \xC2\xB1 ")) << "\n";
+    << (c.groups.empty()
+            ? std::string("No run of these results is a sequence model scored by likelihood.\n")
+            : markdown_table(results_table(c.groups, " \xC2\xB1 ")))
+    << "\n";
+  if (!c.task_groups.empty())
+    s << "## Sequence-level tasks\n\n"
+      << markdown_escape(kTaskIntro) << markdown_escape(spread_sentence(c.task_groups)) << "\n\n"
+      << markdown_table(task_table(c.task_groups, " \xC2\xB1 ")) << "\n";
   s << "## Figures\n\n";
   for (const Figure& f : c.figures) {
     s << "![" << markdown_escape(f.caption) << "](" << f.stem << ".png)\n\n"
@@ -592,6 +653,31 @@ std::string latex_table(const Context& c) {
         << (g.unit == "symbol" ? fixed(std::exp(g.floor_nats), 3) : "--") << " & & \\\\\n";
   }
   s << "\\bottomrule\n\\end{tabular}\n";
+  if (c.task_groups.empty()) return s.str();
+  // The task models: a table of their own, since a task metric is not a likelihood.
+  s << "\n% Sequence-level tasks: test MSE per target value (baseline: predicting the mean\n"
+    << "% target), or accuracy and label NLL in bits per sequence. Not likelihoods.\n";
+  s << "\\begin{tabular}{rlllrrrrr}\n\\toprule\n";
+  s << "Rank & Model & Task & Parameters & MSE & Baseline & MSE / baseline & Accuracy & "
+       "Label bits \\\\\n";
+  std::string task_dataset;
+  for (const ModelGroup& g : c.task_groups) {
+    if (g.dataset != task_dataset) {
+      task_dataset = g.dataset;
+      s << "\\midrule\n\\multicolumn{9}{l}{\\textit{" << latex_escape(g.dataset)
+        << "}} \\\\\n";
+    }
+    const std::string pm = " $\\pm$ ";
+    const bool regress = g.task == "regress";
+    s << g.rank << " & " << latex_escape(g.label) << " & " << g.task << " & "
+      << count_text(g.parameters, pm) << " & "
+      << (regress ? stat_text(g.test_mse, 5, pm) : "--") << " & "
+      << (regress ? stat_text(g.test_baseline_mse, 5, pm) : "--") << " & "
+      << (regress ? stat_text(g.test_relative_mse, 4, pm) : "--") << " & "
+      << (regress ? "--" : stat_text(g.test_accuracy, 4, pm)) << " & "
+      << (regress ? "--" : stat_text(g.test_label_bits, 4, pm)) << " \\\\\n";
+  }
+  s << "\\bottomrule\n\\end{tabular}\n";
   return s.str();
 }
 
@@ -641,7 +727,9 @@ ReportFiles write_report(const Summary& summary, const fs::path& source, const f
     if (!name.has_filename()) name = name.parent_path();
     c.title = "Results: " + name.filename().string();
   }
-  c.groups = group_runs(summary.runs);
+  const std::vector<ModelGroup> all_groups = group_runs(summary.runs);
+  c.groups = sequence_groups(all_groups);
+  c.task_groups = task_groups(all_groups);
   c.formats = {FigureFormat::png};
   for (FigureFormat f : options.formats)
     if (std::find(c.formats.begin(), c.formats.end(), f) == c.formats.end()) c.formats.push_back(f);

@@ -592,17 +592,87 @@ void RnnTaskModel::load(const H5::Group& group) {
   report_ = RnnTaskFitReport{};
 }
 
+std::string task_history_unit(Task task) {
+  return task == Task::classify ? "sequence" : "squared_error";
+}
+
+void save_task_model_into(H5::Group& group, const RnnTaskModel& model) {
+  h5::write_int_attribute(group, "seqlab_format", kModelFormatVersion);
+  h5::write_string_attribute(group, "model", model.type());
+  h5::write_string_attribute(group, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
+  model.save(group);
+}
+
 void save_task_model(const std::filesystem::path& path, const RnnTaskModel& model,
                      const TrainingHistory* history) {
   h5::write_file_atomically(path, [&](H5::Group& root) {
-    h5::write_int_attribute(root, "seqlab_format", kModelFormatVersion);
-    h5::write_string_attribute(root, "model", model.type());
-    h5::write_string_attribute(root, "created_by", std::string("seqlab ") + SEQLAB_VERSION);
-    model.save(root);
-    if (history != nullptr)
-      write_history(root, *history,
-                    model.task() == Task::classify ? "sequence" : "squared_error");
+    save_task_model_into(root, model);
+    if (history != nullptr) write_history(root, *history, task_history_unit(model.task()));
   });
+}
+
+bool task_requested(const ResolvedOptions& options) {
+  const auto it = options.values.find("task");
+  return it != options.values.end() && option_text(it->second) != "none";
+}
+
+RnnTaskOptions rnn_task_options_for(const ResolvedOptions& options,
+                                    const OptionSpelling& spelling) {
+  for (const char* name : {"window", "residual", "dropout", "delay"})
+    if (options.was_given(name))
+      spelling.error(name, spelling.name(name) + " applies to next-step models; " +
+                               spelling.name("task") + " trains on whole sequences, without "
+                               "residual connections, dropout or delays");
+  for (const char* name : {"warmup", "clip-value", "max-time", "valid-every", "average"})
+    if (options.was_given(name))
+      spelling.error(name, spelling.name(name) + " applies to next-step models only, not to " +
+                               spelling.name("task"));
+  if (options.text("schedule") == "plateau")
+    spelling.error("schedule", spelling.name("schedule") +
+                                   " plateau applies to next-step models only, not to " +
+                                   spelling.name("task"));
+  const RnnOptions o = rnn_options_for(options, spelling);
+  RnnTaskOptions t;
+  t.cell = o.cell;
+  t.hidden = o.hidden;
+  t.layers = o.layers;
+  t.embedding = o.embedding;
+  t.bidirectional = options.flag("bidirectional");
+  t.activation = o.activation;
+  t.tau = o.tau;
+  t.train_tau = o.train_tau;
+  t.gru_variant = o.gru_variant;
+  t.batch = o.batch;
+  t.epochs = o.epochs;
+  t.max_steps = o.max_steps;
+  t.optimizer = o.optimizer;
+  t.learning_rate = o.learning_rate;
+  t.momentum = o.momentum;
+  t.clip = o.clip;
+  t.schedule = o.schedule;
+  t.lr_gamma = o.lr_gamma;
+  t.patience = o.patience;
+  return t;
+}
+
+std::unique_ptr<RnnTaskModel> build_task_model(const ResolvedOptions& options,
+                                               const SequenceDataset& data,
+                                               const OptionSpelling& spelling) {
+  const RnnTaskOptions o = rnn_task_options_for(options, spelling);
+  const Task task = rnn::parse_task(options.text("task"), spelling.name("task"));
+  try {
+    require_task_data(data.train, task, "dataset '" + data.name + "'");
+  } catch (const UserError& e) {
+    spelling.error("task", spelling.name("task") + " " + options.text("task") + ": " + e.what());
+  }
+  if (data.kind != SequenceKind::symbols && options.was_given("embedding"))
+    spelling.error("embedding", spelling.name("embedding") + " applies to symbol data; dataset '" +
+                                    data.name + "' holds " + to_string(data.kind));
+  const arma::uword outputs =
+      task == Task::classify ? class_count(data.train) : target_size(data.train);
+  if (data.kind == SequenceKind::symbols)
+    return std::make_unique<RnnTaskModel>(task, data.alphabet, outputs, o);
+  return std::make_unique<RnnTaskModel>(task, data.kind, data.dimension, outputs, o);
 }
 
 bool is_task_model_file(const std::filesystem::path& path) {

@@ -45,6 +45,8 @@
 #include <string>
 
 #include "seqlab/data/alphabet.hpp"
+#include "seqlab/data/dataset.hpp"
+#include "seqlab/models/model_registry.hpp"
 #include "seqlab/models/rnn/optimizer.hpp"
 #include "seqlab/models/rnn/task_network.hpp"
 #include "seqlab/models/sequence_model.hpp"
@@ -201,6 +203,36 @@ private:
   std::unique_ptr<rnn::TaskNetwork<double>> net_;
   RnnTaskFitReport report_;
 };
+
+// ---- from the model registry (the options `seqlab train` and experiments share) -------------
+
+// Ensures: true when the resolved options ask for a sequence-level task (`task` is classify or
+// regress) rather than a next-step model.
+bool task_requested(const ResolvedOptions& options);
+
+// Requires: options of a recurrent type from resolve_options with task_requested().
+// Ensures: the task model's options; an option that only next-step training has (window,
+// residual, dropout, delay, warmup, clip-value, max-time, valid-every, average, schedule =
+// plateau), when given, is spelling.fail naming it.
+RnnTaskOptions rnn_task_options_for(const ResolvedOptions& options,
+                                    const OptionSpelling& spelling);
+
+// Requires: as rnn_task_options_for; `data` opened. Ensures: an untrained task model for the
+// data (classes = 1 + the largest training label, or the training targets' length), else
+// spelling.fail naming `task` when the training split lacks what the task learns from (labels,
+// targets), or `embedding` given for frame data. Cost: the model's parameter memory.
+std::unique_ptr<RnnTaskModel> build_task_model(const ResolvedOptions& options,
+                                               const SequenceDataset& data,
+                                               const OptionSpelling& spelling);
+
+// The history unit of a task model's records ("sequence": label NLL per sequence; or
+// "squared_error": the *_nll columns hold the MSE), as model and run files store it.
+std::string task_history_unit(rnn::Task task);
+
+// Requires: an empty group. Ensures: the model with the envelope every model file has and the
+// `task` attribute (what save_task_model writes at a file's root), so a results folder's run
+// file can hold a task model in its `model` group.
+void save_task_model_into(H5::Group& group, const RnnTaskModel& model);
 
 // Requires: `path` passes require_output_path. Ensures: `path` holds the model (envelope as
 // every model file, plus the model's save()), written as save_model writes (built in memory,
