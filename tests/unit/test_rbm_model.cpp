@@ -202,3 +202,21 @@ TEST_CASE("The registry builds RBMs from options and refuses what does not fit",
   symbols.kind = SequenceKind::symbols;
   CHECK_THROWS_WITH(build_model(o, symbols, spelling), Contains("holds symbols"));
 }
+
+TEST_CASE("RbmModel refuses frames of the wrong size in one line, naming the sequence",
+          "[rbm][rbm_model]") {
+  Rng data_rng = make_rng(3);
+  const arma::mat prototypes = random_binary_prototypes(6, 2, data_rng);
+  SequenceSet train = sample_noisy_patterns(prototypes, 20, 0.05, data_rng);
+  train.frames.at(1) = arma::mat(5, 2, arma::fill::zeros);  // 5 rows where the model has 6
+  RbmModel model(SequenceKind::binary_frames, 6, small_options(3, 1));
+  FitOptions fit;
+  fit.quiet = true;
+  CHECK_THROWS_WITH(model.fit(train, nullptr, fit, nullptr),
+                    Contains("the training split: sequence 1 has frames of 5 rows, the model 6"));
+  train.frames.at(1) = arma::mat(6, 2, arma::fill::zeros);
+  model.fit(train, nullptr, fit, nullptr);
+  SequenceSet bad = train;
+  bad.frames.at(0) = arma::mat(7, 1, arma::fill::ones);
+  CHECK_THROWS_WITH(model.log_likelihoods(bad), Contains("sequence 0 has frames of 7 rows"));
+}

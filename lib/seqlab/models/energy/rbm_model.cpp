@@ -32,10 +32,18 @@ bool cheaply_enumerable(const Rbm& rbm) {
                                 kCheapEnumeration;
 }
 
-// Every frame of `set`, side by side (d x total frames).
-arma::mat pooled_frames(const SequenceSet& set, arma::uword rows) {
+// Every frame of `set`, side by side (d x total frames); a UserError naming `what` and the
+// sequence when one has another number of rows than `rows` (a library caller's data, checked
+// before Armadillo would throw on the copy).
+arma::mat pooled_frames(const SequenceSet& set, arma::uword rows, const std::string& what) {
   arma::uword total = 0;
-  for (const auto& f : set.frames) total += f.n_cols;
+  for (std::size_t i = 0; i < set.frames.size(); ++i) {
+    const arma::mat& f = set.frames[i];
+    if (f.n_cols > 0 && f.n_rows != rows)
+      user_error("rbm: " + what + ": sequence " + std::to_string(i) + " has frames of " +
+                 std::to_string(f.n_rows) + " rows, the model " + std::to_string(rows));
+    total += f.n_cols;
+  }
   arma::mat out(rows, total);
   arma::uword at = 0;
   for (const auto& f : set.frames) {
@@ -96,11 +104,8 @@ void RbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   if (train.kind != kind_)
     user_error("rbm: training data holds " + to_string(train.kind) + ", the model " +
                to_string(kind_));
-  const arma::mat raw = pooled_frames(train, dimension());
+  const arma::mat raw = pooled_frames(train, dimension(), "the training split");
   if (raw.n_cols == 0) user_error("rbm: the training split has no frames");
-  if (raw.n_rows != dimension())
-    user_error("rbm: training frames have " + std::to_string(raw.n_rows) + " rows, the model " +
-               std::to_string(dimension()));
   if (kind_ == SequenceKind::vectors) {
     if (!raw.is_finite()) user_error("rbm: the training frames hold a NaN or an infinity");
     mean_ = arma::mean(raw, 1);
@@ -111,7 +116,7 @@ void RbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   const arma::mat data = visible_values(raw, "the training split");
   arma::mat valid_data;
   if (valid != nullptr && valid->size() > 0) {
-    const arma::mat pooled = pooled_frames(*valid, dimension());
+    const arma::mat pooled = pooled_frames(*valid, dimension(), "the valid split");
     if (pooled.n_cols > 0) valid_data = visible_values(pooled, "the valid split");
   }
 
@@ -119,7 +124,10 @@ void RbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     if (observer && observer->on_message && !options.quiet) observer->on_message(text);
   };
   RbmTrainOptions train_options = options_.train;
-  train_options.monitor = true;
+  // The monitors (reconstruction error, pseudo-likelihood over the whole training split) cost
+  // about as much as an epoch of CD-1 itself; they are for the progress line, so they run only
+  // when it is shown. The trained parameters do not depend on it (train_rbm).
+  train_options.monitor = observer && observer->on_message && !options.quiet;
   const std::uint64_t batches_per_epoch =
       (data.n_cols + train_options.batch_size - 1) / train_options.batch_size;
   const bool per_epoch_nll = cheaply_enumerable(rbm_);
@@ -191,7 +199,7 @@ arma::vec RbmModel::log_likelihoods(const SequenceSet& set) const {
   require_fitted();
   if (set.kind != kind_)
     user_error("rbm: data holds " + to_string(set.kind) + ", the model " + to_string(kind_));
-  const arma::mat pooled = pooled_frames(set, dimension());
+  const arma::mat pooled = pooled_frames(set, dimension(), "the data");
   arma::vec out(set.size(), arma::fill::zeros);
   if (pooled.n_cols == 0) return out;
   const arma::vec steps = column_log_probs(visible_values(pooled, "the data"));
