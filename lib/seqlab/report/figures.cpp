@@ -411,8 +411,11 @@ std::optional<Figure> learning_figure(const std::vector<const ModelGroup*>& grou
   }
   s << "set ylabel "
     << gp_quoted((any_valid && !any_train ? "valid " + what : what) + " (" +
-                 objective_unit(unit) + ")")
+                 objective_unit(unit) + (unit == "squared_error" ? ", log scale" : "") + ")")
     << "\n";
+  // An MSE falls by orders of magnitude when a task is learned: only a log scale shows both
+  // the networks that learn and those that stay at the baseline.
+  if (unit == "squared_error") s << "set logscale y\nset format y '%g'\n";
   s << "set key outside right top vertical Left reverse samplen 2.5\n"
        "set grid lc rgb '#e0e0e0'\n"
        "set border 3\nset tics nomirror out\n"
@@ -786,8 +789,9 @@ std::optional<Figure> sweep_figure(const std::vector<ModelGroup>& groups, const 
                                      : "one seed per model")
        << "\n";
   head << "set xlabel " << gp_quoted(sweep->option + " (generator option)") << "\n";
+  if (regress) head << "set logscale y\nset format y '%g'\n";
   head << "set ylabel "
-       << gp_quoted(regress ? measure + " (1 = predicting the mean)"
+       << gp_quoted(regress ? measure + " (log scale)"
                     : task  ? measure + " (1 - accuracy)"
                             : measure + " (bits per sequence)")
        << "\n";

@@ -251,6 +251,15 @@ Table task_table(const std::vector<ModelGroup>& groups, const std::string& pm) {
                       seconds_text(g.wall_seconds, pm), count_text(g.updates, pm)});
     t.row_dataset.push_back(g.dataset);
   }
+  // Only regression (or only classification) tasks: the other task's columns would stay empty.
+  for (std::size_t c = t.header.size(); c-- > 0;) {
+    const bool empty = std::all_of(t.rows.begin(), t.rows.end(),
+                                   [c](const std::vector<std::string>& row) { return row[c].empty(); });
+    if (!empty) continue;
+    t.header.erase(t.header.begin() + static_cast<std::ptrdiff_t>(c));
+    t.numeric.erase(t.numeric.begin() + static_cast<std::ptrdiff_t>(c));
+    for (auto& row : t.rows) row.erase(row.begin() + static_cast<std::ptrdiff_t>(c));
+  }
   return t;
 }
 
@@ -471,12 +480,13 @@ std::string html_page(const Context& c, const fs::path& out_dir) {
   if (!summary.warnings.empty()) s << "<a href=\"#skipped\">Skipped files</a>";
   s << "</nav>\n";
 
-  s << "<section id=\"results\"><h2>Results</h2>\n<p>" << html_escape(kResultsIntro)
-    << html_escape(spread_sentence(c.groups)) << "</p>\n";
+  s << "<section id=\"results\"><h2>Results</h2>\n";
   if (c.groups.empty())
-    s << "<p>No run of these results is a sequence model scored by likelihood.</p>\n";
+    s << "<p>No run of these results is a sequence model scored by likelihood (see "
+         "Sequence-level tasks).</p>\n";
   else
-    s << html_table(results_table(c.groups, " \xC2\xB1 "), "results-table");
+    s << "<p>" << html_escape(kResultsIntro) << html_escape(spread_sentence(c.groups))
+      << "</p>\n" << html_table(results_table(c.groups, " \xC2\xB1 "), "results-table");
   s << "</section>\n";
   if (!c.task_groups.empty())
     s << "<section id=\"tasks\"><h2>Sequence-level tasks</h2>\n<p>" << html_escape(kTaskIntro)
@@ -571,10 +581,11 @@ std::string markdown_page(const Context& c) {
   std::ostringstream s;
   s << "# " << markdown_escape(c.title) << "\n\n" << markdown_escape(overview(c)) << "\n\n";
   s << "## Results\n\n"
-    << markdown_escape(kResultsIntro) << markdown_escape(spread_sentence(c.groups)) << "\n\n"
     << (c.groups.empty()
-            ? std::string("No run of these results is a sequence model scored by likelihood.\n")
-            : markdown_table(results_table(c.groups, " \xC2\xB1 ")))
+            ? std::string("No run of these results is a sequence model scored by likelihood "
+                          "(see Sequence-level tasks).\n")
+            : markdown_escape(kResultsIntro) + markdown_escape(spread_sentence(c.groups)) +
+                  "\n\n" + markdown_table(results_table(c.groups, " \xC2\xB1 ")))
     << "\n";
   if (!c.task_groups.empty())
     s << "## Sequence-level tasks\n\n"
