@@ -71,6 +71,17 @@ TOML
 expect_ok "seqlab run with RBMs" "$seqlab" run "$tmp/energy.toml" --out "$tmp/results" --jobs 2
 check "results.csv has the RBM rows of family energy" \
   bash -c '[ "$(grep -c ",rbm,energy,patterns," "$1/results.csv")" -eq 2 ]' _ "$tmp/results"
+expect_ok "the report of the RBM runs" "$seqlab" report "$tmp/results" --out "$tmp/report" --format png
+check "the report draws the RBM filters as 8 x 8 tiles, one PNG of sensible size" \
+  python3 -c '
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+w, h = struct.unpack(">II", data[16:24])
+assert 300 <= w <= 3000 and 300 <= h <= 3000, (w, h)
+page = open(sys.argv[2]).read()
+assert "filters (hidden-unit weights)" in page or "each drawn as a 8 x 8 image" in page
+' "$(ls "$tmp"/report/rbm-filters-*.png | head -n 1)" "$tmp/report/index.html"
 
 # --- refusals ------------------------------------------------------------------------------------
 printf 'abcabcabc\n' >"$tmp/text.txt"

@@ -90,6 +90,7 @@ void check_same(const RunResult& a, const RunResult& b) {
   CHECK(same(a.floor_nats, b.floor_nats));
   CHECK(a.samples == b.samples);
   CHECK_THAT(b.transition, test::IsNear(a.transition, 0.0));
+  CHECK_THAT(b.filters, test::IsNear(a.filters, 0.0));
   CHECK_THAT(b.posterior, test::IsNear(a.posterior, 0.0));
   CHECK_THAT(b.activations, test::IsNear(a.activations, 0.0));
   CHECK(a.stretch == b.stretch);
@@ -147,6 +148,8 @@ struct HmmRun {
     result.floor_nats = 1.62;
     result.samples = {"1266366", "", "6 & <b>"};
     result.transition = model.hmm().transition();
+    // Storage only (an RBM's field): any H x V matrix round trips.
+    result.filters = {{0.5, -1.25, 3.0}, {-0.0, 1e-300, -7.5}};
     const arma::uvec x = data.test.symbols.at(0).head(12);
     result.posterior = model.hmm().posteriors(x).gamma;
     for (arma::uword t = 0; t < x.n_elem; ++t) result.stretch.push_back(data.alphabet.symbol(x(t)));

@@ -346,7 +346,7 @@ double estimate_seconds(const ResolvedOptions& o, std::uint64_t parameters,
 
 const std::vector<std::string>& figure_names() {
   static const std::vector<std::string> names = {"learning-curves", "comparison", "hmm", "rnn",
-                                                       "sweep"};
+                                                       "sweep", "energy"};
   return names;
 }
 

@@ -229,6 +229,7 @@ void read_settings(const H5::Group& root, RunResult& r) {
 void write_inspect(H5::Group& root, const RunResult& r) {
   H5::Group g = h5::create_group(root, "inspect");
   if (!r.transition.empty()) h5::write_mat(g, "transition", r.transition);
+  if (!r.filters.empty()) h5::write_mat(g, "filters", r.filters);
   if (!r.posterior.empty()) h5::write_mat(g, "posterior", r.posterior);
   if (!r.activations.empty()) h5::write_mat(g, "activations", r.activations);
   if (!r.stretch.empty()) h5::write_strings(g, "stretch", r.stretch);
@@ -244,6 +245,7 @@ void read_inspect(const H5::Group& root, RunResult& r) {
                            std::to_string(r.transition.n_cols) +
                            ", expected a square matrix (states x states)");
   }
+  if (h5::has_child(g, "filters")) r.filters = h5::read_mat(g, "filters");
   if (h5::has_child(g, "posterior")) r.posterior = h5::read_mat(g, "posterior");
   if (h5::has_child(g, "activations")) r.activations = h5::read_mat(g, "activations");
   if (h5::has_child(g, "stretch")) r.stretch = h5::read_strings(g, "stretch");

@@ -107,6 +107,7 @@ struct RunResult {
   std::vector<std::string> samples;  // samples drawn from the trained model, as text
   // Inspection data for figures, empty when not applicable (take_snapshot):
   arma::mat transition;              // HMM: N x N, row-stochastic
+  arma::mat filters;                 // RBM: H x V, the weights of each hidden unit (a row)
   arma::mat posterior;               // HMM: N x T state posteriors over the stretch
   arma::mat activations;             // RNN: H x T hidden states of the last layer
   std::vector<std::string> stretch;  // the T steps of the stretch as text (symbols or step numbers)

@@ -615,6 +615,67 @@ Figure transition_figure(const ModelGroup& g, const fs::path& dir, Stems& stems,
   return f;
 }
 
+// An RBM's filters: with square frames (digits: 8 x 8) each hidden unit's weights as a small
+// image, tiled (the first 64 units); otherwise the weight matrix as a heat map, units by visible
+// units (the first 100 units). Blue negative, red positive, white 0, symmetric around 0.
+Figure filters_figure(const ModelGroup& g, const fs::path& dir, Stems& stems,
+                      const FigureOptions& options) {
+  const arma::mat& w = g.best->filters;
+  const arma::uword v = w.n_cols;
+  const arma::uword side = static_cast<arma::uword>(std::llround(std::sqrt(static_cast<double>(v))));
+  const bool tiles = side * side == v && side >= 3;
+  const arma::uword shown = std::min<arma::uword>(w.n_rows, tiles ? 64 : 100);
+  const double extent = std::max(1e-12, arma::abs(w.rows(0, shown - 1)).max());
+  std::ostringstream s;
+  s << "set title " << gp_quoted(model_name(g) + ": filters (hidden-unit weights)") << "\n";
+  s << "set palette defined (-1 '#2166ac', 0 '#f7f7f7', 1 '#b2182b')\n";
+  s << "set cbrange [" << number(-extent) << ":" << number(extent) << "]\n";
+  s << "set cblabel " << gp_quoted("weight") << "\nunset key\n";
+  Size size{7.2, 4.2};
+  if (tiles) {
+    // A grid of side x side images with one blank (NaN) row and column between them.
+    const arma::uword columns =
+        static_cast<arma::uword>(std::ceil(std::sqrt(static_cast<double>(shown))));
+    const arma::uword rows = (shown + columns - 1) / columns;
+    arma::mat canvas(rows * (side + 1) - 1, columns * (side + 1) - 1);
+    canvas.fill(arma::datum::nan);
+    for (arma::uword k = 0; k < shown; ++k) {
+      const arma::uword r0 = (k / columns) * (side + 1), c0 = (k % columns) * (side + 1);
+      for (arma::uword i = 0; i < side; ++i)
+        for (arma::uword j = 0; j < side; ++j) canvas(r0 + i, c0 + j) = w(k, i * side + j);
+    }
+    s << "set xrange [-0.5:" << number(canvas.n_cols - 0.5) << "]\nset yrange ["
+      << number(canvas.n_rows - 0.5) << ":-0.5]\n";
+    s << "unset xtics\nunset ytics\nset border 0\nset size ratio -1\n";
+    s << matrix_block("$W", canvas) << "plot $W matrix with image\n";
+    size = Size{6.4, 5.6};
+  } else {
+    s << "set xlabel " << gp_quoted("visible unit") << "\nset ylabel "
+      << gp_quoted("hidden unit") << "\n";
+    s << "set xrange [-0.5:" << number(v - 0.5) << "]\nset yrange [" << number(shown - 0.5)
+      << ":-0.5]\n";
+    s << index_tics("x", v, 20) << index_tics("y", shown, 20);
+    s << matrix_block("$W", w.rows(0, shown - 1)) << "plot $W matrix with image\n";
+  }
+  Figure f;
+  f.kind = "rbm-filters";
+  f.stem = stems.make("rbm-filters-" + g.dataset + "-" + g.label);
+  f.dataset = g.dataset;
+  f.label = g.label;
+  f.caption = model_name(g) + ": " +
+              (tiles ? "the weights of " + std::to_string(shown) + " hidden units, each drawn "
+                       "as a " + std::to_string(side) + " x " + std::to_string(side) +
+                       " image over the visible units"
+                     : "the weights of " + std::to_string(shown) +
+                           " hidden units (rows) to every visible unit (columns)") +
+              (shown < w.n_rows ? " (the first " + std::to_string(shown) + " of " +
+                                      std::to_string(w.n_rows) + ")"
+                                : "") +
+              "; blue negative, red positive, the scale symmetric around 0.";
+  render(s.str(), size, dir, f.stem, options);
+  return f;
+}
+
 std::string stretch_phrase(const ModelGroup& g, std::size_t steps) {
   return "the first " + std::to_string(steps) + " " + g.unit + "s of the first test sequence";
 }
@@ -1000,6 +1061,8 @@ std::vector<Figure> draw_figures(const std::vector<RunResult>& runs, const fs::p
       figures.push_back(strip_figure(g, true, dir, stems, options));
     if (wanted(options, "rnn") && !best.activations.empty())
       figures.push_back(strip_figure(g, false, dir, stems, options));
+    if (wanted(options, "energy") && !best.filters.empty())
+      figures.push_back(filters_figure(g, dir, stems, options));
   }
   return figures;
 }

@@ -57,7 +57,7 @@ std::vector<FigureFormat> parse_figure_formats(const std::string& list);
 struct Figure {
   std::string stem;
   std::string kind;  // "comparison", "learning-epochs", "learning-seconds", "hmm-transition",
-                     // "hmm-posterior", "rnn-activations", "sweep"
+                     // "hmm-posterior", "rnn-activations", "sweep", "rbm-filters"
   std::string dataset;
   std::string label;    // the model (per-model figures), else empty
   std::string caption;  // one sentence: what is drawn, what bands and bars mean
@@ -66,7 +66,7 @@ struct Figure {
 struct FigureOptions {
   std::vector<FigureFormat> formats = {FigureFormat::png};
   // The figure groups to draw, by an experiment file's names: "learning-curves", "comparison",
-  // "hmm", "rnn", "sweep". Empty: all of them.
+  // "hmm", "rnn", "sweep", "energy". Empty: all of them.
   std::vector<std::string> groups;
   // "YYYY-MM-DDTHH:MM:SSZ" (as RunEnvironment::date): the creation date PDFs carry, so that the
   // same runs give byte-identical files. Empty: the time of drawing.

@@ -5,6 +5,7 @@
 #include <string>
 #include <variant>
 
+#include "seqlab/models/energy/rbm_model.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
@@ -24,10 +25,16 @@ arma::mat posteriors_or_empty(const Engine& hmm, const Sequence& x) {
 void take_snapshot(const SequenceModel& model, const SequenceDataset& data, RunResult& into,
                    arma::uword length) {
   into.transition.reset();
+  into.filters.reset();
   into.posterior.reset();
   into.activations.reset();
   into.stretch.clear();
   require_model_fits(model, data);
+  // An RBM's filters depend on no data: taken before the test stretch is looked at.
+  if (const auto* rbm = dynamic_cast<const energy::RbmModel*>(&model)) {
+    into.filters = rbm->rbm().W();
+    return;
+  }
   const SequenceSet& test = data.test;
   if (test.empty() || test.length(0) == 0 || length == 0) return;
   const arma::uword n = std::min(length, test.length(0));
