@@ -190,8 +190,10 @@ TEST_CASE("The registry builds RBMs from options and refuses what does not fit",
   const ResolvedOptions o = resolve_options("rbm", {}, spelling);
   CHECK(o.integer("hidden") == 64);   // the RBM's own default, not the networks' 128
   CHECK(o.integer("batch") == 10);
-  CHECK(o.real("lr") == 0.05);
-  CHECK(o.text("cd") == "cd");
+  CHECK(o.integer("epochs") == 100);
+  CHECK(o.real("lr") == 0.01);
+  CHECK(o.real("momentum") == 0.5);
+  CHECK(o.text("cd") == "pcd");
   CHECK_THROWS_WITH(resolve_options("rbm", {{"window", std::int64_t{5}}}, spelling),
                     Contains("--window applies to --model"));
   CHECK_THROWS_WITH(resolve_options("lstm", {{"cd", std::string("cd")}}, spelling),
