@@ -8,10 +8,10 @@
 #include <limits>
 #include <vector>
 
-#include "seqlab/models/rnn/vector_math.hpp"
+#include "seqlab/core/vector_math.hpp"
 #include "test_support.hpp"
 
-using namespace seqlab::rnn;
+using namespace seqlab;
 
 namespace {
 
@@ -110,5 +110,30 @@ TEST_CASE("the double array functions are the scalar ones exactly", "[rnn][vecto
     CHECK(e[i] == std::exp(x[i]));
     const double sigmoid = x[i] >= 0 ? 1.0 / (1.0 + std::exp(-x[i])) : std::exp(x[i]) / (1.0 + std::exp(x[i]));
     CHECK(s[i] == sigmoid);
+  }
+}
+
+TEST_CASE("the sampling sigmoid is within 4 ulp of the scalar one, limits and NaN included",
+          "[vector-math][rbm]") {
+  std::vector<double> x = {-800.0, -745.0, -40.0, 0.0, 40.0, 800.0,
+                           std::numeric_limits<double>::quiet_NaN()};
+  for (double v = -36.0; v < 36.0; v += 0.173) x.push_back(v);
+  // Lengths that exercise every tail of the 8- and 4-wide paths.
+  for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{7}, std::size_t{9}, x.size()}) {
+    CAPTURE(n);
+    std::vector<double> fast(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n));
+    std::vector<double> exact = fast;
+    sampling_sigmoid_inplace(fast.data(), n);
+    sigmoid_inplace(exact.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      CAPTURE(x[i]);
+      if (std::isnan(exact[i])) {
+        CHECK(std::isnan(fast[i]));
+        continue;
+      }
+      CHECK(fast[i] >= 0.0);
+      CHECK(fast[i] <= 1.0);
+      CHECK(std::abs(fast[i] - exact[i]) <= 4 * std::numeric_limits<double>::epsilon() * exact[i] + 1e-300);
+    }
   }
 }

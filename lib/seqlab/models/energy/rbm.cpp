@@ -11,56 +11,21 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/vector_math.hpp"
 #include "seqlab/io/hdf5.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SEQLAB_RBM_VECTOR_EXP 1
+#define SEQLAB_RBM_AVX 1
 #include <immintrin.h>
 #endif
 
-// Sampling-path sigmoid through glibc's vector math library (libmvec: 8 doubles per call with
-// AVX-512, 4 with AVX2, picked once from the CPU), because the scalar exp cost about a fifth of
-// a PCD-1 update. libmvec's exp is within 4 ulp of the correctly rounded one, so the
-// probabilities that drive SAMPLING (training, Gibbs chains, AIS transitions) may differ in the
-// last bits between CPUs; every score (free energy, log Z, log-likelihood, its gradient,
-// reconstruction error) uses the scalar std::exp and does not depend on the CPU.
-#ifdef SEQLAB_RBM_VECTOR_EXP
-namespace seqlab::energy {
-namespace {
-// Outside the target pragma below: compiled for the baseline CPU.
-void sigmoid_scalar_tail(double* x, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) x[i] = 1.0 / (1.0 + std::exp(-x[i]));
-}
-}  // namespace
-}  // namespace seqlab::energy
+// The parameter update and the register clean-up below need AVX; the sampling sigmoid is
+// core/vector_math's.
+#ifdef SEQLAB_RBM_AVX
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx2,fma")
-extern "C" {
-__m512d _ZGVeN8v_exp(__m512d);
-__m256d _ZGVdN4v_exp(__m256d);
-}
 namespace seqlab::energy {
 namespace {
-__attribute__((target("avx512f"))) void sigmoid_avx512(double* x, std::size_t n) {
-  const __m512d one = _mm512_set1_pd(1.0);
-  const __m512d zero = _mm512_setzero_pd();
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m512d e = _ZGVeN8v_exp(_mm512_sub_pd(zero, _mm512_loadu_pd(x + i)));
-    _mm512_storeu_pd(x + i, _mm512_div_pd(one, _mm512_add_pd(one, e)));
-  }
-  sigmoid_scalar_tail(x + i, n - i);
-}
-__attribute__((target("avx2,fma"))) void sigmoid_avx2(double* x, std::size_t n) {
-  const __m256d one = _mm256_set1_pd(1.0);
-  const __m256d zero = _mm256_setzero_pd();
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m256d e = _ZGVdN4v_exp(_mm256_sub_pd(zero, _mm256_loadu_pd(x + i)));
-    _mm256_storeu_pd(x + i, _mm256_div_pd(one, _mm256_add_pd(one, e)));
-  }
-  sigmoid_scalar_tail(x + i, n - i);
-}
 // The momentum step of train_rbm, 8 parameters at a time (same operations, same order, same
 // rounding as momentum_step_scalar: no contraction into FMA).
 __attribute__((target("avx512f"))) void momentum_step_avx512(double* params, double* velocity,
@@ -124,25 +89,9 @@ inline double softplus(double x) {
   return x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
 }
 
-// 1 / (1 + e^-x): e^-x overflows to +inf for x < -709 and the quotient is then exactly 0.
-inline void sigmoid_inplace(double* x, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) x[i] = 1.0 / (1.0 + std::exp(-x[i]));
-}
-
-using SigmoidFn = void (*)(double*, std::size_t);
-
-SigmoidFn choose_sampling_sigmoid() {
-#ifdef SEQLAB_RBM_VECTOR_EXP
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return sigmoid_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return sigmoid_avx2;
-#endif
-  return [](double* x, std::size_t n) { sigmoid_inplace(x, n); };
-}
-
 // Ensures the vector registers' upper halves are clean (see zero_upper_avx); a no-op without AVX.
 inline void clear_upper_state() {
-#ifdef SEQLAB_RBM_VECTOR_EXP
+#ifdef SEQLAB_RBM_AVX
   static const bool has_avx = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx") != 0;
@@ -171,19 +120,13 @@ using MomentumFn = void (*)(double*, double*, const double*, std::size_t, std::s
 inline void momentum_step(double* params, double* velocity, const double* grad, std::size_t n,
                           std::size_t n_decayed, double momentum, double rate, double decay) {
   static const MomentumFn fn = [] {
-#ifdef SEQLAB_RBM_VECTOR_EXP
+#ifdef SEQLAB_RBM_AVX
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return static_cast<MomentumFn>(momentum_step_avx512);
 #endif
     return static_cast<MomentumFn>(momentum_step_scalar);
   }();
   fn(params, velocity, grad, n, n_decayed, momentum, rate, decay);
-}
-
-// The sigmoid of probabilities that only drive sampling (see the top of this file).
-inline void sampling_sigmoid(double* x, std::size_t n) {
-  static const SigmoidFn fn = choose_sampling_sigmoid();
-  fn(x, n);
 }
 
 // out[i] = 1 with probability p[i]. Each 64-bit draw gives two 32-bit uniforms u = k / 2^32, so
@@ -441,10 +384,10 @@ void Rbm::gibbs(arma::mat& v, arma::uword steps, Rng& rng) const {
   const arma::vec bias_v = b(), bias_h = c();
   for (arma::uword s = 0; s < steps; ++s) {
     affine(w, false, bias_h, v, hp);
-    sampling_sigmoid(hp.memptr(), hp.n_elem);
+    sampling_sigmoid_inplace(hp.memptr(), hp.n_elem);
     sample_bernoulli(hp, rng, hs);
     affine(w, true, bias_v, hs, vm);
-    if (type_ == VisibleType::bernoulli) sampling_sigmoid(vm.memptr(), vm.n_elem);
+    if (type_ == VisibleType::bernoulli) sampling_sigmoid_inplace(vm.memptr(), vm.n_elem);
     sample_visible(vm, rng, v);
   }
 }
@@ -652,7 +595,7 @@ void CdEstimator::estimate(const Rbm& rbm, const double* batch, arma::uword nb, 
       double* col = hout + s * H;
       for (arma::uword j = 0; j < H; ++j) col[j] += c[j];
     }
-    sampling_sigmoid(hout, H * cols);
+    sampling_sigmoid_inplace(hout, H * cols);
   };
   // vneg = the visible layer given the hidden states in hstate: probabilities (means) or draws.
   // Computed transposed (chains x V = hstate^T W) so that no transposed copy of W is needed.
@@ -666,7 +609,7 @@ void CdEstimator::estimate(const Rbm& rbm, const double* batch, arma::uword nb, 
       for (arma::uword s = 0; s < nneg; ++s) col[s] += b[i];
     }
     // Rows past nneg hold finite leftovers (zeros or earlier values): harmless to transform.
-    if (!gaussian) sampling_sigmoid(vmt_.memptr(), vmt_.n_elem);
+    if (!gaussian) sampling_sigmoid_inplace(vmt_.memptr(), vmt_.n_elem);
     for (arma::uword s = 0; s < nneg; ++s)
       for (arma::uword i = 0; i < V; ++i) vneg[i + s * V] = vmt_[s + i * rows];
     if (probabilities) return;
@@ -946,7 +889,7 @@ AisResult ais_log_partition(const Rbm& rbm, const arma::vec& base_visible_bias,
     // One Gibbs transition at beta_k: h ~ sigmoid(beta x), v ~ p_beta(v | h), whose visible
     // field is (1 - beta) E_base + beta (visible energy - h^T W v).
     probs = bk * x;
-    sampling_sigmoid(probs.memptr(), probs.n_elem);
+    sampling_sigmoid_inplace(probs.memptr(), probs.n_elem);
     sample_bernoulli_raw(probs.memptr(), hs.memptr(), hs.n_elem, rng);
     vm = w.t() * hs;
     vm *= bk;
@@ -954,7 +897,7 @@ AisResult ais_log_partition(const Rbm& rbm, const arma::vec& base_visible_bias,
     if (gaussian) {
       for (arma::uword i = 0; i < vm.n_elem; ++i) v[i] = vm[i] + standard_normal(rng);
     } else {
-      sampling_sigmoid(vm.memptr(), vm.n_elem);
+      sampling_sigmoid_inplace(vm.memptr(), vm.n_elem);
       sample_bernoulli_raw(vm.memptr(), v.memptr(), vm.n_elem, rng);
     }
   }

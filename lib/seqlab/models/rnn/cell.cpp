@@ -9,7 +9,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/models/rnn/cell_kernels.hpp"
 #include "seqlab/models/rnn/init.hpp"
-#include "seqlab/models/rnn/vector_math.hpp"
+#include "seqlab/core/vector_math.hpp"
 
 namespace seqlab::rnn {
 

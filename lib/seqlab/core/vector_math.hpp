@@ -1,4 +1,4 @@
-// seqlab/models/rnn/vector_math.hpp: PRIVATE (not installed). The gate nonlinearities of the
+// seqlab/core/vector_math.hpp: PRIVATE (not installed). The gate nonlinearities of the
 // recurrent cells applied to whole arrays: logistic sigmoid and tanh, in place.
 //
 // Why: called one element at a time, the C library's expf/tanhf cost about a fifth of an LSTM
@@ -12,15 +12,23 @@
 //
 // Semantics as the scalar definitions: sigmoid(x) = 1 / (1 + exp(-x)) (0 and 1 in the limits,
 // no overflow to NaN), tanh as std::tanh; NaN in gives NaN out.
+//
+// One exception to "double does not depend on the CPU": sampling_sigmoid_inplace, for
+// probabilities that only drive random draws (Gibbs chains, CD/PCD, AIS transitions), goes
+// through libmvec's double exp (8 doubles per call with AVX-512, 4 with AVX2; within 4 ulp),
+// because the scalar exp cost about a fifth of a PCD-1 update. Scores never use it.
 #pragma once
 
 #include <cstddef>
 
-namespace seqlab::rnn {
+namespace seqlab {
 
 // Ensures x[i] = sigmoid(x[i]) for i < n. Cost O(n).
 void sigmoid_inplace(float* x, std::size_t n);
 void sigmoid_inplace(double* x, std::size_t n);
+// Ensures x[i] = sigmoid(x[i]) for i < n to within 4 ulp, possibly differing in the last bits
+// between CPUs (see above): for sampling probabilities only. Cost O(n).
+void sampling_sigmoid_inplace(double* x, std::size_t n);
 // Ensures x[i] = tanh(x[i]) for i < n. Cost O(n).
 void tanh_inplace(float* x, std::size_t n);
 void tanh_inplace(double* x, std::size_t n);
@@ -34,4 +42,4 @@ void exp_inplace(double* x, std::size_t n);
 // "avx512", "avx2" or "scalar": which float path this CPU runs (for benchmark reports).
 const char* vector_math_path();
 
-}  // namespace seqlab::rnn
+}  // namespace seqlab
