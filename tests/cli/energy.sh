@@ -71,6 +71,12 @@ TOML
 expect_ok "seqlab run with RBMs" "$seqlab" run "$tmp/energy.toml" --out "$tmp/results" --jobs 2
 check "results.csv has the RBM rows of family energy" \
   bash -c '[ "$(grep -c ",rbm,energy,patterns," "$1/results.csv")" -eq 2 ]' _ "$tmp/results"
+check "results.csv says the RBM runs' likelihoods are exact (log Z enumerated: std. error 0)" \
+  python3 -c '
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["model_type"] == "rbm"]
+assert len(rows) == 2 and all(r["test_nats_stderr"] == "0" for r in rows), rows
+' "$tmp/results/results.csv"
 expect_ok "the report of the RBM runs" "$seqlab" report "$tmp/results" --out "$tmp/report" --format png
 check "the report draws the RBM filters as 8 x 8 tiles, one PNG of sensible size" \
   python3 -c '

@@ -124,6 +124,7 @@ void write_metrics(H5::Group& root, const RunResult& r) {
     h5::write_double_attribute(m, p + "nats_per_step", s->nats_per_step);
     h5::write_double_attribute(m, p + "bits_per_step", s->bits_per_step);
     h5::write_double_attribute(m, p + "perplexity", s->perplexity);
+    h5::write_double_attribute(m, p + "nats_stderr", s->nats_stderr);
   }
   for (int i = 0; i < 3; ++i) {
     const auto& s = task_split_of(r, i);
@@ -155,6 +156,11 @@ void read_metrics(const H5::Group& root, RunResult& r) {
     s.nats_per_step = h5::read_double_attribute(m, p + "nats_per_step");
     s.bits_per_step = h5::read_double_attribute(m, p + "bits_per_step");
     s.perplexity = h5::read_double_attribute(m, p + "perplexity");
+    // Absent in run files written before estimates were recorded: not known (an RBM's NLL was
+    // an AIS estimate even then), so NaN, never a claim of exactness.
+    s.nats_stderr = h5::has_attribute(m, p + "nats_stderr")
+                        ? h5::read_double_attribute(m, p + "nats_stderr")
+                        : kNaN;
     split_of(r, i) = s;
   }
   for (int i = 0; i < 3; ++i) {
@@ -334,6 +340,9 @@ const std::vector<Column>& columns() {
       c.push_back(real_column(p + "log_likelihood", [get](const RunResult& r) {
         return get(r) ? get(r)->log_likelihood : kNaN;
       }));
+      c.push_back(real_column(p + "nats_stderr", [get](const RunResult& r) {
+        return get(r) ? get(r)->nats_stderr : kNaN;
+      }));
       c.push_back(
           count_column(p + "steps", [get](const RunResult& r) -> std::optional<std::uint64_t> {
             if (!get(r)) return std::nullopt;
@@ -408,6 +417,7 @@ SplitMetrics split_metrics(const Evaluation& evaluation, SequenceKind kind) {
   m.log_likelihood = evaluation.log_likelihood;
   m.steps = evaluation.symbols;
   m.sequences = evaluation.sequences;
+  m.nats_stderr = evaluation.nll_stderr;
   if (evaluation.symbols > 0) {
     m.nats_per_step = evaluation.nats_per_symbol();
     m.bits_per_step = evaluation.bits_per_symbol();

@@ -38,6 +38,9 @@ struct SplitMetrics {
   double nats_per_step = std::numeric_limits<double>::quiet_NaN();
   double bits_per_step = std::numeric_limits<double>::quiet_NaN();
   double perplexity = std::numeric_limits<double>::quiet_NaN();  // NaN for frame data
+  // Standard error of nats_per_step when the model's normaliser is an estimate (an RBM's log Z
+  // by annealed importance sampling); 0 when the likelihood is exact.
+  double nats_stderr = 0.0;
 };
 
 // One split scored by a sequence-level task model (task_model.hpp): task metrics, NOT a
@@ -54,7 +57,8 @@ struct TaskSplitMetrics {
 
 // Requires nothing. Ensures: the metrics of `evaluation` (as evaluate() returns them) for data of
 // `kind`: perplexity exp(nats per step) for symbols, NaN for frames (a density has no
-// perplexity). A split of zero steps gives NaN per-step values.
+// perplexity); the estimate's standard error (Evaluation::nll_stderr) as nats_stderr. A split of
+// zero steps gives NaN per-step values.
 SplitMetrics split_metrics(const Evaluation& evaluation, SequenceKind kind);
 
 // Where and with what a run was computed.

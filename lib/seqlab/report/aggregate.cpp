@@ -61,9 +61,10 @@ std::vector<ModelGroup> group_runs(const std::vector<RunResult>& runs) {
   for (auto& [key, g] : by_key) {
     std::stable_sort(g.runs.begin(), g.runs.end(),
                      [](const RunResult* a, const RunResult* b) { return a->seed < b->seed; });
-    std::vector<double> tn, tb, tp, vb, params, wall, updates, mse, base, rel, acc, lbits;
+    std::vector<double> tn, tb, tp, vb, params, wall, updates, mse, base, rel, acc, lbits, se;
     for (const RunResult* r : g.runs) {
       tn.push_back(r->test ? r->test->nats_per_step : NAN);
+      se.push_back(r->test ? r->test->nats_stderr : NAN);
       tb.push_back(test_bits_of(*r));
       tp.push_back(r->test ? r->test->perplexity : NAN);
       vb.push_back(r->valid ? r->valid->bits_per_step : NAN);
@@ -84,6 +85,7 @@ std::vector<ModelGroup> group_runs(const std::vector<RunResult>& runs) {
     g.test_accuracy = stat_of(acc);
     g.test_label_bits = stat_of(lbits);
     g.test_nats = stat_of(tn);
+    g.test_nats_stderr = stat_of(se);
     g.test_bits = stat_of(tb);
     g.test_perplexity = stat_of(tp);
     g.valid_bits = stat_of(vb);

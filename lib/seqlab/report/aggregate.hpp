@@ -32,6 +32,9 @@ struct ModelGroup {
   // themselves by their test objective (MSE, or label NLL)
   std::size_t rank = 0;
   Stat test_nats, test_bits, test_perplexity, valid_bits, parameters, wall_seconds, updates;
+  // The standard error of each run's test NLL (nats per step) where it is an estimate (AIS);
+  // all 0 when exact.
+  Stat test_nats_stderr;
   // Task groups: test metrics over seeds (regress: MSE, the mean target's MSE and their ratio;
   // classify: accuracy and label NLL in bits per sequence).
   Stat test_mse, test_baseline_mse, test_relative_mse, test_accuracy, test_label_bits;

@@ -210,6 +210,15 @@ Table results_table(const std::vector<ModelGroup>& groups, const std::string& pm
               "Seeds",      "Parameters",    "Test nats/step", "Test bits/step",
               "Perplexity", "Wall time (s)", "Updates"};
   t.numeric = {true, false, false, false, true, true, true, true, true, true, true};
+  // Where a likelihood is an estimate (an RBM's log Z by AIS), its standard error: a column of
+  // its own, so that a reader never takes an estimate for an exact number.
+  const bool estimates = std::any_of(groups.begin(), groups.end(), [](const ModelGroup& g) {
+    return g.test_nats_stderr.max > 0.0;
+  });
+  if (estimates) {
+    t.header.insert(t.header.begin() + 8, "NLL std. error (nats)");
+    t.numeric.insert(t.numeric.begin() + 8, true);
+  }
   for (const ModelGroup& g : groups) {
     t.rows.push_back({std::to_string(g.rank), g.label, g.family,
                       g.dataset + " (per " + g.unit + ")", std::to_string(g.runs.size()),
@@ -217,6 +226,11 @@ Table results_table(const std::vector<ModelGroup>& groups, const std::string& pm
                       stat_text(g.test_bits, 4, pm),
                       g.unit == "symbol" ? stat_text(g.test_perplexity, 3, pm) : "",
                       seconds_text(g.wall_seconds, pm), count_text(g.updates, pm)});
+    if (estimates)
+      t.rows.back().insert(t.rows.back().begin() + 8,
+                           g.test_nats_stderr.max > 0.0
+                               ? fixed(g.test_nats_stderr.max, 4) + " (AIS)"
+                               : std::isnan(g.test_nats_stderr.max) ? "" : "exact");
     t.row_dataset.push_back(g.dataset);
     // After a dataset's last model: the floor, where the generating process is known, so each
     // number above can be read against what no model can beat on average.
@@ -225,6 +239,7 @@ Table results_table(const std::vector<ModelGroup>& groups, const std::string& pm
       t.rows.push_back({"", "floor: the generating process", "", g.dataset + " (per " + g.unit + ")",
                         "", "", fixed(g.floor_nats, 4), fixed(g.floor_nats / std::log(2.0), 4),
                         g.unit == "symbol" ? fixed(std::exp(g.floor_nats), 3) : "", "", ""});
+      if (estimates) t.rows.back().insert(t.rows.back().begin() + 8, "exact");
       t.row_dataset.push_back(g.dataset);
     }
   }
@@ -385,6 +400,18 @@ const char* kTaskIntro =
     "Accuracy is the fraction of sequences whose most probable class is the label; label NLL is "
     "-log2 p(label | sequence) per sequence. Models are ranked by test MSE (or label NLL). ";
 
+// The results' introduction, with a sentence on estimated likelihoods where there are any.
+std::string results_intro(const std::vector<ModelGroup>& groups) {
+  const bool estimates = std::any_of(groups.begin(), groups.end(), [](const ModelGroup& g) {
+    return g.test_nats_stderr.max > 0.0;
+  });
+  return std::string(kResultsIntro) +
+         (estimates ? "Where a model's normaliser is estimated (an RBM's log Z by annealed "
+                      "importance sampling), its NLL is an estimate: the std. error column "
+                      "gives the largest standard error over its seeds, in nats per step. "
+                    : "");
+}
+
 std::string spread_sentence(const std::vector<ModelGroup>& groups) {
   std::size_t most = 0;
   for (const ModelGroup& g : groups) most = std::max(most, g.runs.size());
@@ -485,7 +512,7 @@ std::string html_page(const Context& c, const fs::path& out_dir) {
     s << "<p>No run of these results is a sequence model scored by likelihood (see "
          "Sequence-level tasks).</p>\n";
   else
-    s << "<p>" << html_escape(kResultsIntro) << html_escape(spread_sentence(c.groups))
+    s << "<p>" << html_escape(results_intro(c.groups)) << html_escape(spread_sentence(c.groups))
       << "</p>\n" << html_table(results_table(c.groups, " \xC2\xB1 "), "results-table");
   s << "</section>\n";
   if (!c.task_groups.empty())
@@ -584,7 +611,7 @@ std::string markdown_page(const Context& c) {
     << (c.groups.empty()
             ? std::string("No run of these results is a sequence model scored by likelihood "
                           "(see Sequence-level tasks).\n")
-            : markdown_escape(kResultsIntro) + markdown_escape(spread_sentence(c.groups)) +
+            : markdown_escape(results_intro(c.groups)) + markdown_escape(spread_sentence(c.groups)) +
                   "\n\n" + markdown_table(results_table(c.groups, " \xC2\xB1 ")))
     << "\n";
   if (!c.task_groups.empty())
@@ -645,6 +672,7 @@ std::string latex_table(const Context& c) {
   s << " & & & & \\multicolumn{2}{c}{Test NLL per step} & & & \\\\\n\\cmidrule(lr){5-6}\n";
   s << "Rank & Model & Family & Parameters & nats & bits & Perplexity & Time (s) & Updates \\\\\n";
   std::string dataset;
+  bool any_estimate = false;
   for (const ModelGroup& g : c.groups) {
     if (g.dataset != dataset) {
       dataset = g.dataset;
@@ -652,7 +680,10 @@ std::string latex_table(const Context& c) {
         << g.unit << ")} \\\\\n";
     }
     const std::string pm = " $\\pm$ ";
-    s << g.rank << " & " << latex_escape(g.label) << " & " << latex_escape(g.family) << " & "
+    const bool estimated = g.test_nats_stderr.max > 0.0;
+    any_estimate = any_estimate || estimated;
+    s << g.rank << " & " << latex_escape(g.label) << (estimated ? "$^{a}$" : "") << " & "
+      << latex_escape(g.family) << " & "
       << count_text(g.parameters, pm) << " & " << stat_text(g.test_nats, 4, pm) << " & "
       << stat_text(g.test_bits, 4, pm) << " & "
       << (g.unit == "symbol" ? stat_text(g.test_perplexity, 3, pm) : "--") << " & "
@@ -664,6 +695,12 @@ std::string latex_table(const Context& c) {
         << (g.unit == "symbol" ? fixed(std::exp(g.floor_nats), 3) : "--") << " & & \\\\\n";
   }
   s << "\\bottomrule\n\\end{tabular}\n";
+  if (any_estimate) {
+    double largest = 0.0;
+    for (const ModelGroup& g : c.groups) largest = std::max(largest, g.test_nats_stderr.max);
+    s << "\n{\\footnotesize $^{a}$ NLL estimated: log Z by annealed importance sampling, "
+         "standard error at most " << fixed(largest, 4) << " nats per step.}\n";
+  }
   if (c.task_groups.empty()) return s.str();
   // The task models: a table of their own, since a task metric is not a likelihood.
   s << "\n% Sequence-level tasks: test MSE per target value (baseline: predicting the mean\n"
