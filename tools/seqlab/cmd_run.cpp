@@ -169,6 +169,13 @@ std::string short_number(double x) {
   return buffer;
 }
 
+// Three significant digits: an MSE of 3e-5 must not print as 0.0000.
+std::string significant(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3g", x);
+  return buffer;
+}
+
 class Driver {
 public:
   Driver(const ExperimentPlan& plan, fs::path out, std::string self, bool quiet)
@@ -484,9 +491,9 @@ void Driver::print_summary(const Summary& summary) const {
     std::printf("%-24s %-28s %5llu %-10s %14s %14s\n", r->dataset.c_str(), r->label.c_str(),
                 static_cast<unsigned long long>(r->seed), r->task.c_str(),
                 m == nullptr ? "-"
-                : regress    ? ("MSE " + short_number(m->mse)).c_str()
+                : regress    ? ("MSE " + significant(m->mse)).c_str()
                              : ("acc " + short_number(m->accuracy)).c_str(),
-                m == nullptr || !regress ? "-" : ("MSE " + short_number(m->baseline_mse)).c_str());
+                m == nullptr || !regress ? "-" : ("MSE " + significant(m->baseline_mse)).c_str());
   }
   std::printf("(task metrics on the test split, not likelihoods: MSE for regress, accuracy for "
               "classify; baseline = predicting the mean target)\n");
