@@ -3,7 +3,9 @@
 # trained on the synthetic noisy binary patterns is scored like every other model (exact log Z
 # with few hidden units, an AIS estimate and its standard error with more), beats the model of
 # independent units (a one-state Bernoulli HMM) on the same test split, samples frames, runs in
-# an experiment, and refuses what does not fit with one line.
+# an experiment, and refuses what does not fit with one line. The general Boltzmann machine
+# (--model bm) likewise: exact on 12-bit frames, AIS on 64-bit ones, samples, experiment rows and
+# refusals.
 set -u
 seqlab=$1
 # shellcheck source=tests/cli/lib.sh
@@ -49,6 +51,49 @@ check "sample prints 7 lines" [ "$(wc -l <"$tmp/out")" -eq 7 ]
 "$seqlab" sample --model "$tmp/rbm16.h5" --length 7 --seed 2 >"$tmp/again"
 check "the same seed samples the same frames" cmp -s "$tmp/out" "$tmp/again"
 
+# --- general Boltzmann machine (--model bm) -------------------------------------------------------
+# 12-bit frames from 3 prototypes at 5 % noise (seeded awk), so that V + H stays <= 20 (exact).
+awk 'BEGIN { srand(4); for (k = 0; k < 3; ++k) for (i = 0; i < 12; ++i) p[k, i] = rand() < 0.5;
+  for (n = 0; n < 400; ++n) { k = int(3 * rand()); line = "";
+    for (i = 0; i < 12; ++i) line = line (i ? "," : "") (rand() < 0.05 ? 1 - p[k, i] : p[k, i]);
+    print line } }' >"$tmp/bits12.txt"
+bits12=(--data "$tmp/bits12.txt" --reader patterns --reader-option label=none --split-by sequence)
+expect_ok "train a BM with 4 hidden units on 12-bit frames (exact log Z)" \
+  "$seqlab" train --model bm --hidden 4 --epochs 30 "${bits12[@]}" --out "$tmp/bm4.h5" --seed 2
+check "training prints exact per-epoch NLLs and the exact log Z" \
+  bash -c 'grep -q "bm: epoch 30/30, train NLL" "$1" && grep -q "(exact, enumerating 65536 states)" "$1"' _ \
+  "$tmp/err"
+expect_ok "eval the BM --json" "$seqlab" eval --model "$tmp/bm4.h5" "${bits12[@]}" --split test --json
+check "eval --json of an exact BM: frames, nll_nats and no standard error" \
+  bash -c 'tail -n 1 "$1" | grep -Eq "\"model\": \"bm\".*\"frames\": 20, \"sequences\": 20, \"nll_nats\": [-0-9.e+]+, \"nll_bits\": [-0-9.e+]+\}$"' \
+  _ "$tmp/out"
+bm_nll=$(json_number nll_nats)
+expect_ok "train independent units on the 12-bit frames" \
+  "$seqlab" train --model hmm --states 1 --emission bernoulli "${bits12[@]}" --out "$tmp/indep12.h5" --quiet
+expect_ok "eval them" "$seqlab" eval --model "$tmp/indep12.h5" "${bits12[@]}" --split test --json
+indep12_nll=$(json_number nll_nats)
+# Independent units pay about 8 nats per frame here, a model of the prototypes about 3.6.
+check "the BM ($bm_nll) beats independent units ($indep12_nll) by over 2 nats per frame" \
+  awk -v a="$bm_nll" -v b="$indep12_nll" 'BEGIN { exit !(a + 2 < b) }'
+
+expect_ok "train a fully visible BM (--hidden 0) on 64-bit patterns (log Z by AIS)" \
+  "$seqlab" train --model bm --hidden 0 --epochs 20 --ais-runs 20 --data patterns \
+  --out "$tmp/bm0.h5" --seed 3
+check "training names the AIS estimate over 64 units" \
+  grep -Eq 'log Z = [-0-9.]+ \+- [0-9.]+ \(AIS over 64 units, 20 runs' "$tmp/err"
+expect_ok "eval the AIS BM --json" "$seqlab" eval --model "$tmp/bm0.h5" --data patterns --split test --json
+bm0_stderr=$(json_number nll_stderr_nats)
+bm0_nll=$(json_number nll_nats)
+check "eval --json gives the standard error ($bm0_stderr nats) of the BM's estimated log Z" \
+  awk -v s="$bm0_stderr" 'BEGIN { exit !(s > 0 && s < 1) }'
+check "the fully visible BM ($bm0_nll) beats independent units ($indep_nll) by over 5 nats per frame" \
+  awk -v a="$bm0_nll" -v b="$indep_nll" 'BEGIN { exit !(a + 5 < b) }'
+expect_ok "sample 5 frames from the BM" "$seqlab" sample --model "$tmp/bm4.h5" --length 5 --seed 2
+check "sample prints 5 lines of 12 bits" \
+  bash -c '[ "$(wc -l <"$1")" -eq 5 ] && [ "$(grep -cE "^([01],){11}[01]$" "$1")" -eq 5 ]' _ "$tmp/out"
+"$seqlab" sample --model "$tmp/bm4.h5" --length 5 --seed 2 >"$tmp/again"
+check "the same seed samples the same BM frames" cmp -s "$tmp/out" "$tmp/again"
+
 # --- an experiment with an RBM row ------------------------------------------------------------
 cat >"$tmp/energy.toml" <<'TOML'
 [experiment]
@@ -64,6 +109,12 @@ hidden = [4, 16]
 epochs = 5
 
 [[models]]
+model = "bm"
+hidden = [0, 2]
+epochs = 5
+ais-runs = 10
+
+[[models]]
 model = "hmm"
 states = 1
 emission = "bernoulli"
@@ -71,6 +122,14 @@ TOML
 expect_ok "seqlab run with RBMs" "$seqlab" run "$tmp/energy.toml" --out "$tmp/results" --jobs 2
 check "results.csv has the RBM rows of family energy" \
   bash -c '[ "$(grep -c ",rbm,energy,patterns," "$1/results.csv")" -eq 2 ]' _ "$tmp/results"
+check "results.csv has the BM rows of family energy" \
+  bash -c '[ "$(grep -c ",bm,energy,patterns," "$1/results.csv")" -eq 2 ]' _ "$tmp/results"
+check "results.csv gives the BM runs' AIS standard errors (64 and 66 units: log Z estimated)" \
+  python3 -c '
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["model_type"] == "bm"]
+assert len(rows) == 2 and all(0 < float(r["test_nats_stderr"]) < 1 for r in rows), rows
+' "$tmp/results/results.csv"
 check "results.csv says the RBM runs' likelihoods are exact (log Z enumerated: std. error 0)" \
   python3 -c '
 import csv, sys
@@ -99,6 +158,14 @@ expect_error "an RBM option for a network" "--cd applies to --model rbm only \(g
   "$seqlab" train --model lstm --cd cd --data patterns --out "$tmp/x.h5"
 expect_error "sparsity out of range" "--sparsity must be in \[0, 1\) \(0 = off\), got 1.5" \
   "$seqlab" train --model rbm --sparsity 1.5 --data patterns --out "$tmp/x.h5"
+expect_error "a BM on symbols" "a Boltzmann machine models binary frames; dataset 'text\.txt' holds symbols" \
+  "$seqlab" train --model bm --data "$tmp/text.txt" --out "$tmp/x.h5"
+expect_error "a BM with 21 hidden units" "--hidden must be between 0 and 20 \(a Boltzmann machine sums each frame's 2\^H hidden states exactly\), got 21" \
+  "$seqlab" train --model bm --hidden 21 --data patterns --out "$tmp/x.h5"
+expect_error "a BM option for a network" "--free-chains applies to --model bm only \(got --model lstm\)" \
+  "$seqlab" train --model lstm --free-chains 5 --data patterns --out "$tmp/x.h5"
+check "train --help states the BM's limit of 20 hidden units" \
+  bash -c '"$1" train --help | tr -s " \n" " " | grep -q "bm: hidden units, 0 .. 20"' _ "$seqlab"
 expect_error "an RBM scored on frames of another size" "model 'rbm' models frames of 64 rows, but dataset 'roll_eval\.txt' has 88" \
   "$seqlab" eval --model "$tmp/rbm16.h5" --data "$2/hmm_frames/roll_eval.txt" --reader pianoroll \
   --split all

@@ -10,6 +10,7 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
+#include "seqlab/models/energy/bm_model.hpp"
 #include "seqlab/models/energy/rbm_model.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
@@ -144,6 +145,12 @@ OptionSpec also_for(OptionSpec s, std::vector<std::pair<std::string, OptionValue
   return s;
 }
 
+// Adds `model` to the types that take `s`, with the same default.
+OptionSpec also_takes(OptionSpec s, std::string model) {
+  s.models.push_back(std::move(model));
+  return s;
+}
+
 std::vector<OptionSpec> make_options() {
   const std::string markov = "Markov chain (--model markov)";
   const std::string hmm = "Hidden Markov model (--model hmm)";
@@ -188,9 +195,15 @@ std::vector<OptionSpec> make_options() {
                            "every --threads thread"),
                    "emission", {"categorical"}));
   // --- recurrent networks: architecture
-  o.push_back(also_for(integer("hidden", 128, 1, 1e8, rnn, kRecurrent, "H",
-                               "units per layer (rbm: hidden units)"),
-                       {{"rbm", std::int64_t{64}}}));
+  {
+    OptionSpec h = also_for(integer("hidden", 128, 1, 1e8, rnn, kRecurrent, "H",
+                                    "units per layer (rbm: hidden units; bm: hidden units, 0 .. "
+                                    "20, as each frame's 2^H hidden states are summed exactly)"),
+                            {{"rbm", std::int64_t{64}}, {"bm", std::int64_t{10}}});
+    h.model_ranges.push_back({"bm", 0.0, double(energy::BmModel::kMaxHidden),
+                              "(a Boltzmann machine sums each frame's 2^H hidden states exactly)"});
+    o.push_back(h);
+  }
   o.push_back(integer("layers", 1, 1, 1e8, rnn, kRecurrent, "L", "stacked recurrent layers"));
   {
     OptionSpec e = integer("embedding", 0, 1, 1e8, rnn, kRecurrent, "E",
@@ -225,19 +238,20 @@ std::vector<OptionSpec> make_options() {
                       "truncated-BPTT window in steps; 0 = full BPTT over whole sequences"));
   o.push_back(also_for(integer("batch", 32, 1, 1e8, rnn, kRecurrent, "B",
                                "parallel streams per update (rbm: frames per minibatch, and "
-                               "persistent chains)"),
-                       {{"rbm", std::int64_t{10}}}));
+                               "persistent chains; bm: frames per minibatch)"),
+                       {{"rbm", std::int64_t{10}}, {"bm", std::int64_t{50}}}));
   o.push_back(also_for(as_budget(integer("epochs", 10, 0, 1e9, rnn, kRecurrent, "N",
                                          "passes over the training split. Training stops at the "
                                          "FIRST of --epochs, --max-steps, --max-time and early "
                                          "stopping (--patience)")),
-                       {{"rbm", std::int64_t{100}}}));
+                       {{"rbm", std::int64_t{100}}, {"bm", std::int64_t{300}}}));
   o.push_back(as_budget(integer("max-steps", 0, 0, kIntegerMax, rnn, kRecurrent, "S",
                                 "stop after S updates in total (0 = no limit)")));
   {
     std::vector<std::string> timed = kRecurrent;
     timed.insert(timed.begin(), "hmm");
     timed.push_back("rbm");
+    timed.push_back("bm");
     o.push_back(as_budget(with_range_text(
         real("max-time", 0.0, 0.0, 1e12, false, false, budget, timed, "SECONDS",
              "stop training after this much wall-clock time (0 = no limit; the result then "
@@ -246,10 +260,10 @@ std::vector<OptionSpec> make_options() {
              "restart"),
         "a number of seconds >= 0 (0 = no limit)")));
   }
-  o.push_back(also_for(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn,
-                                            kRecurrent, "X", "learning rate"),
+  o.push_back(also_for(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn, kRecurrent,
+                                            "X", "learning rate"),
                                        "a positive number"),
-                       {{"rbm", 0.01}}));
+                       {{"rbm", 0.01}, {"bm", 0.05}}));
   o.push_back(text("optimizer", "adam", {"adam", "sgd", "rmsprop"}, rnn, kRecurrent, ""));
   o.push_back(text("schedule", "constant", {"constant", "step", "cosine", "plateau"}, rnn,
                    kRecurrent,
@@ -293,14 +307,17 @@ std::vector<OptionSpec> make_options() {
   o.push_back(text("cd", "pcd", {"cd", "pcd"}, rbm, rbm_only,
                    "persistent chains kept across updates (pcd), or contrastive divergence with "
                    "chains started at the data (cd: faster per update, far worse likelihoods)"));
-  o.push_back(integer("gibbs-steps", 1, 1, 1000, rbm, rbm_only, "K",
-                      "Gibbs steps per update (CD-k / PCD-k)"));
+  o.push_back(also_takes(integer("gibbs-steps", 1, 1, 1000, rbm, rbm_only, "K",
+                                 "Gibbs steps per update (CD-k / PCD-k; bm: sweeps of the free "
+                                 "phase's persistent chains per update when V + H > 20)"),
+                         "bm"));
   o.push_back(with_range_text(real("momentum", 0.5, 0.0, 1.0, false, true, rbm, rbm_only, "M",
                                    "momentum after the first 5 epochs (0.5 before them; PCD "
                                    "chains oscillate at 0.9)"),
                               "in [0, 1)"));
-  o.push_back(real("weight-decay", 1e-4, 0.0, 1e300, false, false, rbm, rbm_only, "X",
-                   "L2 penalty on the weights (not the biases)"));
+  o.push_back(also_takes(real("weight-decay", 1e-4, 0.0, 1e300, false, false, rbm, rbm_only, "X",
+                              "L2 penalty on the weights (not the biases)"),
+                         "bm"));
   {
     OptionSpec s = with_range_text(
         real("sparsity", 0.0, 0.0, 1.0, false, true, rbm, rbm_only, "T",
@@ -310,9 +327,14 @@ std::vector<OptionSpec> make_options() {
   }
   o.push_back(real("sparsity-cost", 0.1, 0.0, 1e300, false, false, rbm, rbm_only, "X",
                    "weight of the sparsity penalty (with --sparsity)"));
-  o.push_back(integer("ais-runs", 100, 2, 1e7, rbm, rbm_only, "M",
-                      "annealed importance sampling runs for log Z when both layers have more "
-                      "than 20 units"));
+  o.push_back(also_takes(integer("ais-runs", 100, 2, 1e7, rbm, rbm_only, "M",
+                                 "annealed importance sampling runs for log Z when both layers "
+                                 "have more than 20 units (bm: when V + H > 20)"),
+                         "bm"));
+  // --- general Boltzmann machine
+  o.push_back(integer("free-chains", 100, 1, 1e6, "Boltzmann machine (--model bm)", {"bm"}, "C",
+                      "persistent Gibbs chains of the free phase when V + H > 20 (smaller "
+                      "machines use exact statistics)"));
   // --- sequence-level tasks
   o.push_back(text("task", "none", {"none", "classify", "regress"}, task,
                    {"rnn", "leaky", "lstm", "gru"},
@@ -331,22 +353,42 @@ std::vector<OptionSpec> make_options() {
 
 const std::vector<ModelType>& model_types() {
   static const std::vector<ModelType> types = {
-      {"markov", "n-gram", "order-k Markov chain over symbols (Kneser-Ney or add-alpha)",
+      {"markov",
+       "n-gram",
+       "order-k Markov chain over symbols (Kneser-Ney or add-alpha)",
        {SequenceKind::symbols}},
-      {"hmm", "HMM", "hidden Markov model (categorical, Gaussian, GMM or Bernoulli emissions)",
+      {"hmm",
+       "HMM",
+       "hidden Markov model (categorical, Gaussian, GMM or Bernoulli emissions)",
        {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
-      {"rnn", "RNN", "Elman network", {SequenceKind::symbols, SequenceKind::vectors,
-                                       SequenceKind::binary_frames}},
-      {"leaky", "RNN", "leaky-integrator units", {SequenceKind::symbols, SequenceKind::vectors,
-                                                  SequenceKind::binary_frames}},
-      {"jordan", "RNN", "Jordan network (output fed back)",
+      {"rnn",
+       "RNN",
+       "Elman network",
        {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
-      {"lstm", "RNN", "long short-term memory", {SequenceKind::symbols, SequenceKind::vectors,
-                                                 SequenceKind::binary_frames}},
-      {"gru", "RNN", "gated recurrent units", {SequenceKind::symbols, SequenceKind::vectors,
-                                               SequenceKind::binary_frames}},
-      {"rbm", "energy", "restricted Boltzmann machine over independent frames (exact log Z or AIS)",
+      {"leaky",
+       "RNN",
+       "leaky-integrator units",
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
+      {"jordan",
+       "RNN",
+       "Jordan network (output fed back)",
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
+      {"lstm",
+       "RNN",
+       "long short-term memory",
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
+      {"gru",
+       "RNN",
+       "gated recurrent units",
+       {SequenceKind::symbols, SequenceKind::vectors, SequenceKind::binary_frames}},
+      {"rbm",
+       "energy",
+       "restricted Boltzmann machine over independent frames (exact log Z or AIS)",
        {SequenceKind::vectors, SequenceKind::binary_frames}},
+      {"bm",
+       "energy",
+       "general Boltzmann machine over independent binary frames (exact log Z or AIS)",
+       {SequenceKind::binary_frames}},
   };
   return types;
 }
@@ -383,6 +425,17 @@ const OptionValue& OptionSpec::default_for(const std::string& model) const {
   for (const auto& [name, value] : model_defaults)
     if (name == model) return value;
   return default_value;
+}
+
+OptionSpec OptionSpec::for_model(const std::string& model) const {
+  OptionSpec s = *this;
+  for (const auto& r : model_ranges)
+    if (r.model == model) {
+      s.min = r.min;
+      s.max = r.max;
+      if (!r.why.empty()) s.unit = r.why;
+    }
+  return s;
 }
 
 bool option_applies_to(const OptionSpec& spec, const std::string& model) {
@@ -528,7 +581,7 @@ ResolvedOptions resolve_options(const std::string& model, const OptionValues& gi
       spelling.error(name, spelling.name(name) + " applies to " + spelling.name("model") + " " +
                                joined_with_or(spec->models) + " only (got " +
                                spelling.name("model") + " " + model + ")");
-    r.values[name] = check_option_value(*spec, value, spelling);
+    r.values[name] = check_option_value(spec->for_model(model), value, spelling);
     r.given.insert(name);
   }
   for (const auto& spec : model_options())
@@ -720,6 +773,28 @@ std::unique_ptr<SequenceModel> build_rbm(const ResolvedOptions& o, const Sequenc
   return model;
 }
 
+std::unique_ptr<SequenceModel> build_bm(const ResolvedOptions& o, const SequenceDataset& data,
+                                        const OptionSpelling& spelling) {
+  if (data.kind != SequenceKind::binary_frames)
+    spelling.error("model", "a Boltzmann machine models binary frames; dataset '" + data.name +
+                                "' holds " + to_string(data.kind));
+  energy::BmModelOptions b;
+  b.hidden = static_cast<arma::uword>(o.integer("hidden"));
+  b.train.epochs = static_cast<arma::uword>(o.integer("epochs"));
+  if (b.train.epochs == 0)
+    spelling.error("epochs", spelling.name("epochs") + " must be >= 1 for a Boltzmann machine");
+  b.train.batch_size = static_cast<arma::uword>(o.integer("batch"));
+  b.train.learning_rate = o.real("lr");
+  b.train.weight_decay = o.real("weight-decay");
+  b.train.free_chains = static_cast<arma::uword>(o.integer("free-chains"));
+  b.train.free_sweeps = static_cast<arma::uword>(o.integer("gibbs-steps"));
+  b.train.max_seconds = o.real("max-time");
+  b.ais.runs = static_cast<arma::uword>(o.integer("ais-runs"));
+  auto model = std::make_unique<energy::BmModel>(data.kind, data.dimension, b);
+  if (data.feature_names.size() == data.dimension) model->set_feature_names(data.feature_names);
+  return model;
+}
+
 }  // namespace
 
 RnnOptions rnn_options_for(const ResolvedOptions& options, const OptionSpelling& spelling) {
@@ -733,6 +808,7 @@ std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
   if (m == "markov") return build_markov(options, data, spelling);
   if (m == "hmm") return build_hmm(options, data, spelling);
   if (m == "rbm") return build_rbm(options, data, spelling);
+  if (m == "bm") return build_bm(options, data, spelling);
   if (std::find(kRecurrent.begin(), kRecurrent.end(), m) != kRecurrent.end())
     return build_rnn(options, data, spelling);
   spelling.error("model", "unknown " + spelling.name("model") + " '" + printable(m) +
@@ -764,6 +840,7 @@ std::unique_ptr<SequenceModel> empty_model_for_file(const std::string& type,
   if (type == "markov") return std::make_unique<MarkovChain>();
   if (type == "hmm") return empty_hmm(path, root);
   if (type == "rbm") return std::make_unique<energy::RbmModel>();
+  if (type == "bm") return std::make_unique<energy::BmModel>();
   if (std::find(kRecurrent.begin(), kRecurrent.end(), type) != kRecurrent.end())
     return std::make_unique<RnnModel>();
   std::string known;

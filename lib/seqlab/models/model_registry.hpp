@@ -83,8 +83,18 @@ struct OptionSpec {
   bool budget = false;                // part of a run's budget (epochs, max-iter, max-time, ...)
   // Model types whose default differs from default_value (e.g. an RBM's learning rate).
   std::vector<std::pair<std::string, OptionValue>> model_defaults;
+  // Model types whose range differs from [min, max] (a Boltzmann machine's hidden units may be
+  // 0, and at most 20); `why`, when set, replaces `unit` in their messages.
+  struct ModelRange {
+    std::string model;
+    double min = 0.0, max = 0.0;
+    std::string why;
+  };
+  std::vector<ModelRange> model_ranges;
   // Ensures: the default of this option for `model`.
   const OptionValue& default_for(const std::string& model) const;
+  // Ensures: this spec with `model`'s own range (model_ranges) when it has one.
+  OptionSpec for_model(const std::string& model) const;
 };
 
 // Ensures: every model option, in help order.

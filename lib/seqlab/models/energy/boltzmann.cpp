@@ -308,6 +308,13 @@ void BoltzmannMachine::require_enumerable(const std::string& what) const {
                " units, got n = " + idx(num_units()) + " (use the sampled methods)");
 }
 
+void BoltzmannMachine::require_enumerable_hidden(const std::string& what) const {
+  require_machine(*this, what);
+  if (num_hidden() > kMaxExactUnits)
+    user_error(what + " enumerates the 2^H hidden states of each visible vector and needs H <= " +
+               idx(kMaxExactUnits) + " hidden units, got H = " + idx(num_hidden()));
+}
+
 void BoltzmannMachine::save(H5::Group& group) const {
   require_machine(*this, "boltzmann save");
   h5::write_int_attribute(group, "visible", std::int64_t(visible_));
@@ -389,6 +396,12 @@ arma::vec log_marginal(const BoltzmannMachine& bm, const arma::mat& data) {
   return hidden_pass(bm, data, false).log_unnormalised.t() - log_z;
 }
 
+arma::vec log_unnormalised_marginal(const BoltzmannMachine& bm, const arma::mat& data) {
+  bm.require_enumerable_hidden("boltzmann: log sum_h exp(-E(v, h))");
+  bm.validate_data(data, "boltzmann: log sum_h exp(-E(v, h))");
+  return hidden_pass(bm, data, false).log_unnormalised.t();
+}
+
 double average_log_likelihood(const BoltzmannMachine& bm, const arma::mat& data) {
   return arma::mean(log_marginal(bm, data));
 }
@@ -420,7 +433,7 @@ BmStatistics exact_free_statistics(const BoltzmannMachine& bm) {
 }
 
 BmStatistics exact_clamped_statistics(const BoltzmannMachine& bm, const arma::mat& data) {
-  bm.require_enumerable("boltzmann: exact clamped statistics");
+  bm.require_enumerable_hidden("boltzmann: exact clamped statistics");
   bm.validate_data(data, "boltzmann: exact clamped statistics");
   const arma::uword v = bm.num_visible(), h = bm.num_hidden(), n = bm.num_units();
   const double inv_n = 1.0 / double(data.n_cols);
@@ -606,14 +619,19 @@ void BmTrainOptions::validate() const {
   if (clamped_sweeps == 0) user_error(who + "clamped_sweeps must be at least 1, got 0");
   if (free_chains == 0) user_error(who + "free_chains must be at least 1, got 0");
   if (free_sweeps == 0) user_error(who + "free_sweeps must be at least 1, got 0");
+  if (!(max_seconds >= 0.0 && std::isfinite(max_seconds)))
+    user_error(who + "max_seconds must be non-negative and finite, got " + num(max_seconds));
 }
 
 std::vector<BmEpochRecord> train(BoltzmannMachine& bm, const arma::mat& data,
-                                 const BmTrainOptions& options, Rng& rng) {
+                                 const BmTrainOptions& options, Rng& rng,
+                                 const std::function<void(const BmEpochRecord&)>& on_epoch) {
   require_machine(bm, "boltzmann train");
   options.validate();
   bm.validate_data(data, "boltzmann train");
   if (options.exact_statistics) bm.require_enumerable("boltzmann train: exact statistics");
+  else if (options.exact_clamped)
+    bm.require_enumerable_hidden("boltzmann train: exact clamped statistics");
   const auto start = std::chrono::steady_clock::now();
   const arma::uword n_data = data.n_cols, n = bm.num_units();
   const arma::uword batch =
@@ -638,8 +656,11 @@ std::vector<BmEpochRecord> train(BoltzmannMachine& bm, const arma::mat& data,
         step += exact_clamped_statistics(bm, x).flat();
         step -= exact_free_statistics(bm).flat();
       } else {
-        step += sampled_clamped_statistics(bm, x, options.clamped_sweeps - 1, 1, gibbs, rng)
-                    .flat();
+        if (options.exact_clamped)
+          step += exact_clamped_statistics(bm, x).flat();
+        else
+          step +=
+              sampled_clamped_statistics(bm, x, options.clamped_sweeps - 1, 1, gibbs, rng).flat();
         step -= sampled_statistics(bm, chains, options.free_sweeps - 1, 1, gibbs, rng).flat();
       }
       if (options.weight_decay > 0.0)
@@ -653,8 +674,100 @@ std::vector<BmEpochRecord> train(BoltzmannMachine& bm, const arma::mat& data,
     rec.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.push_back(rec);
+    if (on_epoch) on_epoch(rec);
+    if (options.max_seconds > 0.0 && rec.seconds >= options.max_seconds) break;
   }
   return history;
+}
+
+// ---- annealed importance sampling --------------------------------------------------------------
+
+AisResult ais_log_partition(const BoltzmannMachine& bm, const arma::vec& base_biases,
+                            const AisOptions& options, Rng& rng) {
+  require_machine(bm, "boltzmann AIS");
+  const arma::uword n = bm.num_units();
+  if (base_biases.n_elem != n || !base_biases.is_finite())
+    user_error("boltzmann AIS: base biases must be " + idx(n) + " finite values, got " +
+               idx(base_biases.n_elem) + (base_biases.is_finite() ? "" : " (not all finite)"));
+  const arma::vec betas = ais_schedule(options);
+  const arma::uword runs = options.runs;
+  const arma::mat w = bm.weight_matrix();
+  const arma::vec a = bm.biases();
+  const arma::vec& b0 = base_biases;
+
+  AisResult result;
+  result.log_z_base = 0.0;
+  for (const double x : b0)
+    result.log_z_base += x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+  arma::mat states(n, runs);
+  for (arma::uword m = 0; m < runs; ++m)
+    for (arma::uword i = 0; i < n; ++i) states(i, m) = uniform01(rng) < sigmoid(b0(i)) ? 1.0 : 0.0;
+  // Per run: local fields f = W s + a of the target machine and gap = E(s) - E_0(s), both
+  // updated per flip (a flip of unit i by d changes E by -d f_i and E_0 by -d b0_i; f_i does not
+  // depend on s_i) and recomputed every kRefreshSweeps sweeps against rounding drift.
+  arma::mat fields;
+  arma::rowvec gap(runs);
+  const auto refresh = [&]() {
+    fields = w * states;
+    fields.each_col() += a;
+    for (arma::uword m = 0; m < runs; ++m) {
+      const double* s = states.colptr(m);
+      const double* f = fields.colptr(m);
+      double e = 0.0;
+      for (arma::uword i = 0; i < n; ++i) e += s[i] * (-0.5 * (f[i] + a(i)) + b0(i));
+      gap(m) = e;
+    }
+  };
+  refresh();
+  arma::vec log_w(runs, arma::fill::zeros);
+  arma::uword since_refresh = 0;
+  for (arma::uword k = 1; k < betas.n_elem; ++k) {
+    // The states were drawn by the transition that leaves p_{k-1} invariant (or exactly from p_0).
+    const double step = betas(k) - betas(k - 1);
+    for (arma::uword m = 0; m < runs; ++m) log_w(m) -= step * gap(m);
+    if (k + 1 == betas.n_elem) break;
+    if (++since_refresh == GibbsSampler::kRefreshSweeps) {
+      refresh();
+      since_refresh = 0;
+    }
+    const double beta = betas(k);
+    for (arma::uword m = 0; m < runs; ++m) {
+      double* s = states.colptr(m);
+      double* f = fields.colptr(m);
+      double g = gap(m);
+      for (arma::uword i = 0; i < n; ++i) {
+        const double field = (1.0 - beta) * b0(i) + beta * f[i];
+        const double on = uniform01(rng) < sigmoid(field) ? 1.0 : 0.0;
+        const double d = on - s[i];
+        if (d == 0.0) continue;
+        s[i] = on;
+        g -= d * (f[i] - b0(i));
+        const double* wi = w.colptr(i);
+        for (arma::uword j = 0; j < n; ++j) f[j] += d * wi[j];
+      }
+      gap(m) = g;
+    }
+  }
+
+  const double lse = log_sum_exp(log_w.begin(), log_w.end());
+  const double dm = double(runs);
+  result.log_z = result.log_z_base + lse - std::log(dm);
+  // Delta method on the weights scaled by their maximum (no overflow).
+  const arma::vec r = arma::exp(log_w - log_w.max());
+  result.standard_error = arma::stddev(r) / (std::sqrt(dm) * arma::mean(r));
+  const arma::vec twice = 2.0 * log_w;
+  result.effective_sample_size = std::exp(2.0 * lse - log_sum_exp(twice.begin(), twice.end()));
+  result.log_weights = log_w;
+  return result;
+}
+
+AisResult ais_log_partition(const BoltzmannMachine& bm, const arma::mat& data,
+                            const AisOptions& options, Rng& rng) {
+  require_machine(bm, "boltzmann AIS");
+  bm.validate_data(data, "boltzmann AIS base-rate data");
+  arma::vec base(bm.num_units(), arma::fill::zeros);
+  base.head(bm.num_visible()) = base_rate_visible_bias(data, VisibleType::bernoulli);
+  return ais_log_partition(bm, base, options, rng);
 }
 
 // ---- annealing ------------------------------------------------------------------------------------------

@@ -28,7 +28,11 @@
 // every state's -E(s) as one 2^L x 2^(n-L) matrix: per-half terms plus the cross term by one GEMM
 // (cost ~ 2^n * L multiply-adds, memory 2^n doubles: 8 MiB at n = 20). Log-sum-exp over it gives
 // log Z; free statistics are three more GEMMs over the probability matrix. Marginals over the
-// hidden units enumerate 2^H hidden states in chunks (cost ~ N 2^H H for N data vectors).
+// hidden units enumerate 2^H hidden states in chunks (cost ~ N 2^H H for N data vectors): they
+// need only H <= 20, whatever V is (log_unnormalised_marginal, exact_clamped_statistics).
+//
+// LARGER MACHINES. log Z by annealed importance sampling over all n units (ais_log_partition);
+// the clamped phase of learning stays exact while H <= 20, the free phase uses persistent chains.
 //
 // FILE LAYOUT (save/load, under the given group):
 //     attributes  visible (int64, V >= 1), hidden (int64, H >= 0)
@@ -39,10 +43,12 @@
 
 #include <armadillo>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "seqlab/core/rng.hpp"
+#include "seqlab/models/energy/rbm.hpp"  // AisOptions, AisResult
 
 namespace H5 {
 class Group;
@@ -104,6 +110,9 @@ public:
   void validate_data(const arma::mat& data, const std::string& where) const;
   // UserError naming `what` unless n <= kMaxExactUnits.
   void require_enumerable(const std::string& what) const;
+  // UserError naming `what` unless H <= kMaxExactUnits (the hidden states of one visible vector
+  // can be enumerated).
+  void require_enumerable_hidden(const std::string& what) const;
 
   // Layout in the file comment. save requires a non-empty machine; load replaces *this and
   // throws UserError "<file>: <object>: ..." naming the offending dataset or attribute.
@@ -143,6 +152,11 @@ arma::vec log_marginal(const BoltzmannMachine& bm, const arma::mat& data);
 double average_log_likelihood(const BoltzmannMachine& bm, const arma::mat& data);
 // Free phase: expectations under p(s). Cost ~ 2^n * n multiply-adds.
 BmStatistics exact_free_statistics(const BoltzmannMachine& bm);
+
+// ---- exact over the hidden units only (H <= 20, any V; else UserError) ------------------------
+// Requires data valid. Ensures log sum_h exp(-E(v, h)) per column (length N): log p(v) + log Z.
+// Cost ~ N 2^H (H + 1) multiply-adds, chunked (memory about 8 MiB whatever N and H).
+arma::vec log_unnormalised_marginal(const BoltzmannMachine& bm, const arma::mat& data);
 // Clamped phase: visible fixed to each data column, hidden summed exactly under p(h | v), then
 // averaged over the columns. Requires data valid. Cost ~ 2 N 2^H (H + 1) + N H^2.
 BmStatistics exact_clamped_statistics(const BoltzmannMachine& bm, const arma::mat& data);
@@ -239,20 +253,26 @@ arma::mat sample_visible(const BoltzmannMachine& bm, arma::uword count,
 //     theta += learning_rate * (clamped - free - weight_decay * w)   (decay on pair weights only)
 // With exact_statistics both phases are exact (requires n <= 20): this is gradient ascent on the
 // batch's average log-likelihood. Otherwise the clamped phase samples the hidden units of each
-// batch column (clamped_sweeps sweeps from a uniform random start, the last state counted), and
-// the free phase advances free_chains persistent chains by free_sweeps sweeps per update
-// (persistent contrastive divergence), their final states counted.
+// batch column (clamped_sweeps sweeps from a uniform random start, the last state counted) or,
+// with exact_clamped, sums them exactly (requires H <= 20: the clamped phase is then the exact
+// expectation and only the free phase is sampled), and the free phase advances free_chains
+// persistent chains by free_sweeps sweeps per update (persistent contrastive divergence), their
+// final states counted.
 struct BmTrainOptions {
   arma::uword epochs = 100;
   double learning_rate = 0.05;
   double weight_decay = 0.0;
   bool exact_statistics = true;
+  bool exact_clamped = false;  // with exact_statistics off; clamped_sweeps then unused
   arma::uword batch_size = 0;  // 0: the whole data set per update; else shuffled each epoch
   arma::uword clamped_sweeps = 5;
   arma::uword free_chains = 100;
   arma::uword free_sweeps = 1;
   SweepOrder order = SweepOrder::fixed;
   bool track_log_likelihood = true;  // exact, only when n <= 20 (else NaN)
+  // Stop after the first epoch that ends this many wall-clock seconds after the start (0: none);
+  // at least one epoch always runs.
+  double max_seconds = 0.0;
   // One-line UserErrors ("boltzmann train: learning_rate must be positive and finite, got -1").
   void validate() const;
 };
@@ -263,11 +283,35 @@ struct BmEpochRecord {
   double seconds = 0.0;   // wall time since train() started, evaluation included
 };
 
-// Requires data valid, options valid, n <= 20 when exact_statistics (UserErrors, before any
-// work). Ensures bm trained in place; one record per epoch. Cost per update: exact, as
-// exact_gradient; sampled, batch * clamped_sweeps + free_chains * free_sweeps sweeps.
+// Requires data valid, options valid, n <= 20 when exact_statistics, H <= 20 when exact_clamped
+// (UserErrors, before any work). Ensures bm trained in place; one record per epoch, each also
+// passed to on_epoch (when set) as soon as it is known. Cost per update: exact, as
+// exact_gradient; sampled, batch * clamped_sweeps (exact_clamped: ~ 2 batch 2^H (H + 1)
+// multiply-adds) + free_chains * free_sweeps sweeps.
 std::vector<BmEpochRecord> train(BoltzmannMachine& bm, const arma::mat& data,
-                                 const BmTrainOptions& options, Rng& rng);
+                                 const BmTrainOptions& options, Rng& rng,
+                                 const std::function<void(const BmEpochRecord&)>& on_epoch = {});
+
+// ---- annealed importance sampling of log Z (any n) -------------------------------------------
+// Base model: independent units with biases base_biases (length n), E_0(s) = -base_biases.s,
+// log Z_0 = sum_i log(1 + exp(base_i)), sampled exactly. Path over ALL n units (visible and
+// hidden alike): p*_beta(s) = exp(-(1 - beta) E_0(s) - beta E(s)), i.e. the machine with weights
+// beta W and biases (1 - beta) base + beta a. Each of options.runs runs draws s from p_0, then
+// for k = 1 .. K adds (beta_k - beta_{k-1}) (E_0(s) - E(s)) to its log weight and, for k < K,
+// makes one fixed-order Gibbs sweep that leaves p_{beta_k} invariant. For any schedule,
+// E[exp(log w)] = Z / Z_0 exactly (Neal 2001): the mean weight is an unbiased estimate of Z / Z_0;
+// its log (log_z) is consistent and, by Jensen, low by about standard_error^2 / 2 on average.
+// standard_error is the delta-method sd(w) / (sqrt(M) mean(w)), as for the RBM's AIS.
+// Annealing the hidden units too (rather than summing them out per visible state) keeps each
+// step O(n) per unit update and needs no limit on H.
+// Requires a non-empty machine, base_biases of length n and finite, options valid (UserError).
+// Cost: K sweeps of M chains, each ~ n exp plus n multiply-adds per flipped unit.
+AisResult ais_log_partition(const BoltzmannMachine& bm, const arma::vec& base_biases,
+                            const AisOptions& options, Rng& rng);
+// Requires data valid. Ensures the call above with the base biases of the data's visible
+// marginals (clamped log-odds, rbm.hpp's base_rate_visible_bias) and 0 for the hidden units.
+AisResult ais_log_partition(const BoltzmannMachine& bm, const arma::mat& data,
+                            const AisOptions& options, Rng& rng);
 
 // ---- simulated annealing -----------------------------------------------------------------------
 // The weights as a fixed cost function E(s). Sweep k (0-based) of S runs at
