@@ -148,7 +148,27 @@ page = open(sys.argv[2]).read()
 assert "filters (hidden-unit weights)" in page or "each drawn as a 8 x 8 image" in page
 ' "$(ls "$tmp"/report/rbm-filters-*.png | head -n 1)" "$tmp/report/index.html"
 
+# --log-z ais on a model small enough to enumerate: the estimate agrees with the exact value.
+"$seqlab" train --model rbm --hidden 8 --log-z exact --data patterns --out "$tmp/rbm8e.h5" --quiet --seed 4
+"$seqlab" train --model rbm --hidden 8 --log-z ais --data patterns --out "$tmp/rbm8a.h5" --quiet --seed 4
+"$seqlab" eval --model "$tmp/rbm8e.h5" --data patterns --json >"$tmp/e.json"
+"$seqlab" eval --model "$tmp/rbm8a.h5" --data patterns --json >"$tmp/a.json"
+check "--log-z ais agrees with --log-z exact within 3 standard errors (same seed, same weights)" \
+  python3 -c '
+import json, sys
+e = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+a = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+assert "nll_stderr_nats" not in e or e["nll_stderr_nats"] == 0, e
+se = a["nll_stderr_nats"]
+assert 0 < se < 0.1, se
+assert abs(a["nll_nats"] - e["nll_nats"]) <= 3 * se, (a["nll_nats"], e["nll_nats"], se)
+' "$tmp/e.json" "$tmp/a.json"
+
 # --- refusals ------------------------------------------------------------------------------------
+expect_error "an exact log Z the RBM cannot enumerate" "train: --log-z exact: enumerating the smaller layer needs at most 20 units, and dataset 'patterns' has 64 visible units with 25 hidden" \
+  "$seqlab" train --model rbm --hidden 25 --log-z exact --data patterns --out "$tmp/x.h5"
+expect_error "an exact log Z the BM cannot enumerate" "train: --log-z exact: enumerating a Boltzmann machine needs V \+ H <= 20 units" \
+  "$seqlab" train --model bm --hidden 2 --log-z exact --data patterns --out "$tmp/x.h5"
 printf 'abcabcabc\n' >"$tmp/text.txt"
 expect_error "an RBM on symbols" "an RBM models frames \(binary frames or vectors\); dataset 'text\.txt' holds symbols" \
   "$seqlab" train --model rbm --data "$tmp/text.txt" --out "$tmp/x.h5"

@@ -331,6 +331,12 @@ std::vector<OptionSpec> make_options() {
                                  "annealed importance sampling runs for log Z when both layers "
                                  "have more than 20 units (bm: when V + H > 20)"),
                          "bm"));
+  o.push_back(also_takes(text("log-z", "auto", {"auto", "exact", "ais"}, rbm, rbm_only,
+                              "how log Z is computed: by enumeration where the model allows "
+                              "(rbm: a layer of at most 20 units; bm: V + H <= 20), else by "
+                              "annealed importance sampling (auto); always by enumeration "
+                              "(exact: refused up front where impossible); always by AIS (ais)"),
+                         "bm"));
   // --- general Boltzmann machine
   o.push_back(integer("free-chains", 100, 1, 1e6, "Boltzmann machine (--model bm)", {"bm"}, "C",
                       "persistent Gibbs chains of the free phase when V + H > 20 (smaller "
@@ -747,6 +753,12 @@ std::unique_ptr<SequenceModel> build_rnn(const ResolvedOptions& o, const Sequenc
   return std::make_unique<RnnModel>(data.kind, data.dimension, r);
 }
 
+energy::LogZMethod log_z_method(const std::string& text) {
+  return text == "exact" ? energy::LogZMethod::exact
+         : text == "ais" ? energy::LogZMethod::ais
+                         : energy::LogZMethod::automatic;
+}
+
 std::unique_ptr<SequenceModel> build_rbm(const ResolvedOptions& o, const SequenceDataset& data,
                                          const OptionSpelling& spelling) {
   if (data.kind == SequenceKind::symbols)
@@ -768,6 +780,14 @@ std::unique_ptr<SequenceModel> build_rbm(const ResolvedOptions& o, const Sequenc
   r.train.sparsity_cost = r.train.sparsity_target > 0.0 ? o.real("sparsity-cost") : 0.0;
   r.train.max_seconds = o.real("max-time");
   r.ais.runs = static_cast<arma::uword>(o.integer("ais-runs"));
+  r.log_z = log_z_method(o.text("log-z"));
+  if (r.log_z == energy::LogZMethod::exact &&
+      std::min<arma::uword>(data.dimension, r.hidden) > energy::kMaxEnumeratedUnits)
+    spelling.error("log-z", spelling.name("log-z") + " exact: enumerating the smaller layer needs "
+                   "at most 20 units, and dataset '" + data.name + "' has " +
+                   std::to_string(data.dimension) + " visible units with " +
+                   std::to_string(r.hidden) + " hidden; use " + spelling.name("log-z") +
+                   " ais, or at most 20 hidden units");
   auto model = std::make_unique<energy::RbmModel>(data.kind, data.dimension, r);
   if (data.feature_names.size() == data.dimension) model->set_feature_names(data.feature_names);
   return model;
@@ -790,6 +810,13 @@ std::unique_ptr<SequenceModel> build_bm(const ResolvedOptions& o, const Sequence
   b.train.free_sweeps = static_cast<arma::uword>(o.integer("gibbs-steps"));
   b.train.max_seconds = o.real("max-time");
   b.ais.runs = static_cast<arma::uword>(o.integer("ais-runs"));
+  b.log_z = log_z_method(o.text("log-z"));
+  if (b.log_z == energy::LogZMethod::exact &&
+      data.dimension + b.hidden > energy::BoltzmannMachine::kMaxExactUnits)
+    spelling.error("log-z", spelling.name("log-z") + " exact: enumerating a Boltzmann machine "
+                   "needs V + H <= 20 units, and dataset '" + data.name + "' has " +
+                   std::to_string(data.dimension) + " visible units with " +
+                   std::to_string(b.hidden) + " hidden; use " + spelling.name("log-z") + " ais");
   auto model = std::make_unique<energy::BmModel>(data.kind, data.dimension, b);
   if (data.feature_names.size() == data.dimension) model->set_feature_names(data.feature_names);
   return model;

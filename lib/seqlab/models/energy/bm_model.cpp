@@ -53,6 +53,11 @@ BmModel::BmModel(SequenceKind kind, arma::uword dimension, BmModelOptions option
                count(options_.hidden));
   options_.train.validate();
   options_.ais.validate();
+  if (options_.log_z == LogZMethod::exact &&
+      dimension + options_.hidden > BoltzmannMachine::kMaxExactUnits)
+    user_error("bm: an exact log Z enumerates all 2^(V + H) states, and V + H = " +
+               count(dimension + options_.hidden) + " > " +
+               count(BoltzmannMachine::kMaxExactUnits) + "; estimate it by AIS instead");
   bm_ = BoltzmannMachine(dimension, options_.hidden);
 }
 
@@ -136,7 +141,7 @@ void BmModel::fit(const SequenceSet& train, const SequenceSet* valid, const FitO
   if (!bm_.parameters().is_finite())
     user_error("bm: training diverged (a parameter is not finite); lower --lr");
 
-  if (exact_partition()) {
+  if (exact_log_z()) {
     log_z_ = energy::log_partition(bm_);
     log_z_stderr_ = 0.0;
     log_z_method_ = "exact";

@@ -40,6 +40,8 @@ namespace seqlab::energy {
 //   ais          used when log Z cannot be enumerated (n > 20)
 struct BmModelOptions {
   arma::uword hidden = 10;
+  // exact requires V + H <= 20 units (else the constructor refuses).
+  LogZMethod log_z = LogZMethod::automatic;
   BmTrainOptions train;
   AisOptions ais;
 };
@@ -68,6 +70,11 @@ class BmModel final : public SequenceModel {
   const std::string& log_partition_method() const { return log_z_method_; }
   // True when log Z is exact by enumeration (n <= 20).
   bool exact_partition() const { return bm_.num_units() <= BoltzmannMachine::kMaxExactUnits; }
+  // Whether log Z is enumerated (options_.log_z, automatic: when exact_partition()).
+  bool exact_log_z() const {
+    return options_.log_z == LogZMethod::exact ||
+           (options_.log_z == LogZMethod::automatic && exact_partition());
+  }
 
   // Requires train.kind binary_frames with dimension() rows, at least one frame, every entry 0
   //   or 1 (UserError).

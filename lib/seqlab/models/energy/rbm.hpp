@@ -289,6 +289,11 @@ std::vector<RbmEpochRecord> train_rbm(Rbm& rbm, const arma::mat& data,
 
 // ---- annealed importance sampling (Salakhutdinov & Murray 2008) ----------------------------
 
+// How a model's log Z is computed: by enumeration where the model is small enough, else by AIS
+// (automatic); always by enumeration (exact: refused before any work when it is not possible);
+// always by AIS (ais: e.g. to hold the estimate against the exact value on a small model).
+enum class LogZMethod { automatic, exact, ais };
+
 struct AisOptions {
   arma::uword runs = 100;  // M independent annealing runs, >= 2
   // The inverse-temperature schedule: from knots[s] to knots[s + 1] in steps of steps[s]

@@ -63,6 +63,12 @@ RbmModel::RbmModel(SequenceKind kind, arma::uword dimension, RbmModelOptions opt
   if (options_.hidden < 1) user_error("rbm: needs at least one hidden unit");
   options_.train.validate();
   options_.ais.validate();
+  if (options_.log_z == LogZMethod::exact && std::min(dimension, options_.hidden) > kMaxEnumeratedUnits)
+    user_error("rbm: an exact log Z enumerates the smaller layer, and both have more than " +
+               std::to_string(kMaxEnumeratedUnits) + " units (" + std::to_string(dimension) +
+               " visible, " + std::to_string(options_.hidden) +
+               " hidden); estimate it by AIS instead, or use at most " +
+               std::to_string(kMaxEnumeratedUnits) + " hidden units");
   rbm_ = Rbm(dimension, options_.hidden,
              kind == SequenceKind::vectors ? VisibleType::gaussian : VisibleType::bernoulli);
 }
@@ -162,7 +168,9 @@ void RbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   if (!rbm_.parameters().is_finite())
     user_error("rbm: training diverged (a parameter is not finite); lower --lr");
 
-  if (enumerable(rbm_)) {
+  const bool exact = options_.log_z == LogZMethod::exact ||
+                     (options_.log_z == LogZMethod::automatic && enumerable(rbm_));
+  if (exact) {
     log_z_ = rbm_.log_partition();
     log_z_stderr_ = 0.0;
     log_z_method_ = "exact";

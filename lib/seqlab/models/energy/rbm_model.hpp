@@ -36,6 +36,8 @@ namespace seqlab::energy {
 //   ais          used when log Z cannot be enumerated
 struct RbmModelOptions {
   arma::uword hidden = 128;
+  // exact requires the smaller layer to have at most 20 units (else the constructor refuses).
+  LogZMethod log_z = LogZMethod::automatic;
   RbmTrainOptions train;
   AisOptions ais;
 };
