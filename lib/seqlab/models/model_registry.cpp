@@ -253,7 +253,7 @@ std::vector<OptionSpec> make_options() {
   o.push_back(also_for(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn,
                                             kRecurrent, "X", "learning rate"),
                                        "a positive number"),
-                       {{"rbm", 0.05}, {"crbm", 3e-3}}));
+                       {{"rbm", 0.05}, {"crbm", 1e-2}}));
   o.push_back(text("optimizer", "adam", {"adam", "sgd", "rmsprop"}, rnn, kRecurrent, ""));
   o.push_back(text("schedule", "constant", {"constant", "step", "cosine", "plateau"}, rnn,
                    kRecurrent,
