@@ -152,7 +152,7 @@ fi
 t=$fixtures/tiny.txt
 expect_error "--states for a Markov chain" "^seqlab: error: train: --states applies to --model hmm only \(got --model markov\)$" \
   "$seqlab" train --model markov --states 4 --data "$t" --out "$tmp/m.h5"
-expect_error "--order for an LSTM" "train: --order applies to --model markov only \(got --model lstm\)" \
+expect_error "--order for an LSTM" "train: --order applies to --model markov or crbm only \(got --model lstm\)" \
   "$seqlab" train --model lstm --order 9 --data "$t" --out "$tmp/m.h5"
 expect_error "--restarts for an LSTM" "train: --restarts applies to --model hmm only \(got --model lstm\)" \
   "$seqlab" train --model lstm --restarts 5 --data "$t" --out "$tmp/m.h5"

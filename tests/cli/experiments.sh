@@ -102,7 +102,7 @@ bad_file "option whose condition fails" "6:1: mixtures applies to emission gmm o
 printf '%s\n[[models]]\nmodel = "hmm"\nemission = "gaussian"\n' "$base" >"$tmp/bad.toml"
 bad_file "emission for another kind of data" "6:1: emission gaussian models vectors, but dataset 'casino' holds symbols.*\(dataset 'casino'\)"
 printf '%s\n[[models]]\nmodel = "markov"\n[budget]\nepochs = 3\n' "$base" >"$tmp/bad.toml"
-bad_file "budget no model takes" "7:1: epochs in \[budget\] applies to model rnn, leaky, jordan, lstm, gru, rbm or bm only, and no model of this experiment is one"
+bad_file "budget no model takes" "7:1: epochs in \[budget\] applies to model rnn, leaky, jordan, lstm, gru, rbm, bm or crbm only, and no model of this experiment is one"
 printf '%s\n[[models]]\nmodel = "hmm"\nstates = 4\nstates = 5\n' "$base" >"$tmp/bad.toml"
 bad_file "malformed TOML" "7:[0-9]+: malformed TOML: "
 printf '[experiment]\nseeds = []\n%s\n[[models]]\nmodel = "hmm"\n' "$base" >"$tmp/bad.toml"

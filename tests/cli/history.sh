@@ -72,7 +72,7 @@ check "the budget ends training after one iteration of restart 0 (2 records)" \
 check "the log says what the budget did" grep -q \
   "time budget of 1e-06 s was used up in restart 0 after 1 iteration; restarts 1 to 2 were not started" "$tmp/err"
 expect_error "--max-time does not apply to a Markov chain" \
-  "^seqlab: error: train: --max-time applies to --model hmm, rnn, leaky, jordan, lstm, gru, rbm or bm only \(got --model markov\)$" \
+  "^seqlab: error: train: --max-time applies to --model hmm, rnn, leaky, jordan, lstm, gru, rbm, bm or crbm only \(got --model markov\)$" \
   "$seqlab" train --model markov --max-time 5 --data casino --out "$tmp/m.h5"
 expect_ok "train --help" "$seqlab" train --help
 check "--help lists --max-time for HMMs too" \

@@ -30,7 +30,7 @@ while IFS= read -r line; do
     echo "skip - tour command $n needs the jsb_chorales mirror: $line"
     continue
   fi
-  if [[ $cmd == *jsb-hmm* ]] && ! has_real jsb_chorales; then
+  if [[ $cmd == *jsb-hmm* || $cmd == *jsb-crbm* ]] && ! has_real jsb_chorales; then
     echo "skip - tour command $n uses the jsb_chorales model: $line"
     continue
   fi

@@ -107,7 +107,7 @@ expect_error "--delay 1" "--delay must be between 2 and 100000 steps, got 1" \
   "$seqlab" train --model rnn --delay 1 "${small[@]}" --out "$tmp/x.h5"
 expect_error "--delay for a Markov chain" "--delay applies to --model rnn or leaky only \(got --model markov\)" \
   "$seqlab" train --model markov --delay 3 --data "$text" --split all --out "$tmp/x.h5"
-expect_error "--epochs for a Markov chain" "--epochs applies to --model rnn, leaky, jordan, lstm, gru, rbm or bm only" \
+expect_error "--epochs for a Markov chain" "--epochs applies to --model rnn, leaky, jordan, lstm, gru, rbm, bm or crbm only" \
   "$seqlab" train --model markov --epochs 3 --data "$text" --split all --out "$tmp/x.h5"
 expect_error "an unknown model" "unknown --model 'transformer'" \
   "$seqlab" train --model transformer --data "$text" --split all --out "$tmp/x.h5"

@@ -53,7 +53,7 @@ TEST_CASE("the model registry lists each type once, with a family, and every opt
     CHECK(model_family(t.name) == t.family);
   }
   CHECK(names == std::set<std::string>{"markov", "hmm", "rnn", "leaky", "jordan", "lstm", "gru",
-                                       "rbm", "bm"});
+                                       "rbm", "bm", "crbm"});
   std::set<std::string> options;
   for (const auto& o : model_options()) {
     CAPTURE(o.name);
@@ -98,17 +98,16 @@ TEST_CASE("resolve_options fills every default of the type and nothing of other 
 TEST_CASE("resolve_options names the option and the rule it breaks", "[registry][models]") {
   CHECK_THAT(resolve_error("transformer", {}),
              Equals("unknown model 'transformer' (expected: markov, hmm, rnn, leaky, jordan, "
-                    "lstm, gru, rbm or bm)"));
+                    "lstm, gru, rbm, bm or crbm)"));
   CHECK_THAT(resolve_error("lstm", {{"tau", 3.0}}),
              Equals("tau applies to model leaky only (got model lstm)"));
   CHECK_THAT(resolve_error("hmm", {{"mixtures", std::int64_t{3}}}),
              Equals("mixtures applies to emission gmm only (got emission categorical)"));
   CHECK_THAT(resolve_error("markov", {{"alpha", 0.5}}),
              Equals("alpha applies to smoothing add only (got smoothing kn)"));
-  CHECK_THAT(
-      resolve_error("markov", {{"max-time", 5.0}}),
-      Equals("max-time applies to model hmm, rnn, leaky, jordan, lstm, gru, rbm or bm only (got "
-             "model markov)"));
+  CHECK_THAT(resolve_error("markov", {{"max-time", 5.0}}),
+             Equals("max-time applies to model hmm, rnn, leaky, jordan, lstm, gru, rbm, bm or "
+                    "crbm only (got model markov)"));
   CHECK_THAT(resolve_error("hmm", {{"states", std::int64_t{0}}}),
              Equals("states must be between 1 and 100000, got 0"));
   CHECK_THAT(resolve_error("rnn", {{"delay", std::int64_t{1}}}),

@@ -32,7 +32,6 @@
 #include "seqlab/data/utf8.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/model_file.hpp"
-#include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab/models/model_registry.hpp"
@@ -747,8 +746,7 @@ int run_sample(const std::vector<std::string>& args) {
                  to_string(model->kind()));
     const arma::mat drawn =
         model->sample_frames(static_cast<arma::uword>(length), rng, arma::mat());
-    const auto* frames = dynamic_cast<const FrameHmm*>(model.get());
-    print_frames(drawn, model->kind(), frames ? frames->feature_names() : std::vector<std::string>{});
+    print_frames(drawn, model->kind(), model->feature_names());
     return 0;
   }
   const Alphabet& alphabet = model->alphabet();

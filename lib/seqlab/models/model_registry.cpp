@@ -11,6 +11,7 @@
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/energy/bm_model.hpp"
+#include "seqlab/models/energy/crbm_model.hpp"
 #include "seqlab/models/energy/rbm_model.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
@@ -160,8 +161,10 @@ std::vector<OptionSpec> make_options() {
   const std::vector<std::string> hmm_only = {"hmm"};
   std::vector<OptionSpec> o;
   // --- Markov chain
-  o.push_back(integer("order", 3, 0, MarkovChain::kMaxOrder, markov, {"markov"}, "K",
-                      "context length in symbols (0 = unigram)"));
+  o.push_back(also_for(integer("order", 3, 0, MarkovChain::kMaxOrder, markov, {"markov"}, "K",
+                               "context length in symbols (0 = unigram; crbm: previous frames "
+                               "that condition each frame, 0 = independent frames)"),
+                       {{"crbm", std::int64_t{3}}}));
   o.push_back(text("smoothing", "kn", {"kn", "add"}, markov, {"markov"},
                    "interpolated Kneser-Ney (kn) or add-alpha (add)"));
   o.push_back(when(real("alpha", 1.0, 0.0, 1e6, true, false, markov, {"markov"}, "A",
@@ -197,9 +200,10 @@ std::vector<OptionSpec> make_options() {
   // --- recurrent networks: architecture
   {
     OptionSpec h = also_for(integer("hidden", 128, 1, 1e8, rnn, kRecurrent, "H",
-                                    "units per layer (rbm: hidden units; bm: hidden units, 0 .. "
-                                    "20, as each frame's 2^H hidden states are summed exactly)"),
-                            {{"rbm", std::int64_t{64}}, {"bm", std::int64_t{10}}});
+                                    "units per layer (rbm, crbm: hidden units, crbm at most 20; bm: "
+                                    "hidden units, 0 .. 20, as each frame's 2^H hidden states are "
+                                    "summed exactly)"),
+                            {{"rbm", std::int64_t{64}}, {"bm", std::int64_t{10}}, {"crbm", std::int64_t{12}}});
     h.model_ranges.push_back({"bm", 0.0, double(energy::BmModel::kMaxHidden),
                               "(a Boltzmann machine sums each frame's 2^H hidden states exactly)"});
     o.push_back(h);
@@ -238,13 +242,14 @@ std::vector<OptionSpec> make_options() {
                       "truncated-BPTT window in steps; 0 = full BPTT over whole sequences"));
   o.push_back(also_for(integer("batch", 32, 1, 1e8, rnn, kRecurrent, "B",
                                "parallel streams per update (rbm: frames per minibatch, and "
-                               "persistent chains; bm: frames per minibatch)"),
-                       {{"rbm", std::int64_t{10}}, {"bm", std::int64_t{50}}}));
+                               "persistent chains; bm: frames per minibatch; crbm: frames per "
+                               "update)"),
+                       {{"rbm", std::int64_t{10}}, {"bm", std::int64_t{50}}, {"crbm", std::int64_t{100}}}));
   o.push_back(also_for(as_budget(integer("epochs", 10, 0, 1e9, rnn, kRecurrent, "N",
                                          "passes over the training split. Training stops at the "
                                          "FIRST of --epochs, --max-steps, --max-time and early "
                                          "stopping (--patience)")),
-                       {{"rbm", std::int64_t{100}}, {"bm", std::int64_t{300}}}));
+                       {{"rbm", std::int64_t{100}}, {"bm", std::int64_t{300}}, {"crbm", std::int64_t{50}}}));
   o.push_back(as_budget(integer("max-steps", 0, 0, kIntegerMax, rnn, kRecurrent, "S",
                                 "stop after S updates in total (0 = no limit)")));
   {
@@ -252,6 +257,7 @@ std::vector<OptionSpec> make_options() {
     timed.insert(timed.begin(), "hmm");
     timed.push_back("rbm");
     timed.push_back("bm");
+    timed.push_back("crbm");
     o.push_back(as_budget(with_range_text(
         real("max-time", 0.0, 0.0, 1e12, false, false, budget, timed, "SECONDS",
              "stop training after this much wall-clock time (0 = no limit; the result then "
@@ -263,7 +269,7 @@ std::vector<OptionSpec> make_options() {
   o.push_back(also_for(with_range_text(real("lr", 2e-3, 0.0, 1e300, true, false, rnn, kRecurrent,
                                             "X", "learning rate"),
                                        "a positive number"),
-                       {{"rbm", 0.01}, {"bm", 0.05}}));
+                       {{"rbm", 0.01}, {"bm", 0.05}, {"crbm", 1e-2}}));
   o.push_back(text("optimizer", "adam", {"adam", "sgd", "rmsprop"}, rnn, kRecurrent, ""));
   o.push_back(text("schedule", "constant", {"constant", "step", "cosine", "plateau"}, rnn,
                    kRecurrent,
@@ -282,9 +288,11 @@ std::vector<OptionSpec> make_options() {
       real("clip-value", 0.0, 0.0, 1e300, false, false, rnn, kRecurrent, "X",
            "clamp every gradient element to [-X, X] before the norm clip; 0 = off"),
       "a number >= 0 (0 = off)"));
-  o.push_back(as_budget(integer("patience", 3, 0, kIntegerMax, rnn, kRecurrent, "P",
-                                "stop after P checks without a better valid NLL and keep the best "
-                                "epoch; 0 = off (needs a valid split)")));
+  o.push_back(also_for(
+      as_budget(integer("patience", 3, 0, kIntegerMax, rnn, kRecurrent, "P",
+                        "stop after P checks without a better valid NLL and keep the best "
+                        "epoch; 0 = off (needs a valid split)")),
+      {{"crbm", std::int64_t{5}}}));
   o.push_back(integer("valid-every", 1, 1, 1e8, rnn, kRecurrent, "K",
                       "score the valid split after every K-th epoch and after the last one; "
                       "--patience and the plateau schedule then count these checks"));
@@ -394,6 +402,10 @@ const std::vector<ModelType>& model_types() {
       {"bm",
        "energy",
        "general Boltzmann machine over independent binary frames (exact log Z or AIS)",
+       {SequenceKind::binary_frames}},
+      {"crbm", "energy",
+       "conditional RBM over binary frames: each frame an RBM given the previous ones (exact "
+       "likelihood, at most 20 hidden units)",
        {SequenceKind::binary_frames}},
   };
   return types;
@@ -822,6 +834,32 @@ std::unique_ptr<SequenceModel> build_bm(const ResolvedOptions& o, const Sequence
   return model;
 }
 
+std::unique_ptr<SequenceModel> build_crbm(const ResolvedOptions& o, const SequenceDataset& data,
+                                          const OptionSpelling& spelling) {
+  if (data.kind != SequenceKind::binary_frames)
+    spelling.error("model", "a conditional RBM models binary frames; dataset '" + data.name +
+                                "' holds " + to_string(data.kind));
+  energy::CrbmModelOptions c;
+  c.hidden = static_cast<arma::uword>(o.integer("hidden"));
+  if (c.hidden > energy::kMaxEnumeratedUnits)
+    spelling.error("hidden", spelling.name("hidden") + " must be at most " +
+                                 std::to_string(energy::kMaxEnumeratedUnits) +
+                                 " for a conditional RBM, got " + std::to_string(c.hidden) +
+                                 " (its exact likelihood sums over all 2^H hidden states at "
+                                 "every step)");
+  c.order = static_cast<arma::uword>(o.integer("order"));
+  c.epochs = static_cast<arma::uword>(o.integer("epochs"));
+  if (c.epochs == 0)
+    spelling.error("epochs", spelling.name("epochs") + " must be >= 1 for a conditional RBM");
+  c.batch = static_cast<arma::uword>(o.integer("batch"));
+  c.learning_rate = o.real("lr");
+  c.patience = static_cast<std::uint64_t>(o.integer("patience"));
+  c.max_seconds = o.real("max-time");
+  auto model = std::make_unique<energy::CrbmModel>(data.dimension, c);
+  if (data.feature_names.size() == data.dimension) model->set_feature_names(data.feature_names);
+  return model;
+}
+
 }  // namespace
 
 RnnOptions rnn_options_for(const ResolvedOptions& options, const OptionSpelling& spelling) {
@@ -836,6 +874,7 @@ std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
   if (m == "hmm") return build_hmm(options, data, spelling);
   if (m == "rbm") return build_rbm(options, data, spelling);
   if (m == "bm") return build_bm(options, data, spelling);
+  if (m == "crbm") return build_crbm(options, data, spelling);
   if (std::find(kRecurrent.begin(), kRecurrent.end(), m) != kRecurrent.end())
     return build_rnn(options, data, spelling);
   spelling.error("model", "unknown " + spelling.name("model") + " '" + printable(m) +
@@ -868,6 +907,7 @@ std::unique_ptr<SequenceModel> empty_model_for_file(const std::string& type,
   if (type == "hmm") return empty_hmm(path, root);
   if (type == "rbm") return std::make_unique<energy::RbmModel>();
   if (type == "bm") return std::make_unique<energy::BmModel>();
+  if (type == "crbm") return std::make_unique<energy::CrbmModel>();
   if (std::find(kRecurrent.begin(), kRecurrent.end(), type) != kRecurrent.end())
     return std::make_unique<RnnModel>();
   std::string known;
