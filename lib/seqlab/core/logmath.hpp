@@ -21,6 +21,15 @@ inline double log_add_exp(double a, double b) {
   return m + std::log1p(std::exp(-std::abs(a - b)));
 }
 
+// log(1 + e^x) without overflow or loss for large |x|.
+inline double softplus(double x) {
+  return x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+
+// 1 / (1 + e^-x): e^-x overflows to +inf for x < -709 and the quotient is then exactly 0.
+// (Arrays: core/vector_math.hpp.)
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
 // log(sum_i exp(x_i)) over any range with begin/end of doubles. -inf for an empty range.
 template <class It>
 double log_sum_exp(It first, It last) {

@@ -168,7 +168,6 @@ void require_machine(const BoltzmannMachine& bm, const std::string& what) {
   if (bm.num_units() == 0) user_error(what + ": the Boltzmann machine is empty (0 units)");
 }
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // One heat-bath update of unit i of chain (s, f). Returns the change of s_i (-1, 0, +1).
 inline double update_unit(const arma::mat& w, double* s, double* f, arma::uword i, arma::uword n,

@@ -213,11 +213,6 @@ bool fast_kernel_available() {
 #endif
 }
 
-// log(1 + e^x) without overflow, for the few terms outside the enumeration.
-inline double softplus(double x) {
-  return x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-}
-inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // The per-step quantities of n steps.
 struct StepBiases {

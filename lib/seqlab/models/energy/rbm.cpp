@@ -84,10 +84,6 @@ std::string number(double x) {
   return s.str();
 }
 
-// log(1 + e^x) without overflow or loss for large |x|.
-inline double softplus(double x) {
-  return x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-}
 
 // Ensures the vector registers' upper halves are clean (see zero_upper_avx); a no-op without AVX.
 inline void clear_upper_state() {
