@@ -38,7 +38,8 @@ PooledSteps pool_steps(const Crbm& crbm, const SequenceSet& set) {
   for (const auto& f : set.frames) {
     if (f.n_cols == 0) continue;
     p.frames.cols(at, at + f.n_cols - 1) = f;
-    p.contexts.cols(at, at + f.n_cols - 1) = crbm.contexts(f);
+    // (Column views of a matrix without rows bind null references in Armadillo: K = 0 has none.)
+    if (crbm.order() > 0) p.contexts.cols(at, at + f.n_cols - 1) = crbm.contexts(f);
     at += f.n_cols;
   }
   return p;
@@ -119,7 +120,8 @@ void CrbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fi
     for (arma::uword first = 0; first < n; first += options_.batch) {
       const arma::uvec picked = order.subvec(first, std::min(n, first + options_.batch) - 1);
       const arma::mat v = data.frames.cols(picked);
-      const arma::mat u = data.contexts.cols(picked);
+      const arma::mat u =
+          crbm_.order() > 0 ? arma::mat(data.contexts.cols(picked)) : arma::mat(0, picked.n_elem);
       // The optimizer descends: the negative of the log-likelihood's gradient.
       const arma::vec loss_gradient = -crbm_.log_likelihood_gradient(v, u, threads, &log_probs);
       epoch_log_likelihood += arma::accu(log_probs);
