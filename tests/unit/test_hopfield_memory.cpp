@@ -1,7 +1,8 @@
 // tests/unit/test_hopfield_memory.cpp: what the command line builds on Hopfield networks: the
 // energy traced along recall (it never rises; its ends are the energies of the start and the
 // fixed point), recall and replay scores recomputed by hand from the same draws, sequence memory
-// from the transitions of several sequences, and HopfieldMemory and its model files.
+// from the transitions of several sequences, HopfieldMemory and its model files, and the
+// registry's handling of a type that defines no likelihood.
 #include <H5Cpp.h>
 
 #include <cmath>
@@ -10,6 +11,8 @@
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/energy/hopfield_memory.hpp"
+#include "seqlab/models/model_registry.hpp"
+#include "seqlab/report/figures.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -41,6 +44,13 @@ SequenceSet binary_set(const std::vector<arma::mat>& spin_sequences) {
   set.kind = SequenceKind::binary_frames;
   for (const arma::mat& s : spin_sequences) set.frames.push_back(as_binary(s));
   return set;
+}
+
+OptionSpelling plain_spelling() {
+  OptionSpelling s;
+  s.name = [](const std::string& option) { return option; };
+  s.fail = [](const std::string&, const std::string& message) { throw UserError(message); };
+  return s;
 }
 
 }  // namespace
@@ -328,6 +338,11 @@ TEST_CASE("Hopfield memory: model files round trip, and only Hopfield readers ta
     CHECK(
         arma::approx_equal(back.network().parameters(), m.network().parameters(), "absdiff", 0.0));
     CHECK(arma::all(arma::vectorise(back.patterns() == stored)));
+    // Not a sequence model: load_model refuses it in one line.
+    const std::string message = error_of([&] { (void)load_model(path); });
+    CHECK_THAT(message, Contains("m.h5"));
+    CHECK_THAT(message, Contains("defines no likelihood"));
+    CHECK(message.find('\n') == std::string::npos);
   }
   SECTION("rule names as the command line gives them") {
     HopfieldMemory m;
@@ -383,4 +398,67 @@ TEST_CASE("Hopfield memory: model files round trip, and only Hopfield readers ta
     CHECK_THAT(message, Contains("patterns"));
     CHECK_THAT(message, Contains("element (2, 1) is not -1 or +1"));
   }
+}
+
+TEST_CASE("Hopfield memory: the registry takes its options and refuses to build a sequence model",
+          "[hopfield][registry]") {
+  const ModelType* type = find_model_type("hopfield");
+  REQUIRE(type != nullptr);
+  CHECK_FALSE(type->defines_likelihood);
+  CHECK_FALSE(defines_likelihood("hopfield"));
+  CHECK(defines_likelihood("hmm"));
+  const OptionSpelling s = plain_spelling();
+  SECTION("defaults and mapping") {
+    const ResolvedOptions r = resolve_options("hopfield", {}, s);
+    CHECK(r.text("rule") == "hebbian");
+    CHECK(r.text("memory") == "patterns");
+    CHECK(r.integer("max-patterns") == 0);
+    const HopfieldMemoryOptions h = hopfield_options_for(
+        resolve_options("hopfield",
+                        {{"rule", std::string("pinv")}, {"max-patterns", std::int64_t{9}}}, s),
+        s);
+    CHECK(h.memory == MemoryKind::patterns);
+    CHECK(h.rule == HopfieldRule::pseudo_inverse);
+    CHECK(h.max_patterns == 9);
+    const HopfieldMemoryOptions q = hopfield_options_for(
+        resolve_options("hopfield",
+                        {{"rule", std::string("pinv")}, {"memory", std::string("sequence")}}, s),
+        s);
+    CHECK(q.memory == MemoryKind::sequence);
+    CHECK(q.sequence_rule == SequenceRule::temporal_pseudo_inverse);
+  }
+  SECTION("refusals") {
+    CHECK_THAT(error_of([&] {
+                 (void)resolve_options(
+                     "hopfield",
+                     {{"rule", std::string("storkey")}, {"memory", std::string("sequence")}}, s);
+               }),
+               Contains("rule storkey applies to memory patterns"));
+    CHECK_THAT(error_of([&] {
+                 (void)resolve_options(
+                     "hopfield",
+                     {{"memory", std::string("sequence")}, {"max-patterns", std::int64_t{3}}}, s);
+               }),
+               Contains("max-patterns applies to memory patterns only"));
+    CHECK_THAT(error_of([&] {
+                 (void)resolve_options("hmm", {{"rule", std::string("pinv")}}, s);
+               }),
+               Contains("rule applies to model hopfield only"));
+    SequenceDataset data;
+    data.name = "d";
+    data.kind = SequenceKind::binary_frames;
+    data.dimension = 4;
+    CHECK_THAT(error_of([&] { (void)build_model(resolve_options("hopfield", {}, s), data, s); }),
+               Contains("defines no likelihood"));
+  }
+}
+
+TEST_CASE("figure files name their format by extension", "[report][hopfield]") {
+  CHECK(report::figure_format_of("a/cap.png", "--plot") == report::FigureFormat::png);
+  CHECK(report::figure_format_of("cap.SVG", "--plot") == report::FigureFormat::svg);
+  CHECK(report::figure_format_of("x.pdf", "--plot") == report::FigureFormat::pdf);
+  CHECK_THAT(error_of([] { (void)report::figure_format_of("cap.jpg", "capacity: --plot"); }),
+             Contains("capacity: --plot: 'cap.jpg' names no figure format"));
+  CHECK_THAT(error_of([] { (void)report::figure_format_of("cap", "--plot"); }),
+             Contains("ending in .png, .svg or .pdf"));
 }
