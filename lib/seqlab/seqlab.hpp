@@ -31,6 +31,7 @@
 #include "seqlab/models/energy/boltzmann.hpp"
 #include "seqlab/models/energy/hopfield.hpp"
 #include "seqlab/models/energy/crbm.hpp"
+#include "seqlab/models/energy/hopfield_memory.hpp"
 #include "seqlab/models/energy/rbm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"

@@ -267,7 +267,7 @@ TEST_CASE("bad model files give one-line errors naming the file and what was exp
       h5::write_string_attribute(root, "model", "transformer");
     }
     CHECK_THAT(error_of(good), Contains("good.h5: unknown model type 'transformer' (known types: "
-                                        "bm, crbm, gru, hmm, jordan, leaky, lstm, markov, rbm, rnn)"));
+                                        "bm, crbm, gru, hmm, hopfield, jordan, leaky, lstm, markov, rbm, rnn)"));
     CHECK_THROWS_WITH(peek_model_type(good), Contains("unknown model type 'transformer'"));
   }
   SECTION("a 'model' attribute stored as a null variable-length string") {

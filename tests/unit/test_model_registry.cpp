@@ -53,7 +53,7 @@ TEST_CASE("the model registry lists each type once, with a family, and every opt
     CHECK(model_family(t.name) == t.family);
   }
   CHECK(names == std::set<std::string>{"markov", "hmm", "rnn", "leaky", "jordan", "lstm", "gru",
-                                       "rbm", "bm", "crbm"});
+                                       "rbm", "bm", "crbm", "hopfield"});
   std::set<std::string> options;
   for (const auto& o : model_options()) {
     CAPTURE(o.name);
@@ -98,7 +98,7 @@ TEST_CASE("resolve_options fills every default of the type and nothing of other 
 TEST_CASE("resolve_options names the option and the rule it breaks", "[registry][models]") {
   CHECK_THAT(resolve_error("transformer", {}),
              Equals("unknown model 'transformer' (expected: markov, hmm, rnn, leaky, jordan, "
-                    "lstm, gru, rbm, bm or crbm)"));
+                    "lstm, gru, rbm, bm, crbm or hopfield)"));
   CHECK_THAT(resolve_error("lstm", {{"tau", 3.0}}),
              Equals("tau applies to model leaky only (got model lstm)"));
   CHECK_THAT(resolve_error("hmm", {{"mixtures", std::int64_t{3}}}),

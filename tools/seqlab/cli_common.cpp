@@ -21,6 +21,7 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/models/energy/hopfield_memory.hpp"
 #include "seqlab/models/rnn/task_model.hpp"
 
 namespace seqlab::cli {
@@ -185,6 +186,8 @@ void check_model_file_loads(const std::string& path) {
     try {
       if (is_task_model_file(path))
         (void)load_task_model(path);
+      else if (energy::is_hopfield_file(path))
+        (void)energy::load_hopfield_file(path);
       else
         (void)load_model(path);
     } catch (...) {

@@ -1,8 +1,10 @@
-// tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample` and `seqlab decode`:
-// the commands that fit a model to a dataset split, score a split with a saved model, draw from a
-// saved model, and decode hidden states with a saved HMM (symbols, vectors or binary frames).
-// Models: Markov chains, HMMs and recurrent networks (rnn, leaky, jordan, lstm, gru); with
-// --task a recurrent network learns a sequence-level task instead (cmd_task.cpp).
+// tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample`, `seqlab decode` and
+// `seqlab recall`: the commands that fit a model to a dataset split, score a split with a saved
+// model, draw from a saved model, decode hidden states with a saved HMM (symbols, vectors or
+// binary frames), and show a Hopfield network's recall of single cues.
+// Models: Markov chains, HMMs, recurrent networks (rnn, leaky, jordan, lstm, gru) and RBMs; with
+// --task a recurrent network learns a sequence-level task instead (cmd_task.cpp); a Hopfield
+// network, which defines no likelihood, is stored and scored by recall (cmd_hopfield.cpp).
 // Thin over the library: datasets come from open_dataset(), models from the models layer, files
 // from io/model_file (written atomically).
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include <sstream>
 
 #include "cli_common.hpp"
+#include "cmd_hopfield.hpp"
 #include "cmd_task.hpp"
 #include "commands.hpp"
 #include "seqlab/core/atomic_file.hpp"
@@ -36,6 +39,7 @@
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab/models/model_registry.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
+#include "seqlab/report/figures.hpp"
 
 namespace seqlab::cli {
 namespace {
@@ -359,6 +363,18 @@ int run_train(const std::vector<std::string>& args) {
       input_error(checkpoint, "holds the checkpoint of an unfinished run: add --resume to "
                               "continue it, or remove the file to start again");
   }
+  // A Hopfield network is stored, not fitted, and scored by recall (cmd_hopfield.cpp).
+  if (!defines_likelihood(model_name)) {
+    HopfieldTrainRequest request;
+    request.options = hopfield_options_for(options, spelling);
+    const DataSplit opened = open_split(cmd, data, open_options(data));
+    request.dataset = &opened.dataset;
+    request.split = opened.split;
+    request.split_name = data.split;
+    request.out = out;
+    request.common = common;
+    return train_hopfield(request);
+  }
   if (options.was_given("bidirectional") && !task)
     user_error("train: --bidirectional: a bidirectional network reads the future, so it defines "
                "no left-to-right likelihood; it needs --task classify or --task regress");
@@ -538,9 +554,13 @@ int run_eval(const std::vector<std::string>& args) {
   DataArgs data;
   std::string model_path, unknown;
   bool per_sequence = false;
+  double flip = 0.1;
   po::options_description desc("Options");
   desc.add_options()
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
+    ("flip", po::value(&flip)->default_value(0.1)->value_name("F"),
+     "Hopfield networks (no likelihood: scored by recall): the fraction of each cue's units "
+     "flipped before recall; --seed draws the flips and the update order")
     ("per-sequence", po::bool_switch(&per_sequence),
      "also give each sequence's log-likelihood (nats) and length: a table, or with --json the "
      "array \"per_sequence\"")
@@ -548,7 +568,7 @@ int run_eval(const std::vector<std::string>& args) {
      "a symbol outside the model's alphabet: stop with an error, or score it as <unk> (only when "
      "the model has an <unk> symbol)");
   add_data_options(desc, data, "test");
-  add_common_options(desc, common, kJson);
+  add_common_options(desc, common, kJson | kSeed);
   po::variables_map vm;
   if (!parse_command_line(cmd, "--model FILE.h5 --data NAME|PATH [--split test] [--json] [--per-sequence]",
                           args, desc, nullptr, vm))
@@ -568,6 +588,19 @@ int run_eval(const std::vector<std::string>& args) {
     return oo;
   };
   check_model_file_loads(model_path);
+  if (energy::is_hopfield_file(model_path)) {
+    if (per_sequence)
+      user_error("eval: --per-sequence gives log-likelihoods; " + model_path +
+                 " is a Hopfield network, which defines none (it is scored by recall)");
+    const energy::HopfieldMemory memory = energy::load_hopfield_file(model_path);
+    const DataSplit opened = open_split(cmd, data, open_options(data));
+    return eval_hopfield(memory, model_path, opened.dataset, opened.set(), data.split, flip,
+                         common);
+  }
+  for (const char* name : {"flip", "seed"})
+    if (given(vm, name))
+      user_error("eval: --" + std::string(name) + " applies to Hopfield networks (recall from "
+                 "noisy cues); " + model_path + " is scored exactly, without random choices");
   if (is_task_model_file(model_path)) {
     if (per_sequence)
       user_error("eval: --per-sequence applies to models with a likelihood; " + model_path +
@@ -871,8 +904,83 @@ int run_decode(const std::vector<std::string>& args) {
   return 0;
 }
 
+// ------------------------------------------------------------------------------------------
+int run_recall(const std::vector<std::string>& args) {
+  const std::string cmd = "recall";
+  CommonOptions common;
+  DataArgs data;
+  RecallRequest request;
+  std::int64_t index = 0, count = 3, steps = 10;
+  double flip = 0.1;
+  po::options_description desc("Options");
+  desc.add_options()
+    ("model,m", po::value(&request.model_path)->value_name("FILE.h5"),
+     "a Hopfield network written by 'seqlab train --model hopfield'")
+    ("stored", po::bool_switch(&request.stored),
+     "cue the network with its own stored patterns (--memory patterns)")
+    ("cue", po::value(&request.cue_file)->value_name("FILE"),
+     "recall from the cue in FILE: # or 1 for an active unit, . or 0 for an inactive one, ? "
+     "for an unknown one (set at random before recall); blanks, commas and line breaks are "
+     "skipped, so a square pattern may be drawn as a grid")
+    ("index", po::value(&index)->default_value(0)->value_name("I"),
+     "the first frame (with --stored: stored pattern; for a sequence memory: sequence) shown, "
+     "counted from 0")
+    ("count", po::value(&count)->default_value(3)->value_name("K"), "how many are shown")
+    ("flip", po::value(&flip)->value_name("F"),
+     "fraction of each cue's units flipped before recall (default 0.1; 0 with --cue)")
+    ("steps", po::value(&steps)->default_value(10)->value_name("T"),
+     "a sequence memory with --cue: the frames to replay")
+    ("plot", po::value(&request.plot)->value_name("FILE.png|svg|pdf"),
+     "draw the energy after every unit flip of each cue's recall (gnuplot)");
+  add_data_options(desc, data, "test");
+  add_common_options(desc, common, kJson | kSeed);
+  po::variables_map vm;
+  if (!parse_command_line(cmd, "--model HOPFIELD.h5 (--data NAME|PATH [--split test] | --stored | "
+                               "--cue FILE) [--flip 0.1] [--index I] [--count K] [--plot E.png]",
+                          args, desc, nullptr, vm))
+    return 0;
+  require_option(cmd, vm, "model");
+  const int sources = (vm.count("data") ? 1 : 0) + (vm.count("cue") ? 1 : 0) +
+                      (request.stored ? 1 : 0);
+  if (sources != 1)
+    user_error("recall: give one source of cues: --data NAME|PATH (a split's frames), --stored "
+               "(the stored patterns) or --cue FILE");
+  if (index < 0) user_error("recall: --index must be >= 0, got " + std::to_string(index));
+  if (count < 1 || count > 1000000)
+    user_error("recall: --count must be between 1 and 1000000, got " + std::to_string(count));
+  if (steps < 1 || steps > 1000000)
+    user_error("recall: --steps must be between 1 and 1000000, got " + std::to_string(steps));
+  if (!vm.count("flip")) flip = request.cue_file.empty() ? 0.1 : 0.0;
+  if (!(flip >= 0.0 && flip <= 1.0))
+    user_error("recall: --flip must be a fraction of the units in [0, 1], got " + shown(flip));
+  if (!request.plot.empty()) {
+    (void)report::figure_format_of(request.plot, "recall: --plot");
+    require_output_path(request.plot);
+    require_distinct_output(request.plot, "--plot",
+                            {{"--model", request.model_path}, {"--cue", request.cue_file},
+                             {"--data", data.data}});
+    report::require_gnuplot();
+  }
+  check_model_file_loads(request.model_path);
+  const energy::HopfieldMemory memory = energy::load_hopfield_file(request.model_path);
+  request.index = static_cast<arma::uword>(index);
+  request.count = static_cast<arma::uword>(count);
+  request.steps = static_cast<arma::uword>(steps);
+  request.flip_fraction = flip;
+  request.common = common;
+  std::optional<DataSplit> opened;
+  if (vm.count("data")) {
+    opened = open_split(cmd, data, open_options(data));
+    request.dataset = &opened->dataset;
+    request.set = &opened->set();
+    request.source = "dataset '" + opened->dataset.name + "' [" + data.split + "]";
+  }
+  return recall_hopfield(memory, request);
+}
+
 }  // namespace
 
+int recall_command(const std::vector<std::string>& args) { return run_recall(args); }
 int decode_command(const std::vector<std::string>& args) { return run_decode(args); }
 int train_command(const std::vector<std::string>& args) { return run_train(args); }
 int eval_command(const std::vector<std::string>& args) { return run_eval(args); }

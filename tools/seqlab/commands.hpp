@@ -16,6 +16,10 @@ int train_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);
 int sample_command(const std::vector<std::string>& args);
 int decode_command(const std::vector<std::string>& args);
+// --- Hopfield networks (associative memories: recall, no likelihood) ---
+// `seqlab recall` (cmd_model.cpp, with cmd_hopfield.cpp) and `seqlab capacity` (cmd_hopfield.cpp).
+int recall_command(const std::vector<std::string>& args);
+int capacity_command(const std::vector<std::string>& args);
 // --- experiments ---
 // `seqlab run EXPERIMENT.toml` (cmd_run.cpp).
 int run_command(const std::vector<std::string>& args);

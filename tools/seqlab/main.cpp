@@ -35,6 +35,12 @@ const std::vector<Command>& commands() {
        eval_command},
       {"sample", "draw a sequence from a saved model", sample_command},
       {"decode", "hidden-state paths of an HMM: Viterbi or posterior decoding", decode_command},
+      // Hopfield networks
+      {"recall", "a Hopfield network's recall of single cues: grids, overlaps, energy figure",
+       recall_command},
+      {"capacity", "the Hopfield capacity experiment: recall against load per rule, table and "
+                   "figure",
+       capacity_command},
       // experiments
       {"run", "run an experiment file (TOML): models x datasets x seeds into a results folder",
        run_command},

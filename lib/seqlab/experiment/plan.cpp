@@ -611,6 +611,12 @@ ExperimentPlan parse_experiment_text(const std::string& text, const fs::path& fi
                       (near ? " (did you mean '" + *near + "'?)" : "") + "; model types are " +
                       model_type_list());
       }
+      // An associative memory is scored by recall, not a likelihood: the runner has nothing
+      // to train or score it with.
+      if (!defines_likelihood(type))
+        r.at(*tn, "model " + type + " defines no likelihood: experiments run sequence models "
+                  "only; train it with 'seqlab train --model " + type +
+                  "' and score its recall with 'seqlab eval'");
       if (std::find(types.begin(), types.end(), type) != types.end())
         r.at(*tn, "model " + type + " is listed twice");
       types.push_back(type);

@@ -12,6 +12,7 @@
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/energy/bm_model.hpp"
 #include "seqlab/models/energy/crbm_model.hpp"
+#include "seqlab/models/energy/hopfield_memory.hpp"
 #include "seqlab/models/energy/rbm_model.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
@@ -349,6 +350,25 @@ std::vector<OptionSpec> make_options() {
   o.push_back(integer("free-chains", 100, 1, 1e6, "Boltzmann machine (--model bm)", {"bm"}, "C",
                       "persistent Gibbs chains of the free phase when V + H > 20 (smaller "
                       "machines use exact statistics)"));
+  // --- Hopfield network (an associative memory: recall scores, no likelihood)
+  const std::string hopfield = "Hopfield network (--model hopfield; no likelihood: 'seqlab eval' "
+                               "scores recall)";
+  const std::vector<std::string> hopfield_only = {"hopfield"};
+  o.push_back(text("rule", "hebbian", {"hebbian", "storkey", "pinv"}, hopfield, hopfield_only,
+                   "learning rule: Hebbian outer products (capacity about 0.138 patterns per "
+                   "unit), Storkey's incremental rule, or the pseudo-inverse (projection) rule, "
+                   "which stores any linearly independent patterns exactly; a sequence memory "
+                   "takes hebbian or pinv"));
+  o.push_back(text("memory", "patterns", {"patterns", "sequence"}, hopfield, hopfield_only,
+                   "store the split's frames as patterns to recall from noisy cues, or its "
+                   "sequences' frame-to-frame transitions to replay from a first frame"));
+  {
+    OptionSpec k = when(integer("max-patterns", 0, 1, kIntegerMax, hopfield, hopfield_only, "K",
+                                "store only the first K frames of the split (0 = all of them)"),
+                        "memory", {"patterns"});
+    k.zero_is_off = true;
+    o.push_back(k);
+  }
   // --- sequence-level tasks
   o.push_back(text("task", "none", {"none", "classify", "regress"}, task,
                    {"rnn", "leaky", "lstm", "gru"},
@@ -407,6 +427,9 @@ const std::vector<ModelType>& model_types() {
        "conditional RBM over binary frames: each frame an RBM given the previous ones (exact "
        "likelihood, at most 20 hidden units)",
        {SequenceKind::binary_frames}},
+      {"hopfield", "energy",
+       "Hopfield network: an associative memory of binary frames, scored by recall (no likelihood)",
+       {SequenceKind::binary_frames}, false},
   };
   return types;
 }
@@ -426,6 +449,11 @@ std::string model_type_list() {
 std::string model_family(const std::string& model) {
   const ModelType* t = find_model_type(model);
   return t ? t->family : std::string();
+}
+
+bool defines_likelihood(const std::string& model) {
+  const ModelType* t = find_model_type(model);
+  return t == nullptr || t->defines_likelihood;
 }
 
 const std::vector<OptionSpec>& model_options() {
@@ -622,6 +650,7 @@ ResolvedOptions resolve_options(const std::string& model, const OptionValues& gi
   // Checks across options that need no data (residual with one layer, a plateau that never
   // cuts, ...): before any data is read.
   if (model_family(model) == "RNN") (void)rnn_options_for(r, spelling);
+  if (model == "hopfield") (void)hopfield_options_for(r, spelling);
   return r;
 }
 
@@ -866,6 +895,29 @@ RnnOptions rnn_options_for(const ResolvedOptions& options, const OptionSpelling&
   return rnn_options_from(options, spelling);
 }
 
+energy::HopfieldMemoryOptions hopfield_options_for(const ResolvedOptions& o,
+                                                   const OptionSpelling& spelling) {
+  energy::HopfieldMemoryOptions h;
+  const std::string rule = o.text("rule");
+  h.memory = o.text("memory") == "sequence" ? energy::MemoryKind::sequence
+                                            : energy::MemoryKind::patterns;
+  if (h.memory == energy::MemoryKind::sequence) {
+    if (rule == "storkey")
+      spelling.error("rule", spelling.name("rule") + " storkey applies to " +
+                                 spelling.name("memory") +
+                                 " patterns; a sequence memory learns its transitions with "
+                                 "hebbian or pinv");
+    h.sequence_rule = rule == "pinv" ? energy::SequenceRule::temporal_pseudo_inverse
+                                     : energy::SequenceRule::temporal_hebbian;
+  } else {
+    h.rule = rule == "pinv"      ? energy::HopfieldRule::pseudo_inverse
+             : rule == "storkey" ? energy::HopfieldRule::storkey
+                                 : energy::HopfieldRule::hebbian;
+    h.max_patterns = static_cast<arma::uword>(o.integer("max-patterns"));
+  }
+  return h;
+}
+
 std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
                                            const SequenceDataset& data,
                                            const OptionSpelling& spelling) {
@@ -875,6 +927,11 @@ std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
   if (m == "rbm") return build_rbm(options, data, spelling);
   if (m == "bm") return build_bm(options, data, spelling);
   if (m == "crbm") return build_crbm(options, data, spelling);
+  if (!defines_likelihood(m))
+    spelling.error("model", spelling.name("model") + " " + m +
+                                " defines no likelihood, so it is not a sequence model (train it "
+                                "with 'seqlab train --model " + m +
+                                "' and score its recall with 'seqlab eval')");
   if (std::find(kRecurrent.begin(), kRecurrent.end(), m) != kRecurrent.end())
     return build_rnn(options, data, spelling);
   spelling.error("model", "unknown " + spelling.name("model") + " '" + printable(m) +
@@ -908,6 +965,10 @@ std::unique_ptr<SequenceModel> empty_model_for_file(const std::string& type,
   if (type == "rbm") return std::make_unique<energy::RbmModel>();
   if (type == "bm") return std::make_unique<energy::BmModel>();
   if (type == "crbm") return std::make_unique<energy::CrbmModel>();
+  if (!defines_likelihood(type))
+    input_error(path, "holds a '" + type + "' model, an associative memory that defines no "
+                      "likelihood: score its recall with 'seqlab eval' or show it with 'seqlab "
+                      "recall'");
   if (std::find(kRecurrent.begin(), kRecurrent.end(), type) != kRecurrent.end())
     return std::make_unique<RnnModel>();
   std::string known;

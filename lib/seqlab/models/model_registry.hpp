@@ -35,11 +35,18 @@ namespace seqlab {
 
 // A model type: the name users give (`--model lstm`, `model = "lstm"`), the family the reports
 // group it under, and the kinds of data it models.
+//
+// defines_likelihood is false for a type that is NOT a SequenceModel (the Hopfield network, an
+// associative memory scored by recall): `seqlab train` takes its options from this table like
+// any other type's, but build_model, the model-file loader (empty_model_for_file) and the
+// experiment runner refuse it in one line, and its own code (energy/hopfield_memory.hpp) trains,
+// saves and scores it.
 struct ModelType {
   std::string name;
   std::string family;  // "n-gram", "HMM", "RNN", "energy"
   std::string summary;
   std::vector<SequenceKind> kinds;
+  bool defines_likelihood = true;
 };
 
 // Ensures: every model type, in the order the help lists them.
@@ -153,7 +160,8 @@ ResolvedOptions resolve_options(const std::string& model, const OptionValues& gi
 // Requires: options from resolve_options; `data` opened (its kind, alphabet or dimension).
 // Ensures: an untrained model of options.model for `data`, else spelling.fail for an option that
 // does not fit the data or another option (e.g. emission for the data's kind, embedding on
-// frame data, residual with one layer). Cost: the model's parameter memory (checked first).
+// frame data, residual with one layer), or for a type that defines no likelihood (hopfield).
+// Cost: the model's parameter memory (checked first).
 std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
                                            const SequenceDataset& data,
                                            const OptionSpelling& spelling);
@@ -163,8 +171,19 @@ std::unique_ptr<SequenceModel> build_model(const ResolvedOptions& options,
 struct RnnOptions;
 RnnOptions rnn_options_for(const ResolvedOptions& options, const OptionSpelling& spelling);
 
+// Requires: options of type hopfield from resolve_options. Ensures: the memory options they ask
+// for; a rule the memory cannot use (storkey for a sequence memory) is spelling.fail.
+namespace energy {
+struct HopfieldMemoryOptions;
+}
+energy::HopfieldMemoryOptions hopfield_options_for(const ResolvedOptions& options,
+                                                   const OptionSpelling& spelling);
+
 // Ensures: the family of a model type ("n-gram", "HMM", "RNN"); "" for an unknown type.
 std::string model_family(const std::string& model);
+// Ensures: false for a known type that defines no likelihood (ModelType::defines_likelihood),
+// true otherwise.
+bool defines_likelihood(const std::string& model);
 
 // ---- model files ----------------------------------------------------------------------------
 // Requires: `type` is the 'model' attribute of a model file. Ensures: the empty instance whose

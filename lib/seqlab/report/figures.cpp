@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -1006,6 +1007,110 @@ std::string slug(const std::string& text) {
   }
   while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(out.begin());
   return out.empty() ? "x" : out;
+}
+
+FigureFormat figure_format_of(const fs::path& path, const std::string& option) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (FigureFormat f : {FigureFormat::png, FigureFormat::svg, FigureFormat::pdf})
+    if (ext == "." + extension(f)) return f;
+  user_error(option + ": '" + printable(path.string()) +
+             "' names no figure format: expected a file name ending in .png, .svg or .pdf");
+}
+
+namespace {
+
+void require_series(const std::vector<Series>& series, const std::string& what) {
+  if (series.empty()) user_error(what + ": nothing to draw");
+  for (const Series& c : series) {
+    const std::size_t n = c.x.size();
+    if (n == 0 || c.y.size() != n || (!c.low.empty() && c.low.size() != n) ||
+        c.low.size() != c.high.size())
+      user_error(what + ": series '" + c.label + "' has columns of unequal or zero length");
+  }
+}
+
+// Draws a figure of its own at `path` (no results folder): the format from the extension.
+void render_single(const std::string& body, Size size, const fs::path& path) {
+  FigureOptions options;
+  options.formats = {figure_format_of(path, "figure")};
+  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  render(body, size, dir, path.stem().string(), options);
+}
+
+}  // namespace
+
+void draw_capacity_figure(const std::vector<Series>& rules, double alpha_c,
+                          const std::string& subtitle, const fs::path& path) {
+  require_series(rules, "capacity figure");
+  if (!(alpha_c > 0.0)) user_error("capacity figure: alpha_c must be > 0");
+  require_gnuplot();
+  std::ostringstream s;
+  s << "set title " << title_lines("Hopfield network capacity: recall against load", subtitle)
+    << "\n";
+  s << "set xlabel " << gp_quoted("load alpha = stored patterns P / units N") << "\n";
+  s << "set ylabel " << gp_quoted("fraction of cues recalled (overlap >= 0.95)") << "\n";
+  s << "set yrange [0:1.05]\n"
+       "set key outside right top vertical Left reverse samplen 2.5\n"
+       "set grid lc rgb '#e0e0e0'\n"
+       "set border 3\nset tics nomirror out\n"
+       "set style fill transparent solid 0.18 noborder\n"
+       "set offsets graph 0.02, graph 0.02, 0, 0\n";
+  s << "set arrow 1 from " << number(alpha_c) << ", graph 0 to " << number(alpha_c)
+    << ", graph 1 nohead dt 2 lw 1.2 lc rgb '#555555'\n";
+  // Left of the line, halfway up: the Hebbian curve crosses it to the right, below 1.
+  s << "set label 1 " << gp_quoted("alpha_c = " + number(alpha_c)) << " at " << number(alpha_c)
+    << ", graph 0.5 offset -0.6, 0 right tc rgb '#555555'\n";
+  std::string plots;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const Series& c = rules[i];
+    const bool band = !c.low.empty();
+    s << "$R" << i << " << EOD\n";
+    for (std::size_t k = 0; k < c.x.size(); ++k)
+      s << number(c.x[k]) << " " << number(c.y[k]) << " " << number(band ? c.low[k] : c.y[k]) << " "
+        << number(band ? c.high[k] : c.y[k]) << "\n";
+    s << "EOD\n";
+    const std::string rgb = colour(i);
+    if (!plots.empty()) plots += ", \\\n  ";
+    if (band)
+      plots += "$R" + std::to_string(i) + " using 1:3:4 with filledcurves lc rgb '" + rgb +
+               "' notitle, ";
+    plots += "$R" + std::to_string(i) + " using 1:2 with linespoints lc rgb '" + rgb + "' dt " +
+             std::to_string(dash(i)) + " lw 1.6 pt " + std::to_string(point_type(i)) +
+             " ps (PS * 0.5) title " + gp_quoted(c.label);
+  }
+  s << "plot " << plots << "\n";
+  render_single(s.str(), Size{7.2, 4.0}, path);
+}
+
+void draw_energy_figure(const std::vector<Series>& cues, const std::string& subtitle,
+                        const fs::path& path) {
+  require_series(cues, "energy figure");
+  require_gnuplot();
+  std::ostringstream s;
+  s << "set title " << title_lines("Hopfield network: energy during asynchronous recall", subtitle)
+    << "\n";
+  s << "set xlabel " << gp_quoted("unit flips (asynchronous updates that changed a unit)") << "\n";
+  s << "set ylabel " << gp_quoted("energy E(x) = -x'Wx/2 - b'x") << "\n";
+  s << "set xrange [0:*]\n";
+  s << "set key outside right top vertical Left reverse samplen 2.5\n"
+       "set grid lc rgb '#e0e0e0'\n"
+       "set border 3\nset tics nomirror out\n"
+       "set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05\n";
+  std::string plots;
+  for (std::size_t i = 0; i < cues.size(); ++i) {
+    const Series& c = cues[i];
+    s << "$E" << i << " << EOD\n";
+    for (std::size_t k = 0; k < c.x.size(); ++k)
+      s << number(c.x[k]) << " " << number(c.y[k]) << "\n";
+    s << "EOD\n";
+    if (!plots.empty()) plots += ", \\\n  ";
+    plots += "$E" + std::to_string(i) + " using 1:2 with linespoints lc rgb '" + colour(i) +
+             "' dt " + std::to_string(dash(i / kColours.size())) + " lw 1.6 pt " +
+             std::to_string(point_type(i)) + " ps (PS * 0.5) title " + gp_quoted(c.label);
+  }
+  s << "plot " << plots << "\n";
+  render_single(s.str(), Size{7.2, 4.0}, path);
 }
 
 std::vector<Figure> draw_learning_curves(const std::vector<RunResult>& runs, const fs::path& dir,

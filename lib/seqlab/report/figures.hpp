@@ -105,6 +105,36 @@ struct Sweep {
 // Cost: linear in the groups times the options.
 std::optional<Sweep> find_sweep(const std::vector<ModelGroup>& groups);
 
+// ---- single figures outside a results folder (seqlab capacity, seqlab recall) --------------------
+
+// Requires nothing. Ensures: the format a figure file's extension names (.png, .svg or .pdf, in
+// any case); else a UserError "<option>: '<path>' ...: expected a file name ending in .png, .svg
+// or .pdf".
+FigureFormat figure_format_of(const std::filesystem::path& path, const std::string& option);
+
+// One line of a line figure: y against x, with a band from low to high where both are given
+// (empty: no band).
+struct Series {
+  std::string label;
+  std::vector<double> x, y, low, high;
+};
+
+// Requires: at least one series, each with x and y of one length >= 1 (and low, high of that
+//   length or empty), alpha_c > 0; gnuplot (require_gnuplot); UserError otherwise.
+// Ensures: `path` (its format from the extension, written atomically as every figure is): the
+//   fraction of cues recalled against the load alpha = P/N, one line per series (a learning
+//   rule: the mean over seeds, the band its minimum..maximum), a dashed vertical line at
+//   alpha_c with its value, y from 0 to 1. `subtitle` is the title's second line (the units,
+//   flips and seeds). Cost: one gnuplot process.
+void draw_capacity_figure(const std::vector<Series>& rules, double alpha_c,
+                          const std::string& subtitle, const std::filesystem::path& path);
+
+// Requires: as draw_capacity_figure (bands ignored). Ensures: `path`: the energy of the network's
+//   state against the number of unit flips of asynchronous recall, one line per cue, with
+//   `subtitle` as the title's second line. Cost: one gnuplot process.
+void draw_energy_figure(const std::vector<Series>& cues, const std::string& subtitle,
+                        const std::filesystem::path& path);
+
 // Text made safe for a file name: letters, digits, '.', '-' and '_' kept, every other run of
 // bytes one '-', no leading '.' or '-'; never empty ("x").
 std::string slug(const std::string& text);

@@ -438,6 +438,113 @@ void HopfieldNetwork::load(const H5::Group& group) {
   rule_ = rule;
 }
 
+TracedRecall recall_with_energy(const HopfieldNetwork& network, const arma::vec& cue, Rng& rng,
+                                const AsyncOptions& options) {
+  TracedRecall traced;
+  std::vector<double> energy;
+  AsyncOptions traced_options = options;
+  // recall() fills unknown units before settling: the first state settle() reports, or the
+  // final state when nothing flips, is reconstructed from the first flip below.
+  bool first = true;
+  traced_options.on_flip = [&](arma::uword unit, const arma::vec& state) {
+    if (first) {
+      traced.start = state;
+      traced.start[unit] = -traced.start[unit];
+      energy.push_back(network.energy(traced.start));
+      first = false;
+    }
+    energy.push_back(network.energy(state));
+    if (options.on_flip) options.on_flip(unit, state);
+  };
+  traced.result = network.recall(cue, rng, traced_options);
+  if (first) {  // no flip: the start was the final state
+    traced.start = traced.result.state;
+    energy.push_back(network.energy(traced.start));
+  }
+  traced.energy = arma::vec(energy);
+  return traced;
+}
+
+// ---- recall scores -----------------------------------------------------------------------------
+
+arma::uword flips_for(double fraction, arma::uword units) {
+  if (!(fraction >= 0.0 && fraction <= 1.0))
+    user_error("flip fraction " + number(fraction) + " is not in [0, 1]");
+  return static_cast<arma::uword>(std::llround(fraction * static_cast<double>(units)));
+}
+
+arma::vec flip_units(const arma::vec& x, arma::uword flips, Rng& rng) {
+  require_spins(x, "flip_units: state");
+  if (flips > x.n_elem)
+    user_error("flip_units: cannot flip " + std::to_string(flips) + " of " +
+               std::to_string(x.n_elem) + " units");
+  arma::vec y = x;
+  const arma::uvec perm = random_permutation(x.n_elem, rng);
+  for (arma::uword k = 0; k < flips; ++k) y[perm[k]] = -y[perm[k]];
+  return y;
+}
+
+namespace {
+
+void require_recall_options(const RecallOptions& o, const std::string& what) {
+  if (!(o.flip_fraction >= 0.0 && o.flip_fraction <= 1.0))
+    user_error(what + ": flip fraction " + number(o.flip_fraction) + " is not in [0, 1]");
+  if (!(o.threshold >= -1.0 && o.threshold <= 1.0))
+    user_error(what + ": threshold " + number(o.threshold) + " is not in [-1, 1]");
+  if (o.max_sweeps == 0) user_error(what + ": max_sweeps must be >= 1");
+}
+
+}  // namespace
+
+RecallScores score_recall(const HopfieldNetwork& network, const arma::mat& stored,
+                          const arma::mat& targets, const RecallOptions& options, Rng& rng) {
+  const std::string what = "score_recall";
+  require_recall_options(options, what);
+  const arma::uword n = network.units();
+  if (n == 0) user_error(what + ": the network is empty (0 units)");
+  if (stored.n_rows != n || stored.n_cols == 0)
+    user_error(what + ": expected " + std::to_string(n) + " x P stored patterns with P >= 1, got " +
+               shape(stored));
+  if (targets.n_rows != n || targets.n_cols == 0)
+    user_error(what + ": expected " + std::to_string(n) + " x C targets with C >= 1, got " +
+               shape(targets));
+  require_spins(stored, what + ": stored patterns");
+  require_spins(targets, what + ": targets");
+
+  RecallScores s;
+  s.cues = targets.n_cols;
+  s.flipped_units = flips_for(options.flip_fraction, n);
+  AsyncOptions async;
+  async.max_sweeps = options.max_sweeps;
+  const double n_real = static_cast<double>(n);
+  double cue_total = 0.0, overlap_total = 0.0, flips = 0.0, sweeps = 0.0;
+  std::uint64_t recalled = 0, nearest = 0, converged = 0;
+  for (arma::uword j = 0; j < targets.n_cols; ++j) {
+    const arma::vec target = targets.col(j);
+    const arma::vec cue = flip_units(target, s.flipped_units, rng);
+    const AsyncResult r = network.recall(cue, rng, async);
+    cue_total += arma::dot(cue, target) / n_real;
+    const double m = arma::dot(r.state, target) / n_real;
+    overlap_total += m;
+    if (m >= options.threshold) ++recalled;
+    const arma::uword intended = best_overlap(target, stored).index;
+    const arma::uword reached = best_overlap(r.state, stored).index;
+    if (reached == intended || arma::all(stored.col(reached) == stored.col(intended))) ++nearest;
+    flips += static_cast<double>(r.flips);
+    sweeps += static_cast<double>(r.sweeps);
+    if (r.converged) ++converged;
+  }
+  const double c = static_cast<double>(s.cues);
+  s.cue_overlap = cue_total / c;
+  s.mean_overlap = overlap_total / c;
+  s.fraction_recalled = static_cast<double>(recalled) / c;
+  s.fraction_nearest = static_cast<double>(nearest) / c;
+  s.mean_flips = flips / c;
+  s.mean_sweeps = sweeps / c;
+  s.fraction_converged = static_cast<double>(converged) / c;
+  return s;
+}
+
 // ---- capacity experiment -----------------------------------------------------------------------
 
 CapacityTable run_capacity_experiment(const CapacityOptions& o) {
@@ -550,17 +657,27 @@ void SequenceMemory::store(const arma::mat& frames, SequenceRule rule) {
     user_error("SequenceMemory::store: expected at least 2 frames (columns), got " +
                std::to_string(frames.n_cols));
   const arma::uword t = frames.n_cols;
-  const arma::mat cur = frames.cols(0, t - 2);
-  const arma::mat next = frames.cols(1, t - 1);
+  store_transitions(frames.cols(0, t - 2), frames.cols(1, t - 1), rule);
+}
+
+void SequenceMemory::store_transitions(const arma::mat& cur, const arma::mat& next,
+                                       SequenceRule rule) {
+  require_patterns(cur, "SequenceMemory::store_transitions: current frames");
+  require_patterns(next, "SequenceMemory::store_transitions: next frames");
+  if (next.n_rows != cur.n_rows || next.n_cols != cur.n_cols)
+    user_error("SequenceMemory::store_transitions: current frames are " + shape(cur) +
+               " but next frames are " + shape(next) + ", expected equal shapes");
+  arma::mat w;
   if (rule == SequenceRule::temporal_hebbian) {
-    weights_ = next * cur.t();
-    weights_ /= static_cast<double>(frames.n_rows);
+    w = next * cur.t();
+    w /= static_cast<double>(cur.n_rows);
   } else {
     arma::mat cur_pinv;
     if (!arma::pinv(cur_pinv, cur))
       throw std::runtime_error("SequenceMemory::store: SVD of the frames failed");
-    weights_ = next * cur_pinv;
+    w = next * cur_pinv;
   }
+  weights_ = std::move(w);
   rule_ = rule;
 }
 
@@ -610,6 +727,55 @@ void SequenceMemory::load(const H5::Group& group) {
   arma::mat w = h5::read_mat_checked(group, "weights", n, n, "weights, N x N");
   weights_ = std::move(w);
   rule_ = rule;
+}
+
+ReplayScores score_replay(const SequenceMemory& memory, const std::vector<arma::mat>& sequences,
+                          const RecallOptions& options, Rng& rng) {
+  const std::string what = "score_replay";
+  RecallOptions o = options;
+  o.max_sweeps = std::max<arma::uword>(o.max_sweeps, 1);  // unused by synchronous replay
+  require_recall_options(o, what);
+  const arma::uword n = memory.units();
+  if (n == 0) user_error(what + ": nothing stored");
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    const arma::mat& x = sequences[i];
+    if (x.n_rows != n || x.n_cols == 0)
+      user_error(what + ": sequence " + std::to_string(i) + " is " + shape(x) + ", expected " +
+                 std::to_string(n) + " x T frames with T >= 1");
+    require_spins(x, what + ": sequence " + std::to_string(i));
+  }
+  ReplayScores s;
+  s.flipped_units = flips_for(o.flip_fraction, n);
+  const double n_real = static_cast<double>(n);
+  double overlap_total = 0.0;
+  std::uint64_t reproduced = 0, whole = 0;
+  for (const arma::mat& x : sequences) {
+    if (x.n_cols < 2) {
+      ++s.skipped;
+      continue;
+    }
+    ++s.sequences;
+    const arma::mat states =
+        memory.replay(flip_units(x.col(0), s.flipped_units, rng), x.n_cols - 1);
+    bool all = true;
+    for (arma::uword t = 1; t < x.n_cols; ++t) {
+      const double m = arma::dot(states.col(t), x.col(t)) / n_real;
+      overlap_total += m;
+      if (m >= o.threshold)
+        ++reproduced;
+      else
+        all = false;
+      ++s.frames;
+    }
+    if (all) ++whole;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double frames = static_cast<double>(s.frames);
+  s.mean_overlap = s.frames > 0 ? overlap_total / frames : nan;
+  s.fraction_reproduced = s.frames > 0 ? static_cast<double>(reproduced) / frames : nan;
+  s.fraction_sequences_whole =
+      s.sequences > 0 ? static_cast<double>(whole) / static_cast<double>(s.sequences) : nan;
+  return s;
 }
 
 // ---- modern Hopfield ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 // sequence memory, and the retrieval update of modern (continuous) Hopfield networks.
 //
 // What it is not: a probability model. A Hopfield network scores recall (overlap with a stored
-// pattern), not a likelihood; the model registry and the experiment layer wrap it later.
+// pattern, score_recall; replay, score_replay), not a likelihood. hopfield_memory.hpp wraps it
+// for the command line and model files; the experiment runner refuses it.
 //
 // DATA. Units take the values -1 and +1 ("spins"). A set of patterns (or a sequence of frames) is
 // an arma::mat of N x P, ONE PATTERN PER COLUMN (seqlab's convention: observations are columns).
@@ -202,6 +203,61 @@ class HopfieldNetwork {
   arma::vec parameters_;  // [vec(W); b]
 };
 
+// The energy along one asynchronous recall, for figures and checks of the descent.
+struct TracedRecall {
+  AsyncResult result;
+  arma::vec start;   // the state settling began from (a partial cue's unknown units filled in)
+  arma::vec energy;  // E(start), then E after each unit flip: result.flips + 1 entries
+};
+
+// Requires: as HopfieldNetwork::recall. Ensures: recall() with the same draws from `rng` (so the
+// same result for the same seed), the energy recorded before the first flip and after every flip;
+// options.on_flip is still called. With a symmetric W of non-negative diagonal (every network
+// here) the energy never increases from one entry to the next (by more than rounding).
+// Cost: recall() plus one GEMV (O(N^2)) per flip.
+TracedRecall recall_with_energy(const HopfieldNetwork& network, const arma::vec& cue, Rng& rng,
+                                const AsyncOptions& options = {});
+
+// ---- recall scores -----------------------------------------------------------------------------
+
+// Requires: fraction in [0, 1] and finite (UserError). Ensures: round(fraction * units), the number
+// of units a cue flips (the capacity experiment's rule).
+arma::uword flips_for(double fraction, arma::uword units);
+
+// Requires: x a spin vector, flips <= x.n_elem (UserError). Ensures: x with exactly `flips`
+// distinct units flipped, the first `flips` of one random permutation drawn from `rng`. Cost O(N).
+arma::vec flip_units(const arma::vec& x, arma::uword flips, Rng& rng);
+
+struct RecallOptions {
+  double flip_fraction = 0.10;   // a cue is its target with round(f N) distinct units flipped
+  double threshold = 0.95;       // recalled when the final overlap with the target is >= this
+  arma::uword max_sweeps = 100;  // asynchronous sweeps per cue (AsyncOptions::max_sweeps)
+};
+
+// Recall of a set of targets from noisy cues: means over the cues.
+struct RecallScores {
+  std::uint64_t cues = 0;
+  arma::uword flipped_units = 0;   // per cue: round(f N)
+  double cue_overlap = 0.0;        // of the noisy cue with its target (1 - 2 flips / N)
+  double mean_overlap = 0.0;       // of the final state with its target
+  double fraction_recalled = 0.0;  // final overlap >= threshold
+  // The stored pattern closest to the final state (best_overlap) is the one closest to the
+  // target: the intended memory (the target itself when it is stored; stored patterns are
+  // compared by content, so a duplicate counts as the same memory).
+  double fraction_nearest = 0.0;
+  double mean_flips = 0.0;          // unit flips per cue
+  double mean_sweeps = 0.0;         // sweeps per cue, the last (unchanging) one included
+  double fraction_converged = 0.0;  // reached a fixed point within max_sweeps
+};
+
+// Requires: a network of N >= 1 units; stored N x P spins (P >= 1: the patterns the network
+// stores); targets N x C spins (C >= 1); options with flip_fraction in [0, 1], threshold in
+// [-1, 1], max_sweeps >= 1 (UserError otherwise, before any recall). Ensures: for each target in
+// column order, a cue with flip_units(target, flips_for(f, N)) and recall(cue), all draws from
+// `rng` (same seed, same scores); the scores above. Cost: C recalls plus C GEMVs N x P.
+RecallScores score_recall(const HopfieldNetwork& network, const arma::mat& stored,
+                          const arma::mat& targets, const RecallOptions& options, Rng& rng);
+
 // ---- capacity experiment -----------------------------------------------------------------------
 
 struct CapacityOptions {
@@ -262,6 +318,13 @@ class SequenceMemory {
   // protect). Cost: one GEMM N x (T-1) x N (+ an SVD of N x (T-1) for the pseudo-inverse).
   void store(const arma::mat& frames, SequenceRule rule);
 
+  // Requires: current and next N x M spins of equal shape, N, M >= 1 (UserError): column j of
+  // `next` follows column j of `current` (transitions of several sequences, none across the end
+  // of one and the start of the next). Ensures: the weights of store() with Xi_cur = current and
+  // Xi_next = next; store(frames) is store_transitions(frames 0..T-2, frames 1..T-1). Cost: as
+  // store() with T - 1 = M.
+  void store_transitions(const arma::mat& current, const arma::mat& next, SequenceRule rule);
+
   arma::uword units() const { return weights_.n_rows; }
   SequenceRule rule() const { return rule_; }
   // The flat parameter vector is W itself (N x N, column-major).
@@ -287,6 +350,25 @@ class SequenceMemory {
   SequenceRule rule_ = SequenceRule::temporal_hebbian;
   arma::mat weights_;
 };
+
+// Replay of sequences from noisy first frames: means over the frames after the first.
+struct ReplayScores {
+  std::uint64_t sequences = 0;       // replayed (sequences of at least 2 frames)
+  std::uint64_t skipped = 0;         // sequences of one frame: nothing to replay
+  std::uint64_t frames = 0;          // frames after the first, summed over the replayed sequences
+  arma::uword flipped_units = 0;     // of the first frame: round(f N)
+  double mean_overlap = 0.0;         // of replayed state t with frame t, t >= 1
+  double fraction_reproduced = 0.0;  // frames whose overlap is >= threshold
+  double fraction_sequences_whole = 0.0;  // replayed sequences with every frame reproduced
+};
+
+// Requires: a memory with something stored; every sequence N x T spins with N = units(), T >= 1;
+// options as score_recall (max_sweeps unused: replay is synchronous) (UserError). Ensures: for
+// each sequence of T >= 2 frames in order, replay(flip_units(frame 0, flips_for(f, N)), T - 1)
+// with the flips drawn from `rng`; the scores above (NaN means when no sequence has 2 frames).
+// Cost: one GEMV N x N per replayed frame.
+ReplayScores score_replay(const SequenceMemory& memory, const std::vector<arma::mat>& sequences,
+                          const RecallOptions& options, Rng& rng);
 
 // ---- modern (continuous) Hopfield retrieval -----------------------------------------------------
 
