@@ -728,7 +728,7 @@ int capacity_command(const std::vector<std::string>& args) {
     ("seeds", po::value(&seeds)->default_value(10)->value_name("K"),
      "trials per rule and load: seeds S .. S+K-1 (S = --seed), each with its own patterns and "
      "cues, shared by the rules")
-    ("flip", po::value(&flip)->default_value(0.1)->value_name("F"),
+    ("flip", po::value(&flip)->default_value(0.1, "0.1")->value_name("F"),
      "fraction of each cue's units flipped (the cue is its stored pattern with round(F N) "
      "distinct units flipped); recalled when the final overlap is >= 0.95")
     ("max-sweeps", po::value(&max_sweeps)->default_value(100)->value_name("S"),

@@ -558,7 +558,7 @@ int run_eval(const std::vector<std::string>& args) {
   po::options_description desc("Options");
   desc.add_options()
     ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
-    ("flip", po::value(&flip)->default_value(0.1)->value_name("F"),
+    ("flip", po::value(&flip)->default_value(0.1, "0.1")->value_name("F"),
      "Hopfield networks (no likelihood: scored by recall): the fraction of each cue's units "
      "flipped before recall; --seed draws the flips and the update order")
     ("per-sequence", po::bool_switch(&per_sequence),
