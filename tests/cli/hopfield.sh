@@ -177,4 +177,16 @@ expect_error "an experiment with a Hopfield network" \
   "hop.toml:9:9: model hopfield defines no likelihood: experiments run sequence models only" \
   "$seqlab" run "$tmp/hop.toml" --out "$tmp/results"
 
+# seqlab bench hopfield: a small run, every recall succeeds and the rate is a positive number.
+expect_ok "bench hopfield (small)" "$seqlab" bench hopfield --units 100 --patterns 5 --cues 10 \
+  --blocks 2 --no-capacity --json
+check "bench hopfield recalls every cue and reports a positive rate" python3 -c '
+import json, sys
+row = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+assert row["fraction_recalled"] == 1 and row["unit_updates_per_second"] > 0, row
+assert "capacity_seconds" not in row, row
+' "$tmp/out"
+expect_error "bench hopfield with more patterns than units" "bench hopfield: --patterns must be in \[1, --units\]" \
+  "$seqlab" bench hopfield --units 10 --patterns 11
+
 finish

@@ -391,11 +391,12 @@ int bench_hmm(const std::vector<std::string>& args) {
 
 int bench_command(const std::vector<std::string>& args) {
   const std::string usage =
-      "usage: seqlab bench blas|hmm|rnn|rbm [options]   (seqlab bench <what> --help)\n"
+      "usage: seqlab bench blas|hmm|rnn|rbm|hopfield [options]   (seqlab bench <what> --help)\n"
       "  blas  the machine's DGEMM rate on 1..--threads threads\n"
       "  hmm   forward pass and Baum-Welch iteration for N = 16, 64, 256, 1024, peers with --peers\n"
       "  rnn   recurrent-network training throughput (chars/s), PyTorch with --peers\n"
-      "  rbm   RBM training, ms per epoch on digits (CD-1, PCD-1), scikit-learn with --peers\n";
+      "  rbm   RBM training, ms per epoch on digits (CD-1, PCD-1), scikit-learn with --peers\n"
+      "  hopfield  asynchronous recall, unit updates per second; the capacity experiment's time\n";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;
     return args.empty() ? 1 : 0;
@@ -405,7 +406,9 @@ int bench_command(const std::vector<std::string>& args) {
   if (args[0] == "hmm") return bench_hmm(rest);
   if (args[0] == "rnn") return bench_rnn(rest);
   if (args[0] == "rbm") return bench_rbm(rest);
-  user_error("bench: unknown benchmark '" + args[0] + "', expected blas, hmm, rnn or rbm");
+  if (args[0] == "hopfield") return bench_hopfield(rest);
+  user_error("bench: unknown benchmark '" + args[0] +
+             "', expected blas, hmm, rnn, rbm or hopfield");
 }
 
 }  // namespace seqlab::cli

@@ -28,10 +28,11 @@ int run_command(const std::vector<std::string>& args);
 int report_command(const std::vector<std::string>& args);
 int plot_command(const std::vector<std::string>& args);
 // --- bench ---
-// `seqlab bench blas | hmm | rnn | rbm` (cmd_bench.cpp; rnn: cmd_bench_rnn.cpp; rbm:
-// cmd_bench_rbm.cpp).
+// `seqlab bench blas | hmm | rnn | rbm | hopfield` (cmd_bench.cpp; rnn: cmd_bench_rnn.cpp; rbm:
+// cmd_bench_rbm.cpp; hopfield: cmd_bench_hopfield.cpp).
 int bench_command(const std::vector<std::string>& args);
 int bench_rnn(const std::vector<std::string>& args);
 int bench_rbm(const std::vector<std::string>& args);
+int bench_hopfield(const std::vector<std::string>& args);
 
 }  // namespace seqlab::cli
