@@ -276,6 +276,21 @@ TEST_CASE("all_frames and flatten_windows stack frames without crossing sequence
   CHECK_THAT(all_frames(set),
              IsNear(arma::mat{{1, 3, 5, 7, 9, 11}, {2, 4, 6, 8, 10, 12}}, 0.0));
 
+  SECTION("with the model's row count: the same matrix, or one line naming the sequence") {
+    CHECK_THAT(all_frames(set, 2, "m"), IsNear(all_frames(set), 0.0));
+    SequenceSet empty;
+    empty.kind = SequenceKind::binary_frames;
+    CHECK(all_frames(empty, 4, "m").n_rows == 4);
+    set.frames.push_back(arma::mat(3, 1, arma::fill::zeros));
+    CHECK_THROWS_WITH(all_frames(set, 2, "m: the data"),
+                      Catch::Matchers::Equals(
+                          "m: the data: sequence 2 has frames of 3 rows, the model 2"));
+  }
+  SECTION("sums_by_sequence adds each sequence's steps, 0 for an empty one") {
+    set.frames.insert(set.frames.begin() + 1, arma::mat(2, 0));
+    CHECK_THAT(sums_by_sequence(arma::vec{1, 2, 3, 4, 5, 6}, set),
+               IsNear(arma::vec{10, 0, 11}, 0.0));
+  }
   SECTION("width 2, stride 1: starts 0, 1, 2 in sequence 0 and 0 in sequence 1") {
     CHECK_THAT(flatten_windows(set, 2, 1), IsNear(arma::mat{{1, 3, 5, 9},
                                                             {2, 4, 6, 10},

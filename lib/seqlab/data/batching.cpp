@@ -207,6 +207,32 @@ arma::mat all_frames(const SequenceSet& set) {
   return out;
 }
 
+arma::mat all_frames(const SequenceSet& set, arma::uword rows, const std::string& what) {
+  for (std::size_t i = 0; i < set.frames.size(); ++i)
+    if (set.frames[i].n_cols > 0 && set.frames[i].n_rows != rows)
+      user_error(what + ": sequence " + std::to_string(i) + " has frames of " +
+                 std::to_string(set.frames[i].n_rows) + " rows, the model " +
+                 std::to_string(rows));
+  arma::mat out(rows, set.total_steps());
+  arma::uword column = 0;
+  for (const auto& f : set.frames) {
+    if (f.n_cols > 0) out.cols(column, column + f.n_cols - 1) = f;
+    column += f.n_cols;
+  }
+  return out;
+}
+
+arma::vec sums_by_sequence(const arma::vec& steps, const SequenceSet& set) {
+  arma::vec out(set.size(), arma::fill::zeros);
+  arma::uword at = 0;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    const arma::uword n = set.length(i);
+    if (n > 0) out(i) = arma::accu(steps.subvec(at, at + n - 1));
+    at += n;
+  }
+  return out;
+}
+
 arma::mat flatten_windows(const SequenceSet& set, arma::uword width, arma::uword stride) {
   require_kind(set, false, "flatten_windows");
   if (width == 0) user_error("flatten_windows: 'width' must be at least 1");

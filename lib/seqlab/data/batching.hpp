@@ -150,6 +150,16 @@ private:
 // gives a 0 x 0 matrix.
 arma::mat all_frames(const SequenceSet& set);
 
+// Requires nothing. Ensures: all_frames(set) as a `rows` x (total steps) matrix (also for an empty
+// set), else a one-line UserError "<what>: sequence i has frames of r rows, the model <rows>"
+// naming the first sequence of another size (for models over independent frames, checked before
+// any copy).
+arma::mat all_frames(const SequenceSet& set, arma::uword rows, const std::string& what);
+
+// Requires: steps.n_elem == set.total_steps(), in all_frames' order. Ensures: the sum of each
+// sequence's steps (0 for an empty sequence), one element per sequence.
+arma::vec sums_by_sequence(const arma::vec& steps, const SequenceSet& set);
+
 // Requires: as all_frames; width >= 1 and stride >= 1 (else UserError naming them).
 // Ensures: (d * width) x count; one column per window start s = 0, stride, 2*stride, ... with
 // s + width <= T inside each sequence (sequences in order); the column stacks frames s..s+width-1

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "seqlab/core/error.hpp"
+#include "seqlab/data/batching.hpp"
 #include "seqlab/io/hdf5.hpp"
 
 namespace seqlab::energy {
@@ -19,19 +20,6 @@ namespace {
 constexpr double kCheapEnumeration = 2e8;
 
 std::string count(arma::uword v) { return std::to_string(v); }
-
-// Every frame of `set`, side by side (d x total frames).
-arma::mat pooled_frames(const SequenceSet& set, arma::uword rows) {
-  arma::uword total = 0;
-  for (const auto& f : set.frames) total += f.n_cols;
-  arma::mat out(rows, total);
-  arma::uword at = 0;
-  for (const auto& f : set.frames) {
-    if (f.n_cols > 0) out.cols(at, at + f.n_cols - 1) = f;
-    at += f.n_cols;
-  }
-  return out;
-}
 
 // Multiply-adds of exact log p(v) for `frames` frames: log Z (2^n n / 2) and the hidden sums.
 double enumeration_cost(const BoltzmannMachine& bm, double frames) {
@@ -83,12 +71,12 @@ void BmModel::fit(const SequenceSet& train, const SequenceSet* valid, const FitO
                   const FitObserver* observer) {
   if (train.kind != SequenceKind::binary_frames)
     user_error("bm: training data holds " + to_string(train.kind) + ", the model binary_frames");
-  const arma::mat data = pooled_frames(train, dimension());
+  const arma::mat data = all_frames(train, dimension(), "bm: the training split");
   if (data.n_cols == 0) user_error("bm: the training split has no frames");
   check_frames(data, "the training split");
   arma::mat valid_data;
   if (valid != nullptr && valid->size() > 0) {
-    valid_data = pooled_frames(*valid, dimension());
+    valid_data = all_frames(*valid, dimension(), "bm: the valid split");
     if (valid_data.n_cols > 0) check_frames(valid_data, "the valid split");
   }
 
@@ -184,17 +172,9 @@ arma::vec BmModel::log_likelihoods(const SequenceSet& set) const {
   require_fitted();
   if (set.kind != SequenceKind::binary_frames)
     user_error("bm: data holds " + to_string(set.kind) + ", the model binary_frames");
-  const arma::mat pooled = pooled_frames(set, dimension());
-  arma::vec out(set.size(), arma::fill::zeros);
-  if (pooled.n_cols == 0) return out;
-  const arma::vec steps = step_log_probs(pooled);
-  arma::uword at = 0;
-  for (std::size_t i = 0; i < set.size(); ++i) {
-    const arma::uword n = set.frames[i].n_cols;
-    if (n > 0) out(i) = arma::accu(steps.subvec(at, at + n - 1));
-    at += n;
-  }
-  return out;
+  const arma::mat pooled = all_frames(set, dimension(), "bm: the data");
+  if (pooled.n_cols == 0) return arma::vec(set.size(), arma::fill::zeros);
+  return sums_by_sequence(step_log_probs(pooled), set);
 }
 
 arma::mat BmModel::sample_frames(arma::uword length, Rng& rng, const arma::mat& prime) const {

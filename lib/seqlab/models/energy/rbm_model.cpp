@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "seqlab/core/error.hpp"
+#include "seqlab/data/batching.hpp"
 #include "seqlab/io/hdf5.hpp"
 
 namespace seqlab::energy {
@@ -30,27 +31,6 @@ bool cheaply_enumerable(const Rbm& rbm) {
   return enumerable(rbm) && std::ldexp(1.0, static_cast<int>(enumerated_units(rbm))) *
                                     static_cast<double>(rbm.num_visible() * rbm.num_hidden()) <=
                                 kCheapEnumeration;
-}
-
-// Every frame of `set`, side by side (d x total frames); a UserError naming `what` and the
-// sequence when one has another number of rows than `rows` (a library caller's data, checked
-// before Armadillo would throw on the copy).
-arma::mat pooled_frames(const SequenceSet& set, arma::uword rows, const std::string& what) {
-  arma::uword total = 0;
-  for (std::size_t i = 0; i < set.frames.size(); ++i) {
-    const arma::mat& f = set.frames[i];
-    if (f.n_cols > 0 && f.n_rows != rows)
-      user_error("rbm: " + what + ": sequence " + std::to_string(i) + " has frames of " +
-                 std::to_string(f.n_rows) + " rows, the model " + std::to_string(rows));
-    total += f.n_cols;
-  }
-  arma::mat out(rows, total);
-  arma::uword at = 0;
-  for (const auto& f : set.frames) {
-    if (f.n_cols > 0) out.cols(at, at + f.n_cols - 1) = f;
-    at += f.n_cols;
-  }
-  return out;
 }
 
 }  // namespace
@@ -110,7 +90,7 @@ void RbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   if (train.kind != kind_)
     user_error("rbm: training data holds " + to_string(train.kind) + ", the model " +
                to_string(kind_));
-  const arma::mat raw = pooled_frames(train, dimension(), "the training split");
+  const arma::mat raw = all_frames(train, dimension(), "rbm: the training split");
   if (raw.n_cols == 0) user_error("rbm: the training split has no frames");
   if (kind_ == SequenceKind::vectors) {
     if (!raw.is_finite()) user_error("rbm: the training frames hold a NaN or an infinity");
@@ -122,7 +102,7 @@ void RbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   const arma::mat data = visible_values(raw, "the training split");
   arma::mat valid_data;
   if (valid != nullptr && valid->size() > 0) {
-    const arma::mat pooled = pooled_frames(*valid, dimension(), "the valid split");
+    const arma::mat pooled = all_frames(*valid, dimension(), "rbm: the valid split");
     if (pooled.n_cols > 0) valid_data = visible_values(pooled, "the valid split");
   }
 
@@ -207,17 +187,9 @@ arma::vec RbmModel::log_likelihoods(const SequenceSet& set) const {
   require_fitted();
   if (set.kind != kind_)
     user_error("rbm: data holds " + to_string(set.kind) + ", the model " + to_string(kind_));
-  const arma::mat pooled = pooled_frames(set, dimension(), "the data");
-  arma::vec out(set.size(), arma::fill::zeros);
-  if (pooled.n_cols == 0) return out;
-  const arma::vec steps = column_log_probs(visible_values(pooled, "the data"));
-  arma::uword at = 0;
-  for (std::size_t i = 0; i < set.size(); ++i) {
-    const arma::uword n = set.frames[i].n_cols;
-    if (n > 0) out(i) = arma::accu(steps.subvec(at, at + n - 1));
-    at += n;
-  }
-  return out;
+  const arma::mat pooled = all_frames(set, dimension(), "rbm: the data");
+  if (pooled.n_cols == 0) return arma::vec(set.size(), arma::fill::zeros);
+  return sums_by_sequence(column_log_probs(visible_values(pooled, "the data")), set);
 }
 
 arma::mat RbmModel::sample_frames(arma::uword length, Rng& rng, const arma::mat& prime) const {
