@@ -117,4 +117,22 @@ std::string ArmaNearMatcher::describe() const {
   return s.str();
 }
 
+double independent_units_nll(const SequenceSet& train, const SequenceSet& test) {
+  arma::vec on(train.frames.front().n_rows, arma::fill::ones);
+  double n = 2.0;
+  for (const auto& f : train.frames) {
+    on += arma::sum(f, 1);
+    n += static_cast<double>(f.n_cols);
+  }
+  const arma::vec p = on / n;
+  double ll = 0.0, frames = 0.0;
+  for (const auto& f : test.frames) {
+    for (arma::uword t = 0; t < f.n_cols; ++t)
+      for (arma::uword i = 0; i < f.n_rows; ++i)
+        ll += f(i, t) > 0.5 ? std::log(p(i)) : std::log1p(-p(i));
+    frames += static_cast<double>(f.n_cols);
+  }
+  return -ll / frames;
+}
+
 }  // namespace seqlab::test

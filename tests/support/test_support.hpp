@@ -78,6 +78,11 @@ inline ArmaNearMatcher IsNear(const arma::mat& expected, double rel_tol, double 
   return ArmaNearMatcher(expected, rel_tol, abs_tol);
 }
 
+// Test NLL (nats per frame) of the model that treats every unit of binary frames as an
+// independent coin with its training frequency (add-one smoothed): the bar any model of
+// structure must clear. Requires a non-empty train set and a test set with frames.
+double independent_units_nll(const SequenceSet& train, const SequenceSet& test);
+
 }  // namespace seqlab::test
 
 // Marks the current test as skipped (Catch2 v2 has no SKIP): prints a SKIPPED warning naming the

@@ -35,26 +35,6 @@ BmModelOptions small_options(arma::uword hidden, arma::uword epochs) {
   return o;
 }
 
-// Test NLL (nats per frame) of the model that treats every unit as an independent coin with the
-// training frequency (add-one smoothed): the bar any model of structure must clear.
-double independent_units_nll(const SequenceSet& train, const SequenceSet& test) {
-  arma::vec on(train.frames.front().n_rows, arma::fill::ones);
-  double n = 2.0;
-  for (const auto& f : train.frames) {
-    on += arma::sum(f, 1);
-    n += static_cast<double>(f.n_cols);
-  }
-  const arma::vec p = on / n;
-  double ll = 0.0, frames = 0.0;
-  for (const auto& f : test.frames) {
-    for (arma::uword t = 0; t < f.n_cols; ++t)
-      for (arma::uword i = 0; i < f.n_rows; ++i)
-        ll += f(i, t) > 0.5 ? std::log(p(i)) : std::log1p(-p(i));
-    frames += static_cast<double>(f.n_cols);
-  }
-  return -ll / frames;
-}
-
 double test_nll(const SequenceModel& model, const SequenceSet& test) {
   const Evaluation e = evaluate(model, test);
   return -e.log_likelihood / static_cast<double>(e.symbols);
@@ -207,7 +187,7 @@ TEST_CASE("BmModel learns structure beyond independent units", "[bm_model]") {
   const arma::mat prototypes = random_binary_prototypes(12, 3, data_rng);
   const SequenceSet train = sample_noisy_patterns(prototypes, 300, 0.05, data_rng);
   const SequenceSet test = sample_noisy_patterns(prototypes, 100, 0.05, data_rng);
-  const double baseline = independent_units_nll(train, test);
+  const double baseline = test::independent_units_nll(train, test);
   FitOptions fit;
   fit.seed = 3;
 
@@ -252,7 +232,7 @@ TEST_CASE("BmModel learns structure beyond independent units", "[bm_model]") {
     CHECK(std::isnan(history.back().train_nll));
     REQUIRE(!messages.empty());
     CHECK_THAT(messages.back(), Contains("(AIS over 22 units, 50 runs"));
-    const double wide_baseline = independent_units_nll(wide_train, wide_test);
+    const double wide_baseline = test::independent_units_nll(wide_train, wide_test);
     const double nll = test_nll(model, wide_test);
     CAPTURE(wide_baseline, nll, se);
     CHECK(nll < wide_baseline - 2.5);  // measured gain 2.92 nats (ideal model about 3.6)

@@ -30,25 +30,6 @@ RbmModelOptions small_options(arma::uword hidden, arma::uword epochs) {
   return o;
 }
 
-// Test log-likelihood (nats per frame) of the model that treats every unit as an independent
-// coin with the training frequency (add-one smoothed): the bar any model of structure must clear.
-double independent_units_nll(const SequenceSet& train, const SequenceSet& test) {
-  arma::vec on(train.frames.front().n_rows, arma::fill::ones);
-  double n = 2.0;
-  for (const auto& f : train.frames) {
-    on += arma::sum(f, 1);
-    n += static_cast<double>(f.n_cols);
-  }
-  const arma::vec p = on / n;
-  double ll = 0.0, frames = 0.0;
-  for (const auto& f : test.frames) {
-    for (arma::uword t = 0; t < f.n_cols; ++t)
-      for (arma::uword i = 0; i < f.n_rows; ++i)
-        ll += f(i, t) > 0.5 ? std::log(p(i)) : std::log1p(-p(i));
-    frames += static_cast<double>(f.n_cols);
-  }
-  return -ll / frames;
-}
 
 }  // namespace
 
@@ -89,7 +70,7 @@ TEST_CASE("RbmModel scores frames with the RBM's free energy and exact log Z", "
     // The first epoch's train NLL is near the independent-units model's; the last one is far
     // below it: 12 noisy bits from 3 prototypes at 5 % noise carry about 3.5 nats each, the
     // independent-units model pays about 8.
-    const double baseline = independent_units_nll(train, test);
+    const double baseline = test::independent_units_nll(train, test);
     const double nll = -evaluate(model, test).log_likelihood / 100.0;
     CAPTURE(baseline, nll, history.front().train_nll, history.back().train_nll);
     CHECK(history.back().train_nll < history.front().train_nll - 1.0);
