@@ -108,7 +108,26 @@ check "the capacity figure is a PNG of 864 x 480 pixels (got '$size')" [ "$size"
   --json --quiet --threads 2 | tail -n 1 | sed 's/"seconds": [^,]*, "threads": [0-9]*//; s/c2\.h5/c1.h5/' >"$tmp/b"
 check "two threads give the table of one" cmp -s "$tmp/a" "$tmp/b"
 
+expect_ok "modern retrieval beside Hebbian recall at alpha 0.5 and 4 (100 units)" \
+  "$seqlab" capacity --units 100 --loads 0.5,4 --rules modern,hebbian --seeds 2 --out "$tmp/m.h5" --json
+row_of() {  # rule alpha: that row's fraction recalled
+  tail -n 1 "$tmp/out" | grep -oE "\{\"rule\": \"$1\", \"alpha\": $2, [^}]*\}" |
+    sed -nE 's/.*"fraction_recalled": ([-0-9.e+]+),.*/\1/p'
+}
+check "modern rows come after the classical ones in the JSON" \
+  bash -c 'tail -n 1 "$1" | grep -q "\"rule\": \"hebbian\".*\"rule\": \"modern\""' _ "$tmp/out"
+check "one modern update recalls every cue at alpha 0.5 (got '$(row_of modern 0.5)')" \
+  [ "$(row_of modern 0.5)" = "1" ]
+check "and at alpha 4, 400 patterns in 100 units (got '$(row_of modern 4)')" [ "$(row_of modern 4)" = "1" ]
+check "where the Hebbian network recalls at most 1 cue in 10 (got '$(row_of hebbian 0.5)')" \
+  awk -v f="$(row_of hebbian 0.5)" 'BEGIN { exit !(f != "" && f <= 0.1) }'
+check "the JSON gives beta" bash -c 'tail -n 1 "$1" | grep -q "\"modern_beta\": 1,"' _ "$tmp/out"
+
 # --- refusals ---------------------------------------------------------------------------------
+expect_error "capacity --beta" "capacity: --beta must be > 0 and at most 1e6, got -1" \
+  "$seqlab" capacity --rules modern --beta -1 --out "$tmp/c.h5"
+expect_error "capacity --rules modern twice" "capacity: --rules names modern twice" \
+  "$seqlab" capacity --rules modern,hebbian,modern --out "$tmp/c.h5"
 expect_error "text data" "train: dataset 'tiny.txt' \[all\] holds symbols; a Hopfield network stores binary frames" \
   "$seqlab" train --model hopfield --data "$fixtures/cli/tiny.txt" --split all --out "$tmp/x.h5"
 expect_error "storkey for a sequence memory" "train: --rule storkey applies to --memory patterns" \

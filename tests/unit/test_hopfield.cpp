@@ -465,16 +465,46 @@ TEST_CASE("Hopfield: modern retrieval in one update where the classical network 
     CHECK(it.iterations <= 3);
     CHECK_THAT(arma::mat(it.state), IsNear(patterns.col(j), 0.0, 1e-12));
   }
-  // The classical Hebbian network at the same load (alpha = 0.5) recalls almost nothing.
+  // The classical Hebbian network at the same load (alpha = 0.5) recalls almost nothing; in the
+  // capacity experiment, one modern update from the same cues recalls every pattern.
   CapacityOptions o;
   o.units = n;
-  o.loads = {0.5};
+  o.loads = {0.5, 4.0};
   o.rules = {HopfieldRule::hebbian};
   o.seeds = {17, 18};
+  const CapacityTable classical = run_capacity_experiment(o);
+  o.modern_beta = beta;
   const CapacityTable t = run_capacity_experiment(o);
+  REQUIRE(t.size() == 8);
   for (std::size_t i = 0; i < t.size(); ++i) {
-    CAPTURE(t.fraction_recalled[i]);
-    CHECK(t.fraction_recalled[i] <= 0.1);
+    CAPTURE(i, t.rule[i], t.alpha[i], t.fraction_recalled[i], t.mean_overlap[i]);
+    if (i < 4) {
+      CHECK(t.rule[i] == "hebbian");
+      CHECK(t.fraction_recalled[i] == classical.fraction_recalled[i]);  // modern changes nothing
+      CHECK(t.fraction_recalled[i] <= 0.1);
+    } else {
+      CHECK(t.rule[i] == "modern");
+      CHECK(t.fraction_recalled[i] == 1.0);
+      CHECK_THAT(t.mean_overlap[i], WithinAbs(1.0, 1e-9));
+    }
+  }
+  SECTION("modern alone gives the same rows; beta is checked and stored") {
+    o.rules.clear();
+    const CapacityTable alone = run_capacity_experiment(o);
+    REQUIRE(alone.size() == 4);
+    CHECK(alone.mean_overlap == std::vector<double>(t.mean_overlap.begin() + 4, t.mean_overlap.end()));
+    test::ScratchDir dir;
+    write_capacity_table(dir / "modern.h5", alone, o);
+    H5::H5File f((dir / "modern.h5").string(), H5F_ACC_RDONLY);
+    CHECK(h5::read_double_attribute(f.openGroup("/"), "modern_beta") == beta);
+    o.modern_beta = 0.0;
+    CHECK_THAT(error_of([&] { run_capacity_experiment(o); }),
+               Contains("beta of the modern network 0 is not finite and > 0"));
+  }
+  SECTION("a small beta averages the patterns instead of retrieving one") {
+    o.modern_beta = 1e-3;
+    const CapacityTable soft = run_capacity_experiment(o);
+    for (std::size_t i = 4; i < soft.size(); ++i) CHECK(soft.fraction_recalled[i] == 0.0);
   }
 }
 

@@ -1,7 +1,8 @@
 // tools/seqlab/cmd_bench_hopfield.cpp: `seqlab bench hopfield`: the speed of asynchronous recall
 // in a Hopfield network (unit updates per second, N = 1000 units holding P = 100 Hebbian
 // patterns by default, cues with 10 % of their units flipped), and the wall time of the
-// capacity experiment `seqlab capacity` runs by default (N = 500, 20 loads, 3 rules, 10 seeds).
+// capacity experiment `seqlab capacity` runs by default (N = 500, 20 loads, 10 seeds; the 3
+// classical rules and the modern network's one-update retrieval).
 //
 // A unit update is one visit of one unit in a sweep (its field read, the unit set to its sign);
 // a recall of S sweeps makes S N of them. The rate counts the whole recall: the field's GEMV at
@@ -93,7 +94,7 @@ int bench_hopfield(const std::vector<std::string>& args) {
           "[--units 1000] [--patterns 100] [--flip 0.1] [--cues 200] [--no-capacity]\n"
           "Asynchronous recall in a Hopfield network: unit updates per second over whole\n"
           "recalls from noisy cues (one thread); then the wall time of the capacity experiment\n"
-          "that 'seqlab capacity' runs by default (N = 500, 20 loads, 3 rules, 10 seeds).",
+          "that 'seqlab capacity' runs by default (N = 500, 20 loads, 3 rules + modern, 10 seeds).",
           args, desc, nullptr, vm))
     return 0;
   if (units < 2 || units > 20000) user_error("bench hopfield: --units must be in [2, 20000]");
@@ -109,6 +110,7 @@ int bench_hopfield(const std::vector<std::string>& args) {
     for (int i = 0; i < 20; ++i) c.loads.push_back(0.02 + 0.02 * i);
     c.seeds.clear();
     for (std::uint64_t s = 0; s < 10; ++s) c.seeds.push_back(common.seed + s);
+    c.modern_beta = 1.0;  // as `seqlab capacity` (its --beta default)
     const auto start = BenchClock::now();
     (void)energy::run_capacity_experiment(c);
     capacity_seconds = seconds_since(start);
@@ -136,7 +138,7 @@ int bench_hopfield(const std::vector<std::string>& args) {
             << (t.recalled < 1.0 ? "  (some recalls failed: the load is past capacity)" : "")
             << "\n";
   if (capacity_seconds >= 0.0)
-    std::cout << "capacity experiment (N = 500, 20 loads, 3 rules, 10 seeds, one thread): "
+    std::cout << "capacity experiment (N = 500, 20 loads, 3 rules + modern, 10 seeds, one thread): "
               << capacity_seconds << " s\n";
   return 0;
 }

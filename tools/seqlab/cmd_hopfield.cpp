@@ -679,13 +679,23 @@ std::vector<double> parse_loads(const std::string& text) {
   return loads;
 }
 
-std::vector<energy::HopfieldRule> parse_rules(const std::string& text) {
+// The classical rules of a --rules list, in its order; `modern` set when it names the modern
+// network (whose rows come after the classical ones, wherever it is named).
+std::vector<energy::HopfieldRule> parse_rules(const std::string& text, bool& modern) {
   std::vector<energy::HopfieldRule> rules;
+  modern = false;
   std::size_t start = 0;
   while (true) {
     const auto comma = text.find(',', start);
     const std::string name = text.substr(start, comma - start);
     energy::HopfieldRule rule = energy::HopfieldRule::hebbian;
+    if (name == "modern") {
+      if (modern) user_error("capacity: --rules names modern twice");
+      modern = true;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+      continue;
+    }
     if (name == "hebbian")
       rule = energy::HopfieldRule::hebbian;
     else if (name == "storkey")
@@ -694,7 +704,7 @@ std::vector<energy::HopfieldRule> parse_rules(const std::string& text) {
       rule = energy::HopfieldRule::pseudo_inverse;
     else
       user_error("capacity: --rules: unknown rule '" + printable(name) +
-                 "', expected a comma-separated list of hebbian, storkey and pinv");
+                 "', expected a comma-separated list of hebbian, storkey, pinv and modern");
     if (std::find(rules.begin(), rules.end(), rule) != rules.end())
       user_error("capacity: --rules names " + name + " twice");
     rules.push_back(rule);
@@ -715,8 +725,8 @@ int capacity_command(const std::vector<std::string>& args) {
   const std::string cmd = "capacity";
   CommonOptions common;
   std::int64_t units = 500, seeds = 10, max_sweeps = 100;
-  std::string loads_text = "0.02:0.40:20", rules_text = "hebbian,storkey,pinv", out, plot;
-  double flip = 0.1;
+  std::string loads_text = "0.02:0.40:20", rules_text = "hebbian,storkey,pinv,modern", out, plot;
+  double flip = 0.1, beta = 1.0;
   po::options_description desc("Options");
   desc.add_options()
     ("units", po::value(&units)->default_value(500)->value_name("N"), "units of each network")
@@ -724,7 +734,11 @@ int capacity_command(const std::vector<std::string>& args) {
      "loads alpha = P/N to test: COUNT evenly spaced from FROM to TO (ends included), or a "
      "comma-separated list; each in (0, 16], P = round(alpha N) random patterns")
     ("rules", po::value(&rules_text)->default_value(rules_text)->value_name("LIST"),
-     "learning rules, comma-separated: hebbian, storkey, pinv")
+     "learning rules, comma-separated: hebbian, storkey, pinv (classical networks, "
+     "asynchronous recall), modern (a modern continuous Hopfield network: ONE update "
+     "x = X softmax(beta X' cue) over the stored patterns X, no settling)")
+    ("beta", po::value(&beta)->default_value(1.0, "1")->value_name("B"),
+     "inverse temperature of the modern network's update, > 0")
     ("seeds", po::value(&seeds)->default_value(10)->value_name("K"),
      "trials per rule and load: seeds S .. S+K-1 (S = --seed), each with its own patterns and "
      "cues, shared by the rules")
@@ -742,7 +756,7 @@ int capacity_command(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_command_line(cmd,
                           "--out FILE.h5 [--units 500] [--loads 0.02:0.40:20] "
-                          "[--rules hebbian,storkey,pinv] [--seeds 10] [--flip 0.1] "
+                          "[--rules hebbian,storkey,pinv,modern] [--seeds 10] [--flip 0.1] "
                           "[--plot FILE.png]",
                           args, desc, nullptr, vm))
     return 0;
@@ -758,7 +772,11 @@ int capacity_command(const std::vector<std::string>& args) {
   energy::CapacityOptions o;
   o.units = static_cast<arma::uword>(units);
   o.loads = parse_loads(loads_text);
-  o.rules = parse_rules(rules_text);
+  bool modern = false;
+  o.rules = parse_rules(rules_text, modern);
+  if (!(std::isfinite(beta) && beta > 0.0 && beta <= 1e6))
+    user_error("capacity: --beta must be > 0 and at most 1e6, got " + fmt("%g", beta));
+  if (modern) o.modern_beta = beta;
   o.flip_fraction = flip;
   o.threshold = kThreshold;
   o.max_sweeps = static_cast<arma::uword>(max_sweeps);
@@ -798,7 +816,9 @@ int capacity_command(const std::vector<std::string>& args) {
   const double seconds = seconds_since(t0);
   energy::CapacityTable table;
   const std::size_t n_loads = o.loads.size();
-  for (std::size_t ri = 0; ri < o.rules.size(); ++ri)
+  // Table rows per seed: the classical rules, then the modern network.
+  const std::size_t n_rules = o.rules.size() + (modern ? 1 : 0);
+  for (std::size_t ri = 0; ri < n_rules; ++ri)
     for (std::size_t l = 0; l < n_loads; ++l)
       for (const energy::CapacityTable& part : parts) {
         const std::size_t row = ri * n_loads + l;  // one seed per part
@@ -816,7 +836,7 @@ int capacity_command(const std::vector<std::string>& args) {
   struct Cell {
     double recalled = 0, low = 1, high = 0, overlap = 0;
   };
-  std::vector<std::vector<Cell>> cells(o.rules.size(), std::vector<Cell>(n_loads));
+  std::vector<std::vector<Cell>> cells(n_rules, std::vector<Cell>(n_loads));
   for (std::size_t i = 0; i < table.size(); ++i) {
     const std::size_t ri = i / (n_loads * k), l = (i / k) % n_loads;
     Cell& c = cells[ri][l];
@@ -827,12 +847,13 @@ int capacity_command(const std::vector<std::string>& args) {
   }
   std::vector<std::string> names;
   for (const auto rule : o.rules) names.push_back(short_rule_name(energy::rule_name(rule)));
+  if (modern) names.push_back("modern");
   const arma::uword flipped = energy::flips_for(flip, o.units);
   if (!common.quiet || !common.json) {
     std::printf(
         "capacity of Hopfield networks of %s units: %zu loads x %zu rules x %zu seeds; "
         "cues with %s; recalled when the final overlap is >= %.2f\n",
-        with_commas(o.units).c_str(), n_loads, o.rules.size(), k,
+        with_commas(o.units).c_str(), n_loads, n_rules, k,
         flip_words(flipped, o.units, flip).c_str(), kThreshold);
     std::printf(
         "means over seeds (recalled: fraction of the P cues recalled; overlap: mean final "
@@ -848,18 +869,19 @@ int capacity_command(const std::vector<std::string>& args) {
     for (std::size_t l = 0; l < n_loads; ++l) {
       std::printf("%8.4f %7llu", o.loads[l],
                   static_cast<unsigned long long>(parts.front().patterns[l]));
-      for (std::size_t ri = 0; ri < o.rules.size(); ++ri)
+      for (std::size_t ri = 0; ri < n_rules; ++ri)
         std::printf("   %8.4f  %7.4f%s", cells[ri][l].recalled, cells[ri][l].overlap,
-                    ri + 1 < o.rules.size() ? " " : "\n");
+                    ri + 1 < n_rules ? " " : "\n");
     }
     std::printf("\nwrote %s (%zu rows) in %.2f s of computing on %u thread%s\n", out.c_str(),
                 table.size(), seconds, common.threads, common.threads == 1 ? "" : "s");
   }
   if (!plot.empty()) {
     std::vector<report::Series> series;
-    for (std::size_t ri = 0; ri < o.rules.size(); ++ri) {
+    for (std::size_t ri = 0; ri < n_rules; ++ri) {
       report::Series s;
-      s.label = names[ri];
+      s.label = names[ri] == "modern" ? "modern, 1 update (beta " + fmt("%g", beta) + ")"
+                                      : names[ri];
       for (std::size_t l = 0; l < n_loads; ++l) {
         s.x.push_back(o.loads[l]);
         s.y.push_back(cells[ri][l].recalled);
@@ -870,15 +892,16 @@ int capacity_command(const std::vector<std::string>& args) {
       }
       series.push_back(std::move(s));
     }
+    // The classical rules settle asynchronously; the modern network's label says its one update.
     const std::string subtitle =
-        with_commas(o.units) + " units, " + flip_words(flipped, o.units, flip) + " per cue; " +
-        (k > 1 ? "lines: mean over " + std::to_string(k) + " seeds, bands: min..max" : "one seed");
+        "N = " + with_commas(o.units) + ", " + fmt("%.3g", 100.0 * flip) + " % of each cue flipped; " +
+        (k > 1 ? "mean of " + std::to_string(k) + " seeds, band min..max" : "one seed");
     report::draw_capacity_figure(series, kAlphaC, subtitle, plot);
     if (!common.quiet) std::printf("wrote the capacity figure %s\n", plot.c_str());
   }
   if (common.json) {
     std::string rows = "[";
-    for (std::size_t ri = 0; ri < o.rules.size(); ++ri)
+    for (std::size_t ri = 0; ri < n_rules; ++ri)
       for (std::size_t l = 0; l < n_loads; ++l) {
         JsonObject row;
         row.add("rule", names[ri]);
@@ -896,6 +919,7 @@ int capacity_command(const std::vector<std::string>& args) {
     j.add("flip_fraction", flip);
     j.add("flipped_units", static_cast<std::uint64_t>(flipped));
     j.add("threshold", kThreshold);
+    if (modern) j.add("modern_beta", beta);
     j.add("file", out);
     j.add("seconds", seconds);
     j.add("threads", static_cast<std::uint64_t>(common.threads));

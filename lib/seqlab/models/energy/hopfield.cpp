@@ -555,7 +555,7 @@ CapacityTable run_capacity_experiment(const CapacityOptions& o) {
   for (const double a : o.loads)
     if (!(std::isfinite(a) && a > 0.0 && std::round(a * n_real) <= 16.0 * n_real))
       user_error(what + "load " + number(a) + " is not in (0, 16]");
-  if (o.rules.empty()) user_error(what + "expected at least one rule");
+  if (o.rules.empty() && !o.modern_beta) user_error(what + "expected at least one rule");
   for (const HopfieldRule r : o.rules)
     if (r == HopfieldRule::custom)
       user_error(what +
@@ -566,10 +566,16 @@ CapacityTable run_capacity_experiment(const CapacityOptions& o) {
     user_error(what + "flip fraction " + number(o.flip_fraction) + " is not in [0, 1]");
   if (!(o.threshold >= -1.0 && o.threshold <= 1.0))
     user_error(what + "threshold " + number(o.threshold) + " is not in [-1, 1]");
+  if (o.modern_beta && !(std::isfinite(*o.modern_beta) && *o.modern_beta > 0.0))
+    user_error(what + "beta of the modern network " + number(*o.modern_beta) +
+               " is not finite and > 0");
 
   const arma::uword n = o.units;
   const arma::uword flips = static_cast<arma::uword>(std::llround(o.flip_fraction * n_real));
-  const std::size_t n_rules = o.rules.size(), n_loads = o.loads.size(), n_seeds = o.seeds.size();
+  // The classical rules, then the modern network when asked for (index n_classical).
+  const std::size_t n_classical = o.rules.size();
+  const std::size_t n_rules = n_classical + (o.modern_beta ? 1 : 0), n_loads = o.loads.size(),
+                    n_seeds = o.seeds.size();
   // Results indexed [(rule * loads + load) * seeds + seed], the table's row order.
   std::vector<double> fraction(n_rules * n_loads * n_seeds), mean(fraction.size());
   std::vector<arma::uword> stored(n_loads);
@@ -591,7 +597,21 @@ CapacityTable run_capacity_experiment(const CapacityOptions& o) {
         const arma::uvec perm = random_permutation(n, rng);
         for (arma::uword k = 0; k < flips; ++k) cues(perm[k], j) = -cues(perm[k], j);
       }
-      for (std::size_t ri = 0; ri < n_rules; ++ri) {
+      if (o.modern_beta) {
+        double total = 0.0;
+        arma::uword recalled = 0;
+        for (arma::uword j = 0; j < p; ++j) {
+          const double m = arma::dot(modern_update(patterns, cues.col(j), *o.modern_beta),
+                                     patterns.col(j)) /
+                           n_real;
+          total += m;
+          if (m >= o.threshold) ++recalled;
+        }
+        const std::size_t row = (n_classical * n_loads + l) * n_seeds + s;
+        fraction[row] = static_cast<double>(recalled) / static_cast<double>(p);
+        mean[row] = total / static_cast<double>(p);
+      }
+      for (std::size_t ri = 0; ri < n_classical; ++ri) {
         HopfieldNetwork net;  // store() sizes it: one allocation of the weights per trial
         net.store(patterns, o.rules[ri]);
         Rng recall_rng = make_rng(derive_seed(trial_seed, 1000 + ri));
@@ -613,7 +633,7 @@ CapacityTable run_capacity_experiment(const CapacityOptions& o) {
     for (std::size_t l = 0; l < n_loads; ++l)
       for (std::size_t s = 0; s < n_seeds; ++s) {
         const std::size_t row = (ri * n_loads + l) * n_seeds + s;
-        table.rule.push_back(rule_name(o.rules[ri]));
+        table.rule.push_back(ri < n_classical ? rule_name(o.rules[ri]) : "modern");
         table.alpha.push_back(o.loads[l]);
         table.seed.push_back(o.seeds[s]);
         table.patterns.push_back(stored[l]);
@@ -634,6 +654,7 @@ void write_capacity_table(const std::filesystem::path& path, const CapacityTable
     h5::write_double_attribute(root, "flip_fraction", options.flip_fraction);
     h5::write_double_attribute(root, "threshold", options.threshold);
     h5::write_int_attribute(root, "max_sweeps", static_cast<std::int64_t>(options.max_sweeps));
+    if (options.modern_beta) h5::write_double_attribute(root, "modern_beta", *options.modern_beta);
     h5::write_strings(root, "rule", table.rule);
     h5::write_reals(root, "alpha", arma::vec(table.alpha));
     arma::uvec seeds(rows);

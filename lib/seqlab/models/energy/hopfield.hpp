@@ -55,6 +55,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -269,9 +270,15 @@ struct CapacityOptions {
   double flip_fraction = 0.10;             // cue = pattern with round(f N) distinct bits flipped
   double threshold = 0.95;                 // recalled when the final overlap is >= this
   arma::uword max_sweeps = 100;
+  // Given: also rows with rule "modern", the retrieval of a modern (continuous) Hopfield network
+  // from the same cues: ONE update xi = X softmax(beta X^T cue) (modern_update) over the stored
+  // patterns X with this beta (> 0, finite), scored by the overlap of that continuous xi with
+  // the cued pattern (no sign taken, no settling). Empty: classical rules only.
+  std::optional<double> modern_beta;
 };
 
-// One row per (rule, load, seed), in that nesting order (rule outermost).
+// One row per (rule, load, seed), in that nesting order (rule outermost; "modern" after the
+// classical rules when asked for).
 struct CapacityTable {
   std::vector<std::string> rule;
   std::vector<double> alpha;  // the load asked for
@@ -283,18 +290,21 @@ struct CapacityTable {
 };
 
 // Requires: units >= 1, loads non-empty, each finite and > 0 with round(alpha N) <= 16 N, rules
-// non-empty without custom, seeds non-empty, flip_fraction in [0, 1], threshold in [-1, 1]
-// (UserError before any work). Ensures: for each seed and load, P random patterns (uniform
+// without custom and non-empty unless modern_beta is given, seeds non-empty, flip_fraction in [0, 1], threshold in [-1, 1]
+// (UserError before any work), modern_beta empty or finite and > 0. Ensures: for each seed and
+// load, P random patterns (uniform
 // independent spins) drawn from make_rng(derive_seed(seed, load index)) and the same cues (each
 // stored pattern with its own random flips) for every rule, so rules are compared on identical
 // data; each cue is recalled asynchronously on its own (recall()), from a stream derived from the
-// seed, the load and the rule. Cost per trial: the rule's learning cost plus P recalls.
+// seed, the load and the rule. Cost per trial: the rule's learning cost plus P recalls; the
+// modern rows 2 GEMVs N x P per cue (no learning).
 CapacityTable run_capacity_experiment(const CapacityOptions& options);
 
 // Requires: a table from run_capacity_experiment with these options. Ensures: `path` written
 // atomically (h5::write_file_atomically) with one 1-D dataset per column: `rule` (strings),
 // `alpha`, `fraction_recalled`, `mean_overlap` (float64), `seed`, `patterns` (uint64); root
-// attributes `units`, `flip_fraction`, `threshold`, `max_sweeps`. UserError on I/O failure.
+// attributes `units`, `flip_fraction`, `threshold`, `max_sweeps` and, with modern rows,
+// `modern_beta`. UserError on I/O failure.
 void write_capacity_table(const std::filesystem::path& path, const CapacityTable& table,
                           const CapacityOptions& options);
 
