@@ -32,6 +32,7 @@
 #include "seqlab/models/energy/hopfield.hpp"
 #include "seqlab/models/energy/crbm.hpp"
 #include "seqlab/models/energy/hopfield_memory.hpp"
+#include "seqlab/models/energy/normaliser.hpp"
 #include "seqlab/models/energy/rbm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"

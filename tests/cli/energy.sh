@@ -170,6 +170,81 @@ se = a["nll_stderr_nats"]
 assert 0 < se < 0.1, se
 assert abs(a["nll_nats"] - e["nll_nats"]) <= 3 * se, (a["nll_nats"], e["nll_nats"], se)
 ' "$tmp/e.json" "$tmp/a.json"
+# seqlab logz: AIS against the schedule length, beside the exact log Z of the same model.
+expect_ok "logz of the enumerable RBM: three schedules, two run counts, table and figure" \
+  "$seqlab" logz --model "$tmp/rbm8e.h5" --data patterns --steps 30,300,3000 --runs 20,200 \
+  --out "$tmp/logz.h5" --plot "$tmp/logz.png" --json --seed 5
+check "the table prints the exact value and each estimate's distance in standard errors" \
+  bash -c 'grep -Eq "^ +exact \(enumeration\) [0-9.]+$" "$1" && grep -q "in std. errors" "$1" &&
+    [ "$(grep -cE "^ +(20|200) +[0-9,]+ +[0-9.]+ +[0-9.]+ +-?[0-9.]+ +-?[0-9.]+ +[0-9.]+ +[0-9.]+$" "$1")" -eq 6 ]' \
+  _ "$tmp/out"
+check "the longest schedule with 200 runs is within 3 standard errors of exact; errors shrink with runs" \
+  python3 -c '
+import json, sys
+j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+exact, est = j["exact_log_z"], j["estimates"]
+assert j["stored_log_z_method"] == "exact" and abs(j["stored_log_z"] - exact) < 1e-9, j
+assert [(e["runs"], e["steps"]) for e in est] == [(20, 32), (20, 301), (20, 3001), (200, 32), (200, 301), (200, 3001)], est
+best = est[-1]
+assert 0 < best["standard_error"] < 0.1 and abs(best["log_z"] - exact) <= 3 * best["standard_error"], (best, exact)
+assert est[5]["standard_error"] < est[2]["standard_error"], est
+' "$tmp/out"
+check "the HDF5 table holds the same rows (h5py)" \
+  /usr/bin/python3 -c '
+import h5py, json, sys
+j = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+with h5py.File(sys.argv[1]) as f:
+    assert f.attrs["exact_log_z"] == j["exact_log_z"] and f.attrs["model_type"] == "rbm"
+    assert list(f["runs"][:]) == [e["runs"] for e in j["estimates"]]
+    assert list(f["steps"][:]) == [e["steps"] for e in j["estimates"]]
+    assert list(f["log_z"][:]) == [e["log_z"] for e in j["estimates"]]
+    assert all(f["standard_error"][:] > 0)
+' "$tmp/logz.h5" "$tmp/out"
+check "the figure decodes as a 864 x 480 PNG with drawn pixels" \
+  python3 -c '
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+w, h, depth, colour = struct.unpack(">IIBB", data[16:26])
+assert (w, h) == (864, 480), (w, h)
+pos, idat = 8, b""
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    if kind == b"IDAT": idat += data[pos + 8:pos + 8 + n]
+    pos += 12 + n
+raw = zlib.decompress(idat)
+ink = sum(1 for b in raw if b < 128)
+assert ink > 2000, ink  # axes, lines, error bars and text: thousands of dark samples
+' "$tmp/logz.png"
+"$seqlab" logz --model "$tmp/rbm8e.h5" --data patterns --steps 30,300 --runs 20 --json --seed 5 \
+  --threads 2 | tail -n 1 | sed 's/"seconds": [^,}]*//g' >"$tmp/t2"
+"$seqlab" logz --model "$tmp/rbm8e.h5" --data patterns --steps 30,300 --runs 20 --json --seed 5 \
+  | tail -n 1 | sed 's/"seconds": [^,}]*//g' >"$tmp/t1"
+check "two threads give the estimates of one" cmp -s "$tmp/t1" "$tmp/t2"
+expect_ok "logz of an AIS-scored BM: no exact value, the stored estimate shown" \
+  "$seqlab" logz --model "$tmp/bm0.h5" --data patterns --steps 50,500 --runs 10
+check "it says the exact value cannot be computed and gives the stored AIS value" \
+  bash -c 'grep -q "exact: not computable" "$1" && grep -Eq "stored in the model [0-9.]+ \+- [0-9.]+ \(AIS\)" "$1"' \
+  _ "$tmp/out"
+expect_ok "logz of the exact BM on 12-bit frames" \
+  "$seqlab" logz --model "$tmp/bm4.h5" "${bits12[@]}" --split train --steps 1000 --runs 100 --json
+check "its estimate is within 3 standard errors of the exact log Z" \
+  python3 -c '
+import json, sys
+j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+e = j["estimates"][0]
+assert abs(e["log_z"] - j["exact_log_z"]) <= 3 * e["standard_error"], (e, j["exact_log_z"])
+' "$tmp/out"
+expect_error "logz of an HMM" "logz: .*indep12.h5 is a hmm model, whose likelihood has no log Z to estimate \(logz takes rbm and bm models\)" \
+  "$seqlab" logz --model "$tmp/indep12.h5" "${bits12[@]}" --out "$tmp/refused.h5"
+expect_error "logz with a one-run estimate" "logz: --runs must each be between 2 and 1,000,000, got 1" \
+  "$seqlab" logz --model "$tmp/rbm8e.h5" --data patterns --runs 1 --out "$tmp/refused.h5"
+expect_error "logz with a bad steps list" "logz: --steps '100,x' is not a comma-separated list of positive integers" \
+  "$seqlab" logz --model "$tmp/rbm8e.h5" --data patterns --steps 100,x --plot "$tmp/refused.png"
+expect_error "logz on frames of another size" "logz: .*rbm8e.h5: model .rbm. models frames of 64 rows, but dataset .bits12.txt. has 12" \
+  "$seqlab" logz --model "$tmp/rbm8e.h5" "${bits12[@]}" --out "$tmp/refused.h5" --plot "$tmp/refused.png"
+check "no logz table or figure was written by the refused runs" \
+  bash -c '[ ! -e "$1/refused.h5" ] && [ ! -e "$1/refused.png" ]' _ "$tmp"
 check "results.csv has the CRBM row of family energy" \
   bash -c '[ "$(grep -c ",crbm,energy,patterns," "$1/results.csv")" -eq 1 ]' _ "$tmp/results"
 

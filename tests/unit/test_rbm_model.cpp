@@ -87,6 +87,29 @@ TEST_CASE("RbmModel scores frames with the RBM's free energy and exact log Z", "
     CHECK(loaded->num_parameters() == 12u * 6u + 12u + 6u);
   }
 
+  SECTION("as a Normaliser: exact log Z, and fresh AIS estimates that approach it") {
+    const Normaliser& n = model;
+    REQUIRE(n.log_partition_enumerable());
+    CHECK(n.exact_log_partition() == model.rbm().log_partition());
+    CHECK(n.log_partition_stderr() == 0.0);
+    // A schedule of about 2,000 steps: the count ais_schedule gives, and an estimate within 3
+    // standard errors of the exact value; the same seed gives the same estimate.
+    const AisOptions o = ais_options_with_steps(2000, 100);
+    const arma::uword steps = ais_schedule(o).n_elem - 1;
+    CAPTURE(steps);
+    CHECK(steps >= 2000);
+    CHECK(steps <= 2003);  // each of the 3 segments rounds up by at most one step
+    Rng a = make_rng(11), b = make_rng(11);
+    const AisResult r = n.estimate_log_partition(train, o, a);
+    CAPTURE(r.log_z, r.standard_error, n.exact_log_partition());
+    CHECK(r.standard_error > 0.0);
+    CHECK(r.standard_error < 0.05);
+    CHECK(std::abs(r.log_z - n.exact_log_partition()) <= 3.0 * r.standard_error);
+    CHECK(n.estimate_log_partition(train, o, b).log_z == r.log_z);
+    CHECK_THROWS_WITH(ais_options_with_steps(2, 100), Contains("expected 3 to 10,000,000 steps, got 2"));
+    CHECK_THROWS_WITH(n.estimate_log_partition(test::symbol_set({arma::uvec{0, 1}}), o, a), Contains("holds symbols"));
+  }
+
   SECTION("frames of another size or kind are refused") {
     CHECK_THROWS_WITH(model.log_likelihood(arma::mat(5, 2, arma::fill::zeros)),
                       Contains("frames of 5 rows, the model 12"));

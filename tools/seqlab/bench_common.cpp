@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "cli_common.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/rng.hpp"
 #include "seqlab/data/registry.hpp"
@@ -37,22 +38,8 @@ double time_median(unsigned reps, const std::function<void()>& work) {
 }
 
 std::vector<arma::uword> parse_list(const std::string& option, const std::string& text) {
-  std::vector<arma::uword> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      std::size_t used = 0;
-      const unsigned long long v = std::stoull(item, &used);
-      if (used != item.size() || v == 0) throw std::invalid_argument(item);
-      values.push_back(v);
-    } catch (const std::exception&) {
-      user_error("bench: --" + option + " '" + text +
-                 "' is not a comma-separated list of positive integers");
-    }
-  }
-  if (values.empty()) user_error("bench: --" + option + " is empty, expected e.g. 1,2");
-  return values;
+  const std::vector<std::uint64_t> values = parse_positive_list("bench", option, text);
+  return std::vector<arma::uword>(values.begin(), values.end());
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "seqlab/core/error.hpp"
@@ -218,6 +219,33 @@ void check_model_file_loads(const std::string& path) {
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
     input_error(path, "the HDF5 library failed reading it (exit status " +
                           std::to_string(WEXITSTATUS(status)) + "): the file is damaged");
+}
+
+std::string fmt(const char* format, double x) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, x);
+  return buffer;
+}
+
+std::vector<std::uint64_t> parse_positive_list(const std::string& command, const std::string& option,
+                                               const std::string& text) {
+  std::vector<std::uint64_t> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t used = 0;
+      const unsigned long long v = std::stoull(item, &used);
+      if (used != item.size() || v == 0 || item[0] == '-' || item[0] == '+')
+        throw std::invalid_argument(item);
+      values.push_back(v);
+    } catch (const std::exception&) {
+      user_error(command + ": --" + option + " '" + text +
+                 "' is not a comma-separated list of positive integers");
+    }
+  }
+  if (values.empty()) user_error(command + ": --" + option + " is empty, expected e.g. 1,2");
+  return values;
 }
 
 std::string json_escape(const std::string& s) {

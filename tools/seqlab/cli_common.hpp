@@ -94,6 +94,14 @@ private:
 // the same error). Time limit: SEQLAB_LOAD_TIMEOUT seconds (default 60). Cost: one extra load.
 void check_model_file_loads(const std::string& path);
 
+// One number through a printf format with one double conversion ("%.4f"): fmt("%.4f", x).
+std::string fmt(const char* format, double x);
+
+// "1,2,4" -> {1, 2, 4}: positive integers, comma-separated; anything else (and an empty list) is
+// a UserError "<command>: --<option> '<text>' is not a comma-separated list of positive integers".
+std::vector<std::uint64_t> parse_positive_list(const std::string& command, const std::string& option,
+                                               const std::string& text);
+
 std::string json_escape(const std::string& s);
 // A double with 17 significant digits, or null when not finite.
 std::string json_number(double x);

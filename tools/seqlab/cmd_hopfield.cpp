@@ -42,12 +42,6 @@ std::string data_words(const SequenceDataset& dataset, const std::string& split)
   return "dataset '" + dataset.name + "' [" + split + "]";
 }
 
-std::string fmt(const char* format, double x) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, x);
-  return buffer;
-}
-
 // "Hopfield network (memory patterns, rule pinv, 64 units, 40 patterns stored, load 0.625)"
 std::string model_words(const HopfieldMemory& m) {
   const bool patterns = m.memory() == MemoryKind::patterns;

@@ -1,7 +1,8 @@
-// tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample`, `seqlab decode` and
-// `seqlab recall`: the commands that fit a model to a dataset split, score a split with a saved
-// model, draw from a saved model, decode hidden states with a saved HMM (symbols, vectors or
-// binary frames), and show a Hopfield network's recall of single cues.
+// tools/seqlab/cmd_model.cpp: `seqlab train`, `seqlab eval`, `seqlab sample`, `seqlab decode`,
+// `seqlab recall` and `seqlab logz`: the commands that fit a model to a dataset split, score a
+// split with a saved model, draw from a saved model, decode hidden states with a saved HMM
+// (symbols, vectors or binary frames), show a Hopfield network's recall of single cues, and hold
+// an energy model's AIS estimates of log Z against the exact value.
 // Models: Markov chains, HMMs, recurrent networks (rnn, leaky, jordan, lstm, gru) and RBMs; with
 // --task a recurrent network learns a sequence-level task instead (cmd_task.cpp); a Hopfield
 // network, which defines no likelihood, is stored and scored by recall (cmd_hopfield.cpp).
@@ -31,10 +32,12 @@
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/parallel.hpp"
 #include "seqlab/data/registry.hpp"
 #include "seqlab/data/utf8.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/models/energy/normaliser.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
 #include "seqlab/models/model_registry.hpp"
@@ -978,9 +981,225 @@ int run_recall(const std::vector<std::string>& args) {
   return recall_hopfield(memory, request);
 }
 
+// `seqlab logz`: AIS estimates of an energy model's log Z for several schedule lengths and run
+// counts, each with its standard error, held against the exact value where the model can be
+// enumerated and against the value stored in the model; a table, an HDF5 file and a figure.
+int run_logz(const std::vector<std::string>& args) {
+  const std::string cmd = "logz";
+  CommonOptions common;
+  DataArgs data;
+  std::string model_path, steps_text = "100,300,1000,3000,10000", runs_text = "100", out, plot;
+  po::options_description desc("Options");
+  desc.add_options()
+    ("model,m", po::value(&model_path)->value_name("FILE.h5"),
+     "an rbm or bm model file written by 'seqlab train'")
+    ("steps", po::value(&steps_text)->default_value(steps_text)->value_name("LIST"),
+     "annealing schedule lengths, comma-separated: each the default schedule (0 -> 0.5 -> 0.9 "
+     "-> 1, 14,500 steps) with its steps scaled to about this many")
+    ("runs", po::value(&runs_text)->default_value(runs_text)->value_name("LIST"),
+     "independent annealing runs per estimate, comma-separated (>= 2 each)")
+    ("out,o", po::value(&out)->value_name("FILE.h5"),
+     "the table, one row per (runs, steps) (HDF5; docs/formats.md)")
+    ("plot", po::value(&plot)->value_name("FILE.png|svg|pdf"),
+     "also draw the estimates against the steps (log scale), error bars +- 1 standard error, "
+     "with the exact log Z and the model's own value as lines");
+  add_data_options(desc, data, "train");
+  add_common_options(desc, common, kJson | kSeed | kThreads);
+  po::variables_map vm;
+  if (!parse_command_line(cmd,
+                          "--model FILE.h5 --data NAME|PATH [--steps 100,300,1000,3000,10000] "
+                          "[--runs 100] [--out FILE.h5] [--plot FILE.png]\n"
+                          "AIS estimates of an RBM's or Boltzmann machine's log partition "
+                          "function against the schedule length, with their standard errors, "
+                          "beside the exact value where the model is small enough to enumerate "
+                          "(and the value the model scores with). --data names the data the "
+                          "model was trained on: its training split gives AIS its base rates, "
+                          "as training did.",
+                          args, desc, nullptr, vm))
+    return 0;
+  require_option(cmd, vm, "model");
+  require_option(cmd, vm, "data");
+  const std::vector<std::uint64_t> steps_list = parse_positive_list(cmd, "steps", steps_text);
+  const std::vector<std::uint64_t> runs_list = parse_positive_list(cmd, "runs", runs_text);
+  for (const std::uint64_t k : steps_list)
+    if (k < 3 || k > 10000000)
+      user_error("logz: --steps must each be between 3 and 10,000,000, got " + with_commas(k));
+  for (const std::uint64_t m : runs_list)
+    if (m < 2 || m > 1000000)
+      user_error("logz: --runs must each be between 2 and 1,000,000, got " + with_commas(m));
+  if (!out.empty()) {
+    require_output_path(out);
+    require_distinct_output(out, "--out", {{"--model", model_path}, {"--data", data.data}});
+  }
+  if (!plot.empty()) {
+    (void)report::figure_format_of(plot, "logz: --plot");
+    require_output_path(plot);
+    require_distinct_output(plot, "--plot", {{"--model", model_path}, {"--data", data.data}});
+    if (!out.empty() && std::filesystem::absolute(plot).lexically_normal() ==
+                            std::filesystem::absolute(out).lexically_normal())
+      user_error("logz: --plot and --out name the same file, " + out);
+    report::require_gnuplot();
+  }
+  check_model_file_loads(model_path);
+  if (energy::is_hopfield_file(model_path))
+    user_error("logz: " + model_path +
+               " is a Hopfield network, which defines no likelihood and so no log Z");
+  if (is_task_model_file(model_path))
+    user_error("logz: " + model_path + " is a --task model, which has no log Z");
+  const auto model = load_model(model_path);
+  const auto* normaliser = dynamic_cast<const energy::Normaliser*>(model.get());
+  if (normaliser == nullptr)
+    user_error("logz: " + model_path + " is a " + model->type() +
+               " model, whose likelihood has no log Z to estimate (logz takes rbm and bm "
+               "models)");
+  const DataSplit opened = open_split(cmd, data, open_options(data));
+  require_model_fits(cmd, model_path, *model, opened.dataset);
+
+  // Before the long work: the exact value, when the model can be enumerated.
+  const bool enumerable = normaliser->log_partition_enumerable();
+  const double exact = enumerable ? normaliser->exact_log_partition() : 0.0;
+
+  // One estimate per (runs, steps), each from its own stream: the table does not depend on the
+  // number of threads.
+  struct Row {
+    std::uint64_t runs = 0, steps = 0;
+    double log_z = 0, stderr_ = 0, ess = 0, seconds = 0;
+  };
+  std::vector<Row> rows;
+  for (const std::uint64_t m : runs_list)
+    for (const std::uint64_t k : steps_list) rows.push_back({m, k});
+  std::vector<energy::AisOptions> options(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    options[i] = energy::ais_options_with_steps(rows[i].steps, rows[i].runs);
+    rows[i].steps = energy::ais_schedule(options[i]).n_elem - 1;  // the exact count
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  run_units(rows.size(), common.threads, [&](std::size_t i, unsigned) {
+    Rng rng = make_rng(derive_seed(common.seed, i));
+    const auto start = std::chrono::steady_clock::now();
+    const energy::AisResult r = normaliser->estimate_log_partition(opened.set(), options[i], rng);
+    rows[i].seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rows[i].log_z = r.log_z;
+    rows[i].stderr_ = r.standard_error;
+    rows[i].ess = r.effective_sample_size;
+  });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const std::string stored_words =
+      fmt("%.6f", normaliser->log_partition()) +
+      (normaliser->log_partition_method() == "exact"
+           ? " (exact)"
+           : " +- " + fmt("%.6f", normaliser->log_partition_stderr()) + " (AIS)");
+  if (!out.empty())
+    h5::write_file_atomically(out, [&](H5::Group& root) {
+      h5::write_string_attribute(root, "model_file", model_path);
+      h5::write_string_attribute(root, "model_type", model->type());
+      h5::write_string_attribute(root, "data", opened.dataset.name);
+      h5::write_string_attribute(root, "split", data.split);
+      h5::write_double_attribute(root, "stored_log_z", normaliser->log_partition());
+      h5::write_double_attribute(root, "stored_log_z_stderr", normaliser->log_partition_stderr());
+      h5::write_string_attribute(root, "stored_log_z_method", normaliser->log_partition_method());
+      if (enumerable) h5::write_double_attribute(root, "exact_log_z", exact);
+      arma::uvec runs(rows.size()), steps(rows.size());
+      arma::vec log_z(rows.size()), se(rows.size()), ess(rows.size()), secs(rows.size());
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        runs[i] = rows[i].runs;
+        steps[i] = rows[i].steps;
+        log_z[i] = rows[i].log_z;
+        se[i] = rows[i].stderr_;
+        ess[i] = rows[i].ess;
+        secs[i] = rows[i].seconds;
+      }
+      h5::write_uvec(root, "runs", runs);
+      h5::write_uvec(root, "steps", steps);
+      h5::write_reals(root, "log_z", log_z);
+      h5::write_reals(root, "standard_error", se);
+      h5::write_reals(root, "effective_sample_size", ess);
+      h5::write_reals(root, "seconds", secs);
+    });
+  if (!common.quiet || !common.json) {
+    std::printf("model   %s (%s, %s parameters)\n", model_path.c_str(), model->type().c_str(),
+                with_commas(model->num_parameters()).c_str());
+    std::printf("data    %s [%s]: the base rates of AIS\n", opened.dataset.name.c_str(),
+                data.split.c_str());
+    std::printf("log Z   stored in the model %s\n", stored_words.c_str());
+    if (enumerable)
+      std::printf("        exact (enumeration) %.6f\n", exact);
+    else
+      std::printf("        exact: not computable (more than 2^20 states to enumerate)\n");
+    std::printf("\n%8s %9s %14s %12s %s %10s %9s\n", "runs", "steps", "AIS log Z", "std. error",
+                enumerable ? "   minus exact  in std. errors" : "", "ESS", "seconds");
+    for (const Row& r : rows) {
+      std::string versus;
+      if (enumerable)
+        versus = fmt("%14.6f", r.log_z - exact) + fmt("%15.2f", (r.log_z - exact) / r.stderr_);
+      std::printf("%8s %9s %14.6f %12.6f %s %10.1f %9.2f\n", with_commas(r.runs).c_str(),
+                  with_commas(r.steps).c_str(), r.log_z, r.stderr_, versus.c_str(), r.ess,
+                  r.seconds);
+    }
+    std::printf("\n%zu estimates in %.2f s on %u thread%s%s\n", rows.size(), seconds,
+                common.threads, common.threads == 1 ? "" : "s",
+                out.empty() ? "" : ("; wrote " + out).c_str());
+  }
+  if (!plot.empty()) {
+    std::vector<report::Series> series;
+    for (const std::uint64_t m : runs_list) {
+      report::Series s;
+      s.label = "AIS, " + with_commas(m) + " runs";
+      for (const Row& r : rows)
+        if (r.runs == m) {
+          s.x.push_back(static_cast<double>(r.steps));
+          s.y.push_back(r.log_z);
+          s.low.push_back(r.log_z - r.stderr_);
+          s.high.push_back(r.log_z + r.stderr_);
+        }
+      series.push_back(std::move(s));
+    }
+    std::vector<report::ReferenceLine> references;
+    if (enumerable) references.push_back({"exact (enumeration) " + fmt("%.4f", exact), exact});
+    if (normaliser->log_partition_method() != "exact")
+      references.push_back({"stored in the model " + fmt("%.4f", normaliser->log_partition()),
+                            normaliser->log_partition()});
+    report::draw_log_partition_figure(
+        series, references,
+        model->type() + " " + std::filesystem::path(model_path).filename().string() + " on " +
+            opened.dataset.name + "; error bars +- 1 standard error",
+        plot);
+    if (!common.quiet) std::printf("wrote the log Z figure %s\n", plot.c_str());
+  }
+  if (common.json) {
+    std::string items = "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      JsonObject row;
+      row.add("runs", rows[i].runs);
+      row.add("steps", rows[i].steps);
+      row.add("log_z", rows[i].log_z);
+      row.add("standard_error", rows[i].stderr_);
+      row.add("effective_sample_size", rows[i].ess);
+      row.add("seconds", rows[i].seconds);
+      items += (i ? ", " : "") + row.str();
+    }
+    JsonObject j;
+    j.add("model", model->type());
+    j.add("file", model_path);
+    j.add("data", opened.dataset.name);
+    j.add("split", data.split);
+    j.add("stored_log_z", normaliser->log_partition());
+    j.add("stored_log_z_stderr", normaliser->log_partition_stderr());
+    j.add("stored_log_z_method", normaliser->log_partition_method());
+    if (enumerable) j.add("exact_log_z", exact);
+    j.add_raw("estimates", items + "]");
+    std::cout << j.str() << std::endl;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int recall_command(const std::vector<std::string>& args) { return run_recall(args); }
+int logz_command(const std::vector<std::string>& args) { return run_logz(args); }
 int decode_command(const std::vector<std::string>& args) { return run_decode(args); }
 int train_command(const std::vector<std::string>& args) { return run_train(args); }
 int eval_command(const std::vector<std::string>& args) { return run_eval(args); }

@@ -20,6 +20,9 @@ int decode_command(const std::vector<std::string>& args);
 // `seqlab recall` (cmd_model.cpp, with cmd_hopfield.cpp) and `seqlab capacity` (cmd_hopfield.cpp).
 int recall_command(const std::vector<std::string>& args);
 int capacity_command(const std::vector<std::string>& args);
+// --- energy models with a likelihood ---
+// `seqlab logz`: AIS estimates of log Z against the exact value (cmd_model.cpp).
+int logz_command(const std::vector<std::string>& args);
 // --- experiments ---
 // `seqlab run EXPERIMENT.toml` (cmd_run.cpp).
 int run_command(const std::vector<std::string>& args);

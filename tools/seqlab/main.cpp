@@ -41,6 +41,9 @@ const std::vector<Command>& commands() {
       {"capacity", "the Hopfield capacity experiment: recall against load per rule, table and "
                    "figure",
        capacity_command},
+      // energy models with a likelihood
+      {"logz", "AIS estimates of an RBM's or BM's log Z against the schedule, beside the exact value",
+       logz_command},
       // experiments
       {"run", "run an experiment file (TOML): models x datasets x seeds into a results folder",
        run_command},

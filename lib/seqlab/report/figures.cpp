@@ -1113,6 +1113,61 @@ void draw_energy_figure(const std::vector<Series>& cues, const std::string& subt
   render_single(s.str(), Size{7.2, 4.0}, path);
 }
 
+void draw_log_partition_figure(const std::vector<Series>& estimates,
+                               const std::vector<ReferenceLine>& references,
+                               const std::string& subtitle, const fs::path& path) {
+  require_series(estimates, "log Z figure");
+  for (const Series& e : estimates)
+    for (const double x : e.x)
+      if (!(x > 0.0)) user_error("log Z figure: steps must be > 0 (a log scale)");
+  for (const ReferenceLine& r : references)
+    if (!std::isfinite(r.y)) user_error("log Z figure: reference '" + r.label + "' is not finite");
+  require_gnuplot();
+  std::ostringstream s;
+  s << "set title " << title_lines("AIS estimates of log Z against the annealing schedule", subtitle)
+    << "\n";
+  s << "set xlabel " << gp_quoted("annealing steps (intermediate distributions)") << "\n";
+  s << "set ylabel " << gp_quoted("log Z (nats)") << "\n";
+  s << "set logscale x\n"
+       "set key outside right top vertical Left reverse samplen 2.5\n"
+       "set grid lc rgb '#e0e0e0'\n"
+       "set border 3\nset tics nomirror out\n"
+       "set offsets 0, 0, graph 0.08, graph 0.08\n";
+  double x_min = estimates.front().x.front(), x_max = x_min;
+  for (const Series& e : estimates)
+    for (const double x : e.x) x_min = std::min(x_min, x), x_max = std::max(x_max, x);
+  s << "set xrange [" << number(x_min / 1.6) << ":" << number(x_max * 1.6) << "]\n";
+  std::string plots;
+  for (std::size_t i = 0; i < estimates.size(); ++i) {
+    const Series& e = estimates[i];
+    const bool bars = !e.low.empty();
+    // Series at the same steps are drawn a few per cent apart so that their bars do not hide
+    // each other.
+    const double dodge =
+        std::pow(1.06, static_cast<double>(i) - 0.5 * static_cast<double>(estimates.size() - 1));
+    s << "$A" << i << " << EOD\n";
+    for (std::size_t k = 0; k < e.x.size(); ++k)
+      s << number(e.x[k] * dodge) << " " << number(e.y[k]) << " " << number(bars ? e.low[k] : e.y[k])
+        << " " << number(bars ? e.high[k] : e.y[k]) << "\n";
+    s << "EOD\n";
+    const std::string rgb = colour(i);
+    if (!plots.empty()) plots += ", \\\n  ";
+    if (bars)
+      plots += "$A" + std::to_string(i) + " using 1:2:3:4 with yerrorbars lc rgb '" + rgb +
+               "' pt " + std::to_string(point_type(i)) + " ps (PS * 0.6) lw 1.4 notitle, ";
+    plots += "$A" + std::to_string(i) + " using 1:2 with lines lc rgb '" + rgb + "' dt " +
+             std::to_string(dash(i)) + " lw 1.4 title " + gp_quoted(e.label);
+  }
+  // Reference lines: a constant plotted as a function, so that it spans the x range and has a
+  // key entry of its own.
+  for (std::size_t r = 0; r < references.size(); ++r)
+    plots += ", \\\n  (" + number(references[r].y) + ") with lines lc rgb '" +
+             (r == 0 ? std::string("#333333") : std::string("#999999")) + "' dt " +
+             std::to_string(r == 0 ? 1 : 2) + " lw 1.2 title " + gp_quoted(references[r].label);
+  s << "plot " << plots << "\n";
+  render_single(s.str(), Size{7.2, 4.0}, path);
+}
+
 std::vector<Figure> draw_learning_curves(const std::vector<RunResult>& runs, const fs::path& dir,
                                          const FigureOptions& options) {
   require_gnuplot();

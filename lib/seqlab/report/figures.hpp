@@ -135,6 +135,24 @@ void draw_capacity_figure(const std::vector<Series>& rules, double alpha_c,
 void draw_energy_figure(const std::vector<Series>& cues, const std::string& subtitle,
                         const std::filesystem::path& path);
 
+// A horizontal reference line of a figure (a known value the points are held against).
+struct ReferenceLine {
+  std::string label;
+  double y = 0.0;
+};
+
+// Requires: at least one series, each with x and y of one length >= 1, every x > 0, low and high
+//   of that length (the error bars) or empty; reference values finite; gnuplot; UserError
+//   otherwise.
+// Ensures: `path`: AIS estimates of log Z against the number of annealing steps (log scale), one
+//   series per number of runs with error bars from low to high (series drawn 6 % apart along x
+//   so that bars at the same steps stay visible), and each reference as a
+//   horizontal line (the exact log Z by enumeration, the value stored in the model). `subtitle`
+//   is the title's second line. Cost: one gnuplot process.
+void draw_log_partition_figure(const std::vector<Series>& estimates,
+                               const std::vector<ReferenceLine>& references,
+                               const std::string& subtitle, const std::filesystem::path& path);
+
 // Text made safe for a file name: letters, digits, '.', '-' and '_' kept, every other run of
 // bytes one '-', no leading '.' or '-'; never empty ("x").
 std::string slug(const std::string& text);

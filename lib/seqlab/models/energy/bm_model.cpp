@@ -67,6 +67,28 @@ void BmModel::check_frames(const arma::mat& frames, const std::string& what) con
   bm_.validate_data(frames, "bm: " + what);
 }
 
+double BmModel::exact_log_partition() const {
+  require_fitted();
+  if (!exact_partition())
+    user_error("bm: an exact log Z enumerates all 2^(V + H) states, and V + H = " +
+               count(bm_.num_units()) + " > " + count(BoltzmannMachine::kMaxExactUnits) +
+               "; estimate it by AIS instead");
+  return energy::log_partition(bm_);
+}
+
+AisResult BmModel::estimate_log_partition(const SequenceSet& train, const AisOptions& options,
+                                          Rng& rng) const {
+  require_fitted();
+  options.validate();
+  if (train.kind != SequenceKind::binary_frames)
+    user_error("bm: the training data holds " + to_string(train.kind) +
+               ", the model binary_frames");
+  const arma::mat data = all_frames(train, dimension(), "bm: the training split");
+  if (data.n_cols == 0) user_error("bm: the training split has no frames");
+  check_frames(data, "the training split");
+  return ais_log_partition(bm_, data, options, rng);
+}
+
 void BmModel::fit(const SequenceSet& train, const SequenceSet* valid, const FitOptions& options,
                   const FitObserver* observer) {
   if (train.kind != SequenceKind::binary_frames)

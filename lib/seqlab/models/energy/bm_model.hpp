@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "seqlab/models/energy/boltzmann.hpp"
+#include "seqlab/models/energy/normaliser.hpp"
 #include "seqlab/models/sequence_model.hpp"
 
 namespace seqlab::energy {
@@ -46,7 +47,7 @@ struct BmModelOptions {
   AisOptions ais;
 };
 
-class BmModel final : public SequenceModel {
+class BmModel final : public SequenceModel, public Normaliser {
  public:
   // Each frame's hidden states are enumerated: 2^20 states at most.
   static constexpr arma::uword kMaxHidden = BoltzmannMachine::kMaxExactUnits;
@@ -65,9 +66,16 @@ class BmModel final : public SequenceModel {
   // Requires empty or dimension() names (else UserError).
   void set_feature_names(std::vector<std::string> names);
   const BoltzmannMachine& machine() const { return bm_; }
-  // log Z of the trained model and how it was obtained ("exact", "ais"; "" before fit()).
-  double log_partition() const { return log_z_; }
-  const std::string& log_partition_method() const { return log_z_method_; }
+  // The Normaliser (normaliser.hpp): log Z of the trained model and how it was obtained
+  // ("exact", "ais"; "" before fit()); the exact value enumerates all 2^n states (n <= 20); AIS
+  // runs over all n units from the training frames' base rates, as fit() does.
+  double log_partition() const override { return log_z_; }
+  double log_partition_stderr() const override { return log_z_stderr_; }
+  const std::string& log_partition_method() const override { return log_z_method_; }
+  bool log_partition_enumerable() const override { return exact_partition(); }
+  double exact_log_partition() const override;
+  AisResult estimate_log_partition(const SequenceSet& train, const AisOptions& options,
+                                   Rng& rng) const override;
   // True when log Z is exact by enumeration (n <= 20).
   bool exact_partition() const { return bm_.num_units() <= BoltzmannMachine::kMaxExactUnits; }
   // Whether log Z is enumerated (options_.log_z, automatic: when exact_partition()).

@@ -807,6 +807,20 @@ arma::vec ais_schedule(const AisOptions& options) {
   return arma::vec(betas);
 }
 
+AisOptions ais_options_with_steps(arma::uword steps, arma::uword runs) {
+  if (steps < 3 || steps > 10000000)
+    user_error("AIS schedule: expected 3 to 10,000,000 steps, got " + std::to_string(steps));
+  AisOptions o;
+  double default_steps = 0.0;
+  for (std::size_t s = 0; s < o.steps.size(); ++s)
+    default_steps += (o.knots[s + 1] - o.knots[s]) / o.steps[s];
+  const double scale = default_steps / static_cast<double>(steps);
+  for (double& st : o.steps) st = std::min(1.0, st * scale);
+  o.runs = runs;
+  o.validate();
+  return o;
+}
+
 AisResult ais_log_partition(const Rbm& rbm, const arma::mat& data, const AisOptions& options,
                             Rng& rng) {
   rbm.check_data(data, "AIS base-rate data");

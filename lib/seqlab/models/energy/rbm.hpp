@@ -308,6 +308,12 @@ struct AisOptions {
 // Ensures the inverse temperatures 0 = beta_0 < ... < beta_K = 1 described by options.
 arma::vec ais_schedule(const AisOptions& options);
 
+// Requires steps in [3, 1e7] and runs >= 2 (UserError). Ensures: `runs` runs on the default knots
+// with every step scaled by 14,500 / steps, so the schedule has about `steps` steps (a few more
+// from rounding up per segment; ais_schedule gives the exact count), spread along the path in
+// the default's proportions.
+AisOptions ais_options_with_steps(arma::uword steps, arma::uword runs);
+
 struct AisResult {
   double log_z = 0.0;           // log Z_base + log mean_m exp(log w_m)
   double standard_error = 0.0;  // of log_z, delta method: sd(w) / (sqrt(M) mean(w))

@@ -173,6 +173,31 @@ void RbmModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   }
 }
 
+bool RbmModel::log_partition_enumerable() const { return enumerable(rbm_); }
+
+double RbmModel::exact_log_partition() const {
+  require_fitted();
+  if (!enumerable(rbm_))
+    user_error("rbm: an exact log Z enumerates 2^" + std::to_string(enumerated_units(rbm_)) +
+               " states of the " +
+               (kind_ == SequenceKind::vectors ? std::string("hidden") : std::string("smaller")) +
+               " layer, more than the 2^" + std::to_string(kMaxEnumeratedUnits) +
+               " allowed; estimate it by AIS instead");
+  return rbm_.log_partition();
+}
+
+AisResult RbmModel::estimate_log_partition(const SequenceSet& train, const AisOptions& options,
+                                           Rng& rng) const {
+  require_fitted();
+  options.validate();
+  if (train.kind != kind_)
+    user_error("rbm: the training data holds " + to_string(train.kind) + ", the model " +
+               to_string(kind_));
+  const arma::mat raw = all_frames(train, dimension(), "rbm: the training split");
+  if (raw.n_cols == 0) user_error("rbm: the training split has no frames");
+  return ais_log_partition(rbm_, visible_values(raw, "the training split"), options, rng);
+}
+
 double RbmModel::log_likelihood(const arma::mat& frames) const {
   return arma::accu(step_log_probs(frames));
 }

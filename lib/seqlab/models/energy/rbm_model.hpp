@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "seqlab/models/energy/normaliser.hpp"
 #include "seqlab/models/energy/rbm.hpp"
 #include "seqlab/models/sequence_model.hpp"
 
@@ -42,7 +43,7 @@ struct RbmModelOptions {
   AisOptions ais;
 };
 
-class RbmModel final : public SequenceModel {
+class RbmModel final : public SequenceModel, public Normaliser {
  public:
   // An empty placeholder for load().
   RbmModel() = default;
@@ -58,9 +59,17 @@ class RbmModel final : public SequenceModel {
   // Requires empty or dimension() names (else UserError).
   void set_feature_names(std::vector<std::string> names);
   const Rbm& rbm() const { return rbm_; }
-  // log Z of the trained model and how it was obtained ("exact", "ais"; "" before fit()).
-  double log_partition() const { return log_z_; }
-  const std::string& log_partition_method() const { return log_z_method_; }
+  // The Normaliser (normaliser.hpp): log Z of the trained model and how it was obtained
+  // ("exact", "ais"; "" before fit()); the exact value enumerates the smaller layer (binary
+  // frames) or the hidden layer (vectors), at most 20 units; AIS takes its base rates from the
+  // training frames, standardised for vectors, as fit() does.
+  double log_partition() const override { return log_z_; }
+  double log_partition_stderr() const override { return log_z_stderr_; }
+  const std::string& log_partition_method() const override { return log_z_method_; }
+  bool log_partition_enumerable() const override;
+  double exact_log_partition() const override;
+  AisResult estimate_log_partition(const SequenceSet& train, const AisOptions& options,
+                                   Rng& rng) const override;
 
   // Requires train.kind == kind() with dimension() rows and at least one frame (UserError).
   // Ensures: every training frame (pooled over sequences) trained on with train_rbm, seeded by
