@@ -143,6 +143,12 @@ import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["model_type"] == "rbm"]
 assert len(rows) == 2 and all(r["test_nats_stderr"] == "0" for r in rows), rows
 ' "$tmp/results/results.csv"
+bm_run=$tmp/results/runs/$(awk -F, '$3 == "bm" { print $1; exit }' "$tmp/results/results.csv").h5
+expect_ok "eval scores the model inside a BM run file" "$seqlab" eval --model "$bm_run" --data patterns --json
+check "with its AIS standard error" \
+  bash -c 'tail -n 1 "$1" | grep -Eq "\"model\": \"bm\".*\"nll_stderr_nats\": [0-9.e-]+"' _ "$tmp/out"
+expect_ok "logz re-estimates the run's log Z" \
+  "$seqlab" logz --model "$bm_run" --data patterns --steps 100 --runs 10
 expect_ok "the report of the RBM runs" "$seqlab" report "$tmp/results" --out "$tmp/report" --format png
 check "the report draws the RBM filters as 8 x 8 tiles, one PNG of sensible size" \
   python3 -c '
@@ -291,6 +297,14 @@ expect_error "an RBM option for a network" "--cd applies to --model rbm only \(g
   "$seqlab" train --model lstm --cd cd --data patterns --out "$tmp/x.h5"
 expect_error "sparsity out of range" "--sparsity must be in \[0, 1\) \(0 = off\), got 1.5" \
   "$seqlab" train --model rbm --sparsity 1.5 --data patterns --out "$tmp/x.h5"
+printf '0,1,1,0\n1,0.5,1,0\n1,1,0,0\n' >"$tmp/half.csv"
+printf '0,1,1,0\n1,2,1,0\n1,1,0,0\n' >"$tmp/two.csv"
+expect_error "non-binary frames for a Bernoulli RBM (0.5)" "half\.csv:2: field 2: expected an integer, got '0\.5'" \
+  "$seqlab" train --model rbm --hidden 2 --data "$tmp/half.csv" --reader patterns --reader-option label=none --split all --out "$tmp/x.h5"
+expect_error "non-binary frames for a BM (2)" "two\.csv:2: field 2: expected 0 or 1 \(or set threshold\), got '2'" \
+  "$seqlab" train --model bm --hidden 1 --data "$tmp/two.csv" --reader patterns --reader-option label=none --split all --out "$tmp/x.h5"
+expect_error "real-valued vectors for a BM" "a Boltzmann machine models binary frames; dataset 'half\.csv' holds vectors" \
+  "$seqlab" train --model bm --hidden 1 --data "$tmp/half.csv" --reader csv --split all --out "$tmp/x.h5"
 expect_error "a BM on symbols" "a Boltzmann machine models binary frames; dataset 'text\.txt' holds symbols" \
   "$seqlab" train --model bm --data "$tmp/text.txt" --out "$tmp/x.h5"
 expect_error "a BM with 21 hidden units" "--hidden must be between 0 and 20 \(a Boltzmann machine sums each frame's 2\^H hidden states exactly\), got 21" \

@@ -37,6 +37,7 @@
 #include "seqlab/data/utf8.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/io/model_file.hpp"
+#include "seqlab/io/results_file.hpp"
 #include "seqlab/models/energy/normaliser.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/markov/markov_chain.hpp"
@@ -152,6 +153,13 @@ DataSplit open_split(const std::string& command, const DataArgs& d, const OpenOp
   if (set.empty() || set.total_steps() == 0)
     user_error(command + ": split '" + d.split + "' of dataset '" + out.dataset.name + "' is empty");
   return out;
+}
+
+// A model file, or the trained model inside an experiment's run file (results/NAME/runs/ID.h5),
+// so that a run's model is scored, sampled or decoded without copying it out. A task run's file
+// is refused by load_run_model, naming it.
+std::unique_ptr<SequenceModel> load_model_or_run(const std::string& path) {
+  return is_run_file(path) ? load_run_model(path) : load_model(path);
 }
 
 // The unit one predicted step is reported in: a symbol, or a frame (a vector or binary frame).
@@ -560,7 +568,9 @@ int run_eval(const std::vector<std::string>& args) {
   double flip = 0.1;
   po::options_description desc("Options");
   desc.add_options()
-    ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
+    ("model,m", po::value(&model_path)->value_name("FILE.h5"),
+     "a model file written by 'seqlab train', or an experiment's run file "
+     "(results/NAME/runs/ID.h5)")
     ("flip", po::value(&flip)->default_value(0.1, "0.1")->value_name("F"),
      "Hopfield networks (no likelihood: scored by recall): the fraction of each cue's units "
      "flipped before recall; --seed draws the flips and the update order")
@@ -615,7 +625,7 @@ int run_eval(const std::vector<std::string>& args) {
     const DataSplit opened = open_split(cmd, data, oo);
     return eval_task(task_model, model_path, opened.dataset, opened.set(), data.split, common);
   }
-  const auto model = load_model(model_path);
+  const auto model = load_model_or_run(model_path);
 
   const OpenOptions oo = model->kind() == SequenceKind::symbols ? with_alphabet(model->alphabet())
                                                                 : open_options(data);
@@ -745,7 +755,8 @@ int run_sample(const std::vector<std::string>& args) {
   double temperature = 1.0;
   po::options_description desc("Options");
   desc.add_options()
-    ("model,m", po::value(&model_path)->value_name("FILE.h5"), "a model file written by 'seqlab train'")
+    ("model,m", po::value(&model_path)->value_name("FILE.h5"),
+     "a model file written by 'seqlab train', or an experiment's run file")
     ("length,n", po::value(&length)->value_name("N"),
      "number of symbols (or frames, one per line: piano-roll lines for binary frames with pitch "
      "rows, else comma-separated values) to draw. Symbols are printed exactly, with no newline "
@@ -765,7 +776,7 @@ int run_sample(const std::vector<std::string>& args) {
   if (length < 0 || length > 100'000'000)
     user_error("sample: --length must be between 0 and 100000000, got " + std::to_string(length));
   check_model_file_loads(model_path);
-  const auto model = load_model(model_path);
+  const auto model = load_model_or_run(model_path);
   if (vm.count("temperature")) {
     auto* network = dynamic_cast<RnnModel*>(model.get());
     if (network == nullptr)
@@ -807,7 +818,8 @@ int run_decode(const std::vector<std::string>& args) {
   bool viterbi = false, posterior = false;
   po::options_description desc("Options");
   desc.add_options()
-    ("model,m", po::value(&model_path)->value_name("FILE.h5"), "an HMM file written by 'seqlab train'")
+    ("model,m", po::value(&model_path)->value_name("FILE.h5"),
+     "an HMM file written by 'seqlab train', or an experiment's run file of an HMM")
     ("out,o", po::value(&out)->value_name("PATHS.h5"),
      "write the paths to an HDF5 file instead of printing them: dataset paths/<i> (uint64 states "
      "of sequence i, attribute score: log p(x, path) or log p(x)); root attributes method, model, "
@@ -831,7 +843,7 @@ int run_decode(const std::vector<std::string>& args) {
     require_distinct_output(out, "--out", {{"--model", model_path}, {"--data", data.data}});
   }
   check_model_file_loads(model_path);
-  const auto model = load_model(model_path);
+  const auto model = load_model_or_run(model_path);
   if (!model->has_hidden_states())
     input_error(model_path, "is a '" + model->type() + "' model, expected an HMM (decode needs hidden states)");
   const bool symbols = model->kind() == SequenceKind::symbols;
@@ -992,7 +1004,7 @@ int run_logz(const std::vector<std::string>& args) {
   po::options_description desc("Options");
   desc.add_options()
     ("model,m", po::value(&model_path)->value_name("FILE.h5"),
-     "an rbm or bm model file written by 'seqlab train'")
+     "an rbm or bm model file written by 'seqlab train', or an experiment's run file")
     ("steps", po::value(&steps_text)->default_value(steps_text)->value_name("LIST"),
      "annealing schedule lengths, comma-separated: each the default schedule (0 -> 0.5 -> 0.9 "
      "-> 1, 14,500 steps) with its steps scaled to about this many")
@@ -1046,7 +1058,7 @@ int run_logz(const std::vector<std::string>& args) {
                " is a Hopfield network, which defines no likelihood and so no log Z");
   if (is_task_model_file(model_path))
     user_error("logz: " + model_path + " is a --task model, which has no log Z");
-  const auto model = load_model(model_path);
+  const auto model = load_model_or_run(model_path);
   const auto* normaliser = dynamic_cast<const energy::Normaliser*>(model.get());
   if (normaliser == nullptr)
     user_error("logz: " + model_path + " is a " + model->type() +
@@ -1158,10 +1170,12 @@ int run_logz(const std::vector<std::string>& args) {
       series.push_back(std::move(s));
     }
     std::vector<report::ReferenceLine> references;
-    if (enumerable) references.push_back({"exact (enumeration) " + fmt("%.4f", exact), exact});
+    if (enumerable)
+      references.push_back({"exact (enumeration) " + fmt("%.4f", exact), exact, false});
     if (normaliser->log_partition_method() != "exact")
-      references.push_back({"stored in the model " + fmt("%.4f", normaliser->log_partition()),
-                            normaliser->log_partition()});
+      references.push_back({"stored in the model " + fmt("%.4f", normaliser->log_partition()) +
+                                " (AIS)",
+                            normaliser->log_partition(), true});
     report::draw_log_partition_figure(
         series, references,
         model->type() + " " + std::filesystem::path(model_path).filename().string() + " on " +

@@ -1162,8 +1162,8 @@ void draw_log_partition_figure(const std::vector<Series>& estimates,
   // key entry of its own.
   for (std::size_t r = 0; r < references.size(); ++r)
     plots += ", \\\n  (" + number(references[r].y) + ") with lines lc rgb '" +
-             (r == 0 ? std::string("#333333") : std::string("#999999")) + "' dt " +
-             std::to_string(r == 0 ? 1 : 2) + " lw 1.2 title " + gp_quoted(references[r].label);
+             (references[r].dashed ? std::string("#888888' dt 2") : std::string("#333333' dt 1")) +
+             " lw 1.2 title " + gp_quoted(references[r].label);
   s << "plot " << plots << "\n";
   render_single(s.str(), Size{7.2, 4.0}, path);
 }

@@ -139,6 +139,7 @@ void draw_energy_figure(const std::vector<Series>& cues, const std::string& subt
 struct ReferenceLine {
   std::string label;
   double y = 0.0;
+  bool dashed = false;  // a grey dashed line (an estimate), else solid dark grey (a known value)
 };
 
 // Requires: at least one series, each with x and y of one length >= 1, every x > 0, low and high
