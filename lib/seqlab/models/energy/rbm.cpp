@@ -60,6 +60,32 @@ __attribute__((target("avx512f"))) void momentum_step_avx512(double* params, dou
   }
 }
 
+// The comparison half of sample_bernoulli_raw for 8 samples at a time: raw holds m / 2 64-bit
+// draws (m even); sample i takes the high 32 bits of draw i / 2 when i is even, the low ones
+// when odd: on a little-endian machine that is 32-bit word i ^ 1, hence the pair swap. The
+// uniform k 2^-32 is exact in double, so every output equals bernoulli_compare_scalar's. p and
+// out may be the same array (each block is loaded before it is stored).
+__attribute__((target("avx512f,avx2"))) void bernoulli_compare_avx512(const std::uint64_t* raw,
+                                                                       const double* p,
+                                                                       double* out,
+                                                                       std::size_t m) {
+  const __m512d scale = _mm512_set1_pd(0x1.0p-32), one = _mm512_set1_pd(1.0);
+  std::size_t i = 0;
+  for (; i + 8 <= m; i += 8) {
+    __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(raw + i / 2));
+    words = _mm256_shuffle_epi32(words, 0xB1);  // swap the two words of each draw
+    // The zero-masked form: the plain one trips a false "uninitialized" warning in GCC 12.
+    const __m512d u = _mm512_mul_pd(_mm512_maskz_cvtepu32_pd(0xFF, words), scale);
+    const __mmask8 below = _mm512_cmp_pd_mask(u, _mm512_loadu_pd(p + i), _CMP_LT_OQ);
+    _mm512_storeu_pd(out + i, _mm512_maskz_mov_pd(below, one));
+  }
+  for (; i < m; i += 2) {
+    const std::uint64_t r = raw[i / 2];
+    out[i] = static_cast<double>(r >> 32) * 0x1.0p-32 < p[i] ? 1.0 : 0.0;
+    out[i + 1] = static_cast<double>(r & 0xffffffffu) * 0x1.0p-32 < p[i + 1] ? 1.0 : 0.0;
+  }
+}
+
 // LIBXSMM's kernels (StepGemm) return with the upper halves of the vector registers dirty;
 // the SSE-encoded scalar code that follows (this file is built for the baseline x86-64) then
 // pays a transition penalty on every instruction: measured, the parameter update after the
@@ -125,18 +151,42 @@ inline void momentum_step(double* params, double* velocity, const double* grad, 
   fn(params, velocity, grad, n, n_decayed, momentum, rate, decay);
 }
 
-// out[i] = 1 with probability p[i]. Each 64-bit draw gives two 32-bit uniforms u = k / 2^32, so
-// P(out = 1) = ceil(p 2^32) / 2^32, within 2.4e-10 of p: far below any Monte Carlo noise, and
-// half the generator calls (the generator was a fifth of a PCD-1 update).
-inline void sample_bernoulli_raw(const double* p, double* out, std::size_t n, Rng& rng) {
+// See bernoulli_compare_avx512: out[i] for i < m (m even) from m / 2 raw draws.
+void bernoulli_compare_scalar(const std::uint64_t* raw, const double* p, double* out,
+                              std::size_t m) {
   constexpr double kScale = 0x1.0p-32;
-  std::size_t i = 0;
-  for (; i + 2 <= n; i += 2) {
-    const std::uint64_t r = rng();
+  for (std::size_t i = 0; i < m; i += 2) {
+    const std::uint64_t r = raw[i / 2];
     out[i] = static_cast<double>(r >> 32) * kScale < p[i] ? 1.0 : 0.0;
     out[i + 1] = static_cast<double>(r & 0xffffffffu) * kScale < p[i + 1] ? 1.0 : 0.0;
   }
-  if (i < n) out[i] = static_cast<double>(rng() >> 32) * kScale < p[i] ? 1.0 : 0.0;
+}
+
+// out[i] = 1 with probability p[i]. Each 64-bit draw gives two 32-bit uniforms u = k / 2^32, so
+// P(out = 1) = ceil(p 2^32) / 2^32, within 2.4e-10 of p: far below any Monte Carlo noise, and
+// half the generator calls (the generator was a fifth of a PCD-1 update). The draws are taken
+// in blocks and compared in a separate pass (8 at a time with AVX-512): the same draws in the
+// same order, so the same samples, in about a third of the time the interleaved loop took.
+inline void sample_bernoulli_raw(const double* p, double* out, std::size_t n, Rng& rng) {
+  using CompareFn = void (*)(const std::uint64_t*, const double*, double*, std::size_t);
+  static const CompareFn compare = [] {
+#ifdef SEQLAB_RBM_AVX
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2"))
+      return static_cast<CompareFn>(bernoulli_compare_avx512);
+#endif
+    return static_cast<CompareFn>(bernoulli_compare_scalar);
+  }();
+  constexpr std::size_t kBlock = 512;  // samples per block of draws
+  std::uint64_t raw[kBlock / 2];
+  std::size_t i = 0;
+  while (n - i >= 2) {
+    const std::size_t m = std::min(kBlock, (n - i) & ~std::size_t{1});
+    for (std::size_t k = 0; k < m / 2; ++k) raw[k] = rng();
+    compare(raw, p + i, out + i, m);
+    i += m;
+  }
+  if (i < n) out[i] = static_cast<double>(rng() >> 32) * 0x1.0p-32 < p[i] ? 1.0 : 0.0;
 }
 
 // out[i] = mean of row i of the rows x cols column-major array m. Requires cols >= 1.
