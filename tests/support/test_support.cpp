@@ -2,10 +2,15 @@
 #include "test_support.hpp"
 
 #include <algorithm>
+#include <barrier>
 #include <cmath>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include "seqlab/core/error.hpp"
 
 namespace seqlab::test {
 namespace fs = std::filesystem;
@@ -133,6 +138,77 @@ double independent_units_nll(const SequenceSet& train, const SequenceSet& test) 
     frames += static_cast<double>(f.n_cols);
   }
   return -ll / frames;
+}
+
+namespace {
+
+// Shared state of run_ranks: one slot per rank, a barrier between the phases of each collective.
+struct RankHub {
+  explicit RankHub(unsigned ranks) : slots(ranks), errors(ranks), barrier(ranks) {}
+  std::vector<std::vector<double>> slots;
+  std::vector<std::string> errors;
+  bool flag = false;
+  std::barrier<> barrier;
+};
+
+class ThreadCommunicator final : public Communicator {
+ public:
+  ThreadCommunicator(RankHub& hub, unsigned rank) : hub_(hub), rank_(rank) {}
+  unsigned rank() const override { return rank_; }
+  unsigned size() const override { return static_cast<unsigned>(hub_.slots.size()); }
+  void sum_in_rank_order(double* data, std::size_t n) const override {
+    hub_.slots[rank_].assign(data, data + n);
+    hub_.barrier.arrive_and_wait();
+    for (std::size_t i = 0; i < n; ++i) {
+      double sum = hub_.slots[0][i];
+      for (unsigned r = 1; r < size(); ++r) sum += hub_.slots[r][i];
+      data[i] = sum;
+    }
+    hub_.barrier.arrive_and_wait();  // nobody refills a slot before everyone has read it
+  }
+  bool broadcast_flag(bool value) const override {
+    if (rank_ == 0) hub_.flag = value;
+    hub_.barrier.arrive_and_wait();
+    const bool result = hub_.flag;
+    hub_.barrier.arrive_and_wait();
+    return result;
+  }
+  void agree(const std::string& error) const override {
+    hub_.errors[rank_] = error;
+    hub_.barrier.arrive_and_wait();
+    std::string first;
+    for (const std::string& e : hub_.errors)
+      if (!e.empty()) {
+        first = e;
+        break;
+      }
+    hub_.barrier.arrive_and_wait();
+    if (!first.empty()) user_error(first);
+  }
+
+ private:
+  RankHub& hub_;
+  unsigned rank_;
+};
+
+}  // namespace
+
+void run_ranks(unsigned ranks, const std::function<void(const Communicator&)>& f) {
+  RankHub hub(ranks);
+  std::vector<std::exception_ptr> failures(ranks);
+  std::vector<std::thread> threads;
+  for (unsigned r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      const ThreadCommunicator communicator(hub, r);
+      try {
+        f(communicator);
+      } catch (...) {
+        failures[r] = std::current_exception();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : failures)
+    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace seqlab::test

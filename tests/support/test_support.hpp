@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/data/dataset.hpp"
 
 namespace seqlab::test {
@@ -35,6 +36,12 @@ public:
 private:
   std::filesystem::path path_;
 };
+
+// An in-process stand-in for the ranks of an MPI job: run_ranks(R, f) calls f(communicator) on
+// R threads at once, each with its own rank; the communicators exchange data through shared
+// memory with the contract of core/communicator.hpp (sums in rank order, rank 0's flag, agreed
+// errors). An exception escaping f on any rank is rethrown by run_ranks (the lowest rank's).
+void run_ranks(unsigned ranks, const std::function<void(const Communicator&)>& f);
 
 // A SequenceSet of kind symbols holding `sequences`.
 SequenceSet symbol_set(const std::vector<arma::uvec>& sequences);

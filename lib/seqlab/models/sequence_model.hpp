@@ -62,6 +62,14 @@ namespace seqlab {
 //   stop                when it becomes true, fit() finishes the update in progress, writes the
 //                       checkpoint (when one is set) and throws seqlab::Interrupted. An atomic
 //                       flag a signal handler may set.
+//   communicator        null: this process does all the work. Otherwise the ranks of an MPI job
+//                       (core/communicator.hpp) share it: every rank calls fit() with the same
+//                       data and options, each does its share of the passes over the data, and
+//                       they combine their statistics in rank order, so every rank ends with the
+//                       same model, equal to the single-process one to rounding (bitwise with
+//                       one rank). Models that cannot share their work refuse a communicator of
+//                       more than one rank (UserError). HMMs (Baum-Welch) share it.
+class Communicator;
 struct FitOptions {
   std::uint64_t seed = 1;
   unsigned threads = 1;
@@ -69,6 +77,7 @@ struct FitOptions {
   std::filesystem::path checkpoint;
   double checkpoint_seconds = 300.0;
   const std::atomic<bool>* stop = nullptr;
+  const Communicator* communicator = nullptr;
 };
 
 // One point of a learning curve: what fit() knew at the end of an epoch (networks) or of an

@@ -40,6 +40,11 @@ public:
     arma::mat sum_x;  // d x N: sum_t gamma(i, t) x_t (expected "on" counts)
     Stats& operator+=(const Stats& other);  // requires equal shapes
     void clear();                           // zeroes; keeps shapes
+    template <class F>
+    void for_each_sum(F&& f) {  // every summed array (emission.hpp)
+      f(mass);
+      f(sum_x);
+    }
   };
 
   // An empty placeholder (0 states) for load().

@@ -24,6 +24,9 @@ class CategoricalEmission {
     arma::mat counts;  // N x M
     Stats& operator+=(const Stats& other);
     void clear() { counts.zeros(); }
+    // Calls f(array) for every summed array (what ranks add up; see emission.hpp).
+    template <class F>
+    void for_each_sum(F&& f) { f(counts); }
   };
 
   CategoricalEmission() = default;

@@ -7,7 +7,10 @@
 //                                              d x T with one observation per column.
 //   struct Stats;                              weighted sufficient statistics; `Stats& operator+=`
 //                                              merges two (threads / MPI ranks add theirs in a
-//                                              fixed order), `clear()` zeroes them.
+//                                              fixed order), `clear()` zeroes them, and
+//                                              `for_each_sum(f)` calls f(array) for every array
+//                                              that += adds (not for fixed parts such as a
+//                                              shift), in a fixed order: how ranks exchange them.
 //   std::string name() const;                  "categorical", "gaussian_diag", ... (file format)
 //   arma::uword num_states() const;
 //   arma::uword dimension() const;             alphabet size M for symbols, d for vectors.
@@ -81,6 +84,7 @@ concept Emission = requires(const E& e, E& m, const typename E::Sequence& x,
   e.accumulate(x, gamma, s);
   s += s;
   s.clear();
+  s.for_each_sum([](auto& array) { (void)array.memptr(); });
   m.maximize(s, prior);
   e.sample(arma::uword{0}, rng);
   { e.num_parameters() } -> std::convertible_to<std::uint64_t>;

@@ -2,6 +2,7 @@
 // frames: random starts per emission, restarts, decoding access and the model-file layout.
 #include "seqlab/models/hmm/frame_hmm.hpp"
 
+
 #include <H5Cpp.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/memory.hpp"
 #include "seqlab/io/hdf5.hpp"
@@ -279,7 +281,11 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   for (arma::uword r = 0; r < options_.train.restarts; ++r) {
     if (budget > 0.0) {
       const double left = budget - reporter.seconds();
-      if (r > 0 && left <= 0.0) {
+      bool spent = r > 0 && left <= 0.0;
+      // Under MPI every rank follows rank 0's clock (FitOptions::communicator).
+      if (r > 0 && options.communicator != nullptr)
+        spent = options.communicator->broadcast_flag(spent);
+      if (spent) {
         combined.restarts_skipped = options_.train.restarts - r;
         break;
       }

@@ -140,6 +140,12 @@ public:
     Stats& operator+=(const Stats& other);
     // Ensures every sum is zero; shapes and shift are kept.
     void clear();
+    template <class F>
+    void for_each_sum(F&& f) {  // every summed array, not the shift (emission.hpp)
+      f(mass);
+      f(sum_x);
+      f(sum_xx);
+    }
   };
 
   // An empty placeholder (0 states) for load().
@@ -201,6 +207,12 @@ public:
     arma::vec shift;    // d
     Stats& operator+=(const Stats& other);  // requires equal shapes and shift
     void clear();
+    template <class F>
+    void for_each_sum(F&& f) {  // every summed array, not the shift (emission.hpp)
+      f(mass);
+      f(sum_x);
+      f(sum_xx);
+    }
   };
 
   GaussianFullEmission() = default;

@@ -46,6 +46,12 @@ public:
     arma::mat shift;   // d x N K (DiagGaussianBank::stats_shift)
     Stats& operator+=(const Stats& other);  // requires equal shapes and shift
     void clear();
+    template <class F>
+    void for_each_sum(F&& f) {  // every summed array, not the shift (emission.hpp)
+      f(mass);
+      f(sum_x);
+      f(sum_xx);
+    }
   };
 
   // An empty placeholder (0 states) for load().

@@ -202,7 +202,9 @@ class Hmm {
   // Baum-Welch (see TrainOptions). Requires: data non-empty (else UserError "no training
   //   sequences"), every sequence fitting the emission, the data possible under the starting
   //   parameters of every restart (else UserError naming the sequence).
-  //   run.seed drives the restarts, run.threads >= 1 the E-steps (run.quiet is unused here).
+  //   run.seed drives the restarts, run.threads >= 1 the E-steps (run.quiet is unused here);
+  //   with run.communicator (an MPI job), every rank calls fit() with the same data and options,
+  //   does its share of each E-step, and ends with the same parameters (FitOptions).
   //   options.max_seconds finite and >= 0.
   // Ensures: the parameters of the best restart; its history in the result. `on_pass` (when set)
   //   is called after every E-step pass, in order, with the pass and the HMM whose parameters it
@@ -243,14 +245,17 @@ class Hmm {
   struct EStep;  // statistics of one E-step (hmm_impl.hpp)
   void validate_all() const;
   void check_sequence(const Sequence& x, const std::string& where) const;
+  // With a communicator of several ranks, each rank does its share of the batches and the
+  // statistics (and per-sequence log-likelihoods) are summed in rank order on every rank.
   EStep expectation(const std::vector<Sequence>& data, unsigned threads, bool statistics,
-                    HmmWorkspace* workspace = nullptr) const;
+                    HmmWorkspace* workspace = nullptr,
+                    const Communicator* communicator = nullptr) const;
   ConvergenceMonitor baum_welch(const std::vector<Sequence>& data, const TrainOptions& options,
                                 unsigned threads, const arma::umat& transition_free,
                                 const arma::uvec& initial_free, Rng& rng,
                                 HmmWorkspace& workspace, arma::uword restart,
                                 std::chrono::steady_clock::time_point start,
-                                const PassObserver& on_pass);
+                                const PassObserver& on_pass, const Communicator* communicator);
   void maximize(const EStep& stats, const TrainOptions& options, const arma::umat& transition_free,
                 const arma::uvec& initial_free);
 

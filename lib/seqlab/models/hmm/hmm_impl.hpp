@@ -22,6 +22,7 @@
 #include "seqlab/core/parallel.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/hmm/forward_backward.hpp"
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 
 namespace seqlab {
@@ -202,12 +203,25 @@ void Hmm<E>::check_sequence(const Sequence& x, const std::string& where) const {
 
 template <Emission E>
 typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, unsigned threads,
-                                           bool statistics, HmmWorkspace* workspace) const {
+                                           bool statistics, HmmWorkspace* workspace,
+                                           const Communicator* communicator) const {
   const arma::uword n = num_states();
   std::vector<arma::uword> lengths(data.size());
   for (std::size_t s = 0; s < data.size(); ++s) lengths[s] = sequence_length(data[s]);
   const auto batches = hmm_detail::make_batches(lengths, n);
-  const unsigned workers = std::max(1u, std::min<unsigned>(threads, batches.size()));
+  // Ranks of an MPI job each take a contiguous run of the batches (balanced by steps) and add
+  // their statistics in rank order below; alone, this process takes them all.
+  const bool shared = communicator != nullptr && communicator->size() > 1;
+  UnitRange mine{0, batches.size()};
+  if (shared) {
+    std::vector<double> steps(batches.size(), 0.0);
+    for (std::size_t b = 0; b < batches.size(); ++b)
+      for (const arma::uword s : batches[b]) steps[b] += static_cast<double>(lengths[s]);
+    mine = contiguous_share(steps, communicator->rank(), communicator->size());
+  }
+  const std::size_t my_units = mine.end - mine.begin;
+  const unsigned workers =
+      std::max(1u, static_cast<unsigned>(std::min<std::size_t>(threads, my_units)));
 
   HmmWorkspace local;
   std::vector<HmmWorkspace::Worker>& work = (workspace != nullptr ? *workspace : local).workers;
@@ -215,12 +229,16 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
   // Our workers each call single-threaded GEMMs; BLAS threads on top would oversubscribe.
   std::optional<ScopedBlasThreads> one_blas_thread;
   if (workers > 1) one_blas_thread.emplace(1);
-  std::vector<EStep> unit_stats(statistics ? batches.size() : 0);
+  std::vector<EStep> unit_stats(statistics ? my_units : 0);
   const arma::mat transition_t = transition_.t();  // one copy read by every worker
   EStep total;
-  total.log_likelihood.set_size(data.size());
+  // Zeros: under MPI each sequence's entry comes from the one rank that scores it (x + 0 = x).
+  total.log_likelihood.zeros(data.size());
 
-  run_units(batches.size(), workers, [&](std::size_t unit, unsigned w) {
+  std::string failure;  // this rank's error, for agree()
+  try {
+  run_units(my_units, workers, [&](std::size_t local, unsigned w) {
+    const std::size_t unit = mine.begin + local;
     HmmWorkspace::Worker& wk = work[w];
     const auto& members = batches[unit];
     std::vector<arma::uword> member_lengths(members.size());
@@ -241,7 +259,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
       if (pass.impossible[k])
         user_error("HMM: training sequence " + std::to_string(members[l.order[k]]) +
                    " has probability 0 under the current parameters");
-    EStep& st = unit_stats[unit];
+    EStep& st = unit_stats[local];
     st.initial_counts.zeros(n);
     st.transition_counts.zeros(n, n);
     st.occupancy.zeros(n);
@@ -275,6 +293,11 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
       }
     }
   });
+  } catch (const std::exception& e) {
+    if (!shared) throw;
+    failure = e.what();
+  }
+  if (shared) communicator->agree(failure);
 
   if (statistics) {
     total.initial_counts.zeros(n);
@@ -283,6 +306,37 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
     total.emission = emission_.make_stats();
     for (const EStep& st : unit_stats) total += st;
     total.has_statistics = true;
+  }
+  if (shared) {
+    // One message: the per-sequence log-likelihoods, then (with statistics) every sum.
+    std::vector<double*> parts;
+    std::vector<arma::uword> sizes;
+    const auto add = [&](auto& array) {
+      parts.push_back(array.memptr());
+      sizes.push_back(array.n_elem);
+    };
+    add(total.log_likelihood);
+    if (statistics) {
+      add(total.initial_counts);
+      add(total.transition_counts);
+      add(total.occupancy);
+      total.emission.for_each_sum(add);
+    }
+    std::size_t length = 0;
+    for (const arma::uword k : sizes) length += k;
+    std::vector<double> message(length);
+    std::size_t at = 0;
+    for (std::size_t p = 0; p < parts.size(); ++p) {
+      std::copy(parts[p], parts[p] + sizes[p], message.begin() + static_cast<std::ptrdiff_t>(at));
+      at += sizes[p];
+    }
+    communicator->sum_in_rank_order(message.data(), message.size());
+    at = 0;
+    for (std::size_t p = 0; p < parts.size(); ++p) {
+      std::copy(message.begin() + static_cast<std::ptrdiff_t>(at),
+                message.begin() + static_cast<std::ptrdiff_t>(at + sizes[p]), parts[p]);
+      at += sizes[p];
+    }
   }
   return total;
 }
@@ -457,12 +511,16 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
                                       const arma::uvec& initial_free, Rng& rng,
                                       HmmWorkspace& workspace, arma::uword restart,
                                       std::chrono::steady_clock::time_point start,
-                                      const PassObserver& on_pass) {
+                                      const PassObserver& on_pass,
+                                      const Communicator* communicator) {
   ConvergenceMonitor monitor;
+  // Under MPI the budget is read on rank 0's clock, so that every rank stops at the same pass.
   const auto budget_spent = [&] {
-    return options.max_seconds > 0.0 &&
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
-               options.max_seconds;
+    const bool spent =
+        options.max_seconds > 0.0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+            options.max_seconds;
+    return communicator != nullptr ? communicator->broadcast_flag(spent) : spent;
   };
   for (arma::uword iteration = 0;; ++iteration) {
     // At the iteration cap, or once the time budget is used up (after the first iteration), only
@@ -470,7 +528,7 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
     const bool out_of_time =
         iteration > 0 && iteration < options.max_iterations && budget_spent();
     const bool last = iteration == options.max_iterations || out_of_time;
-    const EStep st = expectation(data, threads, !last, &workspace);
+    const EStep st = expectation(data, threads, !last, &workspace, communicator);
     const double total = arma::accu(st.log_likelihood);
     monitor.log_likelihood.push_back(total);
     EmPass pass;
@@ -559,9 +617,11 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
   Hmm best = *this;
   double best_ll = kNegInf;
   for (arma::uword r = 0; r < options.restarts; ++r) {
-    if (r > 0 && options.max_seconds > 0.0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
-            options.max_seconds) {
+    bool spent = r > 0 && options.max_seconds > 0.0 &&
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                         .count() >= options.max_seconds;
+    if (r > 0 && run.communicator != nullptr) spent = run.communicator->broadcast_flag(spent);
+    if (spent) {
       result.restarts_skipped = options.restarts - r;
       break;
     }
@@ -580,7 +640,7 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
     }
     ConvergenceMonitor monitor =
         candidate.baum_welch(data, options, run.threads, transition_free, initial_free, rng,
-                             workspace, r, start, on_pass);
+                             workspace, r, start, on_pass, run.communicator);
     const double ll = monitor.log_likelihood.back();
     result.restarts.push_back(std::move(monitor));
     if (ll > best_ll || r == 0) {
@@ -602,7 +662,7 @@ double Hmm<E>::em_step(const std::vector<Sequence>& data, const TrainOptions& op
   if (run.threads == 0) user_error("HMM: threads must be at least 1");
   for (std::size_t s = 0; s < data.size(); ++s)
     check_sequence(data[s], "training sequence " + std::to_string(s));
-  const EStep st = expectation(data, run.threads, true, workspace);
+  const EStep st = expectation(data, run.threads, true, workspace, run.communicator);
   maximize(st, options, arma::umat(transition_ > 0.0), arma::uvec(initial_ > 0.0));
   return arma::accu(st.log_likelihood);
 }

@@ -1,0 +1,41 @@
+// seqlab/core/communicator.cpp: contiguous_share, the division of ordered work units among ranks.
+#include "seqlab/core/communicator.hpp"
+
+#include <stdexcept>
+
+namespace seqlab {
+
+UnitRange contiguous_share(const std::vector<double>& weights, unsigned rank, unsigned size) {
+  if (size == 0 || rank >= size)
+    throw std::invalid_argument("contiguous_share: rank must be below size >= 1");
+  double total = 0.0;
+  for (const double w : weights) total += w;
+  // Unit u goes to rank floor(size * middle_u / total), middle_u = the weight before u plus half
+  // its own; the ranks are non-decreasing along the units, so each rank's units are contiguous.
+  const auto owner = [&](double before, double w) -> unsigned {
+    if (!(total > 0.0)) return 0;
+    const double r = static_cast<double>(size) * (before + 0.5 * w) / total;
+    return r >= static_cast<double>(size) ? size - 1 : static_cast<unsigned>(r);
+  };
+  UnitRange range{weights.size(), weights.size()};
+  bool found = false;
+  double before = 0.0;
+  for (std::size_t u = 0; u < weights.size(); ++u) {
+    const unsigned o = owner(before, weights[u]);
+    if (o == rank && !found) {
+      range.begin = u;
+      found = true;
+    }
+    if (o > rank) {
+      if (!found) range.begin = u;
+      range.end = u;
+      return range;
+    }
+    before += weights[u];
+  }
+  if (!found) range.begin = weights.size();
+  range.end = weights.size();
+  return range;
+}
+
+}  // namespace seqlab

@@ -1,0 +1,56 @@
+// seqlab/core/communicator.hpp: how one computation spread over several processes (MPI ranks)
+// combines its partial results. The library never calls MPI itself: a program that runs under
+// MPI implements Communicator (the seqlab program's MPI build does) and passes it in FitOptions;
+// without one, everything runs in this process as it always did.
+//
+// DETERMINISM. Every operation leaves the same bits on every rank and depends only on the number
+// of ranks, never on the order in which messages arrive: sums are added in rank order 0, 1, ...,
+// R - 1. With one rank nothing is added, so a one-rank run is bitwise the single-process one.
+//
+// ERRORS. A rank that fails (bad input, a sequence of probability 0) must not leave the others
+// waiting in a collective forever: the parts of a computation that can fail run before an
+// agree() call, which turns one rank's error into the same one-line UserError on every rank.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace seqlab {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  // This process's rank in [0, size()), and the number of ranks (>= 1).
+  virtual unsigned rank() const = 0;
+  virtual unsigned size() const = 0;
+
+  // Requires: every rank calls it with the same n. Ensures on every rank: data[i] = the sum over
+  //   ranks r = 0, 1, ..., R - 1 of rank r's data[i], added in that order starting from rank 0's
+  //   value. Cost: R n doubles gathered on rank 0, n sent back to each rank.
+  virtual void sum_in_rank_order(double* data, std::size_t n) const = 0;
+
+  // Requires: every rank calls it. Ensures on every rank: rank 0's value. For decisions taken on
+  //   one clock (a time budget), so that every rank takes the same branch.
+  virtual bool broadcast_flag(bool value) const = 0;
+
+  // Requires: every rank calls it; `error` is empty where this rank succeeded, else its one-line
+  //   message. Ensures: returns normally on every rank when every rank succeeded; otherwise
+  //   throws on every rank the UserError of the lowest failing rank (the same line everywhere).
+  virtual void agree(const std::string& error) const = 0;
+};
+
+// A contiguous range [begin, end) of work units.
+struct UnitRange {
+  std::size_t begin = 0, end = 0;
+};
+
+// Requires: weights >= 0 and finite; size >= 1, rank < size. Ensures: the units (in their order)
+//   that rank `rank` of `size` takes: contiguous ranges that partition [0, weights.size()) in
+//   rank order, unit u going to the rank whose share of the total weight holds the middle of u's
+//   weight (so every rank's weight is within the largest unit of total / size). Depends on the
+//   weights and the size only. Cost O(units).
+UnitRange contiguous_share(const std::vector<double>& weights, unsigned rank, unsigned size);
+
+}  // namespace seqlab

@@ -1,0 +1,195 @@
+// tests/unit/test_hmm_distributed.cpp: Baum-Welch shared by the ranks of an MPI job, run here with
+// in-process ranks (test::run_ranks: threads with the Communicator contract): every rank ends with
+// the same model, bitwise the single-process one with one rank and equal to it to 1e-12 relative
+// with 2 and 3, for the categorical HMM and every frame emission; an impossible training
+// sequence on one rank's share stops every rank with the same one-line error; and the division
+// of work (contiguous_share) partitions the batches in order, balanced.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "seqlab/core/communicator.hpp"
+#include "seqlab/core/error.hpp"
+#include "seqlab/data/synthetic.hpp"
+#include "seqlab/models/hmm/frame_hmm.hpp"
+#include "seqlab/models/hmm/hmm.hpp"
+#include "test_support.hpp"
+
+using namespace seqlab;
+using Catch::Matchers::Contains;
+
+namespace {
+
+using CatHmm = Hmm<CategoricalEmission>;
+
+// Largest |a - b| over the largest |a|: the relative distance of two parameter sets.
+double relative_distance(const arma::mat& a, const arma::mat& b) {
+  REQUIRE(a.n_rows == b.n_rows);
+  REQUIRE(a.n_cols == b.n_cols);
+  return arma::abs(a - b).max() / std::max(1e-300, arma::abs(a).max());
+}
+
+// All parameters of a categorical HMM in one column (initial, transition, emission).
+arma::mat flat(const CatHmm& h) {
+  return arma::join_cols(arma::join_cols(arma::vectorise(h.initial()), arma::vectorise(h.transition())),
+                         arma::vectorise(h.emission().probabilities()));
+}
+
+// 300 sequences of 20 to 120 symbols from a random 4-state HMM over 6 symbols: 5 batches.
+std::vector<arma::uvec> categorical_data(Rng& rng) {
+  const CategoricalHmmParams truth = random_categorical_hmm(4, 6, 1.0, rng);
+  std::vector<arma::uvec> data;
+  for (int s = 0; s < 300; ++s)
+    data.push_back(sample_categorical_hmm(truth, 20 + uniform_index(rng, 101), rng).symbols);
+  return data;
+}
+
+}  // namespace
+
+TEST_CASE("contiguous_share partitions ordered units among ranks, balanced", "[hmm][mpi]") {
+  const std::vector<double> weights = {5, 1, 1, 1, 8, 2, 2, 3, 0, 4};
+  const unsigned size = GENERATE(1u, 2u, 3u, 4u, 7u, 12u);
+  CAPTURE(size);
+  double total = 0, largest = 0;
+  for (const double w : weights) total += w, largest = std::max(largest, w);
+  std::size_t next = 0;
+  for (unsigned r = 0; r < size; ++r) {
+    const UnitRange range = contiguous_share(weights, r, size);
+    CAPTURE(r, range.begin, range.end);
+    CHECK(range.begin == next);  // contiguous, in rank order, no gaps
+    CHECK(range.end >= range.begin);
+    double mine = 0;
+    for (std::size_t u = range.begin; u < range.end; ++u) mine += weights[u];
+    CHECK(mine <= total / size + largest);
+    next = range.end;
+    const UnitRange again = contiguous_share(weights, r, size);
+    CHECK((again.begin == range.begin && again.end == range.end));
+  }
+  CHECK(next == weights.size());
+  CHECK_THROWS(contiguous_share(weights, 3, 3));
+}
+
+TEST_CASE("Baum-Welch over ranks equals the single-process fit", "[hmm][mpi]") {
+  Rng rng = make_rng(41);
+  const std::vector<arma::uvec> data = categorical_data(rng);
+  Rng start_rng = make_rng(42);
+  const CategoricalHmmParams p = random_categorical_hmm(4, 6, 1.0, start_rng);
+  const CatHmm start(p.initial, p.transition, CategoricalEmission(p.emission));
+  TrainOptions options;
+  options.max_iterations = 25;
+  options.restarts = 2;
+  options.tolerance = 0.0;  // every iteration runs: differences would have time to grow
+  FitOptions run;
+  run.seed = 5;
+  CatHmm single = start;
+  const FitResult single_result = single.fit(data, options, run);
+
+  const unsigned ranks = GENERATE(1u, 2u, 3u);
+  CAPTURE(ranks);
+  std::vector<CatHmm> models(ranks, start);
+  std::vector<double> log_likelihoods(ranks);
+  test::run_ranks(ranks, [&](const Communicator& c) {
+    FitOptions shared = run;
+    shared.communicator = &c;
+    log_likelihoods[c.rank()] = models[c.rank()].fit(data, options, shared).log_likelihood;
+  });
+  for (unsigned r = 1; r < ranks; ++r) {
+    CAPTURE(r);
+    CHECK(arma::approx_equal(flat(models[r]), flat(models[0]), "absdiff", 0.0));  // same bits
+    CHECK(log_likelihoods[r] == log_likelihoods[0]);
+  }
+  if (ranks == 1) {
+    CHECK(arma::approx_equal(flat(models[0]), flat(single), "absdiff", 0.0));
+    CHECK(log_likelihoods[0] == single_result.log_likelihood);
+  } else {
+    const double d = relative_distance(flat(single), flat(models[0]));
+    char text[64];
+    std::snprintf(text, sizeof text, "relative distance %.3g", d);  // Catch prints 1e-16 as 0.0
+    INFO(text);
+    CAPTURE(single_result.log_likelihood, log_likelihoods[0]);
+    CHECK(d <= 1e-12);
+    CHECK(std::abs(log_likelihoods[0] - single_result.log_likelihood) <=
+          1e-12 * std::abs(single_result.log_likelihood));
+  }
+}
+
+TEST_CASE("frame HMMs of every emission train over ranks as in one process", "[hmm][mpi]") {
+  const FrameEmission emission = GENERATE(FrameEmission::gaussian_diag, FrameEmission::gaussian_full,
+                                          FrameEmission::gmm_diag, FrameEmission::bernoulli);
+  CAPTURE(to_string(emission));
+  // 140 sequences of 3-dimensional frames (3 batches), two clusters per dimension.
+  Rng rng = make_rng(8);
+  SequenceSet data;
+  data.kind = data_kind(emission);
+  for (int s = 0; s < 140; ++s) {
+    arma::mat x(3, 10 + uniform_index(rng, 30));
+    for (auto& v : x)
+      v = emission == FrameEmission::bernoulli
+              ? (uniform01(rng) < 0.3 ? 1.0 : 0.0)
+              : standard_normal(rng) + (uniform01(rng) < 0.5 ? 2.0 : -2.0);
+    data.frames.push_back(x);
+  }
+  FrameHmmOptions options;
+  options.states = 3;
+  options.emission = emission;
+  options.mixtures = 2;
+  options.train.max_iterations = 15;
+  options.train.restarts = 2;
+  options.train.tolerance = 0.0;
+  options.train.emission_prior.pseudo_count = 0.5;
+  FitOptions run;
+  run.seed = 9;
+  FrameHmm single(3, options);
+  single.fit(data, nullptr, run, nullptr);
+  const arma::vec expected = single.log_likelihoods(data);
+
+  std::vector<FrameHmm> models(2, FrameHmm(3, options));
+  test::run_ranks(2, [&](const Communicator& c) {
+    FitOptions shared = run;
+    shared.communicator = &c;
+    models[c.rank()].fit(data, nullptr, shared, nullptr);
+  });
+  const arma::vec rank0 = models[0].log_likelihoods(data);
+  const arma::vec rank1 = models[1].log_likelihoods(data);
+  CHECK(arma::approx_equal(rank0, rank1, "absdiff", 0.0));
+  const double d = arma::abs(rank0 - expected).max() / arma::abs(expected).max();
+  char text[64];
+  std::snprintf(text, sizeof text, "relative distance %.3g", d);
+  INFO(text);
+  CHECK(d <= 1e-12);
+  CHECK(models[0].last_fit().best_restart == single.last_fit().best_restart);
+}
+
+TEST_CASE("a rank's impossible sequence stops every rank with the same error", "[hmm][mpi]") {
+  // Symbol 2 has probability 0 in every state: the last sequence (in the last rank's batches,
+  // the shortest sequences come last) is impossible from the start.
+  const arma::mat emission = {{0.5, 0.5, 0.0}, {0.3, 0.7, 0.0}};
+  const CatHmm start(arma::vec{0.5, 0.5}, arma::mat{{0.9, 0.1}, {0.2, 0.8}},
+                     CategoricalEmission(emission));
+  Rng rng = make_rng(3);
+  std::vector<arma::uvec> data;
+  for (int s = 0; s < 200; ++s) {
+    arma::uvec x(30 + uniform_index(rng, 30));
+    for (auto& v : x) v = uniform_index(rng, 2);
+    data.push_back(x);
+  }
+  data.push_back(arma::uvec{0, 2, 1});
+  TrainOptions options;
+  options.max_iterations = 3;
+  std::vector<std::string> errors(3);
+  test::run_ranks(3, [&](const Communicator& c) {
+    FitOptions shared;
+    shared.communicator = &c;
+    CatHmm model = start;
+    try {
+      model.fit(data, options, shared);
+    } catch (const UserError& e) {
+      errors[c.rank()] = e.what();
+    }
+  });
+  for (const std::string& e : errors) {
+    CAPTURE(e);
+    CHECK_THAT(e, Contains("training sequence 200 has probability 0"));
+    CHECK(e == errors[0]);
+  }
+}
