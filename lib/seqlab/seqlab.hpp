@@ -23,6 +23,7 @@
 #include "seqlab/io/history.hpp"
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/model_registry.hpp"
+#include "seqlab/experiment/merge.hpp"
 #include "seqlab/experiment/plan.hpp"
 #include "seqlab/experiment/runner.hpp"
 #include "seqlab/io/results_file.hpp"

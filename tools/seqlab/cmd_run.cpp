@@ -8,15 +8,21 @@
 // (PR_SET_PDEATHSIG, set between fork and exec), so a killed driver leaves no orphan writing
 // into the folder, and a worker that crashes takes only its own run with it. Run files are written atomically, so after any
 // kill a run file is complete or absent; running the same command again skips the complete ones.
+//
+// SHARDS. `--shard I/N` carries out shard I of the N into which shard_runs (experiment/plan.hpp)
+// cuts the plan, for the tasks of a job array: each task runs into its own folder (the lock
+// allows one driver per folder) and `seqlab merge` (cmd_merge.cpp) combines them. The folder is
+// an ordinary results folder plus shard.toml (experiment/merge.hpp), and its run files are those
+// an unsharded run would write.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -25,13 +31,16 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
+#include "seqlab/experiment/merge.hpp"
 #include "seqlab/experiment/plan.hpp"
 #include "seqlab/experiment/runner.hpp"
 #include "seqlab/io/results_file.hpp"
@@ -42,39 +51,87 @@ namespace fs = std::filesystem;
 namespace seqlab::cli {
 namespace {
 
-void print_plan(const ExperimentPlan& plan, const std::string& out_dir) {
+// `seqlab run --shard I/N`: which part of the plan this call runs.
+struct Shard {
+  unsigned index = 1, count = 1;
+  std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
+};
+
+constexpr unsigned kMaxShards = 100000;
+
+Shard parse_shard(const std::string& text) {
+  const auto fail = [&] {
+    user_error("run: --shard must be I/N, shard I of N with 1 <= I <= N <= " +
+               std::to_string(kMaxShards) + " (e.g. 1/4 for the first of four), got '" +
+               printable(text) + "'");
+  };
+  const auto number = [&](std::string_view digits) {
+    unsigned long long value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) fail();
+    return value;
+  };
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) fail();
+  const std::string_view whole(text);
+  const unsigned long long index = number(whole.substr(0, slash));
+  const unsigned long long count = number(whole.substr(slash + 1));
+  if (index < 1 || index > count || count > kMaxShards) fail();
+  return {static_cast<unsigned>(index), static_cast<unsigned>(count)};
+}
+
+// The one line for a shard with no runs (more shards than runs).
+std::string empty_shard_line(const ExperimentPlan& plan, const Shard& shard) {
+  return "shard " + shard.text() + " of experiment " + plan.name + " has no runs: the plan has " +
+         std::to_string(plan.runs.size()) + " run" + (plan.runs.size() == 1 ? "" : "s") +
+         ", fewer than " + std::to_string(shard.count) + " shards; nothing to do";
+}
+
+// The plan, or with --shard only that shard's runs (`runs`: indices into plan.runs).
+void print_plan(const ExperimentPlan& plan, const std::string& out_dir,
+                const std::vector<std::size_t>& runs, const std::optional<Shard>& shard) {
   std::set<std::size_t> datasets;
-  double total = 0.0;
-  for (const auto& run : plan.runs) {
-    datasets.insert(run.dataset);
-    total += run.estimated_seconds;
+  double total = 0.0, mine = 0.0;
+  for (const auto& run : plan.runs) total += run.estimated_seconds;
+  for (const std::size_t i : runs) {
+    datasets.insert(plan.runs[i].dataset);
+    mine += plan.runs[i].estimated_seconds;
   }
   std::string seeds;
   for (const auto s : plan.seeds) seeds += (seeds.empty() ? "" : ", ") + std::to_string(s);
-  std::printf("experiment %s (%s): %zu run%s on %zu dataset%s, seed%s %s\n", plan.name.c_str(),
-              plan.file.string().c_str(), plan.runs.size(), plan.runs.size() == 1 ? "" : "s",
-              datasets.size(), datasets.size() == 1 ? "" : "s", plan.seeds.size() == 1 ? "" : "s",
-              seeds.c_str());
+  const std::string part =
+      shard ? "shard " + shard->text() + ": " + std::to_string(runs.size()) + " of " +
+                  std::to_string(plan.runs.size()) + " runs"
+            : std::to_string(runs.size()) + " run" + (runs.size() == 1 ? "" : "s");
+  std::printf("experiment %s (%s): %s on %zu dataset%s, seed%s %s\n", plan.name.c_str(),
+              plan.file.string().c_str(), part.c_str(), datasets.size(),
+              datasets.size() == 1 ? "" : "s", plan.seeds.size() == 1 ? "" : "s", seeds.c_str());
   std::printf("results folder: %s\n", out_dir.c_str());
   for (const auto& note : plan.notes) std::printf("note: %s\n", note.c_str());
   std::size_t label_width = 5, dataset_width = 7;
-  for (const auto& run : plan.runs) {
+  for (const std::size_t i : runs) {
+    const PlannedRun& run = plan.runs[i];
     label_width = std::max(label_width, run.label.size());
     dataset_width = std::max(dataset_width, plan.datasets[run.dataset].key.size());
   }
   std::printf("  %-16s  %-*s  %-*s  %6s  %12s  %9s\n", "run", static_cast<int>(dataset_width),
               "dataset", static_cast<int>(label_width), "model", "seed", "parameters",
               "estimate");
-  for (const auto& run : plan.runs)
+  for (const std::size_t i : runs) {
+    const PlannedRun& run = plan.runs[i];
     std::printf("  %-16s  %-*s  %-*s  %6llu  %12s  %9s\n", run.id.c_str(),
                 static_cast<int>(dataset_width), plan.datasets[run.dataset].key.c_str(),
                 static_cast<int>(label_width), run.label.c_str(),
                 static_cast<unsigned long long>(run.seed),
                 run.parameters > 0 ? with_commas(run.parameters).c_str() : "from data",
                 rough_duration(run.estimated_seconds).c_str());
-  std::printf("rough estimate: %s in all, %s with %u job%s at a time of %u thread%s each "
+  }
+  const std::string whose =
+      shard ? rough_duration(mine) + " for this shard (the plan's " + rough_duration(total) + ")"
+            : rough_duration(total) + " in all";
+  std::printf("rough estimate: %s, %s with %u job%s at a time of %u thread%s each "
               "(from the budget and the work per epoch; max-time caps where set)\n",
-              rough_duration(total).c_str(), rough_duration(total / plan.jobs).c_str(), plan.jobs,
+              whose.c_str(), rough_duration(mine / plan.jobs).c_str(), plan.jobs,
               plan.jobs == 1 ? "" : "s", plan.threads, plan.threads == 1 ? "" : "s");
 }
 
@@ -178,9 +235,11 @@ std::string significant(double x) {
 
 class Driver {
 public:
-  Driver(const ExperimentPlan& plan, fs::path out, std::string self, bool quiet)
-      : plan_(plan), out_(std::move(out)), self_(std::move(self)), quiet_(quiet),
-        terminal_(::isatty(STDERR_FILENO) != 0) {}
+  // `runs`: the indices into plan.runs to carry out (all of them, or one shard's).
+  Driver(const ExperimentPlan& plan, std::vector<std::size_t> runs, std::optional<Shard> shard,
+         fs::path out, std::string self, bool quiet)
+      : plan_(plan), runs_(std::move(runs)), shard_(shard), out_(std::move(out)),
+        self_(std::move(self)), quiet_(quiet), terminal_(::isatty(STDERR_FILENO) != 0) {}
 
   int run();
 
@@ -194,11 +253,16 @@ private:
   double eta_seconds() const;
   void print_summary(const Summary& summary) const;
 
+  // "8 runs" or "7 runs of shard 2/3": what this call was asked to do.
+  std::string runs_text() const;
+
   const ExperimentPlan& plan_;
+  std::vector<std::size_t> runs_;
+  std::optional<Shard> shard_;
   fs::path out_;
   std::string self_;
   bool quiet_, terminal_;
-  int lock_fd_ = -1;
+  std::optional<FolderLock> lock_;
   std::vector<std::size_t> pending_;   // run indices still to do, next first
   std::vector<Worker> workers_;
   std::size_t already_done_ = 0, finished_ = 0;
@@ -224,20 +288,25 @@ void Driver::prepare_folder() {
     fs::create_directories(d, ec);
     if (ec) input_error(d, "cannot create the directory (" + ec.message() + ")");
   }
-  // One driver per folder: two would run the same runs twice.
-  const fs::path lock = out_ / ".lock";
-  lock_fd_ = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) input_error(lock, std::string("cannot open (") + std::strerror(errno) + ")");
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
-    input_error(out_, "another 'seqlab run' is writing into this results folder; wait for it "
-                      "or use another --out");
+  // One driver per folder: two would run the same runs twice. The tasks of a job array each
+  // need a folder of their own.
+  lock_.emplace(out_, shard_ ? "another 'seqlab run' is writing into this results folder: give "
+                               "each shard its own --out (e.g. --out " +
+                                   out_.string() + "-" + std::to_string(shard_->index) +
+                                   " for --shard " + shard_->text() +
+                                   ") and combine the folders with 'seqlab merge'"
+                             : "another 'seqlab run' is writing into this results folder; "
+                               "wait for it or use another --out");
   write_bytes_atomically(out_ / "config.toml", plan_.text.data(), plan_.text.size());
+  if (shard_) record_shard(out_, plan_, shard_->index, shard_->count, runs_);
 
-  // Runs whose file is complete are done; a damaged file is run again (and replaced whole).
+  // The whole plan's run files belong here (a folder may hold several shards); of this call's
+  // runs, those whose file is complete are done, and a damaged file is run again (replaced
+  // whole).
   std::set<std::string> ids;
-  for (std::size_t i = 0; i < plan_.runs.size(); ++i) {
+  for (const auto& run : plan_.runs) ids.insert(run.id + ".h5");
+  for (const std::size_t i : runs_) {
     const PlannedRun& run = plan_.runs[i];
-    ids.insert(run.id + ".h5");
     const fs::path file = run_file_path(out_, run);
     bool done = false;
     if (fs::exists(file, ec)) {
@@ -416,7 +485,7 @@ void Driver::show() {
   if (std::chrono::duration<double>(now - last_shown_).count() < 0.25) return;
   last_shown_ = now;
   std::string line = "[" + std::to_string(already_done_ + finished_ + failures_.size()) + "/" +
-                     std::to_string(plan_.runs.size()) + " runs, ETA " +
+                     std::to_string(runs_.size()) + " runs, ETA " +
                      rough_duration(eta_seconds()) + "]";
   for (const auto& w : workers_) {
     const PlannedRun& run = plan_.runs[w.run];
@@ -499,8 +568,17 @@ void Driver::print_summary(const Summary& summary) const {
               "classify; baseline = predicting the mean target)\n");
 }
 
+std::string Driver::runs_text() const {
+  return std::to_string(runs_.size()) + " runs" + (shard_ ? " of shard " + shard_->text() : "");
+}
+
 int Driver::run() {
   prepare_folder();
+  if (shard_ && runs_.empty()) {  // an empty shard: the folder is a results folder all the same
+    rebuild_summary(out_);
+    if (!quiet_) std::printf("%s\n", empty_shard_line(plan_, *shard_).c_str());
+    return 0;
+  }
   for (const auto& note : plan_.notes) say("note: " + note);
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
@@ -508,8 +586,8 @@ int Driver::run() {
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
   if (already_done_ > 0)
-    say("resuming: " + std::to_string(already_done_) + " of " + std::to_string(plan_.runs.size()) +
-        " runs already finished in " + out_.string());
+    say("resuming: " + std::to_string(already_done_) + " of " + runs_text() +
+        " already finished in " + out_.string());
   while ((!pending_.empty() || !workers_.empty()) && g_stop_signal == 0) {
     while (!pending_.empty() && workers_.size() < plan_.jobs && g_stop_signal == 0) {
       start(pending_.back());
@@ -530,8 +608,8 @@ int Driver::run() {
     }
     if (terminal_ && !quiet_ && shown_width_ > 0) std::cerr << "\r\x1b[K" << std::flush;
     std::cerr << "seqlab run: stopped by " << strsignal(g_stop_signal) << "; "
-              << already_done_ + finished_ << " of " << plan_.runs.size()
-              << " runs are finished in " << out_.string()
+              << already_done_ + finished_ << " of " << runs_text()
+              << " are finished in " << out_.string()
               << "; run the same command again to do the rest" << std::endl;
     return 128 + g_stop_signal;
   }
@@ -544,8 +622,8 @@ int Driver::run() {
                 (out_ / "results.csv").c_str(), summary.runs.size());
   if (!failures_.empty()) {
     const PlannedRun& first = plan_.runs[failures_.front().first];
-    user_error("run: " + std::to_string(failures_.size()) + " of " +
-               std::to_string(plan_.runs.size()) + " runs failed (first: " + first.id + ", " +
+    user_error("run: " + std::to_string(failures_.size()) + " of " + runs_text() +
+               " failed (first: " + first.id + ", " +
                first.label + " on " + plan_.datasets[first.dataset].key + ": " +
                failures_.front().second + "); logs in " + (out_ / "logs").string());
   }
@@ -556,7 +634,7 @@ int Driver::run() {
 
 int run_command(const std::vector<std::string>& args) {
   CommonOptions common;
-  std::string file, out, worker;
+  std::string file, out, worker, shard_text;
   std::int64_t jobs = 0, threads = 0;
   bool dry_run = false;
   po::options_description desc("Options");
@@ -570,7 +648,11 @@ int run_command(const std::vector<std::string>& args) {
      "threads of each run (default: the file's [experiment] threads, else 1); part of a run's "
      "identity, since a network's result depends on it")
     ("dry-run,n", po::bool_switch(&dry_run),
-     "check the file, print the plan (runs, parameters, a rough time estimate) and exit");
+     "check the file, print the plan (runs, parameters, a rough time estimate) and exit")
+    ("shard", po::value(&shard_text)->value_name("I/N"),
+     "carry out only shard I of N of the plan (1 <= I <= N), for the tasks of a job array: the "
+     "N shards split the plan by estimated time, the same on every machine. Give each task its "
+     "own --out (one 'seqlab run' per folder) and combine the folders with 'seqlab merge'");
   add_common_options(desc, common, 0);
   po::options_description hidden;
   hidden.add_options()("worker", po::value(&worker), "internal: carry out one run");
@@ -580,7 +662,7 @@ int run_command(const std::vector<std::string>& args) {
   positional.add("experiment", 1);
   po::variables_map vm;
   if (!parse_command_line("run", "EXPERIMENT.toml [--out DIR] [--jobs J] [--threads T] "
-                                 "[--dry-run]",
+                                 "[--shard I/N] [--dry-run]",
                           args, all, &positional, vm))
     return 0;
   if (file.empty()) user_error("run: an experiment file is required (see 'seqlab run --help')");
@@ -596,14 +678,22 @@ int run_command(const std::vector<std::string>& args) {
                  " (4 x this machine's cores), got " + std::to_string(threads));
     overrides.threads = static_cast<unsigned>(threads);
   }
+  std::optional<Shard> shard;
+  if (vm.count("shard")) shard = parse_shard(shard_text);
   const ExperimentPlan plan = parse_experiment(file, overrides);
   if (out.empty()) out = "results/" + plan.name;
   if (!worker.empty()) return run_worker(plan, out, worker);
+  std::vector<std::size_t> runs(plan.runs.size());
+  std::iota(runs.begin(), runs.end(), std::size_t{0});
+  if (shard) runs = shard_runs(plan, shard->index, shard->count);
   if (dry_run) {
-    print_plan(plan, out);
+    if (shard && runs.empty())
+      std::printf("%s\n", empty_shard_line(plan, *shard).c_str());
+    else
+      print_plan(plan, out, runs, shard);
     return 0;
   }
-  return Driver(plan, out, "seqlab", common.quiet).run();
+  return Driver(plan, std::move(runs), shard, out, "seqlab", common.quiet).run();
 }
 
 }  // namespace seqlab::cli

@@ -26,6 +26,8 @@ int logz_command(const std::vector<std::string>& args);
 // --- experiments ---
 // `seqlab run EXPERIMENT.toml` (cmd_run.cpp).
 int run_command(const std::vector<std::string>& args);
+// `seqlab merge --out DIR FOLDER...`: results folders of one experiment combined (cmd_merge.cpp).
+int merge_command(const std::vector<std::string>& args);
 // --- report / plot ---
 // `seqlab report RESULTS_DIR` and `seqlab plot RESULTS` (cmd_report.cpp).
 int report_command(const std::vector<std::string>& args);

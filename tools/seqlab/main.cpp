@@ -47,6 +47,8 @@ const std::vector<Command>& commands() {
       // experiments
       {"run", "run an experiment file (TOML): models x datasets x seeds into a results folder",
        run_command},
+      {"merge", "combine results folders of one experiment (the shards of a job array) into one",
+       merge_command},
       // report / plot
       {"report", "the report of a results folder: HTML page, Markdown, LaTeX table, figures",
        report_command},

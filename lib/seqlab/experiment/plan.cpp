@@ -7,9 +7,14 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <numeric>
+#include <queue>
 #include <set>
 #include <sstream>
+#include <stdexcept>
+#include <tuple>
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/registry.hpp"
@@ -385,6 +390,47 @@ std::string rough_duration(double seconds) {
   else
     std::snprintf(buffer, sizeof buffer, "%.1f h", seconds / 3600);
   return buffer;
+}
+
+std::vector<std::size_t> shard_runs(const ExperimentPlan& plan, unsigned index, unsigned count) {
+  if (count == 0 || index == 0 || index > count)
+    throw std::invalid_argument("shard_runs: shard " + std::to_string(index) + " of " +
+                                std::to_string(count) + " (expected 1 <= index <= count)");
+  // A NaN estimate would break the ordering (and with it the partition): it counts as 0.
+  const auto seconds = [&](std::size_t i) {
+    const double s = plan.runs[i].estimated_seconds;
+    return std::isnan(s) ? 0.0 : s;
+  };
+  std::vector<std::size_t> order(plan.runs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (seconds(a) != seconds(b)) return seconds(a) > seconds(b);
+    return plan.runs[a].id < plan.runs[b].id;
+  });
+  // Longest-processing-time-first: each run to the shard least loaded so far. The heap's top is
+  // the smallest (load, runs, shard) triple; shards beyond the number of runs stay empty.
+  using Bin = std::tuple<double, std::size_t, unsigned>;
+  std::priority_queue<Bin, std::vector<Bin>, std::greater<Bin>> bins;
+  for (unsigned b = 1; b <= count && b <= plan.runs.size(); ++b) bins.emplace(0.0, 0, b);
+  std::vector<std::size_t> mine;
+  for (const std::size_t i : order) {
+    auto [load, runs, bin] = bins.top();
+    bins.pop();
+    if (bin == index) mine.push_back(i);
+    bins.emplace(load + seconds(i), runs + 1, bin);
+  }
+  std::sort(mine.begin(), mine.end());
+  return mine;
+}
+
+std::string plan_fingerprint(const ExperimentPlan& plan) {
+  std::vector<std::string> ids;
+  ids.reserve(plan.runs.size());
+  for (const auto& run : plan.runs) ids.push_back(run.id);
+  std::sort(ids.begin(), ids.end());
+  Sha256 digest;
+  for (const auto& id : ids) digest.update(id + "\n");
+  return digest.finish();
 }
 
 std::string run_settings(const std::string& dataset_identity, const ResolvedOptions& options,

@@ -105,4 +105,23 @@ std::string run_settings(const std::string& dataset_identity, const ResolvedOpti
 // "3 min", "1.2 h": a rough duration for plans.
 std::string rough_duration(double seconds);
 
+// ---- shards: one plan split over the tasks of a job array (`seqlab run --shard I/N`) ------------
+
+// Requires: 1 <= index <= count (else std::invalid_argument: the caller checks what users type).
+// Ensures: the indices into plan.runs of shard `index` of `count`, ascending (plan order). The
+//   `count` shards partition the plan: disjoint, and together every run. They depend only on the
+//   runs' ids and estimated seconds, never on the order of the runs, the clock, the machine or
+//   the folder, so every task of an array computes the same partition: runs are dealt longest
+//   first (equal estimates: smaller run id first) to the shard with the least estimated time so
+//   far (ties: fewer runs, then the smaller index). Hence a shard's estimate is at most the mean
+//   over shards plus the longest single run, runs of equal estimates are spread evenly by count,
+//   and a shard is empty when count exceeds the runs.
+// Cost: O(R log R + R log count + count) for R runs.
+std::vector<std::size_t> shard_runs(const ExperimentPlan& plan, unsigned index, unsigned count);
+
+// Ensures: the sha256 (hex) of the plan's run ids, sorted, one per line: equal for two plans
+//   exactly when they hold the same runs (same settings, datasets, seeds and threads) whatever
+//   their order; what tells whether two shards' folders came from one plan. Cost: O(R log R).
+std::string plan_fingerprint(const ExperimentPlan& plan);
+
 }  // namespace seqlab
