@@ -39,12 +39,12 @@ $(ASAN_BUILD)/build.ninja:
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
-# Every suite: unit, CLI and install tests on the release build, then the unit tests again
+# Every suite: unit, CLI, install and MPI tests on the release build, then the unit tests again
 # under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: build build-asan
 	@echo "SEQLAB_DATA_PATH=$(SEQLAB_DATA_PATH)"
 	meson test -C $(BUILD) --no-rebuild --print-errorlogs --suite unit --suite cli --suite install \
-	  --suite fuzz
+	  --suite fuzz --suite mpi
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --no-rebuild --print-errorlogs --suite unit --suite fuzz
 

@@ -22,6 +22,8 @@ PACKAGES=(
   python3                               # small helper scripts
   python3-h5py                          # tests read run and model files the way users do (h5py)
   chromium                              # tests: reports checked in a headless browser
+  openmpi-bin libopenmpi-dev            # MPI: mpirun -n R seqlab train --model hmm (optional
+                                        # feature -Dmpi=auto, found and tested when installed)
 )
 if [ "${1:-}" = fuzz ]; then
   label="fuzz deps"

@@ -28,8 +28,10 @@
 #include "cli_common.hpp"
 #include "cmd_hopfield.hpp"
 #include "cmd_task.hpp"
+#include "mpi_session.hpp"
 #include "commands.hpp"
 #include "seqlab/core/atomic_file.hpp"
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/logmath.hpp"
 #include "seqlab/core/parallel.hpp"
@@ -348,6 +350,18 @@ int run_train(const std::vector<std::string>& args) {
   require_distinct_output(out, "--out", {{"--data", data.data}});
 
   const bool task = options.was_given("task") && options.text("task") != "none";
+  // Under mpirun the ranks share Baum-Welch (FitOptions::communicator); rank 0 alone prints and
+  // writes the model. Other models would only train R copies side by side.
+  const Communicator* communicator = mpi_communicator();
+  if (communicator != nullptr && (model_name != "hmm" || task))
+    user_error("train: --model " + model_name + (task ? " --task" : "") +
+               " trains in one process; under mpirun (" + std::to_string(mpi_size()) +
+               " ranks) only --model hmm shares its training (Baum-Welch): run it without mpirun");
+  const bool speaks = mpi_rank() == 0;
+  if (!speaks) {
+    common.quiet = true;
+    common.json = false;
+  }
   if (!checkpoint.empty() || resume || given(vm, "checkpoint-every")) {
     if (checkpoint.empty())
       user_error(std::string("train: ") + (resume ? "--resume" : "--checkpoint-every") +
@@ -430,6 +444,7 @@ int run_train(const std::vector<std::string>& args) {
   fo.quiet = common.quiet;
   fo.checkpoint = checkpoint;
   fo.checkpoint_seconds = checkpoint_every;
+  fo.communicator = communicator;
   if (!checkpoint.empty()) fo.stop = catch_stop_signals();
   FitObserver observer = progress_observer(common.quiet, log_every);
   // The learning curve, saved with the model (its history/ group).
@@ -453,6 +468,7 @@ int run_train(const std::vector<std::string>& args) {
     user_error("train on dataset '" + dataset.name + "' [" + data.split + "]: " + e.what());
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!speaks) return 0;  // every rank holds the same model: rank 0 writes and reports it
   try {
     save_model(out, *model, &history);
   } catch (const h5::NonFiniteValue& e) {

@@ -19,6 +19,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "mpi_session.hpp"
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab_config.hpp"
@@ -133,6 +134,13 @@ int run(std::vector<std::string> args) {
   const std::string name = args[0];
   args.erase(args.begin());
   try {
+    seqlab::cli::start_mpi();
+    // Of the commands, training shares its work over the ranks of an MPI job; the others would
+    // only run R times side by side.
+    if (seqlab::cli::mpi_size() > 1 && name != "train")
+      seqlab::user_error("'seqlab " + name + "' runs in one process; under mpirun (" +
+                         std::to_string(seqlab::cli::mpi_size()) +
+                         " ranks) only 'seqlab train --model hmm' shares its work");
     for (const auto& c : seqlab::cli::commands())
       if (c.name == name) return c.run(args);
     seqlab::user_error("unknown command '" + name + "' (see 'seqlab --help')");
@@ -142,7 +150,8 @@ int run(std::vector<std::string> args) {
     return seqlab::cli::stopped_exit_code();
   } catch (const seqlab::UserError& e) {
     std::cout.flush();  // what the command printed before the error comes first
-    std::cerr << "seqlab: error: " << e.what() << "\n";
+    // One write of the whole line: the ranks of an MPI job print theirs into one stream.
+    std::cerr << (std::string("seqlab: error: ") + e.what() + "\n");
     return 1;
   } catch (const std::exception& e) {
     std::cout.flush();
@@ -171,5 +180,7 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) then fails the write with EFBIG, reported as an error,
   // instead of killing the process in the middle of it.
   std::signal(SIGXFSZ, SIG_IGN);
-  return finish_standard_output(run(std::vector<std::string>(argv + 1, argv + argc)));
+  const int status = finish_standard_output(run(std::vector<std::string>(argv + 1, argv + argc)));
+  seqlab::cli::stop_mpi(status);
+  return status;
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# tests/mpi/hmm_mpi.sh SEQLAB FIXTURES MPIRUN: Baum-Welch shared by the ranks of an MPI job. For
+# the categorical HMM and every frame emission, `mpirun -n 1 seqlab train` writes bitwise the
+# model of a plain run and `mpirun -n 2` one equal to it within 1e-12 relative (h5py compares
+# every parameter dataset); rank 0 alone prints and writes; other models, other commands and bad
+# input stop every rank with the same one line, and nothing hangs (each job has a time limit).
+set -u
+seqlab=$1
+mpirun=$3
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/../cli/lib.sh"
+
+python=""
+for candidate in python3 /usr/bin/python3; do
+  if "$candidate" -c "import h5py" 2>/dev/null; then python=$candidate; break; fi
+done
+if [ -z "$python" ]; then
+  echo "SKIPPED: no python3 with h5py (Debian package python3-h5py)"
+  exit 77
+fi
+
+# As root (CI) OpenMPI wants --allow-run-as-root; --oversubscribe lets 2 ranks share fewer cores.
+# Shared-memory transfers between ranks by copy, which works in containers without ptrace rights.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+mpi() {  # mpi R ARGS...: seqlab under mpirun with R ranks, at most 300 s
+  local ranks=$1
+  shift
+  timeout 300 "$mpirun" --allow-run-as-root --oversubscribe -n "$ranks" "$seqlab" "$@"
+}
+
+# same_model A B TOLERANCE: every parameter dataset of two HMM files (history aside) equal,
+# bitwise for tolerance 0, else within TOLERANCE relative (largest |difference| / largest |value|).
+same_model() {
+  "$python" - "$1" "$2" "$3" <<'PY'
+import sys, h5py, numpy as np
+a, b, tol = h5py.File(sys.argv[1]), h5py.File(sys.argv[2]), float(sys.argv[3])
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and not n.startswith("history") else None)
+assert names, "no parameter datasets"
+worst = 0.0
+for n in names:
+    x, y = np.asarray(a[n][()]), np.asarray(b[n][()])
+    assert x.shape == y.shape, (n, x.shape, y.shape)
+    if x.dtype.kind in "fc":
+        scale = max(float(np.max(np.abs(x))), 1e-300)
+        d = float(np.max(np.abs(x - y))) / scale if x.size else 0.0
+        worst = max(worst, d)
+        assert (d == 0.0) if tol == 0 else (d <= tol), (n, d)
+    else:
+        assert np.array_equal(x, y), n
+print("largest relative difference %.3g over %d datasets" % (worst, len(names)))
+PY
+}
+
+configs=(
+  "categorical|--model hmm --states 6 --data hmm_synthetic --max-iter 30 --restarts 2 --pseudo-count 0.01"
+  "bernoulli|--model hmm --states 4 --emission bernoulli --data patterns --max-iter 20 --pseudo-count 0.01"
+  "gaussian_diag|--model hmm --states 3 --emission gaussian --data adding --max-iter 15"
+  "gaussian_full|--model hmm --states 3 --emission gaussian_full --data adding --max-iter 15"
+  "gmm_diag|--model hmm --states 2 --emission gmm --mixtures 2 --data adding --max-iter 15"
+)
+for config in "${configs[@]}"; do
+  name=${config%%|*}
+  read -r -a options <<<"${config#*|}"
+  expect_ok "$name: one process" "$seqlab" train "${options[@]}" --out "$tmp/$name.h5" --seed 3
+  expect_ok "$name: mpirun -n 1" mpi 1 train "${options[@]}" --out "$tmp/$name-1.h5" --seed 3
+  check "$name: one rank writes bitwise the model of one process" \
+    same_model "$tmp/$name.h5" "$tmp/$name-1.h5" 0
+  expect_ok "$name: mpirun -n 2" mpi 2 train "${options[@]}" --out "$tmp/$name-2.h5" --seed 3
+  check "$name: rank 0 alone reports (one 'trained' line)" \
+    bash -c '[ "$(grep -c "^trained hmm" "$1")" -eq 1 ]' _ "$tmp/out"
+  check "$name: two ranks give the model of one process within 1e-12 relative" \
+    same_model "$tmp/$name.h5" "$tmp/$name-2.h5" 1e-12
+done
+
+expect_ok "--json under two ranks: one JSON line" \
+  mpi 2 train --model hmm --states 3 --data hmm_synthetic --max-iter 5 --out "$tmp/j.h5" --json --quiet
+check "exactly one JSON object on stdout" bash -c '[ "$(grep -c "^{" "$1")" -eq 1 ]' _ "$tmp/out"
+
+# --- refusals: the same line on every rank, and the job ends ----------------------------------
+expect_mpi_error() {  # NAME PATTERN ARGS...: both ranks print PATTERN, the job fails
+  local name=$1 pattern=$2
+  shift 2
+  mpi 2 "$@" >"$tmp/out" 2>"$tmp/err"
+  local status=$? lines
+  lines=$(grep -c "^seqlab: error: .*$pattern" "$tmp/err")
+  if [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$lines" -eq 2 ]; then
+    passed=$((passed + 1))
+    echo "ok   - $name: $(grep -m1 "^seqlab: error:" "$tmp/err")"
+  else
+    failed=$((failed + 1))
+    echo "FAIL - $name (status $status, $lines matching lines of 2): $(head -c 600 "$tmp/err")"
+  fi
+}
+expect_mpi_error "a network under mpirun" \
+  "train: --model lstm trains in one process; under mpirun (2 ranks) only --model hmm shares" \
+  train --model lstm --data hmm_synthetic --out "$tmp/x.h5"
+expect_mpi_error "eval under mpirun" \
+  "'seqlab eval' runs in one process; under mpirun (2 ranks) only 'seqlab train --model hmm'" \
+  eval --model "$tmp/categorical.h5" --data hmm_synthetic
+expect_mpi_error "a missing data file" "no-such-file.txt" \
+  train --model hmm --states 2 --data "$tmp/no-such-file.txt" --out "$tmp/x.h5"
+check "no model was written by the refused jobs" bash -c '[ ! -e "$1/x.h5" ]' _ "$tmp"
+
+finish

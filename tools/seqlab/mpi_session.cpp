@@ -1,0 +1,156 @@
+// tools/seqlab/mpi_session.cpp: MPI for the seqlab program (mpi_session.hpp): the job's
+// Communicator over OpenMPI's C API, compiled in when the build found MPI (SEQLAB_WITH_MPI).
+#include "mpi_session.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "seqlab/core/communicator.hpp"
+#include "seqlab/core/error.hpp"
+
+#ifdef SEQLAB_WITH_MPI
+// The C API only: the deprecated C++ bindings do not compile warning-free.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
+
+namespace seqlab::cli {
+namespace {
+
+// The job size the launcher announced in the environment: 1 when started alone.
+unsigned launched_ranks() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(value, &end, 10);
+    if (end != value && *end == '\0' && n >= 1 && n <= 1000000) return static_cast<unsigned>(n);
+  }
+  return 1;
+}
+
+#ifdef SEQLAB_WITH_MPI
+// Messages go in pieces whose counts fit MPI's int.
+constexpr std::size_t kPiece = std::size_t{1} << 26;
+
+void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw std::runtime_error(std::string("MPI: ") + what + " failed: " + std::string(text, length));
+}
+
+class MpiCommunicator final : public Communicator {
+ public:
+  MpiCommunicator() {
+    int rank = 0, size = 1;
+    check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
+    check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+    rank_ = static_cast<unsigned>(rank);
+    size_ = static_cast<unsigned>(size);
+  }
+  unsigned rank() const override { return rank_; }
+  unsigned size() const override { return size_; }
+
+  // Gathered on rank 0, added there in rank order, sent back: the same bits everywhere.
+  void sum_in_rank_order(double* data, std::size_t n) const override {
+    for (std::size_t at = 0; at < n; at += kPiece) {
+      const int count = static_cast<int>(std::min(kPiece, n - at));
+      if (rank_ == 0) gathered_.resize(static_cast<std::size_t>(count) * size_);
+      check(MPI_Gather(data + at, count, MPI_DOUBLE, rank_ == 0 ? gathered_.data() : nullptr,
+                       count, MPI_DOUBLE, 0, MPI_COMM_WORLD),
+            "MPI_Gather");
+      if (rank_ == 0)
+        for (int i = 0; i < count; ++i) {
+          double sum = gathered_[static_cast<std::size_t>(i)];
+          for (unsigned r = 1; r < size_; ++r)
+            sum += gathered_[static_cast<std::size_t>(r) * count + i];
+          data[at + i] = sum;
+        }
+      check(MPI_Bcast(data + at, count, MPI_DOUBLE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    }
+  }
+
+  bool broadcast_flag(bool value) const override {
+    int flag = value ? 1 : 0;
+    check(MPI_Bcast(&flag, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    return flag != 0;
+  }
+
+  void agree(const std::string& error) const override {
+    // The lowest failing rank (size when none failed) sends its message to every rank.
+    int mine = error.empty() ? static_cast<int>(size_) : static_cast<int>(rank_);
+    int first = 0;
+    check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
+    if (first == static_cast<int>(size_)) return;
+    int length = first == static_cast<int>(rank_)
+                     ? static_cast<int>(std::min<std::size_t>(error.size(), 4096))
+                     : 0;
+    check(MPI_Bcast(&length, 1, MPI_INT, first, MPI_COMM_WORLD), "MPI_Bcast");
+    std::string message(static_cast<std::size_t>(length), ' ');
+    if (first == static_cast<int>(rank_)) message = error.substr(0, message.size());
+    check(MPI_Bcast(message.data(), length, MPI_CHAR, first, MPI_COMM_WORLD), "MPI_Bcast");
+    user_error(message);
+  }
+
+ private:
+  unsigned rank_ = 0, size_ = 1;
+  mutable std::vector<double> gathered_;  // rank 0's receive buffer, kept between calls
+};
+
+std::unique_ptr<MpiCommunicator> g_communicator;
+#endif
+
+}  // namespace
+
+void start_mpi() {
+  const unsigned ranks = launched_ranks();
+  if (ranks < 2) return;
+#ifdef SEQLAB_WITH_MPI
+  check(MPI_Init(nullptr, nullptr), "MPI_Init");
+  // Errors come back as codes (check() words them) instead of aborting the job silently.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  g_communicator = std::make_unique<MpiCommunicator>();
+#else
+  user_error("started as one of " + std::to_string(ranks) +
+             " MPI ranks, but this seqlab was built without MPI (install libopenmpi-dev and "
+             "configure with meson -Dmpi=enabled), or run it without mpirun");
+#endif
+}
+
+void stop_mpi(int status) {
+#ifdef SEQLAB_WITH_MPI
+  if (g_communicator && status == 0) {
+    g_communicator.reset();
+    MPI_Finalize();
+  }
+#else
+  (void)status;
+#endif
+}
+
+const Communicator* mpi_communicator() {
+#ifdef SEQLAB_WITH_MPI
+  return g_communicator.get();
+#else
+  return nullptr;
+#endif
+}
+
+unsigned mpi_rank() {
+  const Communicator* c = mpi_communicator();
+  return c != nullptr ? c->rank() : 0;
+}
+
+unsigned mpi_size() {
+  const Communicator* c = mpi_communicator();
+  return c != nullptr ? c->size() : 1;
+}
+
+}  // namespace seqlab::cli
