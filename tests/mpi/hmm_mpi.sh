@@ -3,7 +3,8 @@
 # the categorical HMM and every frame emission, `mpirun -n 1 seqlab train` writes bitwise the
 # model of a plain run and `mpirun -n 2` one equal to it within 1e-12 relative (h5py compares
 # every parameter dataset); rank 0 alone prints and writes; other models, other commands and bad
-# input stop every rank with the same one line, and nothing hangs (each job has a time limit).
+# input stop every rank with the same one line; a rank killed in mid-training ends the job at
+# once, the other rank saying why in one line; nothing hangs (each job has a time limit).
 set -u
 seqlab=$1
 mpirun=$3
@@ -101,5 +102,28 @@ expect_mpi_error "eval under mpirun" \
 expect_mpi_error "a missing data file" "no-such-file.txt" \
   train --model hmm --states 2 --data "$tmp/no-such-file.txt" --out "$tmp/x.h5"
 check "no model was written by the refused jobs" bash -c '[ ! -e "$1/x.h5" ]' _ "$tmp"
+
+# --- a rank killed in the middle of training: the job ends, the other rank says why ------------
+mpi 2 train --model hmm --states 100 --data hmm_synthetic --max-iter 100000 --tol 0 --quiet \
+  --out "$tmp/killed.h5" >"$tmp/out" 2>"$tmp/err" &
+job=$!
+ranks=()
+for _ in $(seq 50); do  # both ranks started and past their first iterations
+  mapfile -t ranks < <(pgrep -f -- "--out $tmp/killed.h5" | while read -r p; do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = seqlab ] && echo "$p"; done)
+  [ "${#ranks[@]}" -eq 2 ] && break
+  sleep 0.2
+done
+sleep 2
+start=$SECONDS
+kill -9 "${ranks[1]}" 2>/dev/null
+wait "$job"
+status=$?
+check "killing one of 2 ranks ends the job with an error (status $status, after $((SECONDS - start)) s)" \
+  bash -c '[ "$1" -ne 0 ] && [ "$1" -ne 124 ] && [ "$2" -le 60 ]' _ "$status" "$((SECONDS - start))"
+check "the surviving rank says the job was stopped, in one line" \
+  bash -c '[ "$(grep -c "^seqlab: error: the MPI job was stopped (another rank failed or was killed" "$1")" -eq 1 ]' \
+  _ "$tmp/err"
+check "no model file was left" bash -c '[ ! -e "$1/killed.h5" ]' _ "$tmp"
 
 finish

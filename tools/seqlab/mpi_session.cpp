@@ -2,7 +2,10 @@
 // Communicator over OpenMPI's C API, compiled in when the build found MPI (SEQLAB_WITH_MPI).
 #include "mpi_session.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <climits>
 #include <cstdlib>
 #include <memory>
@@ -105,6 +108,16 @@ class MpiCommunicator final : public Communicator {
 };
 
 std::unique_ptr<MpiCommunicator> g_communicator;
+
+// The launcher ends the whole job with SIGTERM when one rank fails or is killed: the ranks it
+// stops say so in one line instead of vanishing silently (write(2) and _exit: async-signal-safe).
+extern "C" void on_job_stopped(int) {
+  static const char line[] =
+      "seqlab: error: the MPI job was stopped (another rank failed or was killed; the launcher's "
+      "message names it)\n";
+  (void)!::write(STDERR_FILENO, line, sizeof line - 1);
+  ::_exit(1);
+}
 #endif
 
 }  // namespace
@@ -117,6 +130,7 @@ void start_mpi() {
   // Errors come back as codes (check() words them) instead of aborting the job silently.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   g_communicator = std::make_unique<MpiCommunicator>();
+  std::signal(SIGTERM, on_job_stopped);
 #else
   user_error("started as one of " + std::to_string(ranks) +
              " MPI ranks, but this seqlab was built without MPI (install libopenmpi-dev and "
