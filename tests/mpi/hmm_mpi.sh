@@ -103,6 +103,15 @@ expect_mpi_error "a missing data file" "no-such-file.txt" \
   train --model hmm --states 2 --data "$tmp/no-such-file.txt" --out "$tmp/x.h5"
 check "no model was written by the refused jobs" bash -c '[ ! -e "$1/x.h5" ]' _ "$tmp"
 
+# --- bench hmm --mpi: the shared iteration timed beside the threaded one ----------------------
+expect_ok "bench hmm --mpi (small)" "$seqlab" bench hmm --states 16 --thread-counts 1,2 --sequences 4 \
+  --length 500 --mpi
+check "it times 2 ranks against 2 threads and gives the message size" \
+  bash -c 'grep -Eq "^seqlab N=16 2 MPI ranks x 1 thread: Baum-Welch iteration [0-9.]+ s \(1 process of 2 threads: [0-9.]+ s, ratio x[0-9.]+\); each rank sends 1,332 doubles" "$1"' \
+  _ "$tmp/out"
+expect_mpi_error "bench rnn under mpirun" "bench rnn: runs in one process, not under mpirun" \
+  bench rnn
+
 # --- a rank killed in the middle of training: the job ends, the other rank says why ------------
 mpi 2 train --model hmm --states 100 --data hmm_synthetic --max-iter 100000 --tol 0 --quiet \
   --out "$tmp/killed.h5" >"$tmp/out" 2>"$tmp/err" &

@@ -28,6 +28,8 @@
 #include "bench_common.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "mpi_session.hpp"
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/core/blas.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/rng.hpp"
@@ -239,12 +241,83 @@ int bench_blas(const std::vector<std::string>& args) {
   return 0;
 }
 
+// One rank's part of `bench hmm --mpi` (started by time_mpi_iteration under mpirun): the
+// Baum-Welch iteration on the bench data shared by the job's ranks, one thread each, timed
+// after a warm-up; rank 0 prints one JSON line per N.
+int bench_hmm_rank(const std::vector<arma::uword>& state_counts, arma::uword sequences,
+                   arma::uword length) {
+  const Communicator* communicator = mpi_communicator();
+  if (communicator == nullptr) user_error("bench hmm --mpi-worker: not started as an MPI rank");
+  const BenchData data = own_benchmark_data(sequences, length);
+  for (const arma::uword n : state_counts) {
+    const CatHmm model = bench_model(data, n);
+    const arma::uword used = n > 256 ? std::min<arma::uword>(data.sequences.size(), 26)
+                                     : data.sequences.size();
+    const std::vector<arma::uvec> subset(data.sequences.begin(), data.sequences.begin() + used);
+    arma::uword symbols = 0;
+    for (const auto& x : subset) symbols += x.n_elem;
+    const TrainOptions options;
+    FitOptions run;
+    run.threads = 1;
+    run.communicator = communicator;
+    HmmWorkspace workspace;
+    CatHmm copy = model;
+    copy.em_step(subset, options, run, &workspace);  // warm-up (buffers, kernels)
+    copy = model;
+    communicator->broadcast_flag(true);  // start together
+    const auto start = BenchClock::now();
+    copy.em_step(subset, options, run, &workspace);
+    const double seconds = seconds_since(start);
+    if (communicator->rank() != 0) continue;
+    JsonObject row;
+    row.add("states", static_cast<std::uint64_t>(n));
+    row.add("ranks", static_cast<std::uint64_t>(communicator->size()));
+    row.add("em_seconds_per_million", seconds * 1e6 / static_cast<double>(symbols));
+    // What expectation() exchanges: per-sequence log-likelihoods, initial counts, transition
+    // counts, occupancies and the N x M emission counts.
+    row.add("message_doubles", static_cast<std::uint64_t>(used + 2 * n + n * n +
+                                                          n * model.emission().dimension()));
+    std::cout << row.str() << std::endl;
+  }
+  return 0;
+}
+
+struct MpiTiming {
+  double em_seconds_per_million = NAN;
+  std::uint64_t message_doubles = 0;
+};
+
+// Runs bench_hmm_rank for one N under `mpirun -n 2` and reads rank 0's line.
+MpiTiming time_mpi_iteration(arma::uword n, arma::uword sequences, arma::uword length) {
+  int status = 0;
+  const std::string mpirun = run_capture("command -v mpirun 2>/dev/null", &status);
+  if (status != 0 || mpirun.empty())
+    user_error("bench hmm --mpi: mpirun not found (Debian package openmpi-bin)");
+  const std::string command =
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun --allow-run-as-root --oversubscribe "
+      "-n 2 /proc/" + std::to_string(::getpid()) + "/exe bench hmm --mpi-worker --states " +
+      std::to_string(n) + " --sequences " + std::to_string(sequences) + " --length " +
+      std::to_string(length) + " 2>&1";
+  const std::string out = run_capture(command, &status);
+  const std::regex row_pattern(
+      R"("em_seconds_per_million": ([0-9.eE+-]+), "message_doubles": ([0-9]+))");
+  std::smatch m;
+  if (status != 0 || !std::regex_search(out, m, row_pattern))
+    user_error("bench hmm --mpi: the MPI job failed (exit " + std::to_string(status) + "): " +
+               out.substr(0, 300));
+  MpiTiming t;
+  t.em_seconds_per_million = std::stod(m[1].str());
+  t.message_doubles = std::stoull(m[2].str());
+  return t;
+}
+
 int bench_hmm(const std::vector<std::string>& args) {
   po::options_description desc("options");
   CommonOptions common;
   std::string states_text, threads_text, peers_text;
   arma::uword sequences = 100, length = 10000;
   unsigned reps = 0;
+  bool mpi = false, mpi_worker = false;
   desc.add_options()
       ("states", po::value<std::string>(&states_text)->default_value("16,64,256,1024"),
        "numbers of hidden states N, comma-separated")
@@ -256,16 +329,27 @@ int bench_hmm(const std::vector<std::string>& args) {
       ("reps", po::value<unsigned>(&reps)->default_value(0),
        "repetitions per timing, median taken (0 = 3 for N <= 64, else 1)")
       ("peers", po::value<std::string>(&peers_text),
-       "folder with the peer benchmark scripts (data.py, ghmm_bench.c, bench_pomegranate.py)");
+       "folder with the peer benchmark scripts (data.py, ghmm_bench.c, bench_pomegranate.py)")
+      ("mpi", po::bool_switch(&mpi),
+       "also time the Baum-Welch iteration shared by 2 MPI ranks of 1 thread each (mpirun), "
+       "against 1 process of 2 threads, with the bytes the ranks exchange per iteration");
   add_common_options(desc, common, kJson);
+  po::options_description hidden;
+  hidden.add_options()("mpi-worker", po::bool_switch(&mpi_worker),
+                       "internal: one rank of the --mpi measurement");
+  po::options_description all;
+  all.add(desc).add(hidden);
   po::variables_map vm;
   if (!parse_command_line(
           "bench hmm",
-          "[--states 16,64,256,1024] [--thread-counts 1,2] [--peers DIR]\n"
+          "[--states 16,64,256,1024] [--thread-counts 1,2] [--peers DIR] [--mpi]\n"
           "Seconds per forward pass and per Baum-Welch iteration, scaled to 10^6 symbols.\n"
           "N > 256 runs on 26 sequences (its alpha buffer would not fit otherwise).",
-          args, desc, nullptr, vm))
+          args, all, nullptr, vm))
     return 0;
+  if (mpi_worker) return bench_hmm_rank(parse_list("states", states_text), sequences, length);
+  if (mpi_size() > 1)
+    user_error("bench hmm: runs in one process (--mpi starts its own MPI job)");
   const auto state_counts = parse_list("states", states_text);
   const auto thread_counts = parse_list("thread-counts", threads_text);
   if (sequences == 0 || length == 0) user_error("bench hmm: --sequences and --length must be >= 1");
@@ -360,6 +444,21 @@ int bench_hmm(const std::vector<std::string>& args) {
               << ": peak memory of one Baum-Welch iteration on " << used_symbols << " symbols: "
               << peak_mib << " MiB (the N x T posteriors alone: "
               << n * static_cast<double>(used_symbols) * 8.0 / (1024.0 * 1024.0) << " MiB)\n";
+    if (mpi) {
+      const MpiTiming m = time_mpi_iteration(n, sequences, length);
+      const auto two_threads = ours.find(2);
+      std::cout << std::fixed << std::setprecision(3) << "seqlab N=" << n
+                << " 2 MPI ranks x 1 thread: Baum-Welch iteration " << m.em_seconds_per_million
+                << " s";
+      if (two_threads != ours.end())
+        std::cout << std::setprecision(2) << " (1 process of 2 threads: "
+                  << std::setprecision(3) << two_threads->second.second << " s, ratio x"
+                  << std::setprecision(2) << two_threads->second.second / m.em_seconds_per_million
+                  << ")";
+      std::cout << "; each rank sends " << with_commas(m.message_doubles) << " doubles ("
+                << std::setprecision(1) << m.message_doubles * 8.0 / 1048576.0
+                << " MiB) to rank 0 and receives as many per iteration\n";
+    }
     if (!peers) continue;
     const double ours_fwd = ours.begin()->second.first, ours_em = ours.begin()->second.second;
     for (const auto& peer : {run_ghmm(*peers, scratch, data, n), run_pomegranate(*peers, data, n)}) {
@@ -403,6 +502,8 @@ int bench_command(const std::vector<std::string>& args) {
   }
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "blas") return bench_blas(rest);
+  if (mpi_size() > 1 && args[0] != "hmm")
+    user_error("bench " + args[0] + ": runs in one process, not under mpirun");
   if (args[0] == "hmm") return bench_hmm(rest);
   if (args[0] == "rnn") return bench_rnn(rest);
   if (args[0] == "rbm") return bench_rbm(rest);

@@ -137,7 +137,7 @@ int run(std::vector<std::string> args) {
     seqlab::cli::start_mpi();
     // Of the commands, training shares its work over the ranks of an MPI job; the others would
     // only run R times side by side.
-    if (seqlab::cli::mpi_size() > 1 && name != "train")
+    if (seqlab::cli::mpi_size() > 1 && name != "train" && name != "bench")
       seqlab::user_error("'seqlab " + name + "' runs in one process; under mpirun (" +
                          std::to_string(seqlab::cli::mpi_size()) +
                          " ranks) only 'seqlab train --model hmm' shares its work");
