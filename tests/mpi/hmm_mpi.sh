@@ -97,11 +97,57 @@ expect_mpi_error "a network under mpirun" \
   "train: --model lstm trains in one process; under mpirun (2 ranks) only --model hmm shares" \
   train --model lstm --data hmm_synthetic --out "$tmp/x.h5"
 expect_mpi_error "eval under mpirun" \
-  "'seqlab eval' runs in one process; under mpirun (2 ranks) only 'seqlab train --model hmm'" \
+  "'seqlab eval' runs in one process; under mpirun (2 ranks) only 'seqlab train --model hmm' and" \
   eval --model "$tmp/categorical.h5" --data hmm_synthetic
 expect_mpi_error "a missing data file" "no-such-file.txt" \
   train --model hmm --states 2 --data "$tmp/no-such-file.txt" --out "$tmp/x.h5"
 check "no model was written by the refused jobs" bash -c '[ ! -e "$1/x.h5" ]' _ "$tmp"
+
+# --- seqlab run under mpirun: rank 0 hands out the plan's runs, the folder is a plain run's ---
+cat >"$tmp/grid.toml" <<'TOML'
+[experiment]
+name = "grid"
+seeds = [1, 2]
+
+[budget]
+max-iter = 10
+
+[[datasets]]
+name = "casino"
+
+[[datasets]]
+name = "brackets"
+
+[[models]]
+model = "markov"
+order = [1, 2]
+
+[[models]]
+model = "hmm"
+states = [2, 3, 4]
+TOML
+numbers() {  # CSV: every column but wall_seconds and date, rows sorted
+  local header cut_list="" i=0 name
+  header=$(head -n 1 "$1")
+  IFS=, read -r -a names <<<"$header"
+  for name in "${names[@]}"; do
+    i=$((i + 1))
+    case $name in wall_seconds | date) ;; *) cut_list+="${cut_list:+,}$i" ;; esac
+  done
+  cut -d , -f "$cut_list" "$1" | sort
+}
+expect_ok "the experiment in one process" "$seqlab" run "$tmp/grid.toml" --out "$tmp/plain" --quiet
+expect_ok "the experiment under mpirun -n 2" mpi 2 run "$tmp/grid.toml" --out "$tmp/ranks"
+check "rank 1 carried out runs it was handed" \
+  bash -c '[ "$(grep -c "finished on rank 1" "$1")" -ge 1 ]' _ "$tmp/err"
+numbers "$tmp/plain/results.csv" >"$tmp/plain.numbers"
+numbers "$tmp/ranks/results.csv" >"$tmp/ranks.numbers"
+check "the results folder has the numbers of the plain run (20 runs)" \
+  bash -c 'cmp -s "$1/plain.numbers" "$1/ranks.numbers" && [ "$(wc -l <"$1/ranks.numbers")" -eq 21 ]' \
+  _ "$tmp"
+expect_ok "running it again under mpirun finds every run done" mpi 2 run "$tmp/grid.toml" --out "$tmp/ranks"
+check "nothing was run again" bash -c '! grep -q "started" "$1" && grep -q "20 of 20 runs already finished" "$1"' \
+  _ "$tmp/err"
 
 # --- bench hmm --mpi: the shared iteration timed beside the threaded one ----------------------
 expect_ok "bench hmm --mpi (small)" "$seqlab" bench hmm --states 16 --thread-counts 1,2 --sequences 4 \

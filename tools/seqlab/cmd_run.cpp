@@ -38,6 +38,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "mpi_session.hpp"
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/experiment/merge.hpp"
@@ -248,6 +249,10 @@ private:
   void start(std::size_t index);
   void read_progress(Worker& w);
   bool reap();  // true when a worker ended
+  // A run's outcome (a waitpid status): counted, and said. `where` names a remote rank ("" for
+  // this process's workers); seconds < 0 when unknown.
+  void account(std::size_t index, int status, double seconds, const std::string& where);
+  void serve_remotes();
   void show();
   void say(const std::string& line);
   double eta_seconds() const;
@@ -265,6 +270,9 @@ private:
   std::optional<FolderLock> lock_;
   std::vector<std::size_t> pending_;   // run indices still to do, next first
   std::vector<Worker> workers_;
+  // Under MPI (mpirun -n R seqlab run): the other ranks, which ask rank 0 for runs.
+  unsigned remotes_ = mpi_size() - 1, remotes_stopped_ = 0;
+  std::map<unsigned, std::size_t> remote_runs_;  // rank -> the run it is carrying out
   std::size_t already_done_ = 0, finished_ = 0;
   std::vector<std::pair<std::size_t, std::string>> failures_;
   std::size_t shown_width_ = 0;
@@ -372,6 +380,11 @@ void Driver::start(std::size_t index) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // A worker is a plain process, also when this driver is rank 0 of an MPI job.
+  std::vector<std::string> env = environment_without_mpi();
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   std::cout.flush();
   std::cerr.flush();
   const pid_t driver = ::getpid();
@@ -387,7 +400,7 @@ void Driver::start(std::size_t index) {
     ::dup2(log_fd, STDERR_FILENO);
     ::dup2(pipe_fds[1], kProgressFd);
     ::signal(SIGINT, SIG_IGN);  // the driver decides; it sends SIGTERM
-    ::execv("/proc/self/exe", argv.data());
+    ::execve("/proc/self/exe", argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);
@@ -445,27 +458,58 @@ bool Driver::reap() {
     read_progress(w);
     ::close(w.progress);
     any = true;
-    const PlannedRun& run = plan_.runs[w.run];
-    const fs::path log = out_ / "logs" / (run.id + ".log");
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - w.started).count();
     if (g_stop_signal != 0) continue;  // stopped by us: neither finished nor failed
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      ++finished_;
-      finished_estimate_ += run.estimated_seconds;
-      say("run " + run.id + " finished in " + rough_duration(seconds) + ": " + run.label +
-          " on " + plan_.datasets[run.dataset].key + ", seed " + std::to_string(run.seed));
-    } else {
-      std::string why = WIFSIGNALED(status)
-                            ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
-                            : last_log_line(log);
-      if (why.empty()) why = "exit code " + std::to_string(WEXITSTATUS(status));
-      failures_.push_back({w.run, why});
-      say("run " + run.id + " FAILED: " + run.label + " on " + plan_.datasets[run.dataset].key +
-          ", seed " + std::to_string(run.seed) + ": " + why + " (log: " + log.string() + ")");
-    }
+    account(w.run, status, seconds, "");
   }
   return any;
+}
+
+void Driver::account(std::size_t index, int status, double seconds, const std::string& where) {
+  const PlannedRun& run = plan_.runs[index];
+  const fs::path log = out_ / "logs" / (run.id + ".log");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    ++finished_;
+    finished_estimate_ += run.estimated_seconds;
+    say("run " + run.id + " finished" + where +
+        (seconds >= 0.0 ? " in " + rough_duration(seconds) : std::string()) + ": " + run.label +
+        " on " + plan_.datasets[run.dataset].key + ", seed " + std::to_string(run.seed));
+  } else {
+    std::string why = WIFSIGNALED(status)
+                          ? std::string("killed by signal ") + strsignal(WTERMSIG(status))
+                          : last_log_line(log);
+    if (why.empty()) why = "exit code " + std::to_string(WEXITSTATUS(status));
+    failures_.push_back({index, why});
+    say("run " + run.id + " FAILED" + where + ": " + run.label + " on " +
+        plan_.datasets[run.dataset].key + ", seed " + std::to_string(run.seed) + ": " + why +
+        " (log: " + log.string() + ")");
+  }
+}
+
+// Under MPI: answer every rank that asks for work (cmd_run.cpp's run queue, mpi_session.hpp).
+void Driver::serve_remotes() {
+  while (const auto request = poll_run_request()) {
+    const std::string where = " on rank " + std::to_string(request->rank);
+    if (request->finished_run >= 0) {
+      const auto index = static_cast<std::size_t>(request->finished_run);
+      remote_runs_.erase(request->rank);
+      account(index, request->exit_status, -1.0, where);
+    }
+    if (!pending_.empty() && g_stop_signal == 0) {
+      const std::size_t index = pending_.back();
+      pending_.pop_back();
+      remote_runs_[request->rank] = index;
+      answer_run_request(request->rank, static_cast<long long>(index));
+      const PlannedRun& run = plan_.runs[index];
+      if (!terminal_)
+        say("run " + run.id + " started" + where + ": " + run.label + " on " +
+            plan_.datasets[run.dataset].key + ", seed " + std::to_string(run.seed));
+    } else {
+      answer_run_request(request->rank, -1);
+      ++remotes_stopped_;
+    }
+  }
 }
 
 double Driver::eta_seconds() const {
@@ -588,7 +632,9 @@ int Driver::run() {
   if (already_done_ > 0)
     say("resuming: " + std::to_string(already_done_) + " of " + runs_text() +
         " already finished in " + out_.string());
-  while ((!pending_.empty() || !workers_.empty()) && g_stop_signal == 0) {
+  while ((!pending_.empty() || !workers_.empty() || remotes_stopped_ < remotes_) &&
+         g_stop_signal == 0) {
+    if (remotes_ > 0) serve_remotes();
     while (!pending_.empty() && workers_.size() < plan_.jobs && g_stop_signal == 0) {
       start(pending_.back());
       pending_.pop_back();
@@ -628,6 +674,49 @@ int Driver::run() {
                failures_.front().second + "); logs in " + (out_ / "logs").string());
   }
   return 0;
+}
+
+// A rank other than 0 of `mpirun -n R seqlab run`: asks rank 0 for a run, carries it out in a
+// worker process (as the driver does: log in DIR/logs, run file written atomically), reports
+// its exit status with the next request, until rank 0 says there is no more work.
+int run_remote_executor(const ExperimentPlan& plan, const fs::path& out) {
+  long long previous = -1;
+  int previous_status = 0;
+  for (;;) {
+    const long long next = request_run(previous, previous_status);
+    if (next < 0) return 0;
+    const PlannedRun& run = plan.runs.at(static_cast<std::size_t>(next));
+    const fs::path log = out / "logs" / (run.id + ".log");
+    const int log_fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) input_error(log, std::string("cannot open (") + std::strerror(errno) + ")");
+    std::vector<std::string> args = {"seqlab", "run", plan.file.string(), "--out", out.string(),
+                                     "--worker", run.id, "--threads",
+                                     std::to_string(run.threads)};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = environment_without_mpi();
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const pid_t self = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != self) ::_exit(1);
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+      ::execve("/proc/self/exe", argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::close(log_fd);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    previous = next;
+    previous_status = status;
+  }
 }
 
 }  // namespace
@@ -686,6 +775,9 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<std::size_t> runs(plan.runs.size());
   std::iota(runs.begin(), runs.end(), std::size_t{0});
   if (shard) runs = shard_runs(plan, shard->index, shard->count);
+  // Under MPI, rank 0 drives (its own --jobs, plus a queue the other ranks draw runs from) and
+  // the other ranks carry out what it hands them.
+  if (mpi_rank() != 0) return dry_run ? 0 : run_remote_executor(plan, out);
   if (dry_run) {
     if (shard && runs.empty())
       std::printf("%s\n", empty_shard_line(plan, *shard).c_str());

@@ -137,10 +137,11 @@ int run(std::vector<std::string> args) {
     seqlab::cli::start_mpi();
     // Of the commands, training shares its work over the ranks of an MPI job; the others would
     // only run R times side by side.
-    if (seqlab::cli::mpi_size() > 1 && name != "train" && name != "bench")
+    if (seqlab::cli::mpi_size() > 1 && name != "train" && name != "bench" && name != "run")
       seqlab::user_error("'seqlab " + name + "' runs in one process; under mpirun (" +
                          std::to_string(seqlab::cli::mpi_size()) +
-                         " ranks) only 'seqlab train --model hmm' shares its work");
+                         " ranks) only 'seqlab train --model hmm' and 'seqlab run' share their "
+                         "work");
     for (const auto& c : seqlab::cli::commands())
       if (c.name == name) return c.run(args);
     seqlab::user_error("unknown command '" + name + "' (see 'seqlab --help')");

@@ -167,4 +167,56 @@ unsigned mpi_size() {
   return c != nullptr ? c->size() : 1;
 }
 
+#ifdef SEQLAB_WITH_MPI
+namespace {
+constexpr int kTagRequest = 7101, kTagAnswer = 7102;
+}
+
+std::optional<RunRequest> poll_run_request() {
+  int waiting = 0;
+  MPI_Status status;
+  check(MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, MPI_COMM_WORLD, &waiting, &status), "MPI_Iprobe");
+  if (!waiting) return std::nullopt;
+  long long message[2] = {-1, 0};
+  check(MPI_Recv(message, 2, MPI_LONG_LONG, status.MPI_SOURCE, kTagRequest, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE),
+        "MPI_Recv");
+  RunRequest r;
+  r.rank = static_cast<unsigned>(status.MPI_SOURCE);
+  r.finished_run = message[0];
+  r.exit_status = static_cast<int>(message[1]);
+  return r;
+}
+
+void answer_run_request(unsigned rank, long long run) {
+  check(MPI_Send(&run, 1, MPI_LONG_LONG, static_cast<int>(rank), kTagAnswer, MPI_COMM_WORLD),
+        "MPI_Send");
+}
+
+long long request_run(long long finished_run, int exit_status) {
+  long long message[2] = {finished_run, exit_status};
+  check(MPI_Send(message, 2, MPI_LONG_LONG, 0, kTagRequest, MPI_COMM_WORLD), "MPI_Send");
+  long long run = -1;
+  check(MPI_Recv(&run, 1, MPI_LONG_LONG, 0, kTagAnswer, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Recv");
+  return run;
+}
+#else
+std::optional<RunRequest> poll_run_request() { return std::nullopt; }
+void answer_run_request(unsigned, long long) {}
+long long request_run(long long, int) { return -1; }
+#endif
+
+std::vector<std::string> environment_without_mpi() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("OMPI_", 0) == 0 || entry.rfind("PMIX_", 0) == 0 ||
+        entry.rfind("PMI_", 0) == 0 || entry.rfind("OPAL_", 0) == 0)
+      continue;
+    env.push_back(entry);
+  }
+  return env;
+}
+
 }  // namespace seqlab::cli

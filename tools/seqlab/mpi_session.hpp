@@ -7,6 +7,10 @@
 // (meson -Dmpi=disabled, or no MPI found) refuses to run as one of several ranks, in one line.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace seqlab {
 class Communicator;
 }
@@ -29,5 +33,25 @@ const Communicator* mpi_communicator();
 // This process's rank (0 when alone) and the number of ranks (1 when alone).
 unsigned mpi_rank();
 unsigned mpi_size();
+
+// The run queue of `mpirun -n R seqlab run EXP.toml` (cmd_run.cpp): rank 0 hands out the runs of
+// the plan, longest first, to the other ranks as they ask for work, and runs its own --jobs.
+// A request carries the outcome of the asker's previous run.
+struct RunRequest {
+  unsigned rank = 0;
+  long long finished_run = -1;  // plan index of the asker's previous run, -1 for none
+  int exit_status = 0;          // that run's worker exit status
+};
+// Rank 0. Ensures: a request waiting from another rank, without blocking; else nothing.
+std::optional<RunRequest> poll_run_request();
+// Rank 0. Ensures: `rank` is told to carry out run `run` (a plan index), or to stop (-1).
+void answer_run_request(unsigned rank, long long run);
+// Other ranks. Ensures: the outcome of the previous run sent to rank 0, and the next run
+//   received (blocking): a plan index, or -1 when there is no more work.
+long long request_run(long long finished_run, int exit_status);
+
+// The environment for a process this program starts (a run's worker) without the launcher's
+// variables, so that the child runs as a plain process instead of joining the MPI job.
+std::vector<std::string> environment_without_mpi();
 
 }  // namespace seqlab::cli
