@@ -353,10 +353,11 @@ int run_train(const std::vector<std::string>& args) {
   // Under mpirun the ranks share Baum-Welch (FitOptions::communicator); rank 0 alone prints and
   // writes the model. Other models would only train R copies side by side.
   const Communicator* communicator = mpi_communicator();
-  if (communicator != nullptr && (model_name != "hmm" || task))
+  if (communicator != nullptr && ((model_name != "hmm" && !recurrent_model) || task))
     user_error("train: --model " + model_name + (task ? " --task" : "") +
                " trains in one process; under mpirun (" + std::to_string(mpi_size()) +
-               " ranks) only --model hmm shares its training (Baum-Welch): run it without mpirun");
+               " ranks) only --model hmm (Baum-Welch) and the recurrent networks (next-step "
+               "training) share their training: run it without mpirun");
   const bool speaks = mpi_rank() == 0;
   if (!speaks) {
     common.quiet = true;

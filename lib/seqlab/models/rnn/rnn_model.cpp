@@ -13,6 +13,7 @@
 
 #include "seqlab/core/atomic_file.hpp"
 #include "seqlab/core/blas.hpp"
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/core/memory.hpp"
 #include "seqlab/data/batching.hpp"
@@ -267,9 +268,18 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   if (!(fit.checkpoint_seconds >= 0.0) || !std::isfinite(fit.checkpoint_seconds))
     user_error(name + ": the checkpoint interval must be a finite number of seconds >= 0");
 
+  // Under MPI (FitOptions::communicator) the ranks share each window's streams (trainer.hpp).
+  const Communicator* communicator =
+      fit.communicator != nullptr && fit.communicator->size() > 1 ? fit.communicator : nullptr;
+  if (communicator != nullptr && !fit.checkpoint.empty())
+    user_error(name + ": checkpoints are not written when training over MPI ranks");
   const unsigned threads = std::max(1u, fit.threads);
   const arma::uword streams = std::min<arma::uword>(
       options_.batch, train.size() == 1 ? train.total_steps() : options_.batch);
+  if (communicator != nullptr && streams < communicator->size())
+    user_error(name + ": " + std::to_string(streams) + " streams (--batch) for " +
+               std::to_string(communicator->size()) +
+               " MPI ranks: each rank needs at least one stream");
   arma::uword window = options_.window;
   if (window == 0)  // full BPTT: every sequence in one window
     for (std::size_t i = 0; i < train.size(); ++i) window = std::max(window, train.length(i));
@@ -292,7 +302,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   oo.kind = options_.optimizer;
   oo.momentum = options_.momentum;
   rnn::WindowTrainer<float> trainer(config_, streams, threads, oo, options_.clip,
-                                    derive_seed(fit.seed, 1));
+                                    derive_seed(fit.seed, 1), communicator);
   trainer.set_clip_value(options_.clip_value);
   // One BLAS thread under each of the trainer's threads; all of them when it runs one shard.
   ScopedBlasThreads blas_threads(
@@ -342,9 +352,12 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
   // The update cap or the wall-clock budget is used up: no further window starts.
+  // Under MPI the wall-clock budget is read on rank 0's clock, so every rank stops together.
   const auto budget_spent = [&] {
-    return (options_.max_steps != 0 && report_.updates >= options_.max_steps) ||
-           (options_.max_seconds > 0.0 && seconds_since(start) >= options_.max_seconds);
+    if (options_.max_steps != 0 && report_.updates >= options_.max_steps) return true;
+    if (!(options_.max_seconds > 0.0)) return false;
+    const bool spent = seconds_since(start) >= options_.max_seconds;
+    return communicator != nullptr ? communicator->broadcast_flag(spent) : spent;
   };
   auto last_progress = start;
   const bool symbols = kind() == SequenceKind::symbols;

@@ -16,21 +16,31 @@ namespace seqlab::rnn {
 template <class T>
 WindowTrainer<T>::WindowTrainer(const NetworkConfig& config, arma::uword streams,
                                 unsigned threads, const OptimizerOptions& optimizer, double clip,
-                                std::uint64_t dropout_seed)
+                                std::uint64_t dropout_seed, const Communicator* communicator)
     : streams_(streams),
       threads_(std::max(1u, threads)),
+      communicator_(communicator != nullptr && communicator->size() > 1 ? communicator : nullptr),
       clip_(clip),
       shards_([&] {
         if (streams == 0) throw std::invalid_argument("WindowTrainer: zero streams");
-        const arma::uword count = std::min<arma::uword>(std::max(1u, threads), streams);
+        // This rank's part of the streams (all of them without MPI), then its threads' shards.
+        const arma::uword ranks = communicator_ != nullptr ? communicator_->size() : 1;
+        const arma::uword rank = communicator_ != nullptr ? communicator_->rank() : 0;
+        if (streams < ranks)
+          throw std::invalid_argument("WindowTrainer: " + std::to_string(streams) +
+                                      " streams for " + std::to_string(ranks) + " ranks");
+        const arma::uword begin = rank * streams / ranks, end = (rank + 1) * streams / ranks;
+        const arma::uword mine = end - begin;
+        const arma::uword count = std::min<arma::uword>(std::max(1u, threads), mine);
         std::vector<Shard> shards(count);
         for (arma::uword w = 0; w < count; ++w) {
           Shard& s = shards[w];
-          s.first = w * streams / count;
-          s.count = (w + 1) * streams / count - s.first;
+          s.first = begin + w * mine / count;
+          s.count = begin + (w + 1) * mine / count - s.first;
           s.net = std::make_unique<Network<T>>(config);
           s.state = s.net->initial_state(s.count);
-          s.dropout = make_rng(derive_seed(dropout_seed, w));
+          // Shard w of rank 0 is shard w of one process; other ranks' shards are numbered on.
+          s.dropout = make_rng(derive_seed(dropout_seed, rank * count + w));
         }
         return shards;
       }()),
@@ -174,6 +184,18 @@ typename WindowTrainer<T>::Update WindowTrainer<T>::run(const Window& window,
     update.loss.nll_sum += shards_[w].loss.nll_sum;
     update.loss.count += shards_[w].loss.count;
     if (w > 0) grads += shards_[w].net->params().gradients();
+  }
+  if (communicator_ != nullptr) {
+    // The ranks' gradients and losses, summed in rank order in double: the same on every rank.
+    const arma::uword n = grads.n_elem;
+    exchange_.resize(n + 2);
+    for (arma::uword i = 0; i < n; ++i) exchange_[i] = static_cast<double>(grads[i]);
+    exchange_[n] = update.loss.nll_sum;
+    exchange_[n + 1] = static_cast<double>(update.loss.count);
+    communicator_->sum_in_rank_order(exchange_.data(), exchange_.size());
+    for (arma::uword i = 0; i < n; ++i) grads[i] = static_cast<T>(exchange_[i]);
+    update.loss.nll_sum = exchange_[n];
+    update.loss.count = static_cast<decltype(update.loss.count)>(exchange_[n + 1]);
   }
   if (clip_value_ > 0.0) clip_by_value(grads, clip_value_);
   update.gradient_norm = clip_ > 0.0 ? clip_by_global_norm(grads, clip_) : global_norm(grads);

@@ -14,6 +14,12 @@
 // The BLAS library is kept at one thread per shard meanwhile (the caller sets it).
 //
 // Dropout masks come from one Rng per shard, seeded from the dropout seed and the shard index.
+//
+// MPI. With a communicator of R ranks (FitOptions::communicator), the B streams are first cut
+// into R contiguous parts, rank r taking part r (then its threads' shards, as above); every rank
+// holds the whole window, runs its part, and the ranks' gradients and losses are summed in rank
+// order (in double) before clipping and the optimizer step, which every rank then takes alike: R
+// ranks follow one process with all B streams to float32 rounding. Requires B >= R.
 #pragma once
 
 #include <armadillo>
@@ -21,6 +27,7 @@
 #include <memory>
 #include <vector>
 
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/core/rng.hpp"
 #include "seqlab/data/batching.hpp"
 #include "seqlab/models/rnn/network.hpp"
@@ -42,8 +49,11 @@ public:
   //   (0 = no clipping). Ensures: a trainer whose master network has every parameter 0 (call
   //   network().init(rng), then sync_parameters()) and every stream at the initial state.
   // Cost: W copies of the network's parameters and workspaces.
+  //   With a communicator of R > 1 ranks (see MPI above), streams >= R (std::invalid_argument)
+  //   and every rank must construct its trainer alike and call step() in step.
   WindowTrainer(const NetworkConfig& config, arma::uword streams, unsigned threads,
-                const OptimizerOptions& optimizer, double clip, std::uint64_t dropout_seed);
+                const OptimizerOptions& optimizer, double clip, std::uint64_t dropout_seed,
+                const Communicator* communicator = nullptr);
 
   // The master network: its parameters are the trained ones; after step(), its gradients are
   // the window's (clipped) gradient.
@@ -106,6 +116,8 @@ private:
 
   arma::uword streams_;
   unsigned threads_;
+  const Communicator* communicator_ = nullptr;  // null or one rank: this process does it all
+  std::vector<double> exchange_;                 // the message summed over ranks per step
   double clip_;
   double clip_value_ = 0.0;
   std::vector<Shard> shards_;

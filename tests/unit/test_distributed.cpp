@@ -1,9 +1,11 @@
-// tests/unit/test_hmm_distributed.cpp: Baum-Welch shared by the ranks of an MPI job, run here with
-// in-process ranks (test::run_ranks: threads with the Communicator contract): every rank ends with
-// the same model, bitwise the single-process one with one rank and equal to it to 1e-12 relative
-// with 2 and 3, for the categorical HMM and every frame emission; an impossible training
-// sequence on one rank's share stops every rank with the same one-line error; and the division
-// of work (contiguous_share) partitions the batches in order, balanced.
+// tests/unit/test_distributed.cpp: training shared by the ranks of an MPI job, run here with
+// in-process ranks (test::run_ranks: threads with the Communicator contract). Baum-Welch: every
+// rank ends with the same model, bitwise the single-process one with one rank and equal to it to
+// 1e-12 relative with 2 and 3, for the categorical HMM and every frame emission; an impossible
+// training sequence on one rank's share stops every rank with the same one-line error; the
+// division of work (contiguous_share) partitions the batches in order, balanced. Recurrent
+// networks split each window's streams over the ranks and follow one process to float32
+// rounding.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,9 +15,11 @@
 #include "seqlab/data/synthetic.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
+#include "seqlab/models/rnn/rnn_model.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
+using namespace seqlab::rnn;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -192,4 +196,54 @@ TEST_CASE("a rank's impossible sequence stops every rank with the same error", "
     CHECK_THAT(e, Contains("training sequence 200 has probability 0"));
     CHECK(e == errors[0]);
   }
+}
+
+TEST_CASE("recurrent training over ranks follows one process with all streams", "[rnn][mpi]") {
+  // 24 sequences over 5 symbols, 8 streams, 20 updates: one process with all 8 streams against
+  // 2 and 4 ranks holding 4 and 2 streams each. Each stream's forward and backward is the same
+  // computation either way; only the sum of the gradients is ordered differently (float32
+  // shards added in double over ranks), so the parameters agree to float32 rounding.
+  Rng rng = make_rng(12);
+  std::vector<arma::uvec> sequences;
+  for (int s = 0; s < 24; ++s) {
+    arma::uvec x(40 + uniform_index(rng, 40));
+    for (auto& v : x) v = uniform_index(rng, 5);
+    sequences.push_back(x);
+  }
+  const SequenceSet train = test::symbol_set(sequences);
+  Alphabet alphabet;
+  for (const char c : std::string("abcde")) alphabet.add(std::string(1, c));
+  const CellType cell = GENERATE(CellType::lstm, CellType::gru);
+  CAPTURE(model_type_name(cell));
+  RnnOptions options;
+  options.cell = cell;
+  options.hidden = 16;
+  options.embedding = 8;
+  options.batch = 8;
+  options.window = 20;
+  options.max_steps = 20;
+  options.learning_rate = 0.01;
+  FitOptions run;
+  run.seed = 4;
+  RnnModel single(alphabet, options);
+  single.fit(train, nullptr, run, nullptr);
+  const arma::vec expected = single.network().params().values();
+
+  const unsigned ranks = GENERATE(2u, 4u);
+  CAPTURE(ranks);
+  std::vector<arma::vec> values(ranks);
+  test::run_ranks(ranks, [&](const Communicator& c) {
+    RnnModel model(alphabet, options);
+    FitOptions shared = run;
+    shared.communicator = &c;
+    model.fit(train, nullptr, shared, nullptr);
+    values[c.rank()] = model.network().params().values();
+  });
+  for (unsigned r = 1; r < ranks; ++r) CHECK(arma::approx_equal(values[r], values[0], "absdiff", 0.0));
+  const double d = arma::abs(values[0] - expected).max() / arma::abs(expected).max();
+  char text[64];
+  std::snprintf(text, sizeof text, "relative distance %.3g", d);
+  INFO(text);
+  CHECK(d <= 1e-5);
+  CHECK(d > 0.0);  // the ranks really split the work (a different rounding shows)
 }
