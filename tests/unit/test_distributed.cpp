@@ -211,6 +211,14 @@ TEST_CASE("recurrent training over ranks follows one process with all streams", 
     sequences.push_back(x);
   }
   const SequenceSet train = test::symbol_set(sequences);
+  // 150 short valid sequences: three groups of scoring streams, shared out over the ranks.
+  std::vector<arma::uvec> held_out;
+  for (int s = 0; s < 150; ++s) {
+    arma::uvec x(5 + uniform_index(rng, 20));
+    for (auto& v : x) v = uniform_index(rng, 5);
+    held_out.push_back(x);
+  }
+  const SequenceSet valid = test::symbol_set(held_out);
   Alphabet alphabet;
   for (const char c : std::string("abcde")) alphabet.add(std::string(1, c));
   const CellType cell = GENERATE(CellType::lstm, CellType::gru);
@@ -225,21 +233,37 @@ TEST_CASE("recurrent training over ranks follows one process with all streams", 
   options.learning_rate = 0.01;
   FitOptions run;
   run.seed = 4;
+  const auto record_valid = [](std::vector<double>& into) {
+    FitObserver o;
+    o.on_epoch = [&into](const EpochRecord& r) { into.push_back(r.valid_nll); };
+    return o;
+  };
+  std::vector<double> single_valid;
+  const FitObserver single_observer = record_valid(single_valid);
   RnnModel single(alphabet, options);
-  single.fit(train, nullptr, run, nullptr);
+  single.fit(train, &valid, run, &single_observer);
   const arma::vec expected = single.network().params().values();
+  REQUIRE(single_valid.size() >= 2);
 
   const unsigned ranks = GENERATE(2u, 4u);
   CAPTURE(ranks);
   std::vector<arma::vec> values(ranks);
+  std::vector<std::vector<double>> valid_nll(ranks);
   test::run_ranks(ranks, [&](const Communicator& c) {
     RnnModel model(alphabet, options);
     FitOptions shared = run;
     shared.communicator = &c;
-    model.fit(train, nullptr, shared, nullptr);
+    const FitObserver observer = record_valid(valid_nll[c.rank()]);
+    model.fit(train, &valid, shared, &observer);
     values[c.rank()] = model.network().params().values();
   });
-  for (unsigned r = 1; r < ranks; ++r) CHECK(arma::approx_equal(values[r], values[0], "absdiff", 0.0));
+  for (unsigned r = 1; r < ranks; ++r) {
+    CHECK(arma::approx_equal(values[r], values[0], "absdiff", 0.0));
+    CHECK(valid_nll[r] == valid_nll[0]);  // the split scoring gives every rank the same numbers
+  }
+  REQUIRE(valid_nll[0].size() == single_valid.size());
+  for (std::size_t e = 0; e < single_valid.size(); ++e)
+    CHECK_THAT(valid_nll[0][e], Catch::Matchers::WithinRel(single_valid[e], 1e-6));
   const double d = arma::abs(values[0] - expected).max() / arma::abs(expected).max();
   char text[64];
   std::snprintf(text, sizeof text, "relative distance %.3g", d);

@@ -83,7 +83,8 @@ void check_frames(const std::string& model, arma::uword rows, const arma::mat& f
 constexpr std::size_t kScoringStreams = 64;
 
 template <class T>
-arma::vec score_set(rnn::Network<T>& net, const SequenceSet& set, arma::uword window) {
+arma::vec score_set(rnn::Network<T>& net, const SequenceSet& set, arma::uword window,
+                    const Communicator* communicator = nullptr) {
   const std::size_t n = set.size();
   arma::vec out(n, arma::fill::zeros);
   std::vector<std::size_t> order(n);
@@ -94,7 +95,20 @@ arma::vec score_set(rnn::Network<T>& net, const SequenceSet& set, arma::uword wi
   const bool symbols = set.kind == SequenceKind::symbols;
   arma::umat window_symbols;
   arma::Mat<T> window_frames, mask;
-  for (std::size_t first = 0; first < n; first += kScoringStreams) {
+  // Under MPI each rank scores a contiguous run of the groups of streams (balanced by steps)
+  // and the ranks' vectors are added: every sequence's score comes from one rank (x + 0 = x),
+  // so the result is bitwise the one-process one.
+  const std::size_t groups = (n + kScoringStreams - 1) / kScoringStreams;
+  UnitRange mine{0, groups};
+  const bool shared = communicator != nullptr && communicator->size() > 1;
+  if (shared) {
+    std::vector<double> steps(groups, 0.0);
+    for (std::size_t k = 0; k < n; ++k)
+      steps[k / kScoringStreams] += static_cast<double>(set.length(order[k]));
+    mine = contiguous_share(steps, communicator->rank(), communicator->size());
+  }
+  for (std::size_t first = mine.begin * kScoringStreams;
+       first < std::min(n, mine.end * kScoringStreams); first += kScoringStreams) {
     const std::size_t streams = std::min(kScoringStreams, n - first);
     const arma::uword longest = set.length(order[first]);
     if (longest == 0) continue;
@@ -128,6 +142,7 @@ arma::vec score_set(rnn::Network<T>& net, const SequenceSet& set, arma::uword wi
         out(order[first + c % streams]) += static_cast<double>(logp(c));
     }
   }
+  if (shared) communicator->sum_in_rank_order(out.memptr(), out.n_elem);
   return out;
 }
 
@@ -561,7 +576,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
       }
       const auto scoring_start = std::chrono::steady_clock::now();
       scorer->params().values() = ended_with;
-      valid_nll = -arma::accu(score_set(*scorer, *valid, scoring_window_)) /
+      valid_nll = -arma::accu(score_set(*scorer, *valid, scoring_window_, communicator)) /
                   static_cast<double>(std::max<arma::uword>(1, valid->total_steps()));
       scoring_seconds += seconds_since(scoring_start);
     }

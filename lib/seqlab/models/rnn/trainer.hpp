@@ -19,7 +19,8 @@
 // into R contiguous parts, rank r taking part r (then its threads' shards, as above); every rank
 // holds the whole window, runs its part, and the ranks' gradients and losses are summed in rank
 // order (in double) before clipping and the optimizer step, which every rank then takes alike: R
-// ranks follow one process with all B streams to float32 rounding. Requires B >= R.
+// ranks follow one process with all B streams to float32 rounding. Requires B >= R. (RnnModel
+// also splits its valid scoring over the ranks, by groups of sequences.)
 #pragma once
 
 #include <armadillo>
