@@ -159,11 +159,9 @@ class ThreadCommunicator final : public Communicator {
   void sum_in_rank_order(double* data, std::size_t n) const override {
     hub_.slots[rank_].assign(data, data + n);
     hub_.barrier.arrive_and_wait();
-    for (std::size_t i = 0; i < n; ++i) {
-      double sum = hub_.slots[0][i];
-      for (unsigned r = 1; r < size(); ++r) sum += hub_.slots[r][i];
-      data[i] = sum;
-    }
+    std::vector<const double*> parts;
+    for (const auto& slot : hub_.slots) parts.push_back(slot.data());
+    tree_sum(parts, data, n);        // the order core/communicator.hpp defines
     hub_.barrier.arrive_and_wait();  // nobody refills a slot before everyone has read it
   }
   bool broadcast_flag(bool value) const override {

@@ -73,6 +73,29 @@ TEST_CASE("contiguous_share partitions ordered units among ranks, balanced", "[h
   CHECK_THROWS(contiguous_share(weights, 3, 3));
 }
 
+TEST_CASE("sums over ranks follow one fixed binary tree", "[hmm][mpi]") {
+  // Values where the order shows: added left to right, 1e16 + 1 - 1e16 + 1 gives 1; the tree
+  // (x0 + x1) + (x2 + x3) loses both ones to rounding and gives 0.
+  const double x[4] = {1e16, 1.0, -1e16, 1.0};
+  double out = -1.0;
+  tree_sum({&x[0], &x[1], &x[2], &x[3]}, &out, 1);
+  CHECK(out == 0.0);
+  tree_sum({&x[0], &x[1], &x[2]}, &out, 1);  // (x0 + x1) + x2 = 1e16 - 1e16
+  CHECK(out == 0.0);
+  tree_sum({&x[1], &x[2], &x[3]}, &out, 1);  // (1 - 1e16) + 1: rank order for three ranks
+  CHECK(out == (1.0 + -1e16) + 1.0);
+  tree_sum({&x[1]}, &out, 1);
+  CHECK(out == 1.0);
+  // In-process ranks sum in that order too.
+  std::vector<double> got(4);
+  test::run_ranks(4, [&](const Communicator& c) {
+    double v = x[c.rank()];
+    c.sum_in_rank_order(&v, 1);
+    got[c.rank()] = v;
+  });
+  CHECK(got == std::vector<double>(4, 0.0));
+}
+
 TEST_CASE("Baum-Welch over ranks equals the single-process fit", "[hmm][mpi]") {
   Rng rng = make_rng(41);
   const std::vector<arma::uvec> data = categorical_data(rng);
@@ -88,7 +111,7 @@ TEST_CASE("Baum-Welch over ranks equals the single-process fit", "[hmm][mpi]") {
   CatHmm single = start;
   const FitResult single_result = single.fit(data, options, run);
 
-  const unsigned ranks = GENERATE(1u, 2u, 3u);
+  const unsigned ranks = GENERATE(1u, 2u, 3u, 4u, 7u);  // 7 ranks for 5 batches: two idle
   CAPTURE(ranks);
   std::vector<CatHmm> models(ranks, start);
   std::vector<double> log_likelihoods(ranks);

@@ -40,6 +40,7 @@ unsigned launched_ranks() {
 #ifdef SEQLAB_WITH_MPI
 // Messages go in pieces whose counts fit MPI's int.
 constexpr std::size_t kPiece = std::size_t{1} << 26;
+constexpr int kTagSum = 7100;
 
 void check(int code, const char* what) {
   if (code == MPI_SUCCESS) return;
@@ -61,21 +62,30 @@ class MpiCommunicator final : public Communicator {
   unsigned rank() const override { return rank_; }
   unsigned size() const override { return size_; }
 
-  // Gathered on rank 0, added there in rank order, sent back: the same bits everywhere.
+  // The binary tree of core/communicator.hpp (tree_sum) as messages: at each step a rank that is
+  // a multiple of 2 step receives its right neighbour's partial sum and adds it on the right; the
+  // neighbour, having sent, is done; rank 0 then sends the sum to every rank. The same bits
+  // everywhere, in log2(R) rounds towards rank 0 instead of R - 1 messages into it.
   void sum_in_rank_order(double* data, std::size_t n) const override {
     for (std::size_t at = 0; at < n; at += kPiece) {
       const int count = static_cast<int>(std::min(kPiece, n - at));
-      if (rank_ == 0) gathered_.resize(static_cast<std::size_t>(count) * size_);
-      check(MPI_Gather(data + at, count, MPI_DOUBLE, rank_ == 0 ? gathered_.data() : nullptr,
-                       count, MPI_DOUBLE, 0, MPI_COMM_WORLD),
-            "MPI_Gather");
-      if (rank_ == 0)
-        for (int i = 0; i < count; ++i) {
-          double sum = gathered_[static_cast<std::size_t>(i)];
-          for (unsigned r = 1; r < size_; ++r)
-            sum += gathered_[static_cast<std::size_t>(r) * count + i];
-          data[at + i] = sum;
+      received_.resize(static_cast<std::size_t>(count));
+      for (unsigned step = 1; step < size_; step *= 2) {
+        if (rank_ % (2 * step) == 0) {
+          if (rank_ + step < size_) {
+            check(MPI_Recv(received_.data(), count, MPI_DOUBLE, static_cast<int>(rank_ + step),
+                           kTagSum, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+                  "MPI_Recv");
+            for (int i = 0; i < count; ++i)
+              data[at + static_cast<std::size_t>(i)] += received_[static_cast<std::size_t>(i)];
+          }
+        } else {
+          check(MPI_Send(data + at, count, MPI_DOUBLE, static_cast<int>(rank_ - step), kTagSum,
+                         MPI_COMM_WORLD),
+                "MPI_Send");
+          break;  // this rank's part is in its left neighbour's sum now
         }
+      }
       check(MPI_Bcast(data + at, count, MPI_DOUBLE, 0, MPI_COMM_WORLD), "MPI_Bcast");
     }
   }
@@ -104,7 +114,7 @@ class MpiCommunicator final : public Communicator {
 
  private:
   unsigned rank_ = 0, size_ = 1;
-  mutable std::vector<double> gathered_;  // rank 0's receive buffer, kept between calls
+  mutable std::vector<double> received_;  // a neighbour's partial sum, kept between calls
 };
 
 std::unique_ptr<MpiCommunicator> g_communicator;

@@ -1,9 +1,21 @@
 // seqlab/core/communicator.cpp: contiguous_share, the division of ordered work units among ranks.
 #include "seqlab/core/communicator.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace seqlab {
+
+void tree_sum(const std::vector<const double*>& parts, double* out, std::size_t n) {
+  const std::size_t ranks = parts.size();
+  if (ranks == 0) throw std::invalid_argument("tree_sum: no parts");
+  std::vector<std::vector<double>> partial(ranks);
+  for (std::size_t r = 0; r < ranks; ++r) partial[r].assign(parts[r], parts[r] + n);
+  for (std::size_t step = 1; step < ranks; step *= 2)
+    for (std::size_t r = 0; r + step < ranks; r += 2 * step)
+      for (std::size_t i = 0; i < n; ++i) partial[r][i] += partial[r + step][i];
+  std::copy(partial[0].begin(), partial[0].end(), out);
+}
 
 UnitRange contiguous_share(const std::vector<double>& weights, unsigned rank, unsigned size) {
   if (size == 0 || rank >= size)

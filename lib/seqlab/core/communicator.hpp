@@ -4,8 +4,9 @@
 // without one, everything runs in this process as it always did.
 //
 // DETERMINISM. Every operation leaves the same bits on every rank and depends only on the number
-// of ranks, never on the order in which messages arrive: sums are added in rank order 0, 1, ...,
-// R - 1. With one rank nothing is added, so a one-rank run is bitwise the single-process one.
+// of ranks, never on the order in which messages arrive: sums follow one fixed binary tree over
+// the ranks (tree_sum below), the lower ranks' partial sum always on the left. With one
+// rank nothing is added, so a one-rank run is bitwise the single-process one.
 //
 // ERRORS. A rank that fails (bad input, a sequence of probability 0) must not leave the others
 // waiting in a collective forever: the parts of a computation that can fail run before an
@@ -27,8 +28,8 @@ class Communicator {
   virtual unsigned size() const = 0;
 
   // Requires: every rank calls it with the same n. Ensures on every rank: data[i] = the sum over
-  //   ranks r = 0, 1, ..., R - 1 of rank r's data[i], added in that order starting from rank 0's
-  //   value. Cost: R n doubles gathered on rank 0, n sent back to each rank.
+  //   the ranks of their data[i], added as tree_sum says (for R <= 3 that is rank order
+  //   0, 1, 2). Cost: log2(R) rounds of n doubles towards rank 0, then n back to every rank.
   virtual void sum_in_rank_order(double* data, std::size_t n) const = 0;
 
   // Requires: every rank calls it. Ensures on every rank: rank 0's value. For decisions taken on
@@ -40,6 +41,13 @@ class Communicator {
   //   throws on every rank the UserError of the lowest failing rank (the same line everywhere).
   virtual void agree(const std::string& error) const = 0;
 };
+
+// THE ORDER OF A SUM OVER RANKS. Rank r starts with its own part s_r; for step = 1, 2, 4, ...
+// while step < R, every rank r that is a multiple of 2 step with r + step < R adds
+// s_r = s_r + s_{r + step}; the sum is s_0. So R = 4 adds (x0 + x1) + (x2 + x3). A Communicator
+// over MPI runs it as messages; tree_sum does it in one process over the R parts (for tests and
+// in-process ranks). Requires parts of n values each. Ensures out[i] = that sum of parts[r][i].
+void tree_sum(const std::vector<const double*>& parts, double* out, std::size_t n);
 
 // A contiguous range [begin, end) of work units.
 struct UnitRange {
