@@ -337,9 +337,8 @@ MergeReport merge_results_folders(const fs::path& target, const std::vector<fs::
     write_text_atomically(target / "config.toml", *config);
     report.config_written = true;
   }
-  // A summary that already says what the run files say stands: rewriting it would change
-  // results.h5's bytes (HDF5 object headers carry write times), so merging again changes no file.
-  // A missing or stale one (say, of a merge interrupted before this point) is rebuilt.
+  // A summary that already says what the run files say stands, untouched (merging again writes
+  // nothing); a missing or stale one (say, of a merge interrupted before this point) is rebuilt.
   report.summary = read_results_folder(target);
   bool current = fs::exists(target / "results.h5", ec);
   if (current) {

@@ -113,18 +113,28 @@ void require_class(const H5::Group& group, const std::string& name, const H5::Da
 // reader (h5py included) decompresses transparently. Small datasets stay contiguous.
 constexpr std::size_t kCompressAbove = 1 << 16;
 
+// Object headers carry no creation or modification times (HDF5 records them by default): the
+// same content then gives the same bytes whenever it is written, so a file written again (a
+// summary rebuilt, a model saved twice) is byte-identical and tools can compare files.
+H5::DSetCreatPropList untimed_dataset_properties() {
+  H5::DSetCreatPropList plist;
+  H5Pset_obj_track_times(plist.getId(), false);
+  return plist;
+}
+
 H5::DataSet create_dataset(H5::Group& group, const std::string& name, const H5::DataType& type,
                            const std::vector<hsize_t>& dims) {
   H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
   std::size_t n = 1;
   for (hsize_t d : dims) n *= static_cast<std::size_t>(d);
-  if (n <= kCompressAbove || type.getClass() == H5T_STRING) return group.createDataSet(name, type, space);
+  if (n <= kCompressAbove || type.getClass() == H5T_STRING)
+    return group.createDataSet(name, type, space, untimed_dataset_properties());
   // Chunks of about 2^16 elements: whole rows of the trailing dimensions, a slab of the first.
   std::vector<hsize_t> chunk(dims);
   hsize_t rest = 1;
   for (std::size_t k = 1; k < dims.size(); ++k) rest *= dims[k];
   chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], kCompressAbove / std::max<hsize_t>(rest, 1)));
-  H5::DSetCreatPropList plist;
+  H5::DSetCreatPropList plist = untimed_dataset_properties();
   plist.setChunk(static_cast<int>(chunk.size()), chunk.data());
   plist.setShuffle();
   plist.setDeflate(4);
@@ -230,7 +240,15 @@ H5::Group open_group(const H5::Group& group, const std::string& name) {
 }
 
 H5::Group create_group(H5::Group& group, const std::string& name) {
-  return group.createGroup(name);
+  // Without write times, as datasets (create_dataset); the C++ API has no setter for it.
+  const hid_t properties = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(properties, false);
+  const hid_t id = H5Gcreate2(group.getId(), name.c_str(), H5P_DEFAULT, properties, H5P_DEFAULT);
+  H5Pclose(properties);
+  if (id < 0) return group.createGroup(name);  // let the C++ API word the failure
+  H5::Group created(id);
+  H5Idec_ref(id);  // the Group object took its own reference
+  return created;
 }
 
 // ---- attributes ---------------------------------------------------------------------------
@@ -428,7 +446,9 @@ void write_file_atomically(const std::filesystem::path& path,
     const std::string memory_name = temp_path_for(path).string();
     H5::FileAccPropList access;
     access.setCore(std::size_t{1} << 20, false);
-    H5::H5File file(memory_name, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
+    H5::FileCreatPropList creation;  // the root group without write times (create_dataset)
+    H5Pset_obj_track_times(creation.getId(), false);
+    H5::H5File file(memory_name, H5F_ACC_TRUNC, creation, access);
     {
       H5::Group root = file.openGroup("/");
       // Messages name the target, not the in-memory file.
@@ -556,7 +576,7 @@ namespace {
 H5::DataSet create_plain_dataset(H5::Group& group, const std::string& name,
                                  const H5::DataType& type, const std::vector<hsize_t>& dims) {
   H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
-  return group.createDataSet(name, type, space);
+  return group.createDataSet(name, type, space, untimed_dataset_properties());
 }
 
 std::vector<hsize_t> float32_dims(const H5::Group& group, const std::string& name,
