@@ -43,6 +43,19 @@ check() {
   if "$@"; then ok "$name"; else bad "$name (out: $(head -c 200 "$tmp/out"); err: $(head -c 200 "$tmp/err"))"; fi
 }
 
+# csv_numbers CSV: a results.csv without its wall_seconds and date columns, rows sorted: what two
+# runs of one experiment must agree on.
+csv_numbers() {
+  local header cut_list="" i=0 name names
+  header=$(head -n 1 "$1")
+  IFS=, read -r -a names <<<"$header"
+  for name in "${names[@]}"; do
+    i=$((i + 1))
+    case $name in wall_seconds | date) ;; *) cut_list+="${cut_list:+,}$i" ;; esac
+  done
+  cut -d , -f "$cut_list" "$1" | sort
+}
+
 # json_number KEY: the number after "KEY": on the last line of $tmp/out.
 json_number() { tail -n 1 "$tmp/out" | sed -nE "s/.*\"$1\": ([-0-9.e+]+).*/\1/p"; }
 

@@ -157,20 +157,10 @@ grep -q "lstm: resuming from .*$id.ckpt" "$tmp/res3/logs/$id.log" &&
 # ... and the results are those of the same experiment never stopped (all but the wall time and
 # the date).
 expect_ok "the same experiment, never stopped" "$seqlab" run "$tmp/slow.toml" --out "$tmp/res3ref" --quiet
-numbers() {
-  local header cut_list="" i=0
-  header=$(head -n 1 "$1")
-  IFS=, read -r -a names <<<"$header"
-  for name in "${names[@]}"; do
-    i=$((i + 1))
-    case $name in wall_seconds | date) ;; *) cut_list+="${cut_list:+,}$i" ;; esac
-  done
-  cut -d , -f "$cut_list" "$1" | sort
-}
-if cmp -s <(numbers "$tmp/res3/results.csv") <(numbers "$tmp/res3ref/results.csv"); then
+if cmp -s <(csv_numbers "$tmp/res3/results.csv") <(csv_numbers "$tmp/res3ref/results.csv"); then
   ok "the stopped and continued experiment has exactly the results of one never stopped"
 else
-  bad "results differ: $(diff <(numbers "$tmp/res3/results.csv") <(numbers "$tmp/res3ref/results.csv") | head -n 4)"
+  bad "results differ: $(diff <(csv_numbers "$tmp/res3/results.csv") <(csv_numbers "$tmp/res3ref/results.csv") | head -n 4)"
 fi
 
 # On a terminal (a pseudo-terminal here): one status line, redrawn, with the runs done, an ETA

@@ -89,19 +89,8 @@ grep -q "damaged" "$tmp/driver.log" && damaged=1
 [ "$orphans" -eq 0 ] && ok "no worker outlived a killed driver" || bad "$orphans kills left workers"
 
 expect_ok "the resume after the kills" "$seqlab" run "$tmp/kill.toml" --out "$res" --quiet
-# Compare every column but wall_seconds and date, rows in run-id order.
-columns() {
-  local header cut_list="" i=0
-  header=$(head -n 1 "$1")
-  IFS=, read -r -a names <<<"$header"
-  for name in "${names[@]}"; do
-    i=$((i + 1))
-    case $name in wall_seconds | date) ;; *) cut_list+="${cut_list:+,}$i" ;; esac
-  done
-  cut -d , -f "$cut_list" "$1" | sort
-}
-columns "$tmp/reference/results.csv" >"$tmp/a"
-columns "$res/results.csv" >"$tmp/b"
+csv_numbers "$tmp/reference/results.csv" >"$tmp/a"
+csv_numbers "$res/results.csv" >"$tmp/b"
 if cmp -s "$tmp/a" "$tmp/b"; then
   ok "after the kills and a resume, results.csv equals the reference (60 runs)"
 else

@@ -37,17 +37,6 @@ TOML
 
 # ids FILE: the run ids a dry run listed, sorted.
 ids() { grep -oE '^  [0-9a-f]{16}' "$1" | tr -d ' ' | sort; }
-# numbers CSV: every column but wall_seconds and date, rows sorted.
-numbers() {
-  local header cut_list="" i=0
-  header=$(head -n 1 "$1")
-  IFS=, read -r -a names <<<"$header"
-  for name in "${names[@]}"; do
-    i=$((i + 1))
-    case $name in wall_seconds | date) ;; *) cut_list+="${cut_list:+,}$i" ;; esac
-  done
-  cut -d , -f "$cut_list" "$1" | sort
-}
 # digest DIR: "name sha256" of each run file, sorted.
 digest() { (cd "$1/runs" && sha256sum ./*.h5 | sort -k 2); }
 
@@ -123,10 +112,10 @@ grep -q "^$tmp/B: 20 runs of the plan's 20, none missing; summary: " "$tmp/out" 
 [ ! -s "$tmp/err" ] && ok "no warnings" || bad "warnings: $(cat "$tmp/err")"
 cmp -s "$tmp/grid.toml" "$tmp/B/config.toml" && ok "B/config.toml is the experiment file" || bad "B/config.toml"
 [ "$(ls "$tmp"/B/logs/*.log | wc -l)" -eq 20 ] && ok "each run's log came along" || bad "logs: $(ls "$tmp/B/logs" | wc -l)"
-if cmp -s <(numbers "$tmp/A/results.csv") <(numbers "$tmp/B/results.csv"); then
+if cmp -s <(csv_numbers "$tmp/A/results.csv") <(csv_numbers "$tmp/B/results.csv"); then
   ok "the merged shards have exactly the numbers of the whole run (20 rows)"
 else
-  bad "results differ: $(diff <(numbers "$tmp/A/results.csv") <(numbers "$tmp/B/results.csv") | head -n 4)"
+  bad "results differ: $(diff <(csv_numbers "$tmp/A/results.csv") <(csv_numbers "$tmp/B/results.csv") | head -n 4)"
 fi
 for i in 1 2 3; do
   for id in $(cat "$tmp/shard$i.ids"); do cmp -s "$tmp/S$i/runs/$id.h5" "$tmp/B/runs/$id.h5" || echo "$id"; done

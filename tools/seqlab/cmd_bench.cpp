@@ -122,6 +122,14 @@ BenchData own_benchmark_data(arma::uword sequences, arma::uword length) {
   return data;
 }
 
+// The sequences an N-state measurement runs on: all of them, or 26 for N > 256 (their alpha
+// buffers would not fit otherwise).
+std::vector<arma::uvec> bench_sequences(const BenchData& data, arma::uword states) {
+  const arma::uword used = states > 256 ? std::min<arma::uword>(data.sequences.size(), 26)
+                                        : data.sequences.size();
+  return std::vector<arma::uvec>(data.sequences.begin(), data.sequences.begin() + used);
+}
+
 CatHmm bench_model(const BenchData& data, arma::uword states) {
   const fs::path peer_model = data.peer_data / ("model_N" + std::to_string(states) + ".txt");
   if (!data.peer_data.empty() && fs::exists(peer_model)) return read_peer_model(peer_model);
@@ -251,9 +259,7 @@ int bench_hmm_rank(const std::vector<arma::uword>& state_counts, arma::uword seq
   const BenchData data = own_benchmark_data(sequences, length);
   for (const arma::uword n : state_counts) {
     const CatHmm model = bench_model(data, n);
-    const arma::uword used = n > 256 ? std::min<arma::uword>(data.sequences.size(), 26)
-                                     : data.sequences.size();
-    const std::vector<arma::uvec> subset(data.sequences.begin(), data.sequences.begin() + used);
+    const std::vector<arma::uvec> subset = bench_sequences(data, n);
     arma::uword symbols = 0;
     for (const auto& x : subset) symbols += x.n_elem;
     const TrainOptions options;
@@ -275,7 +281,7 @@ int bench_hmm_rank(const std::vector<arma::uword>& state_counts, arma::uword seq
     row.add("em_seconds_per_million", seconds * 1e6 / static_cast<double>(symbols));
     // What expectation() exchanges: per-sequence log-likelihoods, initial counts, transition
     // counts, occupancies and the N x M emission counts.
-    row.add("message_doubles", static_cast<std::uint64_t>(used + 2 * n + n * n +
+    row.add("message_doubles", static_cast<std::uint64_t>(subset.size() + 2 * n + n * n +
                                                           n * model.emission().dimension()));
     std::cout << row.str() << std::endl;
   }
@@ -390,9 +396,7 @@ int bench_hmm(const std::vector<std::string>& args) {
 
   for (arma::uword n : state_counts) {
     const CatHmm model = bench_model(data, n);
-    const arma::uword used = n > 256 ? std::min<arma::uword>(data.sequences.size(), 26)
-                                     : data.sequences.size();
-    const std::vector<arma::uvec> subset(data.sequences.begin(), data.sequences.begin() + used);
+    const std::vector<arma::uvec> subset = bench_sequences(data, n);
     arma::uword used_symbols = 0;
     for (const auto& x : subset) used_symbols += x.n_elem;
     const double per_million = 1e6 / static_cast<double>(used_symbols);

@@ -234,13 +234,54 @@ std::string significant(double x) {
   return buffer;
 }
 
+// Starts `run` in a worker process: this program again as `seqlab run FILE --out DIR --worker
+// ID --threads T`, its stdout and stderr appended to DIR/logs/ID.log, its progress records on
+// file descriptor 3 when `progress_fd` >= 0, killed with this process (PR_SET_PDEATHSIG), and a
+// plain process also when this one is a rank of an MPI job (the launcher's variables removed).
+pid_t start_worker(const ExperimentPlan& plan, const fs::path& out, const PlannedRun& run,
+                   int progress_fd) {
+  const fs::path log = out / "logs" / (run.id + ".log");
+  const int log_fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) input_error(log, std::string("cannot open (") + std::strerror(errno) + ")");
+  std::vector<std::string> args = {"seqlab", "run", plan.file.string(), "--out", out.string(),
+                                   "--worker", run.id, "--threads",
+                                   std::to_string(run.threads)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env = environment_without_mpi();
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec. The death signal is set here, before exec (it
+    // survives exec), and the parent checked after it: a parent killed between fork and this
+    // point leaves no orphan.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    if (progress_fd >= 0) ::dup2(progress_fd, kProgressFd);
+    ::signal(SIGINT, SIG_IGN);  // the driver decides; it sends SIGTERM
+    ::execve("/proc/self/exe", argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
 class Driver {
 public:
   // `runs`: the indices into plan.runs to carry out (all of them, or one shard's).
   Driver(const ExperimentPlan& plan, std::vector<std::size_t> runs, std::optional<Shard> shard,
-         fs::path out, std::string self, bool quiet)
-      : plan_(plan), runs_(std::move(runs)), shard_(shard), out_(std::move(out)),
-        self_(std::move(self)), quiet_(quiet), terminal_(::isatty(STDERR_FILENO) != 0) {}
+         fs::path out, bool quiet)
+      : plan_(plan), runs_(std::move(runs)), shard_(shard), out_(std::move(out)), quiet_(quiet),
+        terminal_(::isatty(STDERR_FILENO) != 0) {}
 
   int run();
 
@@ -265,7 +306,6 @@ private:
   std::vector<std::size_t> runs_;
   std::optional<Shard> shard_;
   fs::path out_;
-  std::string self_;
   bool quiet_, terminal_;
   std::optional<FolderLock> lock_;
   std::vector<std::size_t> pending_;   // run indices still to do, next first
@@ -368,42 +408,10 @@ void Driver::prepare_folder() {
 
 void Driver::start(std::size_t index) {
   const PlannedRun& run = plan_.runs[index];
-  const fs::path log = out_ / "logs" / (run.id + ".log");
-  const int log_fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) input_error(log, std::string("cannot open (") + std::strerror(errno) + ")");
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-  std::vector<std::string> args = {self_, "run", plan_.file.string(), "--out", out_.string(),
-                                   "--worker", run.id, "--threads",
-                                   std::to_string(run.threads)};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // A worker is a plain process, also when this driver is rank 0 of an MPI job.
-  std::vector<std::string> env = environment_without_mpi();
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::cout.flush();
-  std::cerr.flush();
-  const pid_t driver = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec. The death signal is set here, before exec (it
-    // survives exec), and the parent checked after it: a driver killed between fork and this
-    // point leaves no orphan.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != driver) ::_exit(1);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::dup2(pipe_fds[1], kProgressFd);
-    ::signal(SIGINT, SIG_IGN);  // the driver decides; it sends SIGTERM
-    ::execve("/proc/self/exe", argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
+  const pid_t pid = start_worker(plan_, out_, run, pipe_fds[1]);
   ::close(pipe_fds[1]);
   Worker w;
   w.run = index;
@@ -685,32 +693,8 @@ int run_remote_executor(const ExperimentPlan& plan, const fs::path& out) {
   for (;;) {
     const long long next = request_run(previous, previous_status);
     if (next < 0) return 0;
-    const PlannedRun& run = plan.runs.at(static_cast<std::size_t>(next));
-    const fs::path log = out / "logs" / (run.id + ".log");
-    const int log_fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0) input_error(log, std::string("cannot open (") + std::strerror(errno) + ")");
-    std::vector<std::string> args = {"seqlab", "run", plan.file.string(), "--out", out.string(),
-                                     "--worker", run.id, "--threads",
-                                     std::to_string(run.threads)};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env = environment_without_mpi();
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const pid_t self = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != self) ::_exit(1);
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-      ::execve("/proc/self/exe", argv.data(), envp.data());
-      ::_exit(127);
-    }
-    ::close(log_fd);
+    const pid_t pid =
+        start_worker(plan, out, plan.runs.at(static_cast<std::size_t>(next)), -1);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -785,7 +769,7 @@ int run_command(const std::vector<std::string>& args) {
       print_plan(plan, out, runs, shard);
     return 0;
   }
-  return Driver(plan, std::move(runs), shard, out, "seqlab", common.quiet).run();
+  return Driver(plan, std::move(runs), shard, out, common.quiet).run();
 }
 
 }  // namespace seqlab::cli

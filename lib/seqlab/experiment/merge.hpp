@@ -86,8 +86,8 @@ struct MergeReport {
 //   target's has the same bytes; when the content differs, the target's is kept and a warning
 //   names both files. A copied run's log, logs/<name>.log, comes with it; the log of a run the
 //   target already had is copied only when the target has none. config.toml is written when the
-//   target has none, and the summary (results.h5, results.csv) is rebuilt unless results.csv
-//   already says what the run files say (so merging again changes no file). The target's lock is
+//   target has none, and the summary (results.h5, results.csv) is rebuilt (the same bytes when
+//   nothing new came, so merging again changes no file). The target's lock is
 //   held throughout, so a 'seqlab run' cannot start there meanwhile.
 // Cost: one read of each run file's metadata, a byte comparison where the target has the name,
 //   and the copies.
