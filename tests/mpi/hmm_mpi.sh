@@ -6,7 +6,9 @@
 # parameters after 20 updates to float32 rounding; rank 0 alone prints and writes; other models,
 # other commands and bad input stop every rank with the same one line; a rank killed in
 # mid-training ends the job at
-# once, the other rank saying why in one line; nothing hangs (each job has a time limit).
+# once, the other rank saying why in one line; nothing hangs (each job has a time limit). Each rank
+# holds only its share of an HMM's training data (sequences or --chunk pieces), and the model
+# and training score still equal one process's.
 set -u
 seqlab=$1
 mpirun=$3
@@ -75,6 +77,36 @@ for config in "${configs[@]}"; do
   check "$name: two ranks give the model of one process within 1e-12 relative" \
     same_model "$tmp/$name.h5" "$tmp/$name-2.h5" 1e-12
 done
+
+# Each rank holds only its share of the training data: of the sequences, or of the --chunk pieces
+# of a long one (cut before the data is divided). The training score then sums the ranks' scores.
+expect_ok "sharded: one process, --json" "$seqlab" train --model hmm --states 4 --data hmm_synthetic \
+  --max-iter 10 --out "$tmp/sh.h5" --seed 5 --json
+cp "$tmp/out" "$tmp/sh.json"
+expect_ok "sharded: mpirun -n 2, --json" mpi 2 train --model hmm --states 4 --data hmm_synthetic \
+  --max-iter 10 --out "$tmp/sh-2.h5" --seed 5 --json
+check "sharded: the training NLL summed over the ranks' shares is one process's within 1e-12" \
+  "$python" -c 'import json, sys
+a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+d = abs(a["train_nll_nats"] - b["train_nll_nats"]) / abs(a["train_nll_nats"])
+assert d <= 1e-12, d' "$tmp/sh.json" "$tmp/out"
+expect_ok "sharded: mpirun -n 3 says how the data was divided" mpi 3 train --model hmm --states 4 \
+  --data hmm_synthetic --max-iter 2 --out "$tmp/sh-3.h5" --seed 5
+check "sharded: rank 0 says how the data was divided" \
+  grep -q "^MPI: 3 ranks each hold only their share of the" "$tmp/out"
+# One text of 3,000 characters (a fixed pseudo-random walk over 8 letters).
+"$python" -c 'import random
+r = random.Random(1); c = 0; s = []
+for _ in range(3000):
+    c = (c + r.choice([0, 1, 1, 2, 7])) % 8; s.append("abcdefgh"[c])
+print("".join(s))' >"$tmp/long.txt"
+chunked=(--model hmm --states 5 --data "$tmp/long.txt" --chunk 40 --max-iter 25 --restarts 2)
+expect_ok "chunked: one process" "$seqlab" train "${chunked[@]}" --out "$tmp/ch.h5" --seed 6
+expect_ok "chunked: mpirun -n 3" mpi 3 train "${chunked[@]}" --out "$tmp/ch-3.h5" --seed 6
+check "chunked: the division counts pieces" grep -q "training pieces of at most 40 symbols" "$tmp/out"
+check "chunked: the training score says it is over the pieces" grep -q "^train: scored as" "$tmp/out"
+check "chunked: three ranks holding their pieces give one process's model within 1e-12" \
+  same_model "$tmp/ch.h5" "$tmp/ch-3.h5" 1e-12
 
 # Recurrent networks: each window's streams split over the ranks, gradients summed in rank order.
 for cell in lstm gru; do

@@ -1,9 +1,11 @@
 // tests/unit/test_distributed.cpp: training shared by the ranks of an MPI job, run here with
 // in-process ranks (test::run_ranks: threads with the Communicator contract). Baum-Welch: every
 // rank ends with the same model, bitwise the single-process one with one rank and equal to it to
-// 1e-12 relative with 2 and 3, for the categorical HMM and every frame emission; an impossible
-// training sequence on one rank's share stops every rank with the same one-line error; the
-// division of work (contiguous_share) partitions the batches in order, balanced. Recurrent
+// 1e-12 relative with 2 and 3, for the categorical HMM and every frame emission, both when every
+// rank holds all the data and when each holds only its shard (data-driven starts included); an
+// impossible training sequence on one rank's share stops every rank with the same one-line
+// error; the division of work (contiguous_share, take_shard) partitions the batches and the
+// --chunk pieces in order, balanced. Recurrent
 // networks split each window's streams over the ranks and follow one process to float32
 // rounding.
 #include <cstdio>
@@ -12,6 +14,7 @@
 
 #include "seqlab/core/communicator.hpp"
 #include "seqlab/core/error.hpp"
+#include "seqlab/data/dataset.hpp"
 #include "seqlab/data/synthetic.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
@@ -46,6 +49,12 @@ std::vector<arma::uvec> categorical_data(Rng& rng) {
   for (int s = 0; s < 300; ++s)
     data.push_back(sample_categorical_hmm(truth, 20 + uniform_index(rng, 101), rng).symbols);
   return data;
+}
+
+std::vector<unsigned long long> lengths_of(const std::vector<arma::uvec>& data) {
+  std::vector<unsigned long long> lengths;
+  for (const auto& x : data) lengths.push_back(x.n_elem);
+  return lengths;
 }
 
 }  // namespace
@@ -112,13 +121,24 @@ TEST_CASE("Baum-Welch over ranks equals the single-process fit", "[hmm][mpi]") {
   const FitResult single_result = single.fit(data, options, run);
 
   const unsigned ranks = GENERATE(1u, 2u, 3u, 4u, 7u);  // 7 ranks for 5 batches: two idle
-  CAPTURE(ranks);
+  // Sharded: each rank is given only its share of the sequences (FitOptions::shard); the
+  // restart's data-driven start (symbol frequencies) then needs the ranks' counts summed.
+  const bool sharded = GENERATE(false, true);
+  CAPTURE(ranks, sharded);
   std::vector<CatHmm> models(ranks, start);
   std::vector<double> log_likelihoods(ranks);
   test::run_ranks(ranks, [&](const Communicator& c) {
     FitOptions shared = run;
     shared.communicator = &c;
-    log_likelihoods[c.rank()] = models[c.rank()].fit(data, options, shared).log_likelihood;
+    if (!sharded) {
+      log_likelihoods[c.rank()] = models[c.rank()].fit(data, options, shared).log_likelihood;
+      return;
+    }
+    const DataShard shard = make_data_shard(&c, lengths_of(data));
+    const std::vector<arma::uvec> mine(data.begin() + static_cast<std::ptrdiff_t>(shard.mine.begin),
+                                       data.begin() + static_cast<std::ptrdiff_t>(shard.mine.end));
+    shared.shard = &shard;
+    log_likelihoods[c.rank()] = models[c.rank()].fit(mine, options, shared).log_likelihood;
   });
   for (unsigned r = 1; r < ranks; ++r) {
     CAPTURE(r);
@@ -170,11 +190,21 @@ TEST_CASE("frame HMMs of every emission train over ranks as in one process", "[h
   single.fit(data, nullptr, run, nullptr);
   const arma::vec expected = single.log_likelihoods(data);
 
+  // Sharded: each rank holds only its share; the k-means starts pool the frames of all ranks.
+  const bool sharded = GENERATE(false, true);
+  CAPTURE(sharded);
   std::vector<FrameHmm> models(2, FrameHmm(3, options));
   test::run_ranks(2, [&](const Communicator& c) {
     FitOptions shared = run;
     shared.communicator = &c;
-    models[c.rank()].fit(data, nullptr, shared, nullptr);
+    if (!sharded) {
+      models[c.rank()].fit(data, nullptr, shared, nullptr);
+      return;
+    }
+    DataShard shard;
+    const SequenceSet mine = take_shard(data, 0, &c, &shard);
+    shared.shard = &shard;
+    models[c.rank()].fit(mine, nullptr, shared, nullptr);
   });
   const arma::vec rank0 = models[0].log_likelihoods(data);
   const arma::vec rank1 = models[1].log_likelihoods(data);
@@ -203,13 +233,23 @@ TEST_CASE("a rank's impossible sequence stops every rank with the same error", "
   data.push_back(arma::uvec{0, 2, 1});
   TrainOptions options;
   options.max_iterations = 3;
+  const bool sharded = GENERATE(false, true);  // the error names the global index either way
+  CAPTURE(sharded);
   std::vector<std::string> errors(3);
   test::run_ranks(3, [&](const Communicator& c) {
     FitOptions shared;
     shared.communicator = &c;
     CatHmm model = start;
     try {
-      model.fit(data, options, shared);
+      if (sharded) {
+        const DataShard shard = make_data_shard(&c, lengths_of(data));
+        shared.shard = &shard;
+        model.fit(std::vector<arma::uvec>(data.begin() + static_cast<std::ptrdiff_t>(shard.mine.begin),
+                                          data.begin() + static_cast<std::ptrdiff_t>(shard.mine.end)),
+                  options, shared);
+      } else {
+        model.fit(data, options, shared);
+      }
     } catch (const UserError& e) {
       errors[c.rank()] = e.what();
     }
@@ -219,6 +259,99 @@ TEST_CASE("a rank's impossible sequence stops every rank with the same error", "
     CHECK_THAT(e, Contains("training sequence 200 has probability 0"));
     CHECK(e == errors[0]);
   }
+}
+
+TEST_CASE("take_shard gives each rank a contiguous run of the --chunk pieces", "[hmm][mpi]") {
+  // Sequences of 0, 7, 25, 3 and 12 symbols; pieces of at most 5: 2, 5, 1 and 3 pieces (an
+  // empty sequence has none, as when the model cuts them itself).
+  SequenceSet set;
+  int next = 0;
+  for (const arma::uword n : {0, 7, 25, 3, 12}) {
+    arma::uvec x(n);
+    for (auto& v : x) v = static_cast<arma::uword>(next++);
+    set.symbols.push_back(x);
+  }
+  const unsigned ranks = GENERATE(1u, 2u, 3u, 5u, 16u);  // 16 ranks for 11 pieces: idle ones
+  CAPTURE(ranks);
+  std::vector<SequenceSet> shares(ranks);
+  std::vector<DataShard> shards(ranks);
+  test::run_ranks(ranks, [&](const Communicator& c) {
+    shares[c.rank()] = take_shard(set, 5, &c, &shards[c.rank()]);
+  });
+  // Every rank knows every piece's length; the shares, in rank order, are the pieces in order.
+  const std::vector<unsigned long long> expected = {5, 2, 5, 5, 5, 5, 5, 3, 5, 5, 2};
+  std::vector<arma::uword> joined;
+  for (unsigned r = 0; r < ranks; ++r) {
+    CAPTURE(r);
+    CHECK(shards[r].lengths == expected);
+    CHECK(shares[r].size() == shards[r].mine.end - shards[r].mine.begin);
+    for (const auto& x : shares[r].symbols) {
+      CHECK(x.n_elem <= 5);
+      joined.insert(joined.end(), x.begin(), x.end());
+    }
+  }
+  std::vector<arma::uword> all(47);
+  for (arma::uword i = 0; i < all.size(); ++i) all[i] = i;
+  CHECK(joined == all);
+}
+
+TEST_CASE("pooled frames over a shard are the single-process pool", "[hmm][mpi]") {
+  // Both branches: every frame (limit above the total) and uniform draws (limit below it).
+  Rng rng = make_rng(12);
+  std::vector<arma::mat> data;
+  for (int s = 0; s < 9; ++s) data.push_back(arma::randn<arma::mat>(2, 1 + uniform_index(rng, 12)));
+  const arma::uword limit = GENERATE(arma::uword{1000}, arma::uword{17});
+  CAPTURE(limit);
+  Rng single_rng = make_rng(99);
+  const arma::mat expected = detail::pool_observations(data, 2, limit, 3, single_rng);
+  std::vector<arma::mat> pools(3);
+  test::run_ranks(3, [&](const Communicator& c) {
+    std::vector<unsigned long long> lengths;
+    for (const auto& x : data) lengths.push_back(x.n_cols);
+    const DataShard shard = make_data_shard(&c, lengths);
+    const std::vector<arma::mat> mine(data.begin() + static_cast<std::ptrdiff_t>(shard.mine.begin),
+                                      data.begin() + static_cast<std::ptrdiff_t>(shard.mine.end));
+    Rng r = make_rng(99);
+    pools[c.rank()] = detail::pool_observations(mine, 2, limit, 3, r, &shard);
+  });
+  for (const arma::mat& pool : pools) CHECK(arma::approx_equal(pool, expected, "absdiff", 0.0));
+}
+
+TEST_CASE("a chunked corpus trains sharded over ranks as in one process", "[hmm][mpi]") {
+  // One text of 6,000 symbols cut into pieces of 250 (CategoricalHmmOptions::train_chunk): the
+  // ranks each hold their run of pieces, cut before training (take_shard).
+  Rng rng = make_rng(77);
+  const CategoricalHmmParams truth = random_categorical_hmm(3, 5, 1.0, rng);
+  SequenceSet text;
+  text.symbols.push_back(sample_categorical_hmm(truth, 6000, rng).symbols);
+  const Alphabet alphabet(std::vector<std::string>{"a", "b", "c", "d", "e"});
+  CategoricalHmmOptions options;
+  options.states = 3;
+  options.train_chunk = 250;
+  options.train.max_iterations = 20;
+  options.train.restarts = 2;
+  options.train.tolerance = 0.0;
+  FitOptions run;
+  run.seed = 4;
+  CategoricalHmm single(alphabet, options);
+  single.fit(text, nullptr, run, nullptr);
+  std::vector<CategoricalHmm> models(3, CategoricalHmm(alphabet, options));
+  test::run_ranks(3, [&](const Communicator& c) {
+    FitOptions shared = run;
+    shared.communicator = &c;
+    DataShard shard;
+    const SequenceSet mine = take_shard(text, options.train_chunk, &c, &shard);
+    shared.shard = &shard;
+    models[c.rank()].fit(mine, nullptr, shared, nullptr);
+  });
+  CHECK(arma::approx_equal(flat(models[1].hmm()), flat(models[0].hmm()), "absdiff", 0.0));
+  CHECK(arma::approx_equal(flat(models[2].hmm()), flat(models[0].hmm()), "absdiff", 0.0));
+  const double d = relative_distance(flat(single.hmm()), flat(models[0].hmm()));
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "relative distance %.3g", d);
+  INFO(buffer);
+  CHECK(d <= 1e-12);
+  CHECK(models[0].last_fit().best_restart == single.last_fit().best_restart);
 }
 
 TEST_CASE("recurrent training over ranks follows one process with all streams", "[rnn][mpi]") {

@@ -421,10 +421,44 @@ int run_train(const std::vector<std::string>& args) {
     return train_task(request);
   }
 
-  const DataSplit opened = open_split(cmd, data, open_options(data));
+  DataSplit opened = open_split(cmd, data, open_options(data));
   std::unique_ptr<SequenceModel> model = build_model(options, opened.dataset, spelling);
 
-  const SequenceSet& train = opened.set();
+  // Under mpirun an HMM's ranks each keep only their share of the training sequences (cut into
+  // the --chunk pieces first), and drop the rest of the training data: no rank holds it all.
+  const bool sharded = communicator != nullptr && model_name == "hmm";
+  const arma::uword chunk =
+      options.values.count("chunk") != 0 ? static_cast<arma::uword>(options.integer("chunk")) : 0;
+  DataShard shard;
+  SequenceSet shard_set;
+  if (sharded) {
+    shard_set = take_shard(opened.set(), chunk, communicator, &shard);
+    for (SequenceSet* dropped : {&opened.dataset.all, &opened.dataset.train, &opened.dataset.test}) {
+      *dropped = SequenceSet{};
+      dropped->kind = shard_set.kind;
+    }
+    if (speaks && !common.quiet) {
+      // Every rank's share, from the lengths every rank knows: the smallest and largest.
+      const std::vector<double> weights(shard.lengths.begin(), shard.lengths.end());
+      double fewest = 0, most = 0;
+      for (unsigned r = 0; r < communicator->size(); ++r) {
+        const UnitRange range = contiguous_share(weights, r, communicator->size());
+        double steps = 0;
+        for (std::size_t u = range.begin; u < range.end; ++u) steps += weights[u];
+        fewest = r == 0 ? steps : std::min(fewest, steps);
+        most = std::max(most, steps);
+      }
+      std::printf("MPI: %u ranks each hold only their share of the %s training %s%s: %s to %s "
+                  "%ss each\n",
+                  communicator->size(), with_commas(shard.count()).c_str(),
+                  chunk > 0 ? "pieces" : "sequences",
+                  chunk > 0 ? (" of at most " + with_commas(chunk) + " symbols").c_str() : "",
+                  with_commas(static_cast<std::uint64_t>(fewest)).c_str(),
+                  with_commas(static_cast<std::uint64_t>(most)).c_str(),
+                  step_unit(shard_set.kind));
+    }
+  }
+  const SequenceSet& train = sharded ? shard_set : opened.set();
   const SequenceDataset& dataset = opened.dataset;
   const SequenceSet* valid =
       opened.split == Split::train && !dataset.valid.empty() ? &dataset.valid : nullptr;
@@ -446,6 +480,7 @@ int run_train(const std::vector<std::string>& args) {
   fo.checkpoint = checkpoint;
   fo.checkpoint_seconds = checkpoint_every;
   fo.communicator = communicator;
+  if (sharded) fo.shard = &shard;
   if (!checkpoint.empty()) fo.stop = catch_stop_signals();
   FitObserver observer = progress_observer(common.quiet, log_every);
   // The learning curve, saved with the model (its history/ group).
@@ -469,6 +504,19 @@ int run_train(const std::vector<std::string>& args) {
     user_error("train on dataset '" + dataset.name + "' [" + data.split + "]: " + e.what());
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // A shard's training score is the sum of the ranks' scores of their pieces, so every rank takes
+  // part (with --chunk it is the score of the pieces, as trained, and says so below).
+  std::optional<Evaluation> on_train;
+  if (sharded) {
+    Evaluation local = train.empty() ? Evaluation{} : evaluate(*model, train);
+    double sums[3] = {local.log_likelihood, static_cast<double>(local.symbols),
+                      static_cast<double>(local.sequences)};
+    communicator->sum_in_rank_order(sums, 3);
+    on_train.emplace();
+    on_train->log_likelihood = sums[0];
+    on_train->symbols = static_cast<std::uint64_t>(sums[1]);
+    on_train->sequences = static_cast<std::uint64_t>(sums[2]);
+  }
   if (!speaks) return 0;  // every rank holds the same model: rank 0 writes and reports it
   try {
     save_model(out, *model, &history);
@@ -483,14 +531,16 @@ int run_train(const std::vector<std::string>& args) {
   // training text again in float64 would take minutes (it is one sequential pass), so it reports
   // that figure instead, labelled as such. Every other model is scored exactly.
   const auto* rnn_model = dynamic_cast<const RnnModel*>(model.get());
-  std::optional<Evaluation> on_train;
-  if (rnn_model == nullptr) on_train = evaluate(*model, train);
+  if (rnn_model == nullptr && !sharded) on_train = evaluate(*model, train);
   std::optional<Evaluation> on_valid;
   if (valid) on_valid = evaluate(*model, *valid);
   if (!common.quiet) {
     std::printf("trained %s (%s parameters) on %s [%s] in %.2f s; wrote %s\n", model->type().c_str(),
                 with_commas(model->num_parameters()).c_str(), dataset.name.c_str(),
                 data.split.c_str(), seconds, out.c_str());
+    if (on_train && sharded && chunk > 0)
+      std::printf("train: scored as %s pieces of at most %s symbols (--chunk), as trained\n",
+                  with_commas(on_train->sequences).c_str(), with_commas(chunk).c_str());
     if (on_train)
       print_evaluation("train", *on_train, unit);
     else if (!std::isfinite(rnn_model->last_fit().train_nll))
@@ -512,6 +562,7 @@ int run_train(const std::vector<std::string>& args) {
     j.add("seconds", seconds);
     j.add("history_records", static_cast<std::uint64_t>(history.size()));
     if (on_train) {
+      if (sharded && chunk > 0) j.add("train_scored_on_pieces_of", static_cast<std::uint64_t>(chunk));
       j.add("train_nll_nats", on_train->nats_per_symbol());
       j.add("train_nll_bits", on_train->bits_per_symbol());
     } else {

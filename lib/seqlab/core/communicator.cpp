@@ -1,4 +1,5 @@
-// seqlab/core/communicator.cpp: contiguous_share, the division of ordered work units among ranks.
+// seqlab/core/communicator.cpp: tree_sum, contiguous_share (the division of ordered work units
+// among ranks) and the data shards built on it.
 #include "seqlab/core/communicator.hpp"
 
 #include <algorithm>
@@ -48,6 +49,23 @@ UnitRange contiguous_share(const std::vector<double>& weights, unsigned rank, un
   if (!found) range.begin = weights.size();
   range.end = weights.size();
   return range;
+}
+
+unsigned long long DataShard::total_steps() const {
+  unsigned long long total = 0;
+  for (const unsigned long long n : lengths) total += n;
+  return total;
+}
+
+DataShard make_data_shard(const Communicator* communicator,
+                          std::vector<unsigned long long> lengths) {
+  if (communicator == nullptr) throw std::invalid_argument("make_data_shard: no communicator");
+  DataShard shard;
+  shard.communicator = communicator;
+  shard.lengths = std::move(lengths);
+  const std::vector<double> weights(shard.lengths.begin(), shard.lengths.end());
+  shard.mine = contiguous_share(weights, communicator->rank(), communicator->size());
+  return shard;
 }
 
 }  // namespace seqlab

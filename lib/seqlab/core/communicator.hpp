@@ -61,4 +61,51 @@ struct UnitRange {
 //   weights and the size only. Cost O(units).
 UnitRange contiguous_share(const std::vector<double>& weights, unsigned rank, unsigned size);
 
+// A training set split over the ranks of an MPI job, so that no rank holds all of it: the
+// sequences have one global order, and each rank holds only its contiguous share of them
+// (contiguous_share by length, so the ranks get nearly equal numbers of steps). A model that
+// combines per-sequence results indexes them by mine.begin + local index; one that needs a
+// property of the whole set (a count, a sample of frames) gets it from `lengths` and sums over
+// the ranks.
+struct DataShard {
+  const Communicator* communicator = nullptr;  // the ranks; non-null
+  std::vector<unsigned long long> lengths;     // every sequence's length, in the global order
+  UnitRange mine;                              // the sequences this rank holds
+  std::size_t count() const { return lengths.size(); }
+  unsigned long long total_steps() const;
+};
+
+// Requires: communicator non-null. Ensures: the shard of rank communicator->rank() for a set
+//   with these sequence lengths (global order). Cost O(sequences).
+DataShard make_data_shard(const Communicator* communicator,
+                          std::vector<unsigned long long> lengths);
+
+// Runs `check` (validation of this rank's part of the data); under a shard of several ranks the
+// first failing rank's UserError is then thrown on every rank (agree()), so that no rank waits
+// in a later collective for one that failed. Without a shard it simply runs `check`.
+template <class Check>
+void agreed_check(const DataShard* shard, Check&& check);
+
+}  // namespace seqlab
+
+// ---- implementation of the template above ---------------------------------------------------
+#include "seqlab/core/error.hpp"
+
+namespace seqlab {
+
+template <class Check>
+void agreed_check(const DataShard* shard, Check&& check) {
+  if (shard == nullptr || shard->communicator->size() <= 1) {
+    check();
+    return;
+  }
+  std::string failure;
+  try {
+    check();
+  } catch (const UserError& e) {
+    failure = e.what();
+  }
+  shard->communicator->agree(failure);
+}
+
 }  // namespace seqlab

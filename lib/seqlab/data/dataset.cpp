@@ -2,6 +2,8 @@
 // alphabet.
 #include "seqlab/data/dataset.hpp"
 
+#include "seqlab/core/communicator.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -214,7 +216,7 @@ void reencode_symbols(SequenceDataset& dataset, const Alphabet& target, UnknownP
 namespace seqlab {
 
 void require_frame_magnitude(const SequenceSet& set, double limit, const std::string& who,
-                             const std::string& why) {
+                             const std::string& why, std::size_t first) {
   for (std::size_t i = 0; i < set.frames.size(); ++i) {
     const arma::mat& f = set.frames[i];
     if (arma::abs(f).max() <= limit) continue;  // NaN would compare false: readers reject it
@@ -224,12 +226,57 @@ void require_frame_magnitude(const SequenceSet& set, double limit, const std::st
         char value[32], bound[32];
         std::snprintf(value, sizeof value, "%g", f(r, t));
         std::snprintf(bound, sizeof bound, "%g", limit);
-        user_error(who + ": sequence " + std::to_string(i) + ", step " + std::to_string(t) +
+        user_error(who + ": sequence " + std::to_string(first + i) + ", step " + std::to_string(t) +
                    ", row " + std::to_string(r) + " holds " + value + ", beyond +-" + bound +
                    " (" + why + "); standardise the data (per row: subtract the mean, divide by "
                    "the standard deviation)");
       }
   }
+}
+
+SequenceSet take_shard(const SequenceSet& set, arma::uword chunk, const Communicator* communicator,
+                       DataShard* shard) {
+  if (communicator == nullptr || shard == nullptr)
+    throw std::invalid_argument("take_shard: no communicator or shard");
+  // The pieces of every sequence: (sequence, first step, length), in order.
+  struct Piece {
+    std::size_t sequence;
+    arma::uword begin, length;
+  };
+  std::vector<Piece> pieces;
+  std::vector<unsigned long long> lengths;
+  for (std::size_t s = 0; s < set.size(); ++s) {
+    const arma::uword n = set.length(s);
+    if (chunk > 0 && n == 0) continue;  // as a model cutting its own pieces: none
+    if (chunk == 0 || n <= chunk) {
+      pieces.push_back({s, 0, n});
+      lengths.push_back(n);
+      continue;
+    }
+    for (arma::uword begin = 0; begin < n; begin += chunk) {
+      const arma::uword length = std::min(chunk, n - begin);
+      pieces.push_back({s, begin, length});
+      lengths.push_back(length);
+    }
+  }
+  *shard = make_data_shard(communicator, std::move(lengths));
+  SequenceSet mine;
+  mine.kind = set.kind;
+  for (std::size_t p = shard->mine.begin; p < shard->mine.end; ++p) {
+    const Piece& piece = pieces[p];
+    if (chunk == 0) {
+      mine.append_from(set, piece.sequence);
+    } else if (set.kind == SequenceKind::symbols) {
+      const arma::uvec& x = set.symbols[piece.sequence];
+      mine.symbols.push_back(piece.length == 0 ? arma::uvec()
+                                               : arma::uvec(x.subvec(piece.begin, piece.begin + piece.length - 1)));
+    } else {
+      const arma::mat& x = set.frames[piece.sequence];
+      mine.frames.push_back(piece.length == 0 ? arma::mat(x.n_rows, 0)
+                                              : arma::mat(x.cols(piece.begin, piece.begin + piece.length - 1)));
+    }
+  }
+  return mine;
 }
 
 }  // namespace seqlab

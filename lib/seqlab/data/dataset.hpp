@@ -21,6 +21,9 @@
 
 namespace seqlab {
 
+class Communicator;  // core/communicator.hpp
+struct DataShard;
+
 enum class SequenceKind { symbols, vectors, binary_frames };
 std::string to_string(SequenceKind kind);
 // Requires: "symbols", "vectors" or "binary_frames". Throws UserError otherwise.
@@ -102,8 +105,18 @@ public:
 //   X, beyond +-LIMIT (<why>); standardise the data (per row: subtract the mean, divide by the
 //   standard deviation)". For models whose arithmetic overflows on huge values (squared
 //   distances, float32 networks). Cost O(values).
+// (`first` is the index the error names for set's sequence 0: a shard's offset in the whole set.)
 void require_frame_magnitude(const SequenceSet& set, double limit, const std::string& who,
-                             const std::string& why);
+                             const std::string& why, std::size_t first = 0);
+
+// Training split over MPI ranks (FitOptions::shard): the sequences of `set` cut into pieces of at
+// most `chunk` steps (0 = whole sequences), in order, and this rank's contiguous run of them.
+// Requires: communicator non-null. Ensures: *shard describes every rank's pieces (make_data_shard);
+// returns this rank's pieces only (copies; annotations carried when chunk = 0). Every rank
+// computes the same division from the same set. Cost: O(sequences + pieces), plus copying this
+// rank's share of the steps.
+SequenceSet take_shard(const SequenceSet& set, arma::uword chunk, const Communicator* communicator,
+                       DataShard* shard);
 
 // Re-encodes a symbol dataset with another alphabet, matching symbols by their text: what scoring
 // data with a trained model needs when the data were not read with the model's alphabet (a

@@ -69,7 +69,15 @@ namespace seqlab {
 //                       same model, equal to the single-process one to rounding (bitwise with
 //                       one rank). Models that cannot share their work refuse a communicator of
 //                       more than one rank (UserError). HMMs (Baum-Welch) share it.
+//   shard               null: every rank was given the whole training set. Otherwise (HMMs only,
+//                       with a communicator of several ranks, shard->communicator the same) the
+//                       `train` given to fit() holds only this rank's share of the training
+//                       sequences, sequences [shard->mine.begin, shard->mine.end) of the global
+//                       order (core/communicator.hpp DataShard): no rank holds the whole set, and
+//                       the result is the same as with the whole set on every rank, to rounding.
+//                       `valid` is still the whole valid split on every rank.
 class Communicator;
+struct DataShard;
 struct FitOptions {
   std::uint64_t seed = 1;
   unsigned threads = 1;
@@ -78,6 +86,7 @@ struct FitOptions {
   double checkpoint_seconds = 300.0;
   const std::atomic<bool>* stop = nullptr;
   const Communicator* communicator = nullptr;
+  const DataShard* shard = nullptr;
 };
 
 // One point of a learning curve: what fit() knew at the end of an epoch (networks) or of an

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
 
@@ -106,10 +107,13 @@ arma::uword CategoricalEmission::sample(arma::uword state, Rng& rng) const {
   return sample_categorical(probabilities_.row(state).t(), rng);
 }
 
-void CategoricalEmission::initialize(const std::vector<Sequence>& data, Rng& rng) {
+void CategoricalEmission::initialize(const std::vector<Sequence>& data, Rng& rng,
+                                     const DataShard* shard) {
   arma::vec frequency(dimension(), arma::fill::zeros);
   for (const auto& x : data)
     for (arma::uword t = 0; t < x.n_elem; ++t) frequency(x(t)) += 1.0;
+  // Counts are whole numbers far below 2^53: the sum over ranks is exact.
+  if (shard != nullptr) shard->communicator->sum_in_rank_order(frequency.memptr(), frequency.n_elem);
   const double total = arma::accu(frequency);
   if (total > 0.0) frequency /= total;
   const arma::vec alpha = 1.0 + 10.0 * frequency;

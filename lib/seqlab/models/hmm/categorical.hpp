@@ -15,6 +15,8 @@
 
 namespace seqlab {
 
+struct DataShard;  // core/communicator.hpp
+
 class CategoricalEmission {
  public:
   using Sequence = arma::uvec;
@@ -75,7 +77,7 @@ class CategoricalEmission {
   // Optional training hooks used by Hmm's trainer.
   // Restart initialisation: rows drawn from Dirichlet(1 + 10 f) where f is the symbol frequency
   // in `data` (normalised), so each state starts near, but not at, the data's histogram.
-  void initialize(const std::vector<Sequence>& data, Rng& rng);
+  void initialize(const std::vector<Sequence>& data, Rng& rng, const DataShard* shard = nullptr);
   // Re-seeding a state that lost all mass: row `to` = row `from` with every entry multiplied by
   // an independent factor uniform in [0.5, 1.5), renormalised (so the two states can separate).
   void split_state(arma::uword from, arma::uword to, Rng& rng);

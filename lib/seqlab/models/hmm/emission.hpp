@@ -37,9 +37,13 @@
 //                                              datasets under `emission/` (docs/formats.md).
 //
 // OPTIONAL HOOKS (detected with a requires-expression; Hmm<E>::fit uses them when present)
-//   void initialize(const std::vector<Sequence>& data, Rng& rng);
+//   void initialize(const std::vector<Sequence>& data, Rng& rng, const DataShard* shard);
 //                                              random start of restarts r >= 1 drawn from the data
 //                                              (without it, restarts reuse the current emission).
+//                                              With a shard (null: `data` is all of it), `data`
+//                                              is this rank's share (core/communicator.hpp) and
+//                                              every rank must draw the same start, the one the
+//                                              whole set would give.
 //   void split_state(arma::uword from, arma::uword to, Rng& rng);
 //                                              re-seeding: state `to` lost all mass; give it the
 //                                              parameters of `from`, perturbed so they separate.

@@ -88,11 +88,11 @@ arma::vec cluster_variance(const arma::mat& pool, const arma::uvec& members,
 // Mixture start: states from k-means++ over the pool, then each state's components from
 // k-means++ over its own cluster. A cluster with fewer points than components gets copies of its
 // centre moved half a standard deviation in a random direction per coordinate, so they separate.
-GmmDiagEmission random_gmm(const std::vector<arma::mat>& data, arma::uword states,
-                           arma::uword components, Rng& rng) {
-  const arma::mat pool = detail::pool_observations(data, kPoolLimit, states * components, rng);
+GmmDiagEmission random_gmm(const std::vector<arma::mat>& data, arma::uword d, arma::uword states,
+                           arma::uword components, Rng& rng, const DataShard* shard) {
+  const arma::mat pool =
+      detail::pool_observations(data, d, kPoolLimit, states * components, rng, shard);
   const arma::vec global = detail::pooled_variance(pool);
-  const arma::uword d = pool.n_rows;
   const KMeansResult by_state = kmeans(pool, states, kKMeansIterations, rng);
   arma::mat means(d, states * components), variances(d, states * components);
   for (arma::uword i = 0; i < states; ++i) {
@@ -125,9 +125,9 @@ GmmDiagEmission random_gmm(const std::vector<arma::mat>& data, arma::uword state
 // Bernoulli start: k-means++ clusters of the pooled frames; unit k of state i is on with the
 // Laplace-smoothed frequency (on + 1) / (n + 2) of its cluster, strictly inside (0, 1) so that
 // no frame starts impossible.
-BernoulliEmission random_bernoulli(const std::vector<arma::mat>& data, arma::uword states,
-                                   Rng& rng) {
-  const arma::mat pool = detail::pool_observations(data, kPoolLimit, states, rng);
+BernoulliEmission random_bernoulli(const std::vector<arma::mat>& data, arma::uword d,
+                                   arma::uword states, Rng& rng, const DataShard* shard) {
+  const arma::mat pool = detail::pool_observations(data, d, kPoolLimit, states, rng, shard);
   const KMeansResult clusters = kmeans(pool, states, kKMeansIterations, rng);
   arma::mat p(pool.n_rows, states);
   for (arma::uword i = 0; i < states; ++i) {
@@ -139,9 +139,10 @@ BernoulliEmission random_bernoulli(const std::vector<arma::mat>& data, arma::uwo
   return BernoulliEmission(std::move(p));
 }
 
-// A random start for restart draws from `rng`, shapes from `o` and `d`.
+// A random start for restart draws from `rng`, shapes from `o` and `d`; with a shard, `data` is
+// this rank's share and every rank draws the start of the whole set.
 FrameHmmEngine random_engine(const std::vector<arma::mat>& data, arma::uword d,
-                             const FrameHmmOptions& o, Rng& rng) {
+                             const FrameHmmOptions& o, Rng& rng, const DataShard* shard) {
   const arma::uword n = o.states;
   arma::vec initial = dirichlet_row(n, o.init_concentration, rng);
   arma::mat transition(n, n);
@@ -154,20 +155,20 @@ FrameHmmEngine random_engine(const std::vector<arma::mat>& data, arma::uword d,
   switch (o.emission) {
     case FrameEmission::gaussian_diag: {
       GaussianDiagEmission e(arma::mat(d, n, arma::fill::zeros), arma::mat(d, n, arma::fill::ones));
-      e.initialize(data, rng);
+      e.initialize(data, rng, shard);
       return with(std::move(e));
     }
     case FrameEmission::gaussian_full: {
       arma::cube identities(d, d, n);
       identities.each_slice() = arma::eye(d, d);
       GaussianFullEmission e(arma::mat(d, n, arma::fill::zeros), std::move(identities));
-      e.initialize(data, rng);
+      e.initialize(data, rng, shard);
       return with(std::move(e));
     }
     case FrameEmission::gmm_diag:
-      return with(random_gmm(data, n, o.mixtures, rng));
+      return with(random_gmm(data, d, n, o.mixtures, rng, shard));
     case FrameEmission::bernoulli:
-      return with(random_bernoulli(data, n, rng));
+      return with(random_bernoulli(data, d, n, rng, shard));
   }
   throw std::logic_error("random_engine: unhandled emission");
 }
@@ -247,25 +248,33 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   if (train.kind != kind())
     user_error("hmm: --emission " + to_string(emission()) + " models " + to_string(kind()) +
                ", cannot fit on " + to_string(train.kind) + " data");
-  if (train.empty()) user_error("hmm: no training sequences, expected at least one");
-  hmm_detail::EmReporter reporter(observer, options, options_.train, options_.train.restarts,
-                                  static_cast<double>(train.total_steps()), "frame");
+  // Under MPI with a shard, `train` is this rank's share (FitOptions::shard).
+  const DataShard* shard = hmm_detail::checked_shard(train.size(), options);
+  const std::size_t first = shard != nullptr ? shard->mine.begin : 0;
+  if (shard != nullptr ? shard->count() == 0 : train.empty())
+    user_error("hmm: no training sequences, expected at least one");
+  hmm_detail::EmReporter reporter(
+      observer, options, options_.train, options_.train.restarts,
+      static_cast<double>(shard != nullptr ? shard->total_steps() : train.total_steps()), "frame");
   const arma::uword d = dimension();
   std::vector<arma::uword> lengths(train.size());
-  for (std::size_t s = 0; s < train.frames.size(); ++s) {
-    detail::require_rows(train.frames[s], d, "hmm: training sequence " + std::to_string(s));
-    lengths[s] = train.frames[s].n_cols;
-  }
-  // Squared distances and variance sums of values beyond 1e100 leave the double range: the
-  // densities would be inf or NaN, and k-means++ would have no finite distance to draw from.
-  if (kind() == SequenceKind::vectors)
-    require_frame_magnitude(train, 1e100, "hmm: training data",
-                            "Gaussian densities square the values, which would overflow");
-  // Before the random starts (k-means and Dirichlet draws over N states).
   const arma::uword n = num_states();
-  require_baum_welch_memory(n, (std::visit([](const auto& h) { return h.emission().num_parameters(); },
-                                           engine_) + n - 1) / n,
-                            lengths, std::max(1u, options.threads));
+  // Each rank checks its own sequences; one rank's error is every rank's (agreed_check).
+  agreed_check(shard, [&] {
+    for (std::size_t s = 0; s < train.frames.size(); ++s) {
+      detail::require_rows(train.frames[s], d, "hmm: training sequence " + std::to_string(first + s));
+      lengths[s] = train.frames[s].n_cols;
+    }
+    // Squared distances and variance sums of values beyond 1e100 leave the double range: the
+    // densities would be inf or NaN, and k-means++ would have no finite distance to draw from.
+    if (kind() == SequenceKind::vectors)
+      require_frame_magnitude(train, 1e100, "hmm: training data",
+                              "Gaussian densities square the values, which would overflow", first);
+    // Before the random starts (k-means and Dirichlet draws over N states).
+    require_baum_welch_memory(
+        n, (std::visit([](const auto& h) { return h.emission().num_parameters(); }, engine_) + n - 1) / n,
+        lengths, std::max(1u, options.threads));
+  });
 
   // Restarts are run here rather than by Hmm::fit so that every restart also draws a fresh
   // emission; the engine's own restarts would reuse the mixture / Bernoulli start.
@@ -293,7 +302,7 @@ void FrameHmm::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     }
     Rng rng = make_rng(derive_seed(options.seed, 2 * r));
     run.seed = derive_seed(options.seed, 2 * r + 1);
-    FrameHmmEngine candidate = random_engine(train.frames, d, options_, rng);
+    FrameHmmEngine candidate = random_engine(train.frames, d, options_, rng, shard);
     const FitResult result = std::visit(
         [&](auto& hmm) {
           using Engine = std::decay_t<decltype(hmm)>;

@@ -2,11 +2,13 @@
 // for the numerics and the M-step rules).
 #include "seqlab/models/hmm/gaussian.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <sstream>
 #include <stdexcept>
 
+#include "seqlab/core/communicator.hpp"
 #include "seqlab/core/error.hpp"
 #include "seqlab/io/hdf5.hpp"
 #include "seqlab/models/hmm/kmeans.hpp"
@@ -126,14 +128,54 @@ void validate_real_frames(const arma::mat& x, arma::uword d, const std::string& 
                    " holds " + format_number(x(k, t)) + ", expected a finite number");
 }
 
-arma::mat pool_observations(const std::vector<arma::mat>& data, arma::uword limit,
-                            arma::uword needed, Rng& rng) {
+namespace {
+
+// pool_observations over a shard: the draws of the single-process pool, over the global lengths.
+arma::mat pool_shard_observations(const std::vector<arma::mat>& data, arma::uword d,
+                                  arma::uword limit, arma::uword needed, Rng& rng,
+                                  const DataShard& shard) {
+  // start[s] = the global index of sequence s's first column.
+  std::vector<arma::uword> start(shard.count() + 1, 0);
+  for (std::size_t s = 0; s < shard.count(); ++s)
+    start[s + 1] = start[s] + static_cast<arma::uword>(shard.lengths[s]);
+  const arma::uword total = start.back();
+  if (total < needed || total == 0)
+    user_error("initialisation: " + std::to_string(total) + " observations in the training data, "
+               "expected at least " + std::to_string(needed) + " (one per state or component)");
+  const auto own_column = [&](std::size_t s, arma::uword c) -> const double* {
+    const arma::mat& x = data[s - shard.mine.begin];
+    if (x.n_rows != d) throw std::logic_error("pool_observations: frames of another dimension");
+    return x.colptr(c);
+  };
+  arma::mat pool(d, std::min(total, limit), arma::fill::zeros);
+  if (total <= limit) {
+    for (std::size_t s = shard.mine.begin; s < shard.mine.end; ++s)
+      for (arma::uword c = 0; c < shard.lengths[s]; ++c)
+        std::copy_n(own_column(s, c), d, pool.colptr(start[s] + c));
+  } else {
+    for (arma::uword c = 0; c < limit; ++c) {
+      const arma::uword index = uniform_index(rng, total);
+      // The sequence holding global column `index`: the last with start <= index.
+      const std::size_t s = static_cast<std::size_t>(
+          std::upper_bound(start.begin(), start.end(), index) - start.begin() - 1);
+      if (s >= shard.mine.begin && s < shard.mine.end)
+        std::copy_n(own_column(s, index - start[s]), d, pool.colptr(c));
+    }
+  }
+  shard.communicator->sum_in_rank_order(pool.memptr(), pool.n_elem);
+  return pool;
+}
+
+}  // namespace
+
+arma::mat pool_observations(const std::vector<arma::mat>& data, arma::uword d, arma::uword limit,
+                            arma::uword needed, Rng& rng, const DataShard* shard) {
+  if (shard != nullptr) return pool_shard_observations(data, d, limit, needed, rng, *shard);
   arma::uword total = 0;
   for (const auto& x : data) total += x.n_cols;
   if (total < needed || total == 0)
     user_error("initialisation: " + std::to_string(total) + " observations in the training data, "
                "expected at least " + std::to_string(needed) + " (one per state or component)");
-  const arma::uword d = data.front().n_rows;
   if (total <= limit) {
     arma::mat pool(d, total);
     arma::uword at = 0;
@@ -304,8 +346,10 @@ arma::vec GaussianDiagEmission::sample(arma::uword state, Rng& rng) const {
   return means_.col(state) + arma::sqrt(variances_.col(state)) % z;
 }
 
-void GaussianDiagEmission::initialize(const std::vector<Sequence>& data, Rng& rng) {
-  const arma::mat pool = detail::pool_observations(data, 20000, num_states(), rng);
+void GaussianDiagEmission::initialize(const std::vector<Sequence>& data, Rng& rng,
+                                      const DataShard* shard) {
+  const arma::mat pool =
+      detail::pool_observations(data, dimension(), 20000, num_states(), rng, shard);
   const arma::vec global = detail::pooled_variance(pool);
   const KMeansResult clusters = kmeans(pool, num_states(), 20, rng);
   for (arma::uword i = 0; i < num_states(); ++i) {
@@ -484,8 +528,10 @@ arma::vec GaussianFullEmission::sample(arma::uword state, Rng& rng) const {
   return means_.col(state) + arma::trimatl(cholesky_.slice(state)) * z;
 }
 
-void GaussianFullEmission::initialize(const std::vector<Sequence>& data, Rng& rng) {
-  const arma::mat pool = detail::pool_observations(data, 20000, num_states(), rng);
+void GaussianFullEmission::initialize(const std::vector<Sequence>& data, Rng& rng,
+                                      const DataShard* shard) {
+  const arma::mat pool =
+      detail::pool_observations(data, dimension(), 20000, num_states(), rng, shard);
   const arma::vec global = detail::pooled_variance(pool);
   const KMeansResult clusters = kmeans(pool, num_states(), 20, rng);
   for (arma::uword i = 0; i < num_states(); ++i) {

@@ -46,6 +46,8 @@ class Group;
 
 namespace seqlab {
 
+struct DataShard;  // core/communicator.hpp
+
 // A state (or mixture component) whose total posterior weight is <= this keeps its parameters in
 // maximize(): its statistics carry no usable information.
 inline constexpr double kNoMass = 1e-300;
@@ -99,10 +101,14 @@ void maximize_diag(const arma::vec& mass, const arma::mat& sum_x, const arma::ma
 // UserError "<where>: ..." unless x has d rows and only finite values (names the step = column).
 void validate_real_frames(const arma::mat& x, arma::uword d, const std::string& where);
 
-// At most `limit` columns of all sequences pooled (uniform with replacement when there are more),
-// and the pooled per-dimension variance (1 where it is 0). UserError when fewer than `needed`.
-arma::mat pool_observations(const std::vector<arma::mat>& data, arma::uword limit,
-                            arma::uword needed, Rng& rng);
+// At most `limit` columns (d rows) of all sequences pooled (uniform with replacement when there
+// are more), and the pooled per-dimension variance (1 where it is 0). UserError when fewer than
+// `needed`. With a shard, `data` is this rank's share and every rank gets the pool of the whole
+// set (the same draws, each column filled by the rank that holds it, then summed over the ranks:
+// exact, since the others add zeros). Cost O(limit (d + log S)), plus one sum of d x limit
+// numbers over the ranks.
+arma::mat pool_observations(const std::vector<arma::mat>& data, arma::uword d, arma::uword limit,
+                            arma::uword needed, Rng& rng, const DataShard* shard = nullptr);
 arma::vec pooled_variance(const arma::mat& pool);
 
 // Helpers shared with the mixture and Bernoulli emissions.
@@ -178,7 +184,7 @@ public:
   // pooled observations (at most 20,000 columns drawn uniformly with replacement when there are
   // more); variances = each cluster's variance, at least 1e-3 times the pooled variance (the pooled
   // variance itself for clusters of fewer than 2 points). Requires at least N observations in total (else UserError).
-  void initialize(const std::vector<Sequence>& data, Rng& rng);
+  void initialize(const std::vector<Sequence>& data, Rng& rng, const DataShard* shard = nullptr);
   // Re-seeding a state that lost all mass: state `to` = state `from` with its mean moved by
   // 0.5 standard deviations in a random direction per coordinate (so the two can separate).
   void split_state(arma::uword from, arma::uword to, Rng& rng);
@@ -241,7 +247,7 @@ public:
   // pooled observations (at most 20,000 columns drawn uniformly with replacement when there are
   // more); covariances = each cluster's covariance plus 1e-3 times the pooled variances on the
   // diagonal (the pooled diagonal variances for clusters of at most d points). Requires at least N observations in total (else UserError).
-  void initialize(const std::vector<Sequence>& data, Rng& rng);
+  void initialize(const std::vector<Sequence>& data, Rng& rng, const DataShard* shard = nullptr);
   // Re-seeding a state that lost all mass: state `to` = state `from` with its mean moved by
   // 0.5 standard deviations in a random direction per coordinate (so the two can separate).
   void split_state(arma::uword from, arma::uword to, Rng& rng);

@@ -41,6 +41,15 @@ std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword
   return batches;
 }
 
+const DataShard* checked_shard(std::size_t local, const FitOptions& run) {
+  if (run.shard == nullptr) return nullptr;
+  if (run.shard->communicator != run.communicator || run.communicator == nullptr)
+    throw std::invalid_argument("HMM fit: the data shard belongs to another communicator");
+  if (run.shard->mine.end - run.shard->mine.begin != local || run.shard->mine.end > run.shard->count())
+    throw std::invalid_argument("HMM fit: the data shard does not match the sequences given");
+  return run.communicator->size() > 1 ? run.shard : nullptr;
+}
+
 arma::rowvec random_masked_distribution(const arma::urowvec& free, Rng& rng) {
   const arma::uvec where = arma::find(free);
   arma::rowvec p(free.n_elem, arma::fill::zeros);
@@ -205,16 +214,21 @@ void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
                          const FitOptions& options, const FitObserver* observer) {
   if (train.kind != SequenceKind::symbols)
     user_error("hmm: cannot fit on " + to_string(train.kind) + " data, expected symbols");
-  if (train.empty()) user_error("hmm: no training sequences, expected at least one");
-  hmm_detail::EmReporter reporter(observer, options, options_.train, options_.train.restarts,
-                                  static_cast<double>(train.total_steps()), "symbol");
+  // Under MPI with a shard (FitOptions::shard), `train` is this rank's share of the sequences,
+  // already cut into the --chunk pieces (cutting them again leaves them as they are).
+  const DataShard* shard = hmm_detail::checked_shard(train.size(), options);
+  if (shard != nullptr ? shard->count() == 0 : train.empty())
+    user_error("hmm: no training sequences, expected at least one");
+  hmm_detail::EmReporter reporter(
+      observer, options, options_.train, options_.train.restarts,
+      static_cast<double>(shard != nullptr ? shard->total_steps() : train.total_steps()), "symbol");
   Rng rng = make_rng(derive_seed(options.seed, 0));
   const arma::uword n = options_.states;
   const arma::uword m = alphabet_.size();
   std::vector<arma::uword> lengths(train.size());
   for (std::size_t s = 0; s < train.size(); ++s) lengths[s] = train.length(s);
   // Before the random start, which alone draws N^2 numbers.
-  require_baum_welch_memory(n, m, lengths, std::max(1u, options.threads));
+  agreed_check(shard, [&] { require_baum_welch_memory(n, m, lengths, std::max(1u, options.threads)); });
   const arma::vec concentration(n, arma::fill::value(options_.init_concentration));
   arma::vec initial = sample_dirichlet(concentration, rng);
   arma::mat transition(n, n);

@@ -246,16 +246,19 @@ class Hmm {
   void validate_all() const;
   void check_sequence(const Sequence& x, const std::string& where) const;
   // With a communicator of several ranks, each rank does its share of the batches and the
-  // statistics (and per-sequence log-likelihoods) are summed in rank order on every rank.
+  // statistics (and per-sequence log-likelihoods) are summed over the ranks (tree_sum) on every
+  // rank. With a shard (FitOptions::shard), `data` is this rank's share of the sequences and it
+  // runs all of it; the per-sequence log-likelihoods come back for the GLOBAL set.
   EStep expectation(const std::vector<Sequence>& data, unsigned threads, bool statistics,
-                    HmmWorkspace* workspace = nullptr,
-                    const Communicator* communicator = nullptr) const;
+                    HmmWorkspace* workspace = nullptr, const Communicator* communicator = nullptr,
+                    const DataShard* shard = nullptr) const;
   ConvergenceMonitor baum_welch(const std::vector<Sequence>& data, const TrainOptions& options,
                                 unsigned threads, const arma::umat& transition_free,
                                 const arma::uvec& initial_free, Rng& rng,
                                 HmmWorkspace& workspace, arma::uword restart,
                                 std::chrono::steady_clock::time_point start,
-                                const PassObserver& on_pass, const Communicator* communicator);
+                                const PassObserver& on_pass, const Communicator* communicator,
+                                const DataShard* shard);
   void maximize(const EStep& stats, const TrainOptions& options, const arma::umat& transition_free,
                 const arma::uvec& initial_free);
 
@@ -267,6 +270,11 @@ class Hmm {
 extern template class Hmm<CategoricalEmission>;
 
 namespace hmm_detail {
+
+// The shard fit() works with: run.shard when a communicator of several ranks shares the fit,
+// else null (one rank: the data is all of it). Throws std::invalid_argument when the shard does
+// not belong to run.communicator or does not hold `local` sequences (a caller's bug).
+const DataShard* checked_shard(std::size_t local, const FitOptions& run);
 
 // What the HMM SequenceModels (CategoricalHmm, FrameHmm) make of Baum-Welch's passes: one
 // EpochRecord per pass for observer->on_epoch, and (unless fit.quiet) a progress line per pass

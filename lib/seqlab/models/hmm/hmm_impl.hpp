@@ -204,16 +204,21 @@ void Hmm<E>::check_sequence(const Sequence& x, const std::string& where) const {
 template <Emission E>
 typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, unsigned threads,
                                            bool statistics, HmmWorkspace* workspace,
-                                           const Communicator* communicator) const {
+                                           const Communicator* communicator,
+                                           const DataShard* shard) const {
   const arma::uword n = num_states();
   std::vector<arma::uword> lengths(data.size());
   for (std::size_t s = 0; s < data.size(); ++s) lengths[s] = sequence_length(data[s]);
   const auto batches = hmm_detail::make_batches(lengths, n);
   // Ranks of an MPI job each take a contiguous run of the batches (balanced by steps) and add
-  // their statistics in rank order below; alone, this process takes them all.
+  // their statistics over the ranks below; alone, this process takes them all. A rank given
+  // only its shard of the data runs all of it.
   const bool shared = communicator != nullptr && communicator->size() > 1;
+  const bool sharded = shared && shard != nullptr;
+  // Sequence s of `data` is sequence first + s of the set whose log-likelihoods come back.
+  const std::size_t first = sharded ? shard->mine.begin : 0;
   UnitRange mine{0, batches.size()};
-  if (shared) {
+  if (shared && !sharded) {
     std::vector<double> steps(batches.size(), 0.0);
     for (std::size_t b = 0; b < batches.size(); ++b)
       for (const arma::uword s : batches[b]) steps[b] += static_cast<double>(lengths[s]);
@@ -233,7 +238,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
   const arma::mat transition_t = transition_.t();  // one copy read by every worker
   EStep total;
   // Zeros: under MPI each sequence's entry comes from the one rank that scores it (x + 0 = x).
-  total.log_likelihood.zeros(data.size());
+  total.log_likelihood.zeros(sharded ? shard->count() : data.size());
 
   std::string failure;  // this rank's error, for agree()
   try {
@@ -253,11 +258,11 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
     forward_batch_transposed(initial_, transition_t, pass);
     const BatchLayout& l = pass.layout;
     for (std::size_t k = 0; k < members.size(); ++k)
-      total.log_likelihood(members[l.order[k]]) = pass.log_likelihood(k);
+      total.log_likelihood(first + members[l.order[k]]) = pass.log_likelihood(k);
     if (!statistics) return;
     for (std::size_t k = 0; k < members.size(); ++k)
       if (pass.impossible[k])
-        user_error("HMM: training sequence " + std::to_string(members[l.order[k]]) +
+        user_error("HMM: training sequence " + std::to_string(first + members[l.order[k]]) +
                    " has probability 0 under the current parameters");
     EStep& st = unit_stats[local];
     st.initial_counts.zeros(n);
@@ -512,7 +517,8 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
                                       HmmWorkspace& workspace, arma::uword restart,
                                       std::chrono::steady_clock::time_point start,
                                       const PassObserver& on_pass,
-                                      const Communicator* communicator) {
+                                      const Communicator* communicator,
+                                      const DataShard* shard) {
   ConvergenceMonitor monitor;
   // Under MPI the budget is read on rank 0's clock, so that every rank stops at the same pass.
   const auto budget_spent = [&] {
@@ -528,7 +534,7 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
     const bool out_of_time =
         iteration > 0 && iteration < options.max_iterations && budget_spent();
     const bool last = iteration == options.max_iterations || out_of_time;
-    const EStep st = expectation(data, threads, !last, &workspace, communicator);
+    const EStep st = expectation(data, threads, !last, &workspace, communicator, shard);
     const double total = arma::accu(st.log_likelihood);
     monitor.log_likelihood.push_back(total);
     EmPass pass;
@@ -593,7 +599,9 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
                       const FitOptions& run, const PassObserver& on_pass) {
   const auto start = std::chrono::steady_clock::now();
   if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
-  if (data.empty()) user_error("HMM: no training sequences, expected at least one");
+  const DataShard* shard = hmm_detail::checked_shard(data.size(), run);
+  if (shard != nullptr ? shard->count() == 0 : data.empty())
+    user_error("HMM: no training sequences, expected at least one");
   if (options.restarts == 0) user_error("HMM: restarts must be at least 1");
   if (run.threads == 0) user_error("HMM: threads must be at least 1");
   if (!(options.tolerance >= 0.0)) user_error("HMM: tolerance must be >= 0");
@@ -601,13 +609,18 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
     user_error("HMM: max_seconds must be a finite number >= 0 (0 = no budget)");
   if (!(options.initial_pseudo_count >= 0.0) || !(options.transition_pseudo_count >= 0.0))
     user_error("HMM: pseudo-counts must be >= 0");
+  // Each rank checks its own sequences (named by their global index); one rank's error is then
+  // every rank's, before any collective step.
+  const std::size_t first = shard != nullptr ? shard->mine.begin : 0;
   std::vector<arma::uword> lengths(data.size());
-  for (std::size_t s = 0; s < data.size(); ++s) {
-    check_sequence(data[s], "training sequence " + std::to_string(s));
-    lengths[s] = sequence_length(data[s]);
-  }
   const arma::uword n = num_states();
-  require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, run.threads);
+  agreed_check(shard, [&] {
+    for (std::size_t s = 0; s < data.size(); ++s) {
+      check_sequence(data[s], "training sequence " + std::to_string(first + s));
+      lengths[s] = sequence_length(data[s]);
+    }
+    require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, run.threads);
+  });
   const arma::uvec initial_free = initial_ > 0.0;
   const arma::umat transition_free = transition_ > 0.0;
   const Hmm initial_parameters = *this;
@@ -634,13 +647,13 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
         for (arma::uword i = 0; i < num_states(); ++i)
           candidate.transition_.row(i) =
               hmm_detail::random_masked_distribution(transition_free.row(i), rng);
-      if constexpr (requires(E& e) { e.initialize(data, rng); }) {
-        if (options.train_emission) candidate.emission_.initialize(data, rng);
+      if constexpr (requires(E& e) { e.initialize(data, rng, shard); }) {
+        if (options.train_emission) candidate.emission_.initialize(data, rng, shard);
       }
     }
     ConvergenceMonitor monitor =
         candidate.baum_welch(data, options, run.threads, transition_free, initial_free, rng,
-                             workspace, r, start, on_pass, run.communicator);
+                             workspace, r, start, on_pass, run.communicator, shard);
     const double ll = monitor.log_likelihood.back();
     result.restarts.push_back(std::move(monitor));
     if (ll > best_ll || r == 0) {
@@ -658,11 +671,16 @@ template <Emission E>
 double Hmm<E>::em_step(const std::vector<Sequence>& data, const TrainOptions& options,
                        const FitOptions& run, HmmWorkspace* workspace) {
   if (num_states() == 0) user_error("HMM: the model has zero states (construct it with N >= 1)");
-  if (data.empty()) user_error("HMM: no training sequences, expected at least one");
+  const DataShard* shard = hmm_detail::checked_shard(data.size(), run);
+  if (shard != nullptr ? shard->count() == 0 : data.empty())
+    user_error("HMM: no training sequences, expected at least one");
   if (run.threads == 0) user_error("HMM: threads must be at least 1");
-  for (std::size_t s = 0; s < data.size(); ++s)
-    check_sequence(data[s], "training sequence " + std::to_string(s));
-  const EStep st = expectation(data, run.threads, true, workspace, run.communicator);
+  const std::size_t first = shard != nullptr ? shard->mine.begin : 0;
+  agreed_check(shard, [&] {
+    for (std::size_t s = 0; s < data.size(); ++s)
+      check_sequence(data[s], "training sequence " + std::to_string(first + s));
+  });
+  const EStep st = expectation(data, run.threads, true, workspace, run.communicator, shard);
   maximize(st, options, arma::umat(transition_ > 0.0), arma::uvec(initial_ > 0.0));
   return arma::accu(st.log_likelihood);
 }
