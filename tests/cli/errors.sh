@@ -263,6 +263,36 @@ for what in blas hmm rnn rbm; do
   if [ "$(grep -c "seqlab bench $what" "$tmp/help")" -eq 1 ]; then ok "bench $what usage line is not doubled"
   else bad "bench $what usage: $(head -n 1 "$tmp/help")"; fi
 done
+# Honest ceilings: on a CPU with AVX-512, OPENBLAS_CORETYPE=Haswell pins OpenBLAS to AVX2; the
+# bench says so in one warning line with the rate measured without it, and --fair-blas runs
+# without it. (Skipped where the CPU has nothing wider than the pinned kernel.)
+if grep -qw avx512f /proc/cpuinfo; then
+  OPENBLAS_CORETYPE=Haswell "$seqlab" bench blas --size 256 --threads 1 --precision float \
+    >"$tmp/out" 2>"$tmp/err"
+  if [ "$(grep -c '^warning: OPENBLAS_CORETYPE=Haswell pins OpenBLAS to its 256-bit kernels on a 512-bit (AVX-512) CPU; SGEMM n=2048 without it: 1 thread [0-9.]* GFLOP/s' "$tmp/out")" -eq 1 ] &&
+     grep -q "^CPU: widest vector ISA AVX-512; BLAS kernel Haswell (256-bit)" "$tmp/out"; then
+    ok "bench blas warns once that OPENBLAS_CORETYPE=Haswell narrows the kernels, with the unpinned rate"
+  else
+    bad "bench blas under OPENBLAS_CORETYPE=Haswell: $(head -c 600 "$tmp/out") $(head -c 200 "$tmp/err")"
+  fi
+  OPENBLAS_CORETYPE=Haswell "$seqlab" bench blas --fair-blas --size 256 --threads 1 >"$tmp/out" 2>"$tmp/err"
+  if grep -q "^--fair-blas: seqlab and the peers run without OPENBLAS_CORETYPE=Haswell" "$tmp/out" &&
+     ! grep -q "^warning:" "$tmp/out" && ! grep -q "core Haswell" "$tmp/out"; then
+    ok "bench --fair-blas runs without the pin, and says so"
+  else
+    bad "bench blas --fair-blas: $(head -c 600 "$tmp/out") $(head -c 200 "$tmp/err")"
+  fi
+else
+  ok "skipped: the CPU has no AVX-512, so OPENBLAS_CORETYPE=Haswell narrows nothing"
+fi
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$seqlab" bench blas --size 256 --threads 1 >"$tmp/out" 2>"$tmp/err"
+if ! grep -q "^warning:" "$tmp/out" &&
+   grep -Eq "^FMA peak \(double, measured by hand, no BLAS\): 1 thread [1-9][0-9.]* GFLOP/s" "$tmp/out"; then
+  ok "bench blas without pins: no warning, a positive FMA peak"
+else
+  bad "bench blas without pins: $(head -c 600 "$tmp/out") $(head -c 200 "$tmp/err")"
+fi
+
 # bench rbm end to end on a tiny setting: one row per method, each a positive time; the peer's
 # line is parsed from its script's output (a stand-in script here: the real one needs sklearn),
 # and a missing sklearn is one line saying the peer was skipped.

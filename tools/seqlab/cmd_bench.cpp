@@ -25,6 +25,7 @@
 #include <regex>
 #include <sstream>
 
+#include "bench_ceiling.hpp"
 #include "bench_common.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -232,18 +233,47 @@ int bench_blas(const std::vector<std::string>& args) {
   po::options_description desc("options");
   CommonOptions common;
   arma::uword size = 2048;
+  std::string precision = "double";
+  bool rates_only = false;
   desc.add_options()("size", po::value<arma::uword>(&size)->default_value(2048),
-                     "matrix size n of the square DGEMM");
+                     "matrix size n of the square GEMM")(
+      "precision", po::value<std::string>(&precision)->default_value("double"),
+      "double (DGEMM) or float (SGEMM)");
   add_common_options(desc, common, kThreads);
+  po::options_description hidden;
+  // The child process of unpinned_gemm_rates (bench_ceiling.hpp): one "threads=T gflops=X" line
+  // per thread count, nothing else.
+  hidden.add_options()("rates-only", po::bool_switch(&rates_only),
+                       "internal: the rates alone, for a parent bench");
+  po::options_description all;
+  all.add(desc).add(hidden);
   po::variables_map vm;
-  if (!parse_command_line("bench blas", "[--size N] [--threads T]", args, desc,
-                          nullptr, vm))
+  if (!parse_command_line("bench blas", "[--size N] [--precision double|float] [--threads T]",
+                          args, all, nullptr, vm))
     return 0;
+  if (precision != "double" && precision != "float")
+    user_error("bench blas: --precision must be double or float, got '" + precision + "'");
+  const bool single = precision == "float";
+  if (rates_only) {
+    for (unsigned t = 1; t <= common.threads; ++t) {
+      set_blas_threads(static_cast<int>(t));
+      std::cout << "threads=" << t << " gflops=" << (single ? sgemm_rate(size) : dgemm_rate(size))
+                << "\n";
+    }
+    set_blas_threads(1);
+    return 0;
+  }
   std::cout << "BLAS: " << blas_info().summary() << "\n";
+  const std::vector<double> peaks = print_ceilings(single, common.threads);
   for (unsigned t = 1; t <= common.threads; ++t) {
     set_blas_threads(static_cast<int>(t));
-    std::cout << "DGEMM n=" << size << ", " << t << " thread(s): " << std::fixed
-              << std::setprecision(1) << dgemm_rate(size) << " GFLOP/s\n";
+    const double rate = single ? sgemm_rate(size) : dgemm_rate(size);
+    std::cout << (single ? "SGEMM" : "DGEMM") << " n=" << size << ", " << t << " thread(s): "
+              << std::fixed << std::setprecision(1) << rate << " GFLOP/s";
+    if (std::isfinite(peaks[t - 1]))
+      std::cout << " = " << std::setprecision(0) << 100.0 * rate / peaks[t - 1]
+                << " % of the FMA peak";
+    std::cout << "\n";
   }
   set_blas_threads(1);
   return 0;
@@ -384,6 +414,7 @@ int bench_hmm(const std::vector<std::string>& args) {
   std::cout << "data: " << data.source << "; " << data.sequences.size() << " sequences, " << total
             << " symbols\n";
   std::cout << "BLAS: " << blas_info().summary() << "\n";
+  print_ceilings(false, static_cast<unsigned>(*std::max_element(thread_counts.begin(), thread_counts.end())));
   std::map<unsigned, double> gemm_rate;
   for (unsigned t : thread_counts) {
     set_blas_threads(static_cast<int>(t));
@@ -495,16 +526,26 @@ int bench_hmm(const std::vector<std::string>& args) {
 int bench_command(const std::vector<std::string>& args) {
   const std::string usage =
       "usage: seqlab bench blas|hmm|rnn|rbm|hopfield [options]   (seqlab bench <what> --help)\n"
-      "  blas  the machine's DGEMM rate on 1..--threads threads\n"
+      "  blas  the machine's GEMM rate on 1..--threads threads, against its FMA peak\n"
       "  hmm   forward pass and Baum-Welch iteration for N = 16, 64, 256, 1024, peers with --peers\n"
       "  rnn   recurrent-network training throughput (chars/s), PyTorch with --peers\n"
       "  rbm   RBM training, ms per epoch on digits (CD-1, PCD-1), scikit-learn with --peers\n"
-      "  hopfield  asynchronous recall, unit updates per second; the capacity experiment's time\n";
+      "  hopfield  asynchronous recall, unit updates per second; the capacity experiment's time\n"
+      "Every bench takes --fair-blas: seqlab and its peers both run without the environment\n"
+      "variables that pin OpenBLAS to older kernels (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE).\n";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;
     return args.empty() ? 1 : 0;
   }
-  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  const auto fair = std::find(rest.begin(), rest.end(), "--fair-blas");
+  if (fair != rest.end()) {
+    rest.erase(fair);
+    if (mpi_size() > 1)
+      user_error("bench " + args[0] + " --fair-blas: under mpirun, unset the variables in the "
+                 "launch instead (env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)");
+    run_without_blas_pins(args);  // returns once they are unset
+  }
   if (args[0] == "blas") return bench_blas(rest);
   if (mpi_size() > 1 && args[0] != "hmm")
     user_error("bench " + args[0] + ": runs in one process, not under mpirun");

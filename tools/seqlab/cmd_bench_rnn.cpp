@@ -20,6 +20,7 @@
 #include <map>
 #include <sstream>
 
+#include "bench_ceiling.hpp"
 #include "bench_common.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -210,6 +211,18 @@ int bench_rnn(const std::vector<std::string>& args) {
     std::cout << "data: " << source << "\n";
     std::cout << "BLAS: " << blas_info().summary() << "\n";
   }
+  // The hand-measured FMA peak: a ceiling that does not depend on how OpenBLAS was dispatched.
+  std::map<arma::uword, double> fma_peak;
+  {
+    const unsigned most = static_cast<unsigned>(*std::max_element(thread_counts.begin(), thread_counts.end()));
+    std::vector<double> peaks;
+    if (common.json) {
+      for (unsigned t = 1; t <= most; ++t) peaks.push_back(fma_peak_gflops(true, t));
+    } else {
+      peaks = print_ceilings(true, most);
+    }
+    for (arma::uword t : thread_counts) fma_peak[t] = peaks[t - 1];
+  }
   std::map<arma::uword, double> sgemm;
   for (arma::uword t : thread_counts) {
     set_blas_threads(static_cast<int>(t));
@@ -248,6 +261,7 @@ int bench_rnn(const std::vector<std::string>& args) {
         row.add("chars_per_second", r.chars_per_second);
         row.add("gflops", gflops);
         row.add("sgemm_fraction", gflops / sgemm[t]);
+        if (std::isfinite(fma_peak[t])) row.add("fma_peak_fraction", gflops / fma_peak[t]);
         if (!std::isnan(torch)) {
           row.add("torch_chars_per_second", torch);
           row.add("ratio", r.chars_per_second / torch);
@@ -259,6 +273,8 @@ int bench_rnn(const std::vector<std::string>& args) {
                 << ": " << r.chars_per_second << " chars/s, " << std::setprecision(1) << gflops
                 << " GFLOP/s = " << std::setprecision(0) << 100.0 * gflops / sgemm[t]
                 << " % of SGEMM on " << t << " thread(s)";
+      if (std::isfinite(fma_peak[t]))
+        std::cout << ", " << 100.0 * gflops / fma_peak[t] << " % of the FMA peak";
       if (t != thread_counts.front())
         std::cout << std::setprecision(2) << ", x" << r.chars_per_second / ours[thread_counts.front()]
                   << " over " << thread_counts.front() << " thread(s)";
