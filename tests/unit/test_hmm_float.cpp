@@ -7,6 +7,7 @@
 
 #include "seqlab/core/error.hpp"
 #include "seqlab/data/synthetic.hpp"
+#include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
 #include "test_support.hpp"
 
@@ -123,6 +124,19 @@ TEST_CASE("float32 is refused for emissions other than symbols, and estimated in
                                        n * 100 / 2 + 2 * n * n);
   CHECK(baum_welch_bytes(300, 3, {100, 100}, 2, Precision::float32) == expected);
   CHECK(baum_welch_bytes(300, 3, {100, 100}, 1, Precision::float32) == expected);
+
+  // A Gaussian HMM: float32 is refused in one line before any E-step.
+  Hmm<GaussianDiagEmission> gaussian(arma::vec{0.5, 0.5}, arma::mat{{0.9, 0.1}, {0.2, 0.8}},
+                                     GaussianDiagEmission(arma::mat{{0.0, 1.0}},
+                                                          arma::mat{{1.0, 1.0}}));
+  const std::vector<arma::mat> frames{arma::mat{{0.1, 0.9, 1.2}}};
+  TrainOptions options;
+  options.precision = Precision::float32;
+  CHECK_THROWS_MATCHES(gaussian.fit(frames, options), UserError,
+                       Catch::Matchers::Message(
+                           "HMM: precision float32 is for symbol (categorical) emissions, not "
+                           "gaussian_diag (expected float64)"));
+  CHECK_THROWS_AS(gaussian.em_step(frames, options), UserError);
 }
 
 TEST_CASE("CategoricalHmm trains with precision float32", "[hmm][float32]") {

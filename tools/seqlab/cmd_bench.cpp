@@ -325,7 +325,7 @@ int bench_hmm(const std::vector<std::string>& args) {
   std::string states_text, threads_text, peers_text;
   arma::uword sequences = 100, length = 10000;
   unsigned reps = 0;
-  bool mpi = false, mpi_worker = false, all_sequences = false, cold = false;
+  bool mpi = false, mpi_worker = false, all_sequences = false, cold = false, compare = false;
   std::string precision_text = "float64";
   desc.add_options()
       ("states", po::value<std::string>(&states_text)->default_value("16,64,256,1024"),
@@ -344,6 +344,9 @@ int bench_hmm(const std::vector<std::string>& args) {
        "against 1 process of 2 threads, with the bytes the ranks exchange per iteration")
       ("precision", po::value<std::string>(&precision_text)->default_value("float64"),
        "arithmetic of the Baum-Welch E-step: float64 or float32 (the forward pass is float64)")
+      ("compare", po::bool_switch(&compare),
+       "with --precision float32: one Baum-Welch step in both precisions from the same "
+       "parameters, and their largest relative differences")
       ("all", po::bool_switch(&all_sequences), "every N runs on all sequences (not 26 for N > 256)")
       ("cold", po::bool_switch(&cold),
        "time ONE Baum-Welch iteration per thread count from fresh buffers (allocation and page "
@@ -358,7 +361,7 @@ int bench_hmm(const std::vector<std::string>& args) {
   if (!parse_command_line(
           "bench hmm",
           "[--states 16,64,256,1024] [--thread-counts 1,2] [--peers DIR] [--mpi]\n"
-          "       [--precision float64|float32] [--all] [--cold]\n"
+          "       [--precision float64|float32 [--compare]] [--all] [--cold]\n"
           "Seconds per forward pass and per Baum-Welch iteration, scaled to 10^6 symbols.\n"
           "N > 256 runs on 26 sequences (its alpha buffer would not fit otherwise) unless --all.",
           args, all, nullptr, vm))
@@ -415,6 +418,37 @@ int bench_hmm(const std::vector<std::string>& args) {
     for (const auto& x : subset) used_symbols += x.n_elem;
     const double per_million = 1e6 / static_cast<double>(used_symbols);
     const unsigned r = reps > 0 ? reps : (n <= 64 ? 3u : 1u);
+    if (precision == Precision::float32 && compare) {
+      // One Baum-Welch step from the same parameters in both precisions.
+      TrainOptions options;
+      FitOptions run;
+      run.threads = thread_counts.back();
+      CatHmm exact = model, single = model;
+      const double ll64 = exact.em_step(subset, options, run);
+      options.precision = Precision::float32;
+      const double ll32 = single.em_step(subset, options, run);
+      // Largest |a - b| / |b| over entries |b| >= floor, and over all entries with |b| below the
+      // floor replaced by it.
+      const auto worst = [](const arma::mat& a, const arma::mat& b, double floor) {
+        double r = 0.0;
+        for (arma::uword k = 0; k < b.n_elem; ++k)
+          r = std::max(r, std::abs(a(k) - b(k)) / std::max(std::abs(b(k)), floor));
+        return r;
+      };
+      std::cout << std::scientific << std::setprecision(2) << "seqlab N=" << n
+                << " float32 vs float64, one Baum-Welch step on " << used_symbols
+                << " symbols: log-likelihood relative difference "
+                << std::abs(ll32 - ll64) / std::abs(ll64);
+      for (const double floor : {0.0, 1e-6}) {
+        std::cout << (floor == 0.0 ? "; max relative difference of every entry: initial "
+                                   : "; of entries >= 1e-6 (smaller ones on that scale): initial ")
+                  << worst(single.initial(), exact.initial(), floor) << ", transition "
+                  << worst(single.transition(), exact.transition(), floor) << ", emission "
+                  << worst(single.emission().probabilities(), exact.emission().probabilities(),
+                           floor);
+      }
+      std::cout << std::defaultfloat << std::endl;
+    }
     if (cold) {
       for (unsigned t : thread_counts) {
         TrainOptions options;

@@ -507,12 +507,28 @@ void backward_batch_float(const FloatModel& model, const arma::mat& transition,
   // Steps gathered side by side (alpha^_{t-1} blocks in xi_alpha, w_t blocks in xi_w): one float
   // product of depth up to kFloatGatherColumns, added into the double sum.
   arma::uword gathered = 0;
+  // Above kFloatWideStates the threads share the product by column ranges of single-threaded
+  // BLAS calls: BLAS threads of its own would spin (sched_yield) between calls, taking the cores
+  // from the step products that run in between.
+  const arma::uword parts =
+      n > kFloatWideStates ? std::clamp<arma::uword>(threads, 1, n) : arma::uword{1};
   const auto flush = [&] {
     if (gathered == 0) return;
-    const arma::fmat alpha_block(pass.xi_alpha.memptr(), n, gathered, false, true);
-    const arma::fmat w_block(pass.xi_w.memptr(), n, gathered, false, true);
-    pass.xi_block = alpha_block * w_block.t();
-    add_float_to(pass.xi_raw.memptr(), pass.xi_block.memptr(), n * n);
+    const auto part = [&](std::size_t p, unsigned) {
+      const arma::uword begin = n * p / parts, end = n * (p + 1) / parts;
+      if (begin == end) return;
+      // xi_block(:, begin:end) = alpha_block (N x g) * (w_block(begin:end, :))^T
+      const char no = 'N', yes = 'T';
+      const arma::blas_int m = static_cast<arma::blas_int>(n);
+      const arma::blas_int cols = static_cast<arma::blas_int>(end - begin);
+      const arma::blas_int depth = static_cast<arma::blas_int>(gathered);
+      const float one = 1.0f, zero = 0.0f;
+      arma::blas::gemm<float>(&no, &yes, &m, &cols, &depth, &one, pass.xi_alpha.memptr(), &m,
+                              pass.xi_w.memptr() + begin, &m, &zero,
+                              pass.xi_block.colptr(begin), &m);
+      add_float_to(pass.xi_raw.colptr(begin), pass.xi_block.colptr(begin), n * (end - begin));
+    };
+    run_units(parts, static_cast<unsigned>(parts), part);
     gathered = 0;
   };
   pass.beta_next.ones();

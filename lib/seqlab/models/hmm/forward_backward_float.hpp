@@ -106,9 +106,10 @@ void forward_batch_float(const FloatModel& model, FloatBatchPass& pass, unsigned
 //   impossible (else std::logic_error); transition = the double A the model was made from;
 //   sums.table (when given) N x M, sums.initial (when given) N.
 // Ensures: pass.alpha holds gamma (float); *xi_counts += the expected transition counts (double,
-//   when non-null); the gamma sums added into `sums` (double). The xi products use the BLAS with
-//   its current thread count. Cost: per step one N x N x b_t product (beta), and per gathered
-//   block one N x K x N product (xi).
+//   when non-null); the gamma sums added into `sums` (double). Above kFloatWideStates `threads`
+//   share every product (the xi products as column ranges of BLAS calls: call it with the BLAS
+//   at one thread). Cost: per step one N x N x b_t product (beta), and per gathered block one
+//   N x K x N product (xi).
 void backward_batch_float(const FloatModel& model, const arma::mat& transition,
                           FloatBatchPass& pass, arma::mat* xi_counts, const GammaSums& sums,
                           unsigned threads);

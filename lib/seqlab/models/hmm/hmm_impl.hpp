@@ -278,7 +278,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
   // Our workers each call single-threaded GEMMs; BLAS threads on top would oversubscribe.
   std::optional<ScopedBlasThreads> one_blas_thread;
   if (workers > 1) one_blas_thread.emplace(1);
-  if (wide) one_blas_thread.emplace(static_cast<int>(inner_threads));  // the xi products
+  if (wide) one_blas_thread.emplace(1);  // the threads share each product themselves
   FloatModel float_model;
   if constexpr (hmm_detail::kTableEmission<E>) {
     if (single) {
