@@ -200,8 +200,8 @@ std::vector<OptionSpec> make_options() {
                    "emission", {"categorical"}));
   o.push_back(when(text("precision", "float64", {"float64", "float32"}, hmm, hmm_only,
                         "arithmetic of the Baum-Welch E-steps (categorical only): float32 runs "
-                        "the recursions in float with double sums, about twice as fast at large "
-                        "N and within about 1e-6 relative of float64"),
+                        "the recursions in float with double sums: faster at large N, half the "
+                        "memory per step, parameters within a few 1e-6 relative of float64"),
                    "emission", {"categorical"}));
   // --- recurrent networks: architecture
   {

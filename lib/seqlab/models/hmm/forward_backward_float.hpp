@@ -97,7 +97,9 @@ struct FloatBatchPass {
 
 // Requires: pass prepared, pass.symbol filled with column indices of model.table.
 // Ensures: as forward_batch_transposed (forward_backward.hpp), in float: pass.scale,
-//   pass.log_likelihood (double: sum of log c_t + o_t), pass.impossible, pass.alpha.
+//   pass.log_likelihood (double: sum of log c_t + o_t), pass.impossible, pass.alpha. A step
+//   whose c_t is below the smallest normal float (the data's probability there under 1e-38 of
+//   the best state's emission) counts as impossible, as c_t = 0 does in double.
 //   `threads` run inside each product when N > kFloatWideStates (else 1 is used).
 // Cost: sum_t one N x N x b_t float product plus O(N C).
 void forward_batch_float(const FloatModel& model, FloatBatchPass& pass, unsigned threads);
