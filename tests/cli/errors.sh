@@ -53,6 +53,28 @@ if grep -Eq '^ +0 +[0-9]+ +-[0-9.e+]+ +[0-9.]+ +[0-9.]+$' "$tmp/out" && grep -q 
 else
   bad "eval --per-sequence table: $(head -c 400 "$tmp/out")"
 fi
+# --precision float32: Baum-Welch in float recursions with double sums; the model it writes
+# scores within 1e-5 of the float64 one trained from the same seed, and a bad value is one line.
+"$seqlab" train --model hmm --states 3 --max-iter 10 --tol 0 --data casino --seed 4 --out "$tmp/c64.h5" --quiet
+expect_ok "train --precision float32" "$seqlab" train --model hmm --states 3 --max-iter 10 --tol 0 \
+  --data casino --seed 4 --precision float32 --out "$tmp/c32.h5" --quiet
+"$seqlab" eval --model "$tmp/c64.h5" --data casino --json >"$tmp/e64"
+"$seqlab" eval --model "$tmp/c32.h5" --data casino --json >"$tmp/e32"
+if python3 -c '
+import json, sys
+a = json.loads(open(sys.argv[1]).read().splitlines()[-1])["log_likelihood"]
+b = json.loads(open(sys.argv[2]).read().splitlines()[-1])["log_likelihood"]
+assert abs(a - b) <= 1e-5 * abs(a), (a, b)
+' "$tmp/e64" "$tmp/e32" 2>"$tmp/py"; then
+  ok "a float32-trained HMM scores like the float64 one (1e-5 relative)"
+else
+  bad "float32 vs float64 model: $(cat "$tmp/py")"
+fi
+expect_error "--precision float16" "train: --precision must be float64 or float32, got .float16.$" \
+  "$seqlab" train --model hmm --states 2 --data casino --precision float16 --out "$tmp/x.h5"
+expect_error "--precision with Gaussian emissions" "train: --precision applies to --emission categorical only" \
+  "$seqlab" train --model hmm --states 2 --emission gaussian --data "$fixtures/hmm_frames/vectors.csv" \
+  --precision float32 --out "$tmp/x.h5"
 expect_ok "decode --viterbi" "$seqlab" decode --model "$hmm" --data "$fixtures/tiny_eval.txt" --split all --viterbi
 if [ "$(wc -l <"$tmp/out")" -eq 1 ] && [ "$(wc -w <"$tmp/out")" -eq "$(wc -m <"$fixtures/tiny_eval.txt")" ]; then
   ok "decode prints one state per symbol"

@@ -123,11 +123,13 @@ BenchData own_benchmark_data(arma::uword sequences, arma::uword length) {
   return data;
 }
 
-// The sequences an N-state measurement runs on: all of them, or 26 for N > 256 (their alpha
-// buffers would not fit otherwise).
-std::vector<arma::uvec> bench_sequences(const BenchData& data, arma::uword states) {
-  const arma::uword used = states > 256 ? std::min<arma::uword>(data.sequences.size(), 26)
-                                        : data.sequences.size();
+// The sequences an N-state measurement runs on: all of them, or (unless `all`) 26 for N > 256
+// (their double alpha buffers would not fit otherwise).
+std::vector<arma::uvec> bench_sequences(const BenchData& data, arma::uword states,
+                                        bool all = false) {
+  const arma::uword used = states > 256 && !all
+                               ? std::min<arma::uword>(data.sequences.size(), 26)
+                               : data.sequences.size();
   return std::vector<arma::uvec>(data.sequences.begin(), data.sequences.begin() + used);
 }
 
@@ -353,7 +355,8 @@ int bench_hmm(const std::vector<std::string>& args) {
   std::string states_text, threads_text, peers_text;
   arma::uword sequences = 100, length = 10000;
   unsigned reps = 0;
-  bool mpi = false, mpi_worker = false;
+  bool mpi = false, mpi_worker = false, all_sequences = false, cold = false, compare = false;
+  std::string precision_text = "float64";
   desc.add_options()
       ("states", po::value<std::string>(&states_text)->default_value("16,64,256,1024"),
        "numbers of hidden states N, comma-separated")
@@ -368,7 +371,16 @@ int bench_hmm(const std::vector<std::string>& args) {
        "folder with the peer benchmark scripts (data.py, ghmm_bench.c, bench_pomegranate.py)")
       ("mpi", po::bool_switch(&mpi),
        "also time the Baum-Welch iteration shared by 2 MPI ranks of 1 thread each (mpirun), "
-       "against 1 process of 2 threads, with the bytes the ranks exchange per iteration");
+       "against 1 process of 2 threads, with the bytes the ranks exchange per iteration")
+      ("precision", po::value<std::string>(&precision_text)->default_value("float64"),
+       "arithmetic of the Baum-Welch E-step: float64 or float32 (the forward pass is float64)")
+      ("compare", po::bool_switch(&compare),
+       "with --precision float32: one Baum-Welch step in both precisions from the same "
+       "parameters, and their largest relative differences")
+      ("all", po::bool_switch(&all_sequences), "every N runs on all sequences (not 26 for N > 256)")
+      ("cold", po::bool_switch(&cold),
+       "time ONE Baum-Welch iteration per thread count from fresh buffers (allocation and page "
+       "faults included, no warm-up, no forward pass): for N where one iteration takes minutes");
   add_common_options(desc, common, kJson);
   po::options_description hidden;
   hidden.add_options()("mpi-worker", po::bool_switch(&mpi_worker),
@@ -379,8 +391,9 @@ int bench_hmm(const std::vector<std::string>& args) {
   if (!parse_command_line(
           "bench hmm",
           "[--states 16,64,256,1024] [--thread-counts 1,2] [--peers DIR] [--mpi]\n"
+          "       [--precision float64|float32 [--compare]] [--all] [--cold]\n"
           "Seconds per forward pass and per Baum-Welch iteration, scaled to 10^6 symbols.\n"
-          "N > 256 runs on 26 sequences (its alpha buffer would not fit otherwise).",
+          "N > 256 runs on 26 sequences (its alpha buffer would not fit otherwise) unless --all.",
           args, all, nullptr, vm))
     return 0;
   if (mpi_worker) return bench_hmm_rank(parse_list("states", states_text), sequences, length);
@@ -389,6 +402,10 @@ int bench_hmm(const std::vector<std::string>& args) {
   const auto state_counts = parse_list("states", states_text);
   const auto thread_counts = parse_list("thread-counts", threads_text);
   if (sequences == 0 || length == 0) user_error("bench hmm: --sequences and --length must be >= 1");
+  if (precision_text != "float64" && precision_text != "float32")
+    user_error("bench hmm: --precision " + precision_text + ": expected float64 or float32");
+  const Precision precision =
+      precision_text == "float32" ? Precision::float32 : Precision::float64;
 
   const fs::path scratch = fs::temp_directory_path() / ("seqlab-bench-" + std::to_string(::getpid()));
   fs::create_directories(scratch);
@@ -427,17 +444,83 @@ int bench_hmm(const std::vector<std::string>& args) {
 
   for (arma::uword n : state_counts) {
     const CatHmm model = bench_model(data, n);
-    const std::vector<arma::uvec> subset = bench_sequences(data, n);
+    const std::vector<arma::uvec> subset = bench_sequences(data, n, all_sequences);
     arma::uword used_symbols = 0;
     for (const auto& x : subset) used_symbols += x.n_elem;
     const double per_million = 1e6 / static_cast<double>(used_symbols);
     const unsigned r = reps > 0 ? reps : (n <= 64 ? 3u : 1u);
+    if (precision == Precision::float32 && compare) {
+      // One Baum-Welch step from the same parameters in both precisions.
+      TrainOptions options;
+      FitOptions run;
+      run.threads = thread_counts.back();
+      CatHmm exact = model, single = model;
+      const double ll64 = exact.em_step(subset, options, run);
+      options.precision = Precision::float32;
+      const double ll32 = single.em_step(subset, options, run);
+      // Largest |a - b| / |b| over entries |b| >= floor, and over all entries with |b| below the
+      // floor replaced by it.
+      const auto worst = [](const arma::mat& a, const arma::mat& b, double floor) {
+        double r = 0.0;
+        for (arma::uword k = 0; k < b.n_elem; ++k)
+          r = std::max(r, std::abs(a(k) - b(k)) / std::max(std::abs(b(k)), floor));
+        return r;
+      };
+      std::cout << std::scientific << std::setprecision(2) << "seqlab N=" << n
+                << " float32 vs float64, one Baum-Welch step on " << used_symbols
+                << " symbols: log-likelihood relative difference "
+                << std::abs(ll32 - ll64) / std::abs(ll64);
+      for (const double floor : {0.0, 1e-6}) {
+        std::cout << (floor == 0.0 ? "; max relative difference of every entry: initial "
+                                   : "; of entries >= 1e-6 (smaller ones on that scale): initial ")
+                  << worst(single.initial(), exact.initial(), floor) << ", transition "
+                  << worst(single.transition(), exact.transition(), floor) << ", emission "
+                  << worst(single.emission().probabilities(), exact.emission().probabilities(),
+                           floor);
+      }
+      std::cout << std::defaultfloat << std::endl;
+    }
+    if (cold) {
+      for (unsigned t : thread_counts) {
+        TrainOptions options;
+        options.precision = precision;
+        FitOptions run;
+        run.threads = t;
+        CatHmm copy = model;
+        reset_peak_memory();
+        const auto start = BenchClock::now();
+        const double ll = copy.em_step(subset, options, run);
+        const double seconds = seconds_since(start);
+        const double peak = peak_memory_mib();
+        if (common.json) {
+          JsonObject row;
+          row.add("program", "seqlab");
+          row.add("states", static_cast<std::uint64_t>(n));
+          row.add("threads", static_cast<std::uint64_t>(t));
+          row.add("precision", precision_text);
+          row.add("symbols", static_cast<std::uint64_t>(used_symbols));
+          row.add("em_seconds", seconds);
+          row.add("em_seconds_per_million", seconds * per_million);
+          row.add("peak_memory_mib", peak);
+          row.add("log_likelihood", ll);
+          std::cout << row.str() << std::endl;
+        } else {
+          std::cout << std::fixed << std::setprecision(1) << "seqlab N=" << n << " threads=" << t
+                    << " " << precision_text << ": one Baum-Welch iteration (cold) on "
+                    << used_symbols << " symbols: " << seconds << " s (" << seconds * per_million
+                    << " s per 10^6 symbols), peak memory " << std::setprecision(0) << peak
+                    << " MiB, log-likelihood " << std::setprecision(6) << ll << std::endl;
+        }
+      }
+      continue;
+    }
     std::map<unsigned, std::pair<double, double>> ours;  // threads -> (forward, em)
     double peak_mib = NAN;
     for (unsigned t : thread_counts) {
       double ll = 0.0;
       const double forward = time_median(r, [&] { ll = arma::accu(model.log_likelihoods(subset, t)); });
-      const TrainOptions options;
+      TrainOptions options;
+      options.precision = precision;
       FitOptions run;
       run.threads = t;
       // A training loop keeps its scratch buffers between iterations: time the steady state.

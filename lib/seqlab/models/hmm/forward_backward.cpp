@@ -1,16 +1,19 @@
 // seqlab/models/hmm/forward_backward.cpp: the batched scaled recursions and the log-space
 // reference (see forward_backward.hpp for shapes, layout and the scaling equations).
 #include "seqlab/models/hmm/forward_backward.hpp"
+#include "seqlab/models/hmm/forward_backward_float.hpp"
 
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
 #include "seqlab/core/logmath.hpp"
+#include "seqlab/core/parallel.hpp"
 #include "seqlab/core/vector_clones.hpp"
 
 namespace seqlab {
@@ -49,9 +52,10 @@ namespace {
 // Large N x C buffers are written once per pass and read back in reverse: transparent huge pages
 // (where the kernel offers them on request) cut the page faults of a fresh buffer 512-fold and
 // the TLB misses of the reverse sweep. Advice only: nothing changes where it is not supported.
-void advise_huge_pages(arma::mat& m) {
+template <class Matrix>
+void advise_huge_pages(Matrix& m) {
   constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
-  const std::size_t bytes = m.n_elem * sizeof(double);
+  const std::size_t bytes = m.n_elem * sizeof(typename Matrix::elem_type);
   if (bytes < 4 * huge) return;
   const auto begin = reinterpret_cast<std::uintptr_t>(m.memptr());
   const std::uintptr_t first = (begin + huge - 1) & ~(huge - 1);
@@ -290,6 +294,284 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
     // The products summed alpha^_{t-1}(i) w_t(j); xi also carries A(i, j).
     *xi_counts += pass.xi_raw % transition;
   }
+}
+
+// ---- float32 recursions (forward_backward_float.hpp) ----------------------------------------
+
+namespace {
+// Depth chunk of the wide products (FloatStepProduct): 64 x b floats of B (12.5 KiB at b = 50)
+// stay in the L1 cache across all row tiles (measured at N = 4096, b = 50: chunks of 32 and 64
+// at 100 GFLOP/s on one thread, 128 at 90, 256 at 68, full depth at 29).
+constexpr arma::uword kFloatDepthChunk = 64;
+// The small-matrix kernels' row tile (core/step_gemm.cpp): thread row ranges are whole tiles.
+constexpr arma::uword kFloatRowTile = 64;
+
+float flushed_float(double v) {
+  const float f = static_cast<float>(v);
+  return std::abs(f) < std::numeric_limits<float>::min() ? 0.0f : f;
+}
+
+// a[i] *= e[i] for i < n; returns the sum of the products, added in double (eight partial sums,
+// added pairwise at the end: a fixed order).
+[[gnu::always_inline]] inline double multiply_and_sum_float(float* __restrict a,
+                                                           const float* __restrict e,
+                                                           arma::uword n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  arma::uword i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (arma::uword j = 0; j < 8; ++j) {
+      a[i + j] *= e[i + j];
+      s[j] += static_cast<double>(a[i + j]);
+    }
+  for (arma::uword j = 0; i < n; ++i, ++j) {
+    a[i] *= e[i];
+    s[j] += static_cast<double>(a[i]);
+  }
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+// sum[i] += g[i] for i < n: a float column into a double sum.
+[[gnu::always_inline]] inline void add_float_to(double* __restrict sum,
+                                                const float* __restrict g, arma::uword n) {
+  for (arma::uword i = 0; i < n; ++i) sum[i] += static_cast<double>(g[i]);
+}
+}  // namespace
+
+void FloatModel::set(const arma::vec& initial_in, const arma::mat& transition_in,
+                     const arma::mat& log_table) {
+  const arma::uword n = initial_in.n_elem;
+  const arma::uword m = log_table.n_cols;
+  initial.set_size(n);
+  for (arma::uword i = 0; i < n; ++i) initial(i) = flushed_float(initial_in(i));
+  transition.set_size(n, n);
+  for (arma::uword k = 0; k < n * n; ++k) transition(k) = flushed_float(transition_in(k));
+  transition_t = transition.t();
+  table.set_size(n, m);
+  table_offset.set_size(m);
+  for (arma::uword s = 0; s < m; ++s) {
+    const double* lp = log_table.colptr(s);
+    float* col = table.colptr(s);
+    double top = kNegInf;
+    for (arma::uword i = 0; i < n; ++i) top = std::max(top, lp[i]);
+    if (top == kNegInf) {
+      for (arma::uword i = 0; i < n; ++i) col[i] = 0.0f;
+      table_offset(s) = 0.0;
+    } else {
+      for (arma::uword i = 0; i < n; ++i) col[i] = flushed_float(std::exp(lp[i] - top));
+      table_offset(s) = top;
+    }
+  }
+}
+
+FloatStepProduct::FloatStepProduct(arma::uword states, arma::uword columns, unsigned parts)
+    : states_(states), columns_(columns) {
+  const bool wide = states > kFloatWideStates;
+  depth_chunk_ = wide ? std::min(states, kFloatDepthChunk) : states;
+  if (!wide) parts = 1;
+  const arma::uword tiles = (states + kFloatRowTile - 1) / kFloatRowTile;
+  const arma::uword used = std::clamp<arma::uword>(parts, 1, tiles);
+  const arma::uword chunks = (states + depth_chunk_ - 1) / depth_chunk_;
+  const arma::uword last_depth = states - (chunks - 1) * depth_chunk_;
+  const arma::uword ld = states;
+  for (arma::uword p = 0; p < used; ++p) {
+    const arma::uword begin = tiles * p / used * kFloatRowTile;
+    const arma::uword end = std::min(states, tiles * (p + 1) / used * kFloatRowTile);
+    Part part;
+    part.row = begin;
+    const arma::uword rows = end - begin;
+    part.head = StepGemm<float>(rows, columns, chunks == 1 ? states : depth_chunk_, ld, ld, ld,
+                                false);
+    if (chunks > 2) part.body = StepGemm<float>(rows, columns, depth_chunk_, ld, ld, ld, true);
+    if (chunks > 1) part.tail = StepGemm<float>(rows, columns, last_depth, ld, ld, ld, true);
+    parts_.push_back(std::move(part));
+  }
+}
+
+void FloatStepProduct::operator()(const float* a, const float* b, float* c) const {
+  const arma::uword n = states_;
+  const arma::uword chunks = (n + depth_chunk_ - 1) / depth_chunk_;
+  const auto run_part = [&](const Part& part) {
+    const float* a_rows = a + part.row;
+    float* c_rows = c + part.row;
+    part.head(a_rows, b, c_rows);
+    for (arma::uword j = 1; j + 1 < chunks; ++j)
+      part.body(a_rows + j * depth_chunk_ * n, b + j * depth_chunk_, c_rows);
+    if (chunks > 1)
+      part.tail(a_rows + (chunks - 1) * depth_chunk_ * n, b + (chunks - 1) * depth_chunk_, c_rows);
+  };
+  if (parts_.size() == 1) {
+    run_part(parts_.front());
+    return;
+  }
+  run_units(parts_.size(), static_cast<unsigned>(parts_.size()),
+            [&](std::size_t unit, unsigned) { run_part(parts_[unit]); });
+}
+
+const FloatStepProduct& FloatBatchPass::product(arma::uword states, arma::uword b,
+                                                unsigned parts) {
+  if (product_states != states || product_parts != parts) {
+    products.clear();
+    product_states = states;
+    product_parts = parts;
+  }
+  if (products.size() <= b) products.resize(b + 1);
+  if (products[b].columns() == 0) products[b] = FloatStepProduct(states, b, parts);
+  return products[b];
+}
+
+void FloatBatchPass::prepare(const std::vector<arma::uword>& lengths, arma::uword states,
+                             bool keep_all_alpha) {
+  layout = make_batch_layout(lengths);
+  keep_alpha = keep_all_alpha;
+  const arma::uword c = layout.columns();
+  const arma::uword b = lengths.size();
+  symbol.set_size(c);
+  alpha.set_size(states, keep_alpha ? c : 2 * b);
+  advise_huge_pages(alpha);
+  scale.set_size(c);
+  beta_now.set_size(states, b);
+  beta_next.set_size(states, b);
+  if (keep_alpha) {
+    w_now.set_size(states, b);
+    xi_alpha.set_size(states, std::max(kFloatGatherColumns, b));
+    xi_w.set_size(states, std::max(kFloatGatherColumns, b));
+    xi_block.set_size(states, states);
+    xi_raw.set_size(states, states);
+  }
+  log_likelihood.set_size(b);
+  compensation.set_size(b);
+  impossible.assign(b, 0);
+}
+
+SEQLAB_VECTOR_CLONES
+void forward_batch_float(const FloatModel& model, FloatBatchPass& pass, unsigned threads) {
+  const BatchLayout& l = pass.layout;
+  const arma::uword n = model.initial.n_elem;
+  const arma::uword steps = l.active.size();
+  const arma::uword batch = l.lengths.size();
+  pass.log_likelihood.zeros();
+  pass.compensation.zeros();
+  std::fill(pass.impossible.begin(), pass.impossible.end(), 0);
+  auto alpha_of = [&](arma::uword t) {
+    return pass.keep_alpha ? pass.alpha.colptr(l.offset[t]) : pass.alpha.colptr((t % 2) * batch);
+  };
+  for (arma::uword t = 0; t < steps; ++t) {
+    const arma::uword b = l.active[t];
+    const arma::uword first = l.offset[t];
+    float* now = alpha_of(t);
+    if (t == 0) {
+      for (arma::uword k = 0; k < b; ++k)
+        std::copy(model.initial.begin(), model.initial.end(), now + k * n);
+    } else {
+      pass.product(n, b, threads)(model.transition_t.memptr(), alpha_of(t - 1), now);
+    }
+    for (arma::uword k = 0; k < b; ++k) {
+      float* a = now + k * n;
+      const arma::uword symbol = pass.symbol(first + k);
+      const float c = static_cast<float>(multiply_and_sum_float(a, model.table.colptr(symbol), n));
+      if (c >= std::numeric_limits<float>::min()) {
+        const float inv = 1.0f / c;
+        for (arma::uword i = 0; i < n; ++i) a[i] *= inv;
+        pass.scale(first + k) = c;
+        add_compensated(pass.log_likelihood(k), pass.compensation(k),
+                        std::log(static_cast<double>(c)));
+        add_compensated(pass.log_likelihood(k), pass.compensation(k), model.table_offset(symbol));
+      } else {
+        std::fill(a, a + n, 0.0f);
+        pass.scale(first + k) = 1.0f;
+        pass.impossible[k] = 1;
+      }
+    }
+  }
+  for (std::size_t k = 0; k < pass.impossible.size(); ++k)
+    pass.log_likelihood(k) = pass.impossible[k] ? kNegInf
+                                                : pass.log_likelihood(k) + pass.compensation(k);
+}
+
+SEQLAB_VECTOR_CLONES
+void backward_batch_float(const FloatModel& model, const arma::mat& transition,
+                          FloatBatchPass& pass, arma::mat* xi_counts, const GammaSums& sums,
+                          unsigned threads) {
+  const BatchLayout& l = pass.layout;
+  if (!pass.keep_alpha) throw std::logic_error("backward_batch_float: the pass did not keep alpha");
+  for (char bad : pass.impossible)
+    if (bad) throw std::logic_error("backward_batch_float: a sequence has probability 0");
+  const arma::uword n = model.initial.n_elem;
+  const arma::uword steps = l.active.size();
+  if (steps == 0) return;
+  arma::mat* table_sums = sums.table;
+  if (table_sums != nullptr &&
+      (table_sums->n_rows != n || table_sums->n_cols != model.table.n_cols))
+    throw std::logic_error("backward_batch_float: table sums need N x M");
+  if (xi_counts != nullptr) pass.xi_raw.zeros();
+  // Steps gathered side by side (alpha^_{t-1} blocks in xi_alpha, w_t blocks in xi_w): one float
+  // product of depth up to kFloatGatherColumns, added into the double sum.
+  arma::uword gathered = 0;
+  // Above kFloatWideStates the threads share the product by column ranges of single-threaded
+  // BLAS calls: BLAS threads of its own would spin (sched_yield) between calls, taking the cores
+  // from the step products that run in between.
+  const arma::uword parts =
+      n > kFloatWideStates ? std::clamp<arma::uword>(threads, 1, n) : arma::uword{1};
+  const auto flush = [&] {
+    if (gathered == 0) return;
+    const auto part = [&](std::size_t p, unsigned) {
+      const arma::uword begin = n * p / parts, end = n * (p + 1) / parts;
+      if (begin == end) return;
+      // xi_block(:, begin:end) = alpha_block (N x g) * (w_block(begin:end, :))^T
+      const char no = 'N', yes = 'T';
+      const arma::blas_int m = static_cast<arma::blas_int>(n);
+      const arma::blas_int cols = static_cast<arma::blas_int>(end - begin);
+      const arma::blas_int depth = static_cast<arma::blas_int>(gathered);
+      const float one = 1.0f, zero = 0.0f;
+      arma::blas::gemm<float>(&no, &yes, &m, &cols, &depth, &one, pass.xi_alpha.memptr(), &m,
+                              pass.xi_w.memptr() + begin, &m, &zero,
+                              pass.xi_block.colptr(begin), &m);
+      add_float_to(pass.xi_raw.colptr(begin), pass.xi_block.colptr(begin), n * (end - begin));
+    };
+    run_units(parts, static_cast<unsigned>(parts), part);
+    gathered = 0;
+  };
+  pass.beta_next.ones();
+  for (arma::uword t = steps; t-- > 1;) {
+    const arma::uword b = l.active[t];
+    const arma::uword first = l.offset[t];
+    float* alpha_t = pass.alpha.colptr(first);
+    for (arma::uword k = 0; k < b; ++k) {
+      const arma::uword symbol = pass.symbol(first + k);
+      const float* e = model.table.colptr(symbol);
+      const float* beta = pass.beta_next.colptr(k);
+      float* w = pass.w_now.colptr(k);
+      float* gamma = alpha_t + k * n;
+      const float inv = 1.0f / pass.scale(first + k);
+      for (arma::uword i = 0; i < n; ++i) {
+        w[i] = e[i] * beta[i] * inv;
+        gamma[i] *= beta[i];
+      }
+      if (table_sums != nullptr) add_float_to(table_sums->colptr(symbol), gamma, n);
+    }
+    if (xi_counts != nullptr) {
+      if (gathered + b > pass.xi_alpha.n_cols) flush();
+      const float* alpha_prev = pass.alpha.colptr(l.offset[t - 1]);  // first b columns of t-1
+      std::copy(alpha_prev, alpha_prev + n * b, pass.xi_alpha.colptr(gathered));
+      std::copy(pass.w_now.memptr(), pass.w_now.memptr() + n * b, pass.xi_w.colptr(gathered));
+      gathered += b;
+    }
+    pass.product(n, b, threads)(model.transition.memptr(), pass.w_now.memptr(),
+                                pass.beta_now.memptr());
+    const arma::uword b_prev = l.active[t - 1];
+    for (arma::uword k = b; k < b_prev; ++k) pass.beta_now.col(k).ones();
+    pass.beta_now.swap(pass.beta_next);
+  }
+  for (arma::uword k = 0; k < l.active[0]; ++k) {
+    const arma::uword column = l.offset[0] + k;
+    float* a = pass.alpha.colptr(column);
+    const float* beta = pass.beta_next.colptr(k);
+    for (arma::uword i = 0; i < n; ++i) a[i] *= beta[i];
+    if (table_sums != nullptr) add_float_to(table_sums->colptr(pass.symbol(column)), a, n);
+    if (sums.initial != nullptr) add_float_to(sums.initial->memptr(), a, n);
+  }
+  flush();
+  if (xi_counts != nullptr) *xi_counts += pass.xi_raw % transition;
 }
 
 double log_space_forward(const arma::vec& log_initial, const arma::mat& log_transition,

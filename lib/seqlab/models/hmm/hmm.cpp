@@ -12,13 +12,13 @@ namespace seqlab {
 namespace hmm_detail {
 
 std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword>& lengths,
-                                                   arma::uword states) {
+                                                   arma::uword states, arma::uword elements) {
   std::vector<arma::uword> order(lengths.size());
   for (std::size_t s = 0; s < order.size(); ++s) order[s] = s;
   std::stable_sort(order.begin(), order.end(),
                    [&](arma::uword a, arma::uword b) { return lengths[a] > lengths[b]; });
   const arma::uword column_budget =
-      std::max<arma::uword>(1, kBatchElements / std::max<arma::uword>(states, 1));
+      std::max<arma::uword>(1, elements / std::max<arma::uword>(states, 1));
   const arma::uword count = order.size();
   // At least two batches when there are two sequences: a second thread then always has work,
   // and the split does not depend on the thread count (so neither do the results).
@@ -228,7 +228,10 @@ void CategoricalHmm::fit(const SequenceSet& train, const SequenceSet* valid,
   std::vector<arma::uword> lengths(train.size());
   for (std::size_t s = 0; s < train.size(); ++s) lengths[s] = train.length(s);
   // Before the random start, which alone draws N^2 numbers.
-  agreed_check(shard, [&] { require_baum_welch_memory(n, m, lengths, std::max(1u, options.threads)); });
+  agreed_check(shard, [&] {
+    require_baum_welch_memory(n, m, lengths, std::max(1u, options.threads),
+                              options_.train.precision);
+  });
   const arma::vec concentration(n, arma::fill::value(options_.init_concentration));
   arma::vec initial = sample_dirichlet(concentration, rng);
   arma::mat transition(n, n);
@@ -329,10 +332,14 @@ void CategoricalHmm::load(const H5::Group& group) {
 namespace seqlab {
 
 long double baum_welch_bytes(arma::uword states, arma::uword emission_numbers,
-                             const std::vector<arma::uword>& lengths, unsigned threads) {
+                             const std::vector<arma::uword>& lengths, unsigned threads,
+                             Precision precision) {
   const long double n = static_cast<long double>(states);
   const long double k = static_cast<long double>(emission_numbers);
-  const auto batches = hmm_detail::make_batches(lengths, states);
+  const bool single = precision == Precision::float32;
+  const bool wide = single && states > kFloatWideStates;
+  const auto batches = hmm_detail::make_batches(
+      lengths, states, wide ? kFloatBatchElements : hmm_detail::kBatchElements);
   std::vector<long double> columns;
   for (const auto& batch : batches) {
     long double c = 0;
@@ -340,17 +347,22 @@ long double baum_welch_bytes(arma::uword states, arma::uword emission_numbers,
     columns.push_back(c);
   }
   std::sort(columns.begin(), columns.end(), std::greater<>());
-  const std::size_t workers = std::min<std::size_t>(std::max(1u, threads), columns.size());
+  const std::size_t workers =
+      std::min<std::size_t>(wide ? 1u : std::max(1u, threads), columns.size());
   long double buffers = 0;
-  for (std::size_t w = 0; w < workers; ++w) buffers += 2 * n * columns[w];
+  // Per busy worker: double alpha and emission columns; float alpha only (a symbol table), its
+  // float A and A^T and the double N x N sum of its expected-transition products.
+  for (std::size_t w = 0; w < workers; ++w)
+    buffers += single ? 0.5L * n * columns[w] + 2 * n * n : 2 * n * columns[w];
   const long double per_batch = n * n + n * k;
   return 8.0L * (4 * n * n + 2 * n * k + static_cast<long double>(batches.size()) * per_batch +
                  buffers);
 }
 
 void require_baum_welch_memory(arma::uword states, arma::uword emission_numbers,
-                               const std::vector<arma::uword>& lengths, unsigned threads) {
-  require_memory(baum_welch_bytes(states, emission_numbers, lengths, threads),
+                               const std::vector<arma::uword>& lengths, unsigned threads,
+                               Precision precision) {
+  require_memory(baum_welch_bytes(states, emission_numbers, lengths, threads, precision),
                  "hmm: Baum-Welch with states = " + std::to_string(states) + " on " +
                      std::to_string(lengths.size()) + " sequences");
 }

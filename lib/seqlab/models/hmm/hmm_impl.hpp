@@ -38,10 +38,12 @@ inline constexpr arma::uword kBatchElements = arma::uword{1} << 28;
 // Emission log-probabilities are computed in chunks of this many steps.
 inline constexpr arma::uword kEmissionChunk = 1024;
 
-// Batches of sequence indices: all sequences sorted by length descending (stable), cut greedily.
-// Depends only on the lengths and N, never on the thread count.
+// Batches of sequence indices: all sequences sorted by length descending (stable), cut greedily,
+// with at most `elements` numbers in a batch's N x C buffer (unless it is one sequence).
+// Depends only on the lengths, N and `elements`, never on the thread count.
 std::vector<std::vector<arma::uword>> make_batches(const std::vector<arma::uword>& lengths,
-                                                   arma::uword states);
+                                                   arma::uword states,
+                                                   arma::uword elements = kBatchElements);
 
 // Dirichlet(1) over the entries of `free` that are 1 (the others 0). Requires one free entry.
 arma::rowvec random_masked_distribution(const arma::urowvec& free, Rng& rng);
@@ -149,6 +151,44 @@ void fill_emission(const E& emission, const std::vector<typename E::Sequence>& d
   }
 }
 
+// One batch of the float32 E-step (forward_backward_float.hpp): log-likelihoods into
+// `log_likelihood` (caller's order), and with `st` the statistics as the double path gathers them
+// for table emissions (gamma sums in the backward sweep, steps descending: a fixed order).
+template <class E, class Stats>
+void float_batch(const E& emission, const arma::mat& transition, const FloatModel& model,
+                 const std::vector<arma::uvec>& data, const std::vector<arma::uword>& members,
+                 const std::vector<arma::uword>& member_lengths, bool statistics,
+                 unsigned threads, HmmWorkspace::Worker& wk, arma::vec& log_likelihood,
+                 Stats* st) {
+  const arma::uword n = model.initial.n_elem;
+  FloatBatchPass& pass = wk.float_pass;
+  pass.prepare(member_lengths, n, statistics);
+  const BatchLayout& l = pass.layout;
+  for (std::size_t k = 0; k < l.order.size(); ++k) {
+    const arma::uvec& x = data[members[l.order[k]]];
+    for (arma::uword t = 0; t < l.lengths[k]; ++t) pass.symbol(l.column(k, t)) = x(t);
+  }
+  forward_batch_float(model, pass, threads);
+  for (std::size_t k = 0; k < members.size(); ++k)
+    log_likelihood(members[l.order[k]]) = pass.log_likelihood(k);
+  if (st == nullptr) return;
+  for (std::size_t k = 0; k < members.size(); ++k)
+    if (pass.impossible[k])
+      user_error("HMM: training sequence " + std::to_string(members[l.order[k]]) +
+                 " has probability 0 under the current parameters (in float32 recursions)");
+  st->initial_counts.zeros(n);
+  st->transition_counts.zeros(n, n);
+  st->occupancy.zeros(n);
+  st->emission = emission.make_stats();
+  wk.symbol_sums.zeros(n, model.table.n_cols);
+  GammaSums sums;
+  sums.initial = &st->initial_counts;
+  sums.table = &wk.symbol_sums;
+  backward_batch_float(model, transition, pass, &st->transition_counts, sums, threads);
+  st->occupancy += arma::sum(wk.symbol_sums, 1);
+  emission.accumulate_symbol_sums(wk.symbol_sums, st->emission);
+}
+
 }  // namespace hmm_detail
 
 // ---- construction and validation ------------------------------------------------------------
@@ -205,11 +245,19 @@ template <Emission E>
 typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, unsigned threads,
                                            bool statistics, HmmWorkspace* workspace,
                                            const Communicator* communicator,
-                                           const DataShard* shard) const {
+                                           const DataShard* shard, Precision precision) const {
   const arma::uword n = num_states();
   std::vector<arma::uword> lengths(data.size());
   for (std::size_t s = 0; s < data.size(); ++s) lengths[s] = sequence_length(data[s]);
-  const auto batches = hmm_detail::make_batches(lengths, n);
+  // float32 above kFloatWideStates: wide batches, one at a time, `threads` inside the products.
+  const bool single = precision == Precision::float32;
+  if (single && !hmm_detail::TableAccumulating<E>)
+    throw std::logic_error("Hmm::expectation: float32 needs a symbol emission");
+  const bool wide = single && n > kFloatWideStates;
+  const unsigned inner_threads = wide ? std::max(1u, threads) : 1u;
+  if (wide) threads = 1;
+  const auto batches = hmm_detail::make_batches(
+      lengths, n, wide ? kFloatBatchElements : hmm_detail::kBatchElements);
   // Ranks of an MPI job each take a contiguous run of the batches (balanced by steps) and add
   // their statistics over the ranks below; alone, this process takes them all. A rank given
   // only its shard of the data runs all of it.
@@ -234,6 +282,16 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
   // Our workers each call single-threaded GEMMs; BLAS threads on top would oversubscribe.
   std::optional<ScopedBlasThreads> one_blas_thread;
   if (workers > 1) one_blas_thread.emplace(1);
+  if (wide) one_blas_thread.emplace(1);  // the threads share each product themselves
+  FloatModel float_model;
+  if constexpr (hmm_detail::kTableEmission<E>) {
+    if (single) {
+      const arma::uword m = emission_.dimension();
+      arma::mat log_table;
+      emission_.log_probs(arma::regspace<arma::uvec>(0, m == 0 ? 0 : m - 1), 0, m, log_table);
+      float_model.set(initial_, transition_, log_table);
+    }
+  }
   std::vector<EStep> unit_stats(statistics ? my_units : 0);
   const arma::mat transition_t = transition_.t();  // one copy read by every worker
   EStep total;
@@ -251,6 +309,14 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
     for (std::size_t k = 0; k < members.size(); ++k) {
       member_lengths[k] = lengths[members[k]];
       longest = std::max(longest, member_lengths[k]);
+    }
+    if constexpr (hmm_detail::TableAccumulating<E>) {
+      if (single) {
+        hmm_detail::float_batch(emission_, transition_, float_model, data, members,
+                                member_lengths, statistics, inner_threads, wk,
+                                total.log_likelihood, statistics ? &unit_stats[local] : nullptr);
+        return;
+      }
     }
     BatchPass& pass = wk.pass;
     pass.prepare(member_lengths, n, hmm_detail::kTableEmission<E>, statistics);
@@ -534,7 +600,8 @@ ConvergenceMonitor Hmm<E>::baum_welch(const std::vector<Sequence>& data,
     const bool out_of_time =
         iteration > 0 && iteration < options.max_iterations && budget_spent();
     const bool last = iteration == options.max_iterations || out_of_time;
-    const EStep st = expectation(data, threads, !last, &workspace, communicator, shard);
+    const EStep st =
+        expectation(data, threads, !last, &workspace, communicator, shard, options.precision);
     const double total = arma::accu(st.log_likelihood);
     monitor.log_likelihood.push_back(total);
     EmPass pass;
@@ -614,12 +681,16 @@ FitResult Hmm<E>::fit(const std::vector<Sequence>& data, const TrainOptions& opt
   const std::size_t first = shard != nullptr ? shard->mine.begin : 0;
   std::vector<arma::uword> lengths(data.size());
   const arma::uword n = num_states();
+  if (options.precision == Precision::float32 && !hmm_detail::TableAccumulating<E>)
+    user_error("HMM: precision float32 is for symbol (categorical) emissions, not " +
+               emission_.name() + " (expected float64)");
   agreed_check(shard, [&] {
     for (std::size_t s = 0; s < data.size(); ++s) {
       check_sequence(data[s], "training sequence " + std::to_string(first + s));
       lengths[s] = sequence_length(data[s]);
     }
-    require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, run.threads);
+    require_baum_welch_memory(n, (emission_.num_parameters() + n - 1) / n, lengths, run.threads,
+                              options.precision);
   });
   const arma::uvec initial_free = initial_ > 0.0;
   const arma::umat transition_free = transition_ > 0.0;
@@ -680,7 +751,11 @@ double Hmm<E>::em_step(const std::vector<Sequence>& data, const TrainOptions& op
     for (std::size_t s = 0; s < data.size(); ++s)
       check_sequence(data[s], "training sequence " + std::to_string(first + s));
   });
-  const EStep st = expectation(data, run.threads, true, workspace, run.communicator, shard);
+  if (options.precision == Precision::float32 && !hmm_detail::TableAccumulating<E>)
+    user_error("HMM: precision float32 is for symbol (categorical) emissions, not " +
+               emission_.name() + " (expected float64)");
+  const EStep st = expectation(data, run.threads, true, workspace, run.communicator, shard,
+                               options.precision);
   maximize(st, options, arma::umat(transition_ > 0.0), arma::uvec(initial_ > 0.0));
   return arma::accu(st.log_likelihood);
 }
