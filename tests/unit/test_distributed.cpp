@@ -435,8 +435,8 @@ TEST_CASE("a checkpoint of ranks, written by rank 0, continues the job as if nev
     fit.threads = 2;
     fit.checkpoint = copy;
     CHECK_THROWS_WITH(alone.fit(train, &valid, fit, nullptr),
-                      Contains(copy.string()) && Contains("written by 2 MPI ranks") &&
-                          Contains("this run is 1 process"));
+                      Contains(copy.string()) && Contains("written by 2 MPI ranks and this run is 1 process; "
+                                   "continue it under mpirun -n 2"));
     std::string errors[3];
     test::run_ranks(3, [&](const Communicator& c) {
       RnnModel model(alphabet, options);
@@ -448,7 +448,7 @@ TEST_CASE("a checkpoint of ranks, written by rank 0, continues the job as if nev
         errors[c.rank()] = e.what();
       }
     });
-    CHECK_THAT(errors[0], Contains("written by 2 MPI ranks, this run is 3 MPI ranks"));
+    CHECK_THAT(errors[0], Contains("written by 2 MPI ranks and this run is 3 MPI ranks"));
     CHECK(errors[1] == errors[0]);
     CHECK(errors[2] == errors[0]);
     CHECK(std::filesystem::exists(copy));  // a refused resume leaves the checkpoint alone

@@ -449,16 +449,17 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     try {
       c = rnn::read_checkpoint(fit.checkpoint);
       if (c.ranks != ranks) {
+        // Each rank's shards hold its streams and dropout generators: another number of
+        // ranks would cut the streams and draw the masks otherwise.
         const auto as = [](unsigned r) {
-          return r == 1 ? std::string("1 process (no MPI)") : std::to_string(r) + " MPI ranks";
+          return r == 1 ? std::string("1 process") : std::to_string(r) + " MPI ranks";
         };
-        input_error(fit.checkpoint,
-                    "cannot resume: the checkpoint was written by " + as(c.ranks) +
-                        ", this run is " + as(ranks) + " (a checkpoint continues under as many "
-                        "ranks as wrote it: " +
-                        (c.ranks == 1 ? std::string("run without mpirun")
-                                      : "mpirun -n " + std::to_string(c.ranks)) +
-                        ")");
+        input_error(fit.checkpoint, "cannot resume: the checkpoint was written by " +
+                                        as(c.ranks) + " and this run is " + as(ranks) +
+                                        "; continue it " +
+                                        (c.ranks == 1 ? std::string("without mpirun")
+                                                      : "under mpirun -n " +
+                                                            std::to_string(c.ranks)));
       }
       rnn::require_same_fingerprint(fit.checkpoint, c.fingerprint, fingerprint);
       try {
