@@ -22,6 +22,7 @@
 #include "seqlab/models/hmm/hmm.hpp"
 #include "seqlab/models/rnn/checkpoint.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
+#include "seqlab/models/rnn/trainer.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -467,4 +468,37 @@ TEST_CASE("a checkpoint of ranks, written by rank 0, continues the job as if nev
     CHECK(read_checkpoint(copy).report.updates == 8);
     require_same_fit(straight, fit_on_ranks(2, copy, 1e9, 0, 0));
   }
+}
+
+TEST_CASE("the job's shards, gathered from every rank, each have their own dropout generator",
+          "[rnn][mpi][checkpoint]") {
+  // 8 streams over 6 ranks of 2 threads: the ranks hold 1, 1, 2, 1, 1 and 2 streams, so 1, 1, 2,
+  // 1, 1 and 2 shards. Shard j of the job (rank order) draws from the generator seeded with j,
+  // as shard j of one process does: no two shards share one.
+  NetworkConfig config;
+  config.input_size = 3;
+  config.embedding = 2;
+  config.hidden = 2;
+  const std::uint64_t seed = 77;
+  std::vector<WindowTrainer<float>::State> states(6);
+  std::vector<std::vector<ShardSpan>> layouts(6);
+  test::run_ranks(6, [&](const Communicator& c) {
+    WindowTrainer<float> trainer(config, 8, 2, OptimizerOptions{}, 0.0, seed, &c);
+    states[c.rank()] = trainer.export_state();
+    layouts[c.rank()] = trainer.job_shards();
+  });
+  for (unsigned r = 0; r < 6; ++r) {
+    CAPTURE(r);
+    REQUIRE(states[r].dropout.size() == 8);
+    REQUIRE(layouts[r].size() == 8);
+    for (std::size_t j = 0; j < 8; ++j) {
+      CAPTURE(j);
+      CHECK(layouts[r][j].first == j);
+      CHECK(layouts[r][j].count == 1);  // a rank's 2 streams go to its 2 threads
+      CHECK(states[r].streams[j].streams() == 1);
+      CHECK(states[r].dropout[j] == make_rng(derive_seed(seed, j)));
+    }
+  }
+  CHECK(rank_shards(8, 2, 2, 6).size() == 2);
+  CHECK(rank_shards(8, 2, 4, 6).size() == 1);
 }

@@ -49,6 +49,11 @@ WindowTrainer<T>::WindowTrainer(const NetworkConfig& config, arma::uword streams
         const std::vector<ShardSpan> spans = rank_shards(
             streams, threads, static_cast<unsigned>(rank), static_cast<unsigned>(ranks));
         const arma::uword count = spans.size();
+        // The job's shards are numbered in rank order: this rank's first one is `numbered`.
+        arma::uword numbered = 0;
+        for (arma::uword r = 0; r < rank; ++r)
+          numbered += rank_shards(streams, threads, static_cast<unsigned>(r),
+                                  static_cast<unsigned>(ranks)).size();
         std::vector<Shard> shards(count);
         for (arma::uword w = 0; w < count; ++w) {
           Shard& s = shards[w];
@@ -56,8 +61,9 @@ WindowTrainer<T>::WindowTrainer(const NetworkConfig& config, arma::uword streams
           s.count = spans[w].count;
           s.net = std::make_unique<Network<T>>(config);
           s.state = s.net->initial_state(s.count);
-          // Shard w of rank 0 is shard w of one process; other ranks' shards are numbered on.
-          s.dropout = make_rng(derive_seed(dropout_seed, rank * count + w));
+          // Shard w of rank 0 is shard w of one process; other ranks' shards are numbered on
+          // (ranks may hold different numbers of shards: no two shards share a generator).
+          s.dropout = make_rng(derive_seed(dropout_seed, numbered + w));
         }
         return shards;
       }()),

@@ -21,8 +21,9 @@
 // order (in double) before clipping and the optimizer step, which every rank then takes alike: R
 // ranks follow one process with all B streams to float32 rounding. Requires B >= R. (RnnModel
 // also splits its valid scoring over the ranks, by groups of sequences.) A rank's dropout
-// generators are its own shards' (seeded from the dropout seed and rank * shards + shard), so
-// a checkpoint gathers every rank's shards (export_state) to continue the job exactly.
+// generators are its own shards' (seeded from the dropout seed and the shard's number in the
+// job, rank 0's shards first), so a checkpoint gathers every rank's shards (export_state) to
+// continue the job exactly.
 #pragma once
 
 #include <armadillo>
