@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# tests/mpi/hmm_mpi.sh SEQLAB FIXTURES MPIRUN: training shared by the ranks of an MPI job. For
-# the categorical HMM and every frame emission, `mpirun -n 1 seqlab train` writes bitwise the
-# model of a plain run and `mpirun -n 2` one equal to it within 1e-12 relative (h5py compares
-# every parameter dataset); LSTM and GRU training split over 2 ranks holds one process's
-# parameters after 20 updates to float32 rounding; rank 0 alone prints and writes; other models,
-# other commands and bad input stop every rank with the same one line; a rank killed in
-# mid-training ends the job at
-# once, the other rank saying why in one line; nothing hangs (each job has a time limit). Each rank
-# holds only its share of an HMM's training data (sequences or --chunk pieces), and the model
-# and training score still equal one process's.
+# tests/mpi/hmm_mpi.sh SEQLAB FIXTURES MPIRUN: training shared by the ranks of an MPI job.
+# - The categorical HMM and every frame emission: `mpirun -n 1 seqlab train` writes bitwise the
+#   model of a plain run, `mpirun -n 2` one within 1e-12 relative (h5py compares every parameter
+#   dataset). Each rank holds only its share of the training data (sequences or --chunk pieces),
+#   and the model and training score still equal one process's.
+# - LSTM and GRU split over 2 ranks hold one process's parameters after 20 updates to float32
+#   rounding; an LSTM stopped by SIGTERM to mpirun and resumed from rank 0's checkpoint under 2
+#   ranks writes bitwise the model of the job never stopped (the checkpoint is refused under 1
+#   or 3 ranks).
+# - Rank 0 alone prints and writes; other models, other commands and bad input stop every rank
+#   with the same one line; a rank killed in mid-training ends the job at once, the other rank
+#   saying why in one line. Nothing hangs: each job has a time limit.
 set -u
 seqlab=$1
 mpirun=$3
@@ -116,10 +118,6 @@ for cell in lstm gru; do
   check "$cell: after 20 updates two ranks hold the parameters of one process to float32 rounding" \
     same_model "$tmp/$cell.h5" "$tmp/$cell-2.h5" 1e-5  # measured: 3.1e-6 (LSTM), 2.5e-7 (GRU)
 done
-expect_mpi_error "a network with a checkpoint under mpirun" \
-  "checkpoints are not written when training over MPI ranks" \
-  train --model lstm --hidden 8 --batch 4 --max-steps 2 --data hmm_synthetic --out "$tmp/x.h5" \
-  --checkpoint "$tmp/x.ckpt"
 
 # More ranks than batches (hmm_synthetic has 2): idle ranks still join every sum.
 read -r -a categorical <<<"${configs[0]#*|}"
@@ -157,6 +155,47 @@ expect_mpi_error "eval under mpirun" \
 expect_mpi_error "a missing data file" "no-such-file.txt" \
   train --model hmm --states 2 --data "$tmp/no-such-file.txt" --out "$tmp/x.h5"
 check "no model was written by the refused jobs" bash -c '[ ! -e "$1/x.h5" ]' _ "$tmp"
+
+# --- recurrent checkpoints: rank 0 writes one file with every rank's part -----------------------
+# SIGTERM to mpirun (it sends SIGTERM to every rank): the ranks stop at the same update, rank 0
+# writes the checkpoint and alone says so; --resume under 2 ranks then gives bitwise the model of
+# the job never stopped. About 4 s of training with dropout and a valid split (no early stop),
+# stopped about 0.5 s in: the job must still be running when the signal comes.
+ck=(train --model lstm --window 21 --batch 8 --epochs 40 --patience 1000 --dropout 0.1 --lr 0.003
+    --data brackets --threads 1 --hidden 128 --seed 3)
+expect_ok "lstm checkpoints: the job never stopped" mpi 2 "${ck[@]}" --out "$tmp/ck-ref.h5" --quiet
+ckpt=$tmp/ck.ckpt
+timeout 300 "$mpirun" --allow-run-as-root --oversubscribe -n 2 "$seqlab" "${ck[@]}" --quiet \
+  --checkpoint "$ckpt" --checkpoint-every 0.2 --out "$tmp/ck.h5" >"$tmp/out" 2>"$tmp/err" &
+job=$!
+for _ in $(seq 600); do [ -e "$ckpt" ] && break; sleep 0.1; done
+sleep 0.3
+kill -TERM "$job"
+wait "$job"
+status=$?
+check "SIGTERM to mpirun stops the job (status $status)" \
+  bash -c '[ "$1" -ne 0 ] && [ "$1" -ne 124 ]' _ "$status"
+check "rank 0 alone says where the checkpoint is: $(grep -m 1 "stopped by signal" "$tmp/err")" \
+  bash -c '[ "$(grep -c "^seqlab: train stopped by signal (Terminated); checkpoint in .*ck\.ckpt, run the same command with --resume to continue$" "$1")" -eq 1 ]' \
+  _ "$tmp/err"
+check "the job was stopped mid-training, not finished" bash -c '[ ! -e "$1" ] && [ -e "$2" ]' _ "$tmp/ck.h5" "$ckpt"
+check "one checkpoint file holds both ranks' shards" "$python" -c '
+import sys, h5py
+s = h5py.File(sys.argv[1])["shards"]
+assert int(s.attrs["ranks"]) == 2 and int(s.attrs["count"]) == 2, dict(s.attrs)' "$ckpt"
+cp "$ckpt" "$tmp/ck-copy.ckpt"
+expect_error "a checkpoint of 2 ranks in one process" \
+  "ck-copy\.ckpt: cannot resume: the checkpoint was written by 2 MPI ranks and this run is 1 process; continue it under mpirun -n 2" \
+  "$seqlab" "${ck[@]}" --checkpoint "$tmp/ck-copy.ckpt" --resume --out "$tmp/ck1.h5" --quiet
+mpi 3 "${ck[@]}" --checkpoint "$tmp/ck-copy.ckpt" --resume --out "$tmp/ck3.h5" --quiet >"$tmp/out" 2>"$tmp/err"
+status=$?
+check "... and under 3 ranks: every rank says so in one line (status $status)" \
+  bash -c '[ "$1" -ne 0 ] && [ "$1" -ne 124 ] && [ "$(grep -c "^seqlab: error: .*written by 2 MPI ranks and this run is 3 MPI ranks; continue it under mpirun -n 2$" "$2")" -eq 3 ]' \
+  _ "$status" "$tmp/err"
+expect_ok "--resume under 2 ranks" mpi 2 "${ck[@]}" --checkpoint "$ckpt" --resume --out "$tmp/ck.h5" --quiet
+check "the finished job removed its checkpoint" bash -c '[ ! -e "$1" ]' _ "$ckpt"
+check "stopped and resumed, the job writes bitwise the model of the job never stopped" \
+  same_model "$tmp/ck-ref.h5" "$tmp/ck.h5" 0
 
 # --- seqlab run under mpirun: rank 0 hands out the plan's runs, the folder is a plain run's ---
 cat >"$tmp/grid.toml" <<'TOML'

@@ -7,8 +7,13 @@
 // error; the division of work (contiguous_share, take_shard) partitions the batches and the
 // --chunk pieces in order, balanced. Recurrent
 // networks split each window's streams over the ranks and follow one process to float32
-// rounding.
+// rounding; their checkpoints (every rank's shards, written by rank 0) continue a job bitwise
+// as if it had never stopped, under as many ranks only.
+#include <atomic>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -18,7 +23,9 @@
 #include "seqlab/data/synthetic.hpp"
 #include "seqlab/models/hmm/frame_hmm.hpp"
 #include "seqlab/models/hmm/hmm.hpp"
+#include "seqlab/models/rnn/checkpoint.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
+#include "seqlab/models/rnn/trainer.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -426,4 +433,205 @@ TEST_CASE("recurrent training over ranks follows one process with all streams", 
   INFO(text);
   CHECK(d <= 1e-5);
   CHECK(d > 0.0);  // the ranks really split the work (a different rounding shows)
+}
+
+namespace {
+
+// What a fit ends with, for comparing runs: the parameters, the report and the learning curve.
+struct RanksResult {
+  arma::vec parameters;
+  RnnFitReport report;
+  std::vector<EpochRecord> history;
+};
+
+bool same_number(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+// Parameters bit for bit, the report, and every record field but the seconds.
+void require_same_fit(const RanksResult& a, const RanksResult& b) {
+  REQUIRE(a.parameters.n_elem == b.parameters.n_elem);
+  CHECK(std::memcmp(a.parameters.memptr(), b.parameters.memptr(),
+                    a.parameters.n_elem * sizeof(double)) == 0);
+  CHECK(a.report.epochs == b.report.epochs);
+  CHECK(a.report.updates == b.report.updates);
+  CHECK(a.report.skipped == b.report.skipped);
+  CHECK(same_number(a.report.train_nll, b.report.train_nll));
+  CHECK(same_number(a.report.best_valid_nll, b.report.best_valid_nll));
+  CHECK(a.report.best_epoch == b.report.best_epoch);
+  REQUIRE(a.history.size() == b.history.size());
+  for (std::size_t i = 0; i < a.history.size(); ++i) {
+    CAPTURE(i);
+    CHECK(a.history[i].updates == b.history[i].updates);
+    CHECK(same_number(a.history[i].train_nll, b.history[i].train_nll));
+    CHECK(same_number(a.history[i].valid_nll, b.history[i].valid_nll));
+    CHECK(same_number(a.history[i].learning_rate, b.history[i].learning_rate));
+    CHECK(same_number(a.history[i].gradient_norm, b.history[i].gradient_norm));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint of ranks, written by rank 0, continues the job as if never stopped",
+          "[rnn][mpi][checkpoint]") {
+  // 2 ranks of 2 threads: 4 shards with their own dropout generators and streams (5 streams:
+  // ranks of 2 and 3, so the shards differ in size). Dropout, early stopping and averaging make
+  // every part of the state matter.
+  Rng rng = make_rng(31);
+  const auto symbols = [&](int count, arma::uword shortest) {
+    std::vector<arma::uvec> sequences;
+    for (int s = 0; s < count; ++s) {
+      arma::uvec x(shortest + uniform_index(rng, 30));
+      for (arma::uword t = 0; t < x.n_elem; ++t)
+        x(t) = uniform01(rng) < 0.7 ? t % 4 : uniform_index(rng, 4);
+      sequences.push_back(x);
+    }
+    return test::symbol_set(sequences);
+  };
+  const SequenceSet train = symbols(9, 20);
+  const SequenceSet valid = symbols(3, 10);
+  const Alphabet alphabet({"a", "b", "c", "d"});
+  RnnOptions options;
+  options.cell = CellType::lstm;
+  options.hidden = 6;
+  options.embedding = 3;
+  options.batch = 5;
+  options.window = 8;
+  options.epochs = 4;
+  options.learning_rate = 3e-2;
+  options.dropout = 0.25;
+  options.patience = 3;
+  options.average_decay = 0.8;
+  const test::ScratchDir dir;
+
+  // One fit on every one of `ranks` in-process ranks; rank `stopper` raises its stop flag when
+  // it reports update `stop_at` (0: never). Returns rank 0's result and checks that every rank
+  // ends alike.
+  const auto fit_on_ranks = [&](unsigned ranks, const std::filesystem::path& checkpoint,
+                                double every, unsigned stopper, std::uint64_t stop_at,
+                                const std::function<void(std::uint64_t)>& on_rank0_update = {}) {
+    std::vector<RanksResult> results(ranks);
+    test::run_ranks(ranks, [&](const Communicator& c) {
+      RnnModel model(alphabet, options);
+      std::atomic<bool> stop{false};
+      FitOptions fit;
+      fit.seed = 5;
+      fit.threads = 2;
+      fit.quiet = true;
+      fit.communicator = &c;
+      fit.checkpoint = checkpoint;
+      fit.checkpoint_seconds = every;
+      fit.stop = &stop;
+      RanksResult& mine = results[c.rank()];
+      FitObserver observer;
+      observer.on_epoch = [&](const EpochRecord& r) { mine.history.push_back(r); };
+      observer.on_update = [&](std::uint64_t updates) {
+        if (c.rank() == stopper && updates == stop_at) stop = true;
+        if (c.rank() == 0 && on_rank0_update) on_rank0_update(updates);
+      };
+      model.fit(train, &valid, fit, &observer);
+      mine.parameters = model.network().params().values();
+      mine.report = model.last_fit();
+    });
+    for (unsigned r = 1; r < ranks; ++r) require_same_fit(results[0], results[r]);
+    return results[0];
+  };
+
+  const RanksResult straight = fit_on_ranks(2, {}, 0.0, 0, 0);
+  REQUIRE(straight.report.updates > 12);
+
+  SECTION("stopped by one rank's flag, then resumed by a fresh pair") {
+    const std::filesystem::path file = dir / "ranks.ckpt";
+    // Rank 1 alone is asked to stop: both ranks stop at the same window boundary.
+    try {
+      fit_on_ranks(2, file, 1e9, 1, 7);
+      FAIL("fit() was not interrupted");
+    } catch (const Interrupted& e) {
+      CHECK(e.checkpoint() == file);
+    }
+    REQUIRE(std::filesystem::exists(file));
+    const FitCheckpoint stored = read_checkpoint(file);
+    CHECK(stored.ranks == 2);
+    CHECK(stored.report.updates == 7);
+    CHECK(stored.trainer.streams.size() == 4);  // 2 shards on each rank
+    CHECK(stored.trainer.streams[0].streams() == 1);  // rank 0's 2 streams, rank 1's 3
+    CHECK(stored.trainer.streams[3].streams() == 2);
+    // The generators of the shards went on from 4 different seeds.
+    for (std::size_t w = 1; w < 4; ++w) CHECK(stored.trainer.dropout[w] != stored.trainer.dropout[0]);
+    const std::filesystem::path copy = dir / "copy.ckpt";
+    std::filesystem::copy_file(file, copy);
+
+    require_same_fit(straight, fit_on_ranks(2, file, 1e9, 0, 0));
+    CHECK_FALSE(std::filesystem::exists(file));  // removed by rank 0 when the job completes
+
+    // Another number of ranks cannot take the shards back: one line naming both counts.
+    RnnModel alone(alphabet, options);
+    FitOptions fit;
+    fit.seed = 5;
+    fit.threads = 2;
+    fit.checkpoint = copy;
+    CHECK_THROWS_WITH(alone.fit(train, &valid, fit, nullptr),
+                      Contains(copy.string()) && Contains("written by 2 MPI ranks and this run is 1 process; "
+                                   "continue it under mpirun -n 2"));
+    std::string errors[3];
+    test::run_ranks(3, [&](const Communicator& c) {
+      RnnModel model(alphabet, options);
+      FitOptions shared = fit;
+      shared.communicator = &c;
+      try {
+        model.fit(train, &valid, shared, nullptr);
+      } catch (const UserError& e) {
+        errors[c.rank()] = e.what();
+      }
+    });
+    CHECK_THAT(errors[0], Contains("written by 2 MPI ranks and this run is 3 MPI ranks"));
+    CHECK(errors[1] == errors[0]);
+    CHECK(errors[2] == errors[0]);
+    CHECK(std::filesystem::exists(copy));  // a refused resume leaves the checkpoint alone
+  }
+
+  SECTION("checkpoints at every update leave the job alone; one taken mid-run continues it") {
+    const std::filesystem::path file = dir / "every.ckpt";
+    const std::filesystem::path copy = dir / "copy.ckpt";
+    // When rank 0 reports update 9, the file holds the state before that update's window.
+    const RanksResult every = fit_on_ranks(2, file, 0.0, 0, 0, [&](std::uint64_t updates) {
+      if (updates == 9) std::filesystem::copy_file(file, copy);
+    });
+    require_same_fit(straight, every);
+    CHECK_FALSE(std::filesystem::exists(file));
+    REQUIRE(std::filesystem::exists(copy));
+    CHECK(read_checkpoint(copy).report.updates == 8);
+    require_same_fit(straight, fit_on_ranks(2, copy, 1e9, 0, 0));
+  }
+}
+
+TEST_CASE("the job's shards, gathered from every rank, each have their own dropout generator",
+          "[rnn][mpi][checkpoint]") {
+  // 8 streams over 6 ranks of 2 threads: the ranks hold 1, 1, 2, 1, 1 and 2 streams, so 1, 1, 2,
+  // 1, 1 and 2 shards. Shard j of the job (rank order) draws from the generator seeded with j,
+  // as shard j of one process does: no two shards share one.
+  NetworkConfig config;
+  config.input_size = 3;
+  config.embedding = 2;
+  config.hidden = 2;
+  const std::uint64_t seed = 77;
+  std::vector<WindowTrainer<float>::State> states(6);
+  std::vector<std::vector<ShardSpan>> layouts(6);
+  test::run_ranks(6, [&](const Communicator& c) {
+    WindowTrainer<float> trainer(config, 8, 2, OptimizerOptions{}, 0.0, seed, &c);
+    states[c.rank()] = trainer.export_state();
+    layouts[c.rank()] = trainer.job_shards();
+  });
+  for (unsigned r = 0; r < 6; ++r) {
+    CAPTURE(r);
+    REQUIRE(states[r].dropout.size() == 8);
+    REQUIRE(layouts[r].size() == 8);
+    for (std::size_t j = 0; j < 8; ++j) {
+      CAPTURE(j);
+      CHECK(layouts[r][j].first == j);
+      CHECK(layouts[r][j].count == 1);  // a rank's 2 streams go to its 2 threads
+      CHECK(states[r].streams[j].streams() == 1);
+      CHECK(states[r].dropout[j] == make_rng(derive_seed(seed, j)));
+    }
+  }
+  CHECK(rank_shards(8, 2, 2, 6).size() == 2);
+  CHECK(rank_shards(8, 2, 4, 6).size() == 1);
 }

@@ -470,6 +470,14 @@ int bench_hmm(const std::vector<std::string>& args) {
                 << " float32 vs float64, one Baum-Welch step on " << used_symbols
                 << " symbols: log-likelihood relative difference "
                 << std::abs(ll32 - ll64) / std::abs(ll64);
+      // The convention of the tests (largest |a - b| over largest |b| of each parameter set):
+      const auto overall = [](const arma::mat& a, const arma::mat& b) {
+        return arma::abs(a - b).max() / std::max(arma::abs(b).max(), 1e-300);
+      };
+      std::cout << "; largest difference over largest value: initial "
+                << overall(single.initial(), exact.initial()) << ", transition "
+                << overall(single.transition(), exact.transition()) << ", emission "
+                << overall(single.emission().probabilities(), exact.emission().probabilities());
       for (const double floor : {0.0, 1e-6}) {
         std::cout << (floor == 0.0 ? "; max relative difference of every entry: initial "
                                    : "; of entries >= 1e-6 (smaller ones on that scale): initial ")

@@ -320,7 +320,8 @@ int run_train(const std::vector<std::string>& args) {
     ("checkpoint", po::value(&checkpoint)->value_name("FILE"),
      "recurrent networks: save the whole training state to FILE every --checkpoint-every "
      "seconds and when stopped by SIGINT or SIGTERM (exit 130 / 143); FILE is removed when "
-     "training finishes. FILE must not exist yet, unless --resume")
+     "training finishes. FILE must not exist yet, unless --resume. Under mpirun rank 0 writes "
+     "it, and it continues under as many ranks")
     ("checkpoint-every", po::value(&checkpoint_every)->default_value(300)->value_name("SECONDS"),
      "with --checkpoint: seconds between checkpoints (0 = after every update)")
     ("resume", po::bool_switch(&resume),
@@ -493,6 +494,8 @@ int run_train(const std::vector<std::string>& args) {
   try {
     model->fit(train, valid, fo, &observer);
   } catch (const Interrupted&) {
+    // Under MPI every rank stopped at the same update and rank 0 wrote the checkpoint.
+    if (!speaks) return stopped_exit_code();
     std::cout.flush();
     const int signal = stop_signal();
     std::cerr << "seqlab: train stopped by signal"

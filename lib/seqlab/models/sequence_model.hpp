@@ -68,7 +68,12 @@ namespace seqlab {
 //                       they combine their statistics in rank order, so every rank ends with the
 //                       same model, equal to the single-process one to rounding (bitwise with
 //                       one rank). Models that cannot share their work refuse a communicator of
-//                       more than one rank (UserError). HMMs (Baum-Welch) share it.
+//                       more than one rank (UserError). HMMs (Baum-Welch) share it, and so do
+//                       recurrent networks, checkpoints included: every rank gets the same
+//                       `checkpoint` and `checkpoint_seconds` and each a `stop` flag (or none);
+//                       rank 0 alone writes the file, holding every rank's part, when rank 0's
+//                       clock says so; a stop raised on any rank stops all at the same update;
+//                       the file continues only under as many ranks as wrote it.
 //   shard               null: every rank was given the whole training set. Otherwise (HMMs only,
 //                       with a communicator of several ranks, shard->communicator the same) the
 //                       `train` given to fit() holds only this rank's share of the training

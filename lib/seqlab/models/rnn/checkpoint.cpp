@@ -132,6 +132,7 @@ void write_checkpoint_into(H5::Group& root, const FitCheckpoint& c) {
 
   H5::Group shards = h5::create_group(root, "shards");
   h5::write_uint_attribute(shards, "count", c.trainer.streams.size());
+  h5::write_uint_attribute(shards, "ranks", c.ranks);
   for (std::size_t w = 0; w < c.trainer.streams.size(); ++w) {
     H5::Group shard = h5::create_group(shards, std::to_string(w));
     h5::write_string_attribute(shard, "rng", rng_text(c.trainer.dropout.at(w)));
@@ -211,6 +212,14 @@ FitCheckpoint read_checkpoint_from(const std::filesystem::path& path, const H5::
   if (shard_count == 0 || shard_count > 65536)
     h5::format_error(shards, "", "attribute 'count' is " + std::to_string(shard_count) +
                                      ", expected 1 to 65536");
+  // Files from before training over MPI ranks have no 'ranks': one process wrote them.
+  const std::uint64_t ranks =
+      h5::has_attribute(shards, "ranks") ? h5::read_uint_attribute(shards, "ranks") : 1;
+  if (ranks == 0 || ranks > shard_count)
+    h5::format_error(shards, "", "attribute 'ranks' is " + std::to_string(ranks) +
+                                     ", expected 1 to the shard count " +
+                                     std::to_string(shard_count));
+  c.ranks = static_cast<unsigned>(ranks);
   for (std::uint64_t w = 0; w < shard_count; ++w) {
     const H5::Group shard = h5::open_group(shards, std::to_string(w));
     c.trainer.dropout.push_back(rng_from_text(shard, h5::read_string_attribute(shard, "rng")));

@@ -11,7 +11,11 @@
 // restores all of it and then runs the same arithmetic in the same order, so the result is
 // bitwise the one of a run that was never stopped. That holds only for the same model settings,
 // data, seed and threads, which the fingerprint records: a checkpoint is continued only when
-// every fingerprint field is equal.
+// every fingerprint field is equal, and under as many MPI ranks as wrote it (`ranks`).
+//
+// MPI. Under R ranks every rank takes part in taking a checkpoint (the shards of every rank are
+// gathered onto all of them, WindowTrainer::export_state) and rank 0 alone writes the file;
+// on resume every rank reads it and takes its own shards back.
 //
 // Float32 arrays are stored as float32 and float64 ones as float64, uncompressed: nothing is
 // rounded on the way. A checkpoint of a 2 x 512 character LSTM (3.3 million parameters; values,
@@ -74,6 +78,9 @@ struct FitCheckpoint {
   TrainingHistory history;           // the epoch records so far
 
   arma::fvec parameters;             // the master network's (training) parameters
+  // The MPI ranks that trained (1: one process) and their shards, rank 0's first: a checkpoint
+  // continues only under as many ranks, each taking its own shards back (rank_shards).
+  unsigned ranks = 1;
   WindowTrainer<float>::State trainer;
   std::optional<ReduceOnPlateau::State> plateau;
   std::optional<EarlyStopping<float>::State> stopping;

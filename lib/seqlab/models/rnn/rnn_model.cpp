@@ -286,8 +286,8 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   // Under MPI (FitOptions::communicator) the ranks share each window's streams (trainer.hpp).
   const Communicator* communicator =
       fit.communicator != nullptr && fit.communicator->size() > 1 ? fit.communicator : nullptr;
-  if (communicator != nullptr && !fit.checkpoint.empty())
-    user_error(name + ": checkpoints are not written when training over MPI ranks");
+  const unsigned ranks = communicator != nullptr ? communicator->size() : 1;
+  const bool leader = communicator == nullptr || communicator->rank() == 0;
   const unsigned threads = std::max(1u, fit.threads);
   const arma::uword streams = std::min<arma::uword>(
       options_.batch, train.size() == 1 ? train.total_steps() : options_.batch);
@@ -428,37 +428,65 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     c.report = report_;
     c.history = history;
     c.parameters = net.params().values();
-    c.trainer = trainer.export_state();
+    c.ranks = ranks;
+    c.trainer = trainer.export_state();  // under MPI: every rank's shards, gathered
     if (plateau) c.plateau = plateau->state();
     if (stopping) c.stopping = stopping->state();
     if (average) c.average = average->state();
-    rnn::write_checkpoint(fit.checkpoint, c);
+    if (leader) rnn::write_checkpoint(fit.checkpoint, c);
   };
   bool resuming = false;
   std::error_code exists_error;
-  if (!fit.checkpoint.empty() && std::filesystem::exists(fit.checkpoint, exists_error)) {
-    rnn::FitCheckpoint c = rnn::read_checkpoint(fit.checkpoint);
-    rnn::require_same_fingerprint(fit.checkpoint, c.fingerprint, fingerprint);
+  bool found = !fit.checkpoint.empty() && std::filesystem::exists(fit.checkpoint, exists_error);
+  // Under MPI rank 0's view decides, as rank 0 writes the file; being a collective, this also
+  // keeps rank 0 from replacing the file before every rank has looked.
+  if (communicator != nullptr && !fit.checkpoint.empty())
+    found = communicator->broadcast_flag(found);
+  if (found) {
+    rnn::FitCheckpoint c;
+    // Every rank reads the file and takes its own part; one rank's failure stops them all.
+    std::string failed;
     try {
-      if (c.parameters.n_elem != net.params().size())
-        user_error("holds " + std::to_string(c.parameters.n_elem) + " parameters, the network has " +
-                   std::to_string(net.params().size()));
-      if (c.epoch >= options_.epochs || c.epoch_windows > per_epoch)
-        user_error("its position (epoch " + std::to_string(c.epoch + 1) + ", window " +
-                   std::to_string(c.epoch_windows) + ") is past the end of training");
-      if (plateau.has_value() != c.plateau.has_value() ||
-          stopping.has_value() != c.stopping.has_value() ||
-          average.has_value() != c.average.has_value())
-        user_error("its plateau, early-stopping or averaging state does not match the options");
-      std::copy(c.parameters.begin(), c.parameters.end(), net.params().values().begin());
-      trainer.sync_parameters();
-      trainer.import_state(c.trainer);
-      if (plateau) plateau->set_state(*c.plateau);
-      if (stopping) stopping->set_state(*c.stopping);
-      if (average) average->set_state(*c.average);
+      c = rnn::read_checkpoint(fit.checkpoint);
+      if (c.ranks != ranks) {
+        // Each rank's shards hold its streams and dropout generators: another number of
+        // ranks would cut the streams and draw the masks otherwise.
+        const auto as = [](unsigned r) {
+          return r == 1 ? std::string("1 process") : std::to_string(r) + " MPI ranks";
+        };
+        input_error(fit.checkpoint, "cannot resume: the checkpoint was written by " +
+                                        as(c.ranks) + " and this run is " + as(ranks) +
+                                        "; continue it " +
+                                        (c.ranks == 1 ? std::string("without mpirun")
+                                                      : "under mpirun -n " +
+                                                            std::to_string(c.ranks)));
+      }
+      rnn::require_same_fingerprint(fit.checkpoint, c.fingerprint, fingerprint);
+      try {
+        if (c.parameters.n_elem != net.params().size())
+          user_error("holds " + std::to_string(c.parameters.n_elem) +
+                     " parameters, the network has " + std::to_string(net.params().size()));
+        if (c.epoch >= options_.epochs || c.epoch_windows > per_epoch)
+          user_error("its position (epoch " + std::to_string(c.epoch + 1) + ", window " +
+                     std::to_string(c.epoch_windows) + ") is past the end of training");
+        if (plateau.has_value() != c.plateau.has_value() ||
+            stopping.has_value() != c.stopping.has_value() ||
+            average.has_value() != c.average.has_value())
+          user_error("its plateau, early-stopping or averaging state does not match the options");
+        std::copy(c.parameters.begin(), c.parameters.end(), net.params().values().begin());
+        trainer.sync_parameters();
+        trainer.import_state(c.trainer);
+        if (plateau) plateau->set_state(*c.plateau);
+        if (stopping) stopping->set_state(*c.stopping);
+        if (average) average->set_state(*c.average);
+      } catch (const UserError& e) {
+        input_error(fit.checkpoint, std::string("cannot resume: ") + e.what());
+      }
     } catch (const UserError& e) {
-      input_error(fit.checkpoint, std::string("cannot resume: ") + e.what());
+      if (communicator == nullptr) throw;
+      failed = e.what();
     }
+    if (communicator != nullptr) communicator->agree(failed);
     first_epoch = c.epoch;
     epoch_windows = c.epoch_windows;
     epoch_nll = c.epoch_nll;
@@ -485,15 +513,28 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
   auto last_checkpoint = std::chrono::steady_clock::now();
   // At a window boundary: the checkpoint when it is due or a stop was asked for, then the stop.
   const auto at_boundary = [&](std::uint64_t epoch) {
-    const bool halt = fit.stop != nullptr && fit.stop->load();
-    if (!fit.checkpoint.empty() &&
-        (halt || seconds_since(last_checkpoint) >= fit.checkpoint_seconds)) {
+    bool halt = fit.stop != nullptr && fit.stop->load();
+    bool due = !fit.checkpoint.empty() &&
+               seconds_since(last_checkpoint) >= fit.checkpoint_seconds;
+    if (communicator != nullptr && (fit.stop != nullptr || !fit.checkpoint.empty())) {
+      // Every rank takes the same branch: a checkpoint is due on rank 0's clock, and a stop
+      // asked of any rank (signals reach the ranks at different moments) stops them all here.
+      double votes[2] = {leader && due ? 1.0 : 0.0, halt ? 1.0 : 0.0};
+      communicator->sum_in_rank_order(votes, 2);
+      due = votes[0] > 0.0;
+      halt = votes[1] > 0.0;
+    }
+    if (!fit.checkpoint.empty() && (halt || due)) {
+      std::string failed;  // rank 0 alone writes, so only it can fail
       try {
         save_checkpoint(epoch);
       } catch (const UserError& e) {
-        if (halt) throw;  // the caller must learn that there is nothing to continue from
-        say(name + ": warning: no checkpoint this time: " + e.what());
+        // On a stop the caller must learn that there is nothing to continue from.
+        if (halt && communicator == nullptr) throw;
+        failed = e.what();
       }
+      if (halt && communicator != nullptr) communicator->agree(failed);
+      if (!failed.empty()) say(name + ": warning: no checkpoint this time: " + failed);
       last_checkpoint = std::chrono::steady_clock::now();
     }
     if (!halt) return;
@@ -627,7 +668,7 @@ void RnnModel::fit(const SequenceSet& train, const SequenceSet* valid, const Fit
     report_.best_epoch = report_.epochs ? report_.epochs - 1 : 0;
     net_->params().values() = arma::conv_to<arma::vec>::from(epoch_parameters());
   }
-  if (!fit.checkpoint.empty()) {  // finished: nothing left to continue
+  if (!fit.checkpoint.empty() && leader) {  // finished: nothing left to continue
     std::error_code ignored;
     std::filesystem::remove(fit.checkpoint, ignored);
     remove_stale_temp_files(fit.checkpoint);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -12,6 +13,22 @@
 #include "seqlab/core/parallel.hpp"
 
 namespace seqlab::rnn {
+
+std::vector<ShardSpan> rank_shards(arma::uword streams, unsigned threads, unsigned rank,
+                                   unsigned ranks) {
+  if (ranks == 0 || rank >= ranks || streams < ranks)
+    throw std::invalid_argument("rank_shards: " + std::to_string(streams) + " streams for rank " +
+                                std::to_string(rank) + " of " + std::to_string(ranks));
+  const arma::uword begin = rank * streams / ranks, end = (rank + 1) * streams / ranks;
+  const arma::uword mine = end - begin;
+  const arma::uword count = std::min<arma::uword>(std::max(1u, threads), mine);
+  std::vector<ShardSpan> spans(count);
+  for (arma::uword w = 0; w < count; ++w) {
+    spans[w].first = begin + w * mine / count;
+    spans[w].count = begin + (w + 1) * mine / count - spans[w].first;
+  }
+  return spans;
+}
 
 template <class T>
 WindowTrainer<T>::WindowTrainer(const NetworkConfig& config, arma::uword streams,
@@ -29,18 +46,24 @@ WindowTrainer<T>::WindowTrainer(const NetworkConfig& config, arma::uword streams
         if (streams < ranks)
           throw std::invalid_argument("WindowTrainer: " + std::to_string(streams) +
                                       " streams for " + std::to_string(ranks) + " ranks");
-        const arma::uword begin = rank * streams / ranks, end = (rank + 1) * streams / ranks;
-        const arma::uword mine = end - begin;
-        const arma::uword count = std::min<arma::uword>(std::max(1u, threads), mine);
+        const std::vector<ShardSpan> spans = rank_shards(
+            streams, threads, static_cast<unsigned>(rank), static_cast<unsigned>(ranks));
+        const arma::uword count = spans.size();
+        // The job's shards are numbered in rank order: this rank's first one is `numbered`.
+        arma::uword numbered = 0;
+        for (arma::uword r = 0; r < rank; ++r)
+          numbered += rank_shards(streams, threads, static_cast<unsigned>(r),
+                                  static_cast<unsigned>(ranks)).size();
         std::vector<Shard> shards(count);
         for (arma::uword w = 0; w < count; ++w) {
           Shard& s = shards[w];
-          s.first = begin + w * mine / count;
-          s.count = begin + (w + 1) * mine / count - s.first;
+          s.first = spans[w].first;
+          s.count = spans[w].count;
           s.net = std::make_unique<Network<T>>(config);
           s.state = s.net->initial_state(s.count);
-          // Shard w of rank 0 is shard w of one process; other ranks' shards are numbered on.
-          s.dropout = make_rng(derive_seed(dropout_seed, rank * count + w));
+          // Shard w of rank 0 is shard w of one process; other ranks' shards are numbered on
+          // (ranks may hold different numbers of shards: no two shards share a generator).
+          s.dropout = make_rng(derive_seed(dropout_seed, numbered + w));
         }
         return shards;
       }()),
@@ -68,12 +91,130 @@ void WindowTrainer<T>::reset_state() {
 }
 
 template <class T>
+std::vector<ShardSpan> WindowTrainer<T>::job_shards() const {
+  if (communicator_ == nullptr) {
+    std::vector<ShardSpan> spans;
+    for (const Shard& s : shards_) spans.push_back({s.first, s.count});
+    return spans;
+  }
+  std::vector<ShardSpan> spans;
+  for (unsigned r = 0; r < communicator_->size(); ++r)
+    for (const ShardSpan& span : rank_shards(streams_, threads_, r, communicator_->size()))
+      spans.push_back(span);
+  return spans;
+}
+
+template <class T>
+std::size_t WindowTrainer<T>::first_job_shard() const {
+  std::size_t first = 0;
+  if (communicator_ != nullptr)
+    for (unsigned r = 0; r < communicator_->rank(); ++r)
+      first += rank_shards(streams_, threads_, r, communicator_->size()).size();
+  return first;
+}
+
+namespace {
+
+// A generator as the unsigned integers of its standard text form (the state words, then
+// libstdc++'s position in them); every Rng gives the same number of them.
+std::vector<std::uint64_t> rng_words(const Rng& rng) {
+  std::ostringstream text;
+  text << rng;
+  std::istringstream in(text.str());
+  std::vector<std::uint64_t> words;
+  std::uint64_t word = 0;
+  while (in >> word) words.push_back(word);
+  return words;
+}
+
+Rng rng_from_words(const std::vector<std::uint64_t>& words) {
+  std::ostringstream text;
+  for (const std::uint64_t word : words) text << word << ' ';
+  std::istringstream in(text.str());
+  Rng rng;
+  in >> rng;
+  if (in.fail()) throw std::logic_error("WindowTrainer: a gathered generator does not parse");
+  return rng;
+}
+
+// A shard's recurrent state as doubles (exact for float and double values and for symbol
+// indices), in a fixed order: per layer h, c, delay history; then the next symbols and frames.
+template <class T>
+std::size_t state_values(const NetworkState<T>& s) {
+  std::size_t n = s.last_symbol.n_elem + s.last_frame.n_elem;
+  for (const RecurrentState<T>& l : s.layers) n += l.h.n_elem + l.c.n_elem + l.history.n_elem;
+  return n;
+}
+
+template <class M>
+double* put(const M& m, double* out) {
+  for (arma::uword i = 0; i < m.n_elem; ++i) *out++ = static_cast<double>(m[i]);
+  return out;
+}
+
+template <class M>
+const double* take(M& m, const double* in) {
+  using E = typename M::elem_type;
+  for (arma::uword i = 0; i < m.n_elem; ++i) m[i] = static_cast<E>(*in++);
+  return in;
+}
+
+template <class T>
+void pack_state(const NetworkState<T>& s, double* out) {
+  for (const RecurrentState<T>& l : s.layers) out = put(l.history, put(l.c, put(l.h, out)));
+  put(s.last_frame, put(s.last_symbol, out));
+}
+
+// Requires: `s` shaped as the packed state was.
+template <class T>
+void unpack_state(const double* in, NetworkState<T>& s) {
+  for (RecurrentState<T>& l : s.layers) in = take(l.history, take(l.c, take(l.h, in)));
+  take(s.last_frame, take(s.last_symbol, in));
+}
+
+}  // namespace
+
+template <class T>
 typename WindowTrainer<T>::State WindowTrainer<T>::export_state() const {
   State state;
   state.optimizer = optimizer_.export_state();
-  for (const Shard& s : shards_) {
-    state.dropout.push_back(s.dropout);
-    state.streams.push_back(s.state);
+  if (communicator_ == nullptr) {
+    for (const Shard& s : shards_) {
+      state.dropout.push_back(s.dropout);
+      state.streams.push_back(s.state);
+    }
+    return state;
+  }
+  // Every shard of the job gets a slice (generator words, then its state); this rank fills its
+  // own, the sum over the ranks fills the rest.
+  const std::vector<ShardSpan> job = job_shards();
+  const std::size_t words = rng_words(Rng{}).size();
+  std::vector<std::size_t> offset(job.size() + 1, 0);
+  for (const ShardSpan& span : job) state.streams.push_back(network().initial_state(span.count));
+  for (std::size_t j = 0; j < job.size(); ++j)
+    offset[j + 1] = offset[j] + 2 * words + state_values(state.streams[j]);
+  std::vector<double> values(offset.back(), 0.0);
+  const std::size_t first = first_job_shard();
+  for (std::size_t w = 0; w < shards_.size(); ++w) {
+    double* out = values.data() + offset[first + w];
+    const std::vector<std::uint64_t> mine = rng_words(shards_[w].dropout);
+    if (mine.size() != words) throw std::logic_error("WindowTrainer: generator text changed size");
+    for (const std::uint64_t word : mine) {
+      *out++ = static_cast<double>(word >> 32);
+      *out++ = static_cast<double>(word & 0xffffffffu);
+    }
+    pack_state(shards_[w].state, out);
+  }
+  communicator_->sum_in_rank_order(values.data(), values.size());
+  std::vector<std::uint64_t> rng(words);
+  for (std::size_t j = 0; j < job.size(); ++j) {
+    const double* in = values.data() + offset[j];
+    for (std::uint64_t& word : rng) {
+      word = (static_cast<std::uint64_t>(in[0]) << 32) | static_cast<std::uint64_t>(in[1]);
+      in += 2;
+    }
+    state.dropout.push_back(rng_from_words(rng));
+    unpack_state(in, state.streams[j]);
   }
   return state;
 }
@@ -92,13 +233,19 @@ void require_shape(const M& got, const M& expected, const std::string& what) {
 
 template <class T>
 void WindowTrainer<T>::import_state(const State& state) {
-  if (state.dropout.size() != shards_.size() || state.streams.size() != shards_.size())
+  const std::size_t expected = job_shards().size();
+  if (state.dropout.size() != expected || state.streams.size() != expected)
     user_error("training state: " + std::to_string(state.streams.size()) + " shards, expected " +
-               std::to_string(shards_.size()) + " (one per thread used)");
+               std::to_string(expected) + " (one per thread used" +
+               (communicator_ != nullptr
+                    ? " on each of " + std::to_string(communicator_->size()) + " ranks"
+                    : std::string()) +
+               ")");
+  const std::size_t first = first_job_shard();
   for (std::size_t w = 0; w < shards_.size(); ++w) {
-    const NetworkState<T>& got = state.streams[w];
+    const NetworkState<T>& got = state.streams[first + w];
     const NetworkState<T>& have = shards_[w].state;
-    const std::string shard = "shard " + std::to_string(w);
+    const std::string shard = "shard " + std::to_string(first + w);
     if (got.layers.size() != have.layers.size())
       user_error("training state: " + shard + " has " + std::to_string(got.layers.size()) +
                  " layers, expected " + std::to_string(have.layers.size()));
@@ -113,8 +260,8 @@ void WindowTrainer<T>::import_state(const State& state) {
   }
   optimizer_.import_state(state.optimizer);
   for (std::size_t w = 0; w < shards_.size(); ++w) {
-    shards_[w].dropout = state.dropout[w];
-    shards_[w].state = state.streams[w];
+    shards_[w].dropout = state.dropout[first + w];
+    shards_[w].state = state.streams[first + w];
   }
 }
 

@@ -20,7 +20,10 @@
 // holds the whole window, runs its part, and the ranks' gradients and losses are summed in rank
 // order (in double) before clipping and the optimizer step, which every rank then takes alike: R
 // ranks follow one process with all B streams to float32 rounding. Requires B >= R. (RnnModel
-// also splits its valid scoring over the ranks, by groups of sequences.)
+// also splits its valid scoring over the ranks, by groups of sequences.) A rank's dropout
+// generators are its own shards' (seeded from the dropout seed and the shard's number in the
+// job, rank 0's shards first), so a checkpoint gathers every rank's shards (export_state) to
+// continue the job exactly.
 #pragma once
 
 #include <armadillo>
@@ -35,6 +38,17 @@
 #include "seqlab/models/rnn/optimizer.hpp"
 
 namespace seqlab::rnn {
+
+// The streams [first, first + count) of one shard.
+struct ShardSpan {
+  arma::uword first = 0, count = 0;
+};
+
+// Requires: streams >= ranks >= 1, rank < ranks, threads >= 1. Ensures: the shards of rank
+//   `rank` as WindowTrainer cuts them: the rank's contiguous part of the streams, then
+//   min(threads, part) contiguous shards of it. Cost O(threads).
+std::vector<ShardSpan> rank_shards(arma::uword streams, unsigned threads, unsigned rank,
+                                   unsigned ranks);
 
 template <class T>
 class WindowTrainer {
@@ -86,15 +100,25 @@ public:
   // (with the next inputs). For checkpoints: import_state(export_state()) on a trainer of the
   // same config, streams and threads, with the same master parameters (then sync_parameters()),
   // continues bit for bit as this one would.
+  // With a communicator of R > 1 ranks the state is the job's: the shards of every rank, rank
+  // 0's first (rank_shards gives the layout); the optimizer's memory is the same on every rank.
   struct State {
     OptimizerState<T> optimizer;
     std::vector<Rng> dropout;              // one per shard
     std::vector<NetworkState<T>> streams;  // one per shard, shard w holds its `count` streams
   };
+  // Ensures: the state above, on every rank. Under R > 1 ranks every rank must call it at the
+  //   same update: the ranks' shards are gathered by one sum over the ranks in which each rank
+  //   fills its own shards' slice and zeros elsewhere (x + 0 = x: exact), the generators as
+  //   their 64-bit words cut into 32-bit halves. Cost: one sum of the job's recurrent state
+  //   (B streams x hidden x layers, plus the delay histories) and 2 x 313 values per shard.
   State export_state() const;
-  // Requires: a state of a trainer like this one: as many shards, and every vector and matrix
-  //   of the shape this trainer's has (else UserError saying which part differs).
+  // Requires: a state of a trainer like this one: as many shards (those of every rank under
+  //   MPI), and every vector and matrix of this rank's shards of the shape this trainer's has
+  //   (else UserError saying which part differs). Ensures: this rank takes its own shards' part.
   void import_state(const State& state);
+  // The shards of every rank (one rank: this trainer's), as export_state lists them.
+  std::vector<ShardSpan> job_shards() const;
 
   // Requires limit >= 0 and finite. Ensures: from the next step on, every gradient element is
   // clamped to [-limit, limit] before the global-norm clipping (0 = off, the default).
@@ -114,6 +138,9 @@ private:
   };
   template <class Window>
   Update run(const Window& window, double learning_rate, bool dropout);
+
+  // The position of this rank's first shard among the job's (0 without MPI).
+  std::size_t first_job_shard() const;
 
   arma::uword streams_;
   unsigned threads_;
