@@ -18,6 +18,7 @@
 #include "seqlab/io/model_file.hpp"
 #include "seqlab/models/rnn/checkpoint.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
+#include "same_fit.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -121,39 +122,7 @@ Setup setup_for(const Case& c) {
   return s;
 }
 
-struct Outcome {
-  arma::vec parameters;
-  RnnFitReport report;
-  TrainingHistory history;
-};
-
-bool same_number(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
-
-// Parameters bit for bit, the report, and every record field but the seconds.
-void require_same(const Outcome& a, const Outcome& b) {
-  REQUIRE(a.parameters.n_elem == b.parameters.n_elem);
-  CHECK(std::memcmp(a.parameters.memptr(), b.parameters.memptr(),
-                    a.parameters.n_elem * sizeof(double)) == 0);
-  CHECK(arma::approx_equal(a.parameters, b.parameters, "absdiff", 0.0));
-  CHECK(a.report.epochs == b.report.epochs);
-  CHECK(a.report.updates == b.report.updates);
-  CHECK(a.report.skipped == b.report.skipped);
-  CHECK(same_number(a.report.train_nll, b.report.train_nll));
-  CHECK(same_number(a.report.best_valid_nll, b.report.best_valid_nll));
-  CHECK(a.report.best_epoch == b.report.best_epoch);
-  REQUIRE(a.history.size() == b.history.size());
-  for (std::size_t i = 0; i < a.history.size(); ++i) {
-    CAPTURE(i);
-    const EpochRecord& x = a.history[i];
-    const EpochRecord& y = b.history[i];
-    CHECK(x.epoch == y.epoch);
-    CHECK(x.updates == y.updates);
-    CHECK(same_number(x.train_nll, y.train_nll));
-    CHECK(same_number(x.valid_nll, y.valid_nll));
-    CHECK(same_number(x.learning_rate, y.learning_rate));
-    CHECK(same_number(x.gradient_norm, y.gradient_norm));
-  }
-}
+using Outcome = test::FitOutcome;
 
 // One fit() of the case; `stop` set by the observer at the case's stop point when `stopping`.
 struct Run {
@@ -291,7 +260,7 @@ TEST_CASE("a fit stopped and continued from its checkpoint equals one never stop
   }
 
   const Outcome resumed = with_checkpoint(false);
-  require_same(a, resumed);
+  test::require_same_fit(a, resumed);
   CHECK_FALSE(std::filesystem::exists(file));  // removed when fit() completes
   // The resumed run's seconds go on from those of the first session.
   for (std::size_t i = 1; i < resumed.history.size(); ++i)
@@ -317,7 +286,7 @@ TEST_CASE("a fit stopped twice, and one resumed from a periodic checkpoint, equa
     CHECK_THROWS_AS(Run({setup, first, file})(true), Interrupted);
     CHECK_THROWS_AS(Run({setup, second, file})(true), Interrupted);
     CHECK(read_checkpoint(file).report.updates == 40);
-    require_same(a, Run{setup, c, file}(false));
+    test::require_same_fit(a, Run{setup, c, file}(false));
   }
 
   SECTION("checkpoints at every update leave the result alone; a copy of one taken mid-run "
@@ -330,11 +299,11 @@ TEST_CASE("a fit stopped twice, and one resumed from a periodic checkpoint, equa
     const Outcome b = every(false, [&](std::uint64_t updates) {
       if (updates == 29) std::filesystem::copy_file(file, copy);
     });
-    require_same(a, b);
+    test::require_same_fit(a, b);
     CHECK_FALSE(std::filesystem::exists(file));
     REQUIRE(std::filesystem::exists(copy));
     CHECK(read_checkpoint(copy).report.updates == 28);
-    require_same(a, Run{setup, c, copy}(false));
+    test::require_same_fit(a, Run{setup, c, copy}(false));
   }
 }
 

@@ -26,6 +26,7 @@
 #include "seqlab/models/rnn/checkpoint.hpp"
 #include "seqlab/models/rnn/rnn_model.hpp"
 #include "seqlab/models/rnn/trainer.hpp"
+#include "same_fit.hpp"
 #include "test_support.hpp"
 
 using namespace seqlab;
@@ -435,40 +436,8 @@ TEST_CASE("recurrent training over ranks follows one process with all streams", 
   CHECK(d > 0.0);  // the ranks really split the work (a different rounding shows)
 }
 
-namespace {
-
-// What a fit ends with, for comparing runs: the parameters, the report and the learning curve.
-struct RanksResult {
-  arma::vec parameters;
-  RnnFitReport report;
-  std::vector<EpochRecord> history;
-};
-
-bool same_number(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
-
-// Parameters bit for bit, the report, and every record field but the seconds.
-void require_same_fit(const RanksResult& a, const RanksResult& b) {
-  REQUIRE(a.parameters.n_elem == b.parameters.n_elem);
-  CHECK(std::memcmp(a.parameters.memptr(), b.parameters.memptr(),
-                    a.parameters.n_elem * sizeof(double)) == 0);
-  CHECK(a.report.epochs == b.report.epochs);
-  CHECK(a.report.updates == b.report.updates);
-  CHECK(a.report.skipped == b.report.skipped);
-  CHECK(same_number(a.report.train_nll, b.report.train_nll));
-  CHECK(same_number(a.report.best_valid_nll, b.report.best_valid_nll));
-  CHECK(a.report.best_epoch == b.report.best_epoch);
-  REQUIRE(a.history.size() == b.history.size());
-  for (std::size_t i = 0; i < a.history.size(); ++i) {
-    CAPTURE(i);
-    CHECK(a.history[i].updates == b.history[i].updates);
-    CHECK(same_number(a.history[i].train_nll, b.history[i].train_nll));
-    CHECK(same_number(a.history[i].valid_nll, b.history[i].valid_nll));
-    CHECK(same_number(a.history[i].learning_rate, b.history[i].learning_rate));
-    CHECK(same_number(a.history[i].gradient_norm, b.history[i].gradient_norm));
-  }
-}
-
-}  // namespace
+using RanksResult = test::FitOutcome;
+using test::require_same_fit;
 
 TEST_CASE("a checkpoint of ranks, written by rank 0, continues the job as if never stopped",
           "[rnn][mpi][checkpoint]") {

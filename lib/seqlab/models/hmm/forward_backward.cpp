@@ -296,6 +296,17 @@ void backward_batch(const arma::mat& transition, BatchPass& pass, arma::mat* xi_
   }
 }
 
+double scale_log_column(double* column, arma::uword n) {
+  double top = kNegInf;
+  for (arma::uword i = 0; i < n; ++i) top = std::max(top, column[i]);
+  if (top == kNegInf) {
+    std::fill(column, column + n, 0.0);
+    return 0.0;
+  }
+  for (arma::uword i = 0; i < n; ++i) column[i] = std::exp(column[i] - top);
+  return top;
+}
+
 // ---- float32 recursions (forward_backward_float.hpp) ----------------------------------------
 
 namespace {
@@ -338,7 +349,7 @@ float flushed_float(double v) {
 }  // namespace
 
 void FloatModel::set(const arma::vec& initial_in, const arma::mat& transition_in,
-                     const arma::mat& log_table) {
+                     arma::mat log_table) {
   const arma::uword n = initial_in.n_elem;
   const arma::uword m = log_table.n_cols;
   initial.set_size(n);
@@ -349,17 +360,8 @@ void FloatModel::set(const arma::vec& initial_in, const arma::mat& transition_in
   table.set_size(n, m);
   table_offset.set_size(m);
   for (arma::uword s = 0; s < m; ++s) {
-    const double* lp = log_table.colptr(s);
-    float* col = table.colptr(s);
-    double top = kNegInf;
-    for (arma::uword i = 0; i < n; ++i) top = std::max(top, lp[i]);
-    if (top == kNegInf) {
-      for (arma::uword i = 0; i < n; ++i) col[i] = 0.0f;
-      table_offset(s) = 0.0;
-    } else {
-      for (arma::uword i = 0; i < n; ++i) col[i] = flushed_float(std::exp(lp[i] - top));
-      table_offset(s) = top;
-    }
+    table_offset(s) = scale_log_column(log_table.colptr(s), n);
+    for (arma::uword i = 0; i < n; ++i) table(i, s) = flushed_float(log_table(i, s));
   }
 }
 

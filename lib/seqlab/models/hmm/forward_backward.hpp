@@ -113,6 +113,11 @@ struct GammaSums {
   arma::mat* table = nullptr;
 };
 
+// The emission scaling of one column (SCALING): requires `column` to hold n log-probabilities
+// (-inf allowed). Ensures: column[i] = exp(column[i] - o) with o the column maximum, or all zeros
+// and o = 0 when every entry is -inf; returns o. Cost O(n) exps.
+double scale_log_column(double* column, arma::uword n);
+
 // Requires: forward_batch() ran on `pass` (prepared with keep_all_alpha) with the same
 //   parameters; no sequence impossible (else std::logic_error: callers check pass.impossible);
 //   sums->table (when given) N x M for the table's M columns.

@@ -42,7 +42,7 @@ struct FloatModel {
   //   allowed). Ensures: the members above; entries below the smallest normal float become 0
   //   (their share of any column or row sum is below 1e-38, and subnormal operands would slow
   //   the products many-fold). Cost O(N^2 + N M).
-  void set(const arma::vec& initial, const arma::mat& transition, const arma::mat& log_table);
+  void set(const arma::vec& initial, const arma::mat& transition, arma::mat log_table);
 };
 
 // C = A B for A N x N and B N x b (both with leading dimension N), C N x b (leading dimension N):

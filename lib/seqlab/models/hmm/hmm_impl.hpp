@@ -101,18 +101,7 @@ void fill_emission(const E& emission, const std::vector<typename E::Sequence>& d
     arma::mat& table = pass.emission_table;
     emission.log_probs(all_symbols, 0, m, table);
     arma::rowvec offsets(m);
-    for (arma::uword s = 0; s < m; ++s) {
-      double* col = table.colptr(s);
-      double top = kNegInf;
-      for (arma::uword i = 0; i < n; ++i) top = std::max(top, col[i]);
-      if (top == kNegInf) {
-        for (arma::uword i = 0; i < n; ++i) col[i] = 0.0;
-        offsets(s) = 0.0;
-      } else {
-        for (arma::uword i = 0; i < n; ++i) col[i] = std::exp(col[i] - top);
-        offsets(s) = top;
-      }
-    }
+    for (arma::uword s = 0; s < m; ++s) offsets(s) = scale_log_column(table.colptr(s), n);
     for (std::size_t k = 0; k < l.order.size(); ++k) {
       const auto& x = data[members[l.order[k]]];
       const arma::uword length = l.lengths[k];
@@ -289,7 +278,7 @@ typename Hmm<E>::EStep Hmm<E>::expectation(const std::vector<Sequence>& data, un
       const arma::uword m = emission_.dimension();
       arma::mat log_table;
       emission_.log_probs(arma::regspace<arma::uvec>(0, m == 0 ? 0 : m - 1), 0, m, log_table);
-      float_model.set(initial_, transition_, log_table);
+      float_model.set(initial_, transition_, std::move(log_table));
     }
   }
   std::vector<EStep> unit_stats(statistics ? my_units : 0);
